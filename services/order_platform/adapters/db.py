@@ -1,0 +1,121 @@
+"""PostgreSQL connection pools and explicit transactions.
+
+A ``Database`` is one pool for one endpoint (writer or reader). Pools are built by
+a process's composition root, never at import. ``transaction()`` commits once at
+the end of the block or rolls back; code inside never commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+from order_platform.adapters.credentials import SecretsManagerCredentials
+
+log = logging.getLogger(__name__)
+
+psycopg2.extras.register_uuid()
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """True when PostgreSQL rejected the password (psycopg2 gives no pgcode at connect)."""
+    text = str(exc)
+    return "password authentication failed" in text or "28P01" in text
+
+
+class Database:
+    """A bounded, thread-safe pool for one endpoint, re-reading credentials on auth failure."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        dbname: str,
+        credentials: SecretsManagerCredentials,
+        max_connections: int,
+        readonly: bool = False,
+        application_name: str = "order-platform",
+        connect_timeout: int = 5,
+    ) -> None:
+        self.host = host
+        self._dsn = dict(host=host, port=port, dbname=dbname,
+                         application_name=application_name, connect_timeout=connect_timeout)
+        self._credentials = credentials
+        self._readonly = readonly
+        self._pool = psycopg2.pool.ThreadedConnectionPool(0, max_connections)
+        self._pool._connect = self._connect  # the pool's only hook for how to connect
+        # Bounds waiting callers: ThreadedConnectionPool raises instead of blocking.
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def _connect(self, key=None):
+        conn = self._open()
+        if key is not None:
+            self._pool._used[key] = conn
+            self._pool._rused[id(conn)] = key
+        else:
+            self._pool._pool.append(conn)
+        return conn
+
+    def _open(self):
+        creds = self._credentials.current()
+        try:
+            conn = psycopg2.connect(user=creds.username, password=creds.password, **self._dsn)
+        except psycopg2.OperationalError as exc:
+            if not is_auth_failure(exc):
+                raise
+            # The managed password rotated under us: fetch the secret once more.
+            log.warning("database authentication failed; re-fetching the secret")
+            creds = self._credentials.refresh()
+            conn = psycopg2.connect(user=creds.username, password=creds.password, **self._dsn)
+        conn.set_session(readonly=self._readonly, autocommit=False)
+        return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """Borrow a connection; a broken one is discarded rather than returned."""
+        if not self._slots.acquire(timeout=30):
+            raise psycopg2.OperationalError("connection pool exhausted for 30s")
+        conn = None
+        broken = False
+        try:
+            conn = self._pool.getconn()
+            yield conn
+        except psycopg2.OperationalError:
+            broken = True
+            raise
+        finally:
+            if conn is not None:
+                idle = conn.status == psycopg2.extensions.STATUS_READY
+                if not broken and not conn.closed and not idle:
+                    conn.rollback()
+                self._pool.putconn(conn, close=broken or bool(conn.closed))
+            self._slots.release()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """One transaction: commit at the end of the block, roll back on any exception."""
+        with self.connection() as conn:
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    yield cur
+                conn.commit()
+            except BaseException:
+                if not conn.closed:
+                    conn.rollback()
+                raise
+
+    def ping(self) -> None:
+        """Raise unless the endpoint answers a trivial query."""
+        with self.transaction() as cur:
+            cur.execute("SELECT 1")
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._pool.closeall()

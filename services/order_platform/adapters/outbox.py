@@ -1,0 +1,38 @@
+"""Writing events to the transactional outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg2.extras import Json
+
+from order_platform.topology import ENVELOPE_FIELDS, EventType
+
+
+def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
+    """Stage ``event_type`` with ``detail`` in the outbox; return its event_id.
+
+    Runs on the caller's cursor, so the event commits or rolls back with the change
+    it announces. Never commits.
+    """
+    missing = [f for f in event_type.detail_fields if f not in detail]
+    if missing:
+        raise ValueError(f"{event_type.name} detail lacks {missing}")
+    event_id = str(uuid.uuid4())
+    body = {
+        **detail,
+        ENVELOPE_FIELDS[0]: event_id,
+        ENVELOPE_FIELDS[1]: datetime.now(UTC).isoformat(),
+    }
+    cur.execute(
+        "INSERT INTO outbox (event_id, event_type, source, detail) VALUES (%s, %s, %s, %s)",
+        (event_id, event_type.name, event_type.source, Json(body, dumps=_dumps)),
+    )
+    return event_id
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))

@@ -1,0 +1,187 @@
+"""The event topology: event types, the bus, routes and queues.
+
+This module is the one source of truth for how events flow. The services,
+the local platform (``order_platform.localplatform``) and the Pulumi program
+(``infra/``) all read it; nobody copies names or numbers out of it.
+
+It imports only the standard library so that the Pulumi program can use it
+without pulling in Flask or psycopg2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+BUS_BASE_NAME = "orders"
+"""The bus is named ``{prefix}-orders`` per environment (``order-platform-dev-orders``)."""
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One kind of domain event, as it appears on the bus."""
+
+    name: str
+    """The EventBridge ``detail-type``."""
+    source: str
+    """The EventBridge ``source``."""
+    detail_fields: tuple[str, ...]
+    """Required keys of ``detail`` besides the envelope fields below."""
+    description: str
+
+
+ENVELOPE_FIELDS = ("event_id", "occurred_at")
+"""Every ``detail`` carries these. ``event_id`` is a uuid chosen when the outbox row is
+written; it survives EventBridge retries (which get new envelope ids) and is the
+deduplication key of every consumer."""
+
+ORDERS_SOURCE = "order-platform.orders"
+INVENTORY_SOURCE = "order-platform.inventory"
+CATALOG_SOURCE = "order-platform.catalog"
+
+ORDER_CREATED = EventType(
+    "OrderCreated",
+    ORDERS_SOURCE,
+    ("order_id", "customer_id", "lines", "total_cents"),
+    "An order was accepted and is PENDING; lines carry product_id, quantity, unit_price_cents.",
+)
+STOCK_VALIDATED = EventType(
+    "StockValidated",
+    INVENTORY_SOURCE,
+    ("order_id", "lines"),
+    "The reader saw enough stock for every line; the writer has not deducted it yet.",
+)
+ORDER_REJECTED = EventType(
+    "OrderRejected",
+    INVENTORY_SOURCE,
+    ("order_id", "reason", "details"),
+    "The order ended REJECTED (unknown product or insufficient stock).",
+)
+INVENTORY_UPDATED = EventType(
+    "InventoryUpdated",
+    INVENTORY_SOURCE,
+    ("order_id", "lines"),
+    "Stock for every line was deducted atomically; the order is CONFIRMED.",
+)
+PRODUCT_CREATED = EventType(
+    "ProductCreated",
+    CATALOG_SOURCE,
+    ("product_id", "sku", "name", "price_cents", "stock"),
+    "A product was added to the catalogue.",
+)
+PRODUCT_RESTOCKED = EventType(
+    "ProductRestocked",
+    CATALOG_SOURCE,
+    ("product_id", "sku", "mode", "quantity", "stock"),
+    "Stock was set (mode=set) or increased (mode=add) by an administrator.",
+)
+
+EVENT_TYPES: MappingProxyType[str, EventType] = MappingProxyType(
+    {
+        e.name: e
+        for e in (
+            ORDER_CREATED,
+            STOCK_VALIDATED,
+            ORDER_REJECTED,
+            INVENTORY_UPDATED,
+            PRODUCT_CREATED,
+            PRODUCT_RESTOCKED,
+        )
+    }
+)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue fed by one route, with its dead-letter queue."""
+
+    key: str
+    """Short name; the queue is ``{prefix}-{key}`` and its DLQ ``{prefix}-{key}-dlq``."""
+    url_env_var: str
+    """The config-contract variable that carries this queue's URL to the services."""
+    consumer: str
+    """The consumer name recorded in ``processed_events`` for deduplication."""
+    max_receive_count: int = 5
+    """Receives before SQS moves a message to the DLQ."""
+    visibility_timeout_seconds: int = 60
+    """Longer than the worst handler time; the worker extends it for slow handlers."""
+    retention_seconds: int = 4 * 24 * 3600
+    dlq_retention_seconds: int = 14 * 24 * 3600
+    """Longer than the source's, so a message that expires in the DLQ has had its chance."""
+    receive_wait_seconds: int = 20
+    """Long polling."""
+
+    def name(self, prefix: str) -> str:
+        """The queue's name for a resource prefix such as ``order-platform-dev``."""
+        return f"{prefix}-{self.key}"
+
+    def dlq_name(self, prefix: str) -> str:
+        """The DLQ's name for a resource prefix."""
+        return f"{prefix}-{self.key}-dlq"
+
+
+@dataclass(frozen=True)
+class Route:
+    """An EventBridge rule that sends some event types to one queue."""
+
+    name: str
+    """The rule name suffix: the rule is ``{prefix}-{name}``."""
+    event_types: tuple[EventType, ...]
+    queue: Queue
+    target_max_retry_attempts: int = 185
+    target_max_event_age_seconds: int = 24 * 3600
+    description: str = field(default="")
+
+    def rule_name(self, prefix: str) -> str:
+        """The rule's name for a resource prefix."""
+        return f"{prefix}-{self.name}"
+
+    def target_dlq_name(self, prefix: str) -> str:
+        """The DLQ for events the rule could not deliver to its target."""
+        return f"{prefix}-{self.name}-target-dlq"
+
+    def event_pattern(self) -> dict:
+        """The EventBridge event pattern, as a JSON-able dict."""
+        return {
+            "source": sorted({e.source for e in self.event_types}),
+            "detail-type": [e.name for e in self.event_types],
+        }
+
+
+STOCK_VALIDATION_QUEUE = Queue(
+    key="stock-validation",
+    url_env_var="STOCK_VALIDATION_QUEUE_URL",
+    consumer="stock-validation",
+)
+INVENTORY_UPDATE_QUEUE = Queue(
+    key="inventory-update",
+    url_env_var="INVENTORY_UPDATE_QUEUE_URL",
+    consumer="inventory-update",
+)
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        name="order-created-to-stock-validation",
+        event_types=(ORDER_CREATED,),
+        queue=STOCK_VALIDATION_QUEUE,
+        description="New orders are checked against stock.",
+    ),
+    Route(
+        name="stock-validated-to-inventory-update",
+        event_types=(STOCK_VALIDATED,),
+        queue=INVENTORY_UPDATE_QUEUE,
+        description="Validated orders get their stock deducted on the writer.",
+    ),
+)
+
+QUEUES: tuple[Queue, ...] = tuple(r.queue for r in ROUTES)
+
+
+def bus_name(prefix: str) -> str:
+    """The custom bus name for a resource prefix."""
+    return f"{prefix}-{BUS_BASE_NAME}"
+
+
+def route_for_queue(queue: Queue) -> Route:
+    """The single route that feeds ``queue``."""
+    return next(r for r in ROUTES if r.queue == queue)

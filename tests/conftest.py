@@ -1,0 +1,125 @@
+"""Session fixtures: a real PostgreSQL and a real moto server on free ports.
+
+Both start once per test session and stop at its end. Tests share one database and
+keep out of each other's way with random ids; a test that needs its own queues
+calls ``provision.build_messaging`` with its own prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+APP_ROLE = "orders_app"
+APP_DB = "orders"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A running PostgreSQL cluster (superuser access via ``superuser_dsn()``)."""
+    from order_platform.localplatform import postgres
+
+    server = postgres.LocalPostgres(
+        data_dir=tmp_path_factory.mktemp("pg") / "data",
+        port=free_port(),
+        superuser_password=uuid.uuid4().hex,
+    )
+    proc = server.start()
+    yield server
+    postgres.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(tmp_path_factory) -> Iterator[str]:
+    """URL of a running moto server."""
+    from order_platform.localplatform import emulator
+
+    port = free_port()
+    proc = emulator.start(port, str(tmp_path_factory.mktemp("moto") / "moto.log"))
+    yield f"http://127.0.0.1:{port}"
+    emulator.stop(proc)
+
+
+@pytest.fixture(scope="session")
+def local_aws(aws_endpoint):
+    """The emulator, with a session-unique resource prefix."""
+    from order_platform.localplatform.provision import LocalAws
+
+    return LocalAws(endpoint_url=aws_endpoint, prefix=f"test-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def platform_env(pg_server, local_aws) -> dict[str, str]:
+    """The config contract for a migrated database and the provisioned topology."""
+    from order_platform.adapters.schema import apply_migrations
+    from order_platform.localplatform import provision
+
+    password = uuid.uuid4().hex
+    pg_server.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
+    apply_migrations(host="127.0.0.1", port=pg_server.port, dbname=APP_DB, user=APP_ROLE,
+                     password=password)
+    env = {
+        "DB_SECRET_ARN": provision.put_db_secret(local_aws, username=APP_ROLE,
+                                                 password=password),
+        "DB_WRITER_ENDPOINT": "127.0.0.1",
+        "DB_READER_ENDPOINT": "127.0.0.1",
+        "DB_PORT": str(pg_server.port),
+        "DB_NAME": APP_DB,
+        "AWS_REGION": local_aws.region,
+        "AWS_ENDPOINT_URL": local_aws.endpoint_url,
+        "AWS_ACCESS_KEY_ID": provision.LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": provision.LOCAL_ACCESS_KEY,
+        **provision.build_messaging(local_aws),
+    }
+    return env
+
+
+@pytest.fixture(scope="session")
+def aws_credentials_env(platform_env) -> Iterator[None]:
+    """boto3 in this process reads the emulator's dummy credentials from the environment."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ["AWS_ACCESS_KEY_ID"] = platform_env["AWS_ACCESS_KEY_ID"]
+    os.environ["AWS_SECRET_ACCESS_KEY"] = platform_env["AWS_SECRET_ACCESS_KEY"]
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def settings(platform_env, aws_credentials_env):
+    """Typed settings for in-process code under test."""
+    from order_platform.config import load_settings
+
+    return load_settings(platform_env)
+
+
+@pytest.fixture(scope="session")
+def superuser_conn(pg_server, platform_env):
+    """An autocommit superuser connection to the app database, for assertions and setup."""
+    import psycopg2
+
+    conn = psycopg2.connect(**pg_server.superuser_dsn(APP_DB))
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository root."""
+    return Path(__file__).resolve().parent.parent
