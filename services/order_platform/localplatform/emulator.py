@@ -31,7 +31,8 @@ def wait_ready(endpoint: str, proc: subprocess.Popen | None = None, timeout: flo
 def start(port: int, log_path: str | None = None) -> subprocess.Popen:
     """Start the emulator as a child process and wait until it answers."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # stopped by its owner, not by Ctrl-C
     wait_ready(f"http://127.0.0.1:{port}", proc)
     return proc
 

@@ -112,8 +112,10 @@ class LocalPostgres:
         """Start the server as a child process and wait until it accepts logins."""
         self.init()
         log = open(self.data_dir.parent / f"postgres-{self.port}.log", "ab")  # noqa: SIM115
+        # Own session: a Ctrl-C meant for a supervisor must not stop the database
+        # before the services that are still finishing their work.
         proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                **_run_as())
+                                start_new_session=True, **_run_as())
         self.wait_ready(proc)
         return proc
 

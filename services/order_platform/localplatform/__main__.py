@@ -1,0 +1,86 @@
+"""`order-local up`: the whole platform on this machine; Ctrl-C stops all of it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from honcho.manager import Manager
+
+from order_platform.localplatform.stack import (
+    Ports,
+    banner,
+    seed_demo_products,
+    service_commands,
+    start_backing,
+    wait_healthy,
+)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="order-local", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start PostgreSQL, the AWS emulator and every service")
+    defaults = Ports()
+    up.add_argument("--data-dir", type=Path, default=Path(".local"),
+                    help="where PostgreSQL keeps its data (default: .local, git-ignored)")
+    for field in defaults.__dataclass_fields__:
+        up.add_argument(f"--{field.replace('_', '-')}-port", dest=field, type=int,
+                        default=getattr(defaults, field))
+    up.add_argument("--no-seed", action="store_true", help="skip the demo products")
+    return parser.parse_args(argv)
+
+
+def _after_start(manager: Manager, ports: Ports, seed: bool) -> None:
+    """Seed through the write API once it answers, then tell the user what to try."""
+    try:
+        base = "http://127.0.0.1"
+        wait_healthy(f"{base}:{ports.write_api}/readyz")
+        wait_healthy(f"{base}:{ports.read_api}/readyz")
+        if seed:
+            created = seed_demo_products(f"{base}:{ports.write_api}")
+            print(f"local: demo products created: {', '.join(created) or 'already present'}",
+                  flush=True)
+        wait_healthy(f"{base}:{ports.worker_health}/readyz")
+        wait_healthy(f"{base}:{ports.relay_health}/readyz")
+        print(banner(ports), flush=True)
+    except Exception as exc:  # a failed start must not leave a half-running platform
+        print(f"local: start-up failed: {exc}; stopping", file=sys.stderr, flush=True)
+        manager.terminate()
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start everything, supervise the services, stop everything on exit."""
+    ports = Ports(**{f: getattr(args, f) for f in Ports.__dataclass_fields__})
+    # Until the supervisor installs its own handlers, SIGTERM unwinds through `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    backing = start_backing(args.data_dir.resolve(), ports)
+    try:
+        manager = Manager()
+        for name, (command, extra_env) in service_commands(ports).items():
+            manager.add_process(name, command, env={**os.environ, **backing.contract,
+                                                    **extra_env})
+        threading.Thread(target=_after_start, args=(manager, ports, not args.no_seed),
+                         daemon=True).start()
+        manager.loop()
+        # Ctrl-C (130) or SIGTERM (143) is how a user stops the platform: not a failure.
+        return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
+    finally:
+        backing.stop()
+        print("local: stopped PostgreSQL and the AWS emulator", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    args = _parse(argv)
+    if args.command == "up":
+        return up(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
