@@ -20,7 +20,8 @@ def fake_bin(tmp_path):
 
 
 def run(fake_bin, *args, env=None):
-    return subprocess.run(["sh", str(ENTRYPOINT), *args], capture_output=True, text=True,
+    return subprocess.run(["sh", str(ENTRYPOINT), *args], check=False, capture_output=True,
+                          text=True,
                           env={"PATH": f"{fake_bin}:/usr/bin:/bin", **(env or {})})
 
 

@@ -1,0 +1,66 @@
+"""Migrations: idempotent, and safe when two migrators start at once."""
+
+import threading
+import uuid
+
+import psycopg2
+
+from order_platform.adapters.schema import MIGRATION_LOCK_KEY, apply_migrations
+
+
+def _fresh_database(pg_server):
+    name = f"mig_{uuid.uuid4().hex[:10]}"
+    password = uuid.uuid4().hex
+    pg_server.ensure_role_and_database(role=name, password=password, dbname=name)
+    return dict(host="127.0.0.1", port=pg_server.port, dbname=name, user=name,
+                password=password)
+
+
+def _tables(dsn):
+    with psycopg2.connect(**dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {r[0] for r in cur.fetchall()}
+
+
+def test_applying_twice_applies_nothing_the_second_time(pg_server):
+    dsn = _fresh_database(pg_server)
+    first = apply_migrations(**dsn)
+    assert first == ["0001.catalog-and-orders", "0002.outbox-and-processed-events"]
+    assert apply_migrations(**dsn) == []
+    assert {"products", "orders", "outbox", "processed_events"} <= _tables(dsn)
+
+
+def test_two_migrators_at_once_apply_each_migration_exactly_once(pg_server):
+    dsn = _fresh_database(pg_server)
+    # Hold the advisory lock so both migrators queue behind it, then release them together.
+    holder = psycopg2.connect(**dsn)
+    holder.autocommit = True
+    with holder.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+    results, errors = [], []
+
+    def migrate():
+        try:
+            results.append(apply_migrations(**dsn))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    with psycopg2.connect(**dsn) as conn, conn.cursor() as cur:
+        # Wait (bounded) until both migrators are queued on the lock, then let go.
+        waiting = 0
+        for _ in range(400):
+            cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND NOT granted")
+            waiting = cur.fetchone()[0]
+            if waiting == 2:
+                break
+            threading.Event().wait(0.05)
+    assert waiting == 2, "both migrators should block on the advisory lock"
+    holder.close()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(len(r) for r in results) == [0, 2]
