@@ -55,6 +55,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _poll_wait(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 20:
+        raise ValueError("must be between 0 and 20 (the SQS maximum)")
+    return value
+
+
 def _url(raw: str) -> str:
     value = raw.strip()
     parsed = urlparse(value)
@@ -97,6 +104,9 @@ CONTRACT: tuple[Setting, ...] = (
             "Messages handled at once per worker process.", required=False, default=4),
     Setting("WORKER_HEALTH_PORT", "worker_health_port", _port,
             "Port of the worker's /healthz and /readyz.", required=False, default=8081),
+    Setting("WORKER_POLL_WAIT_SECONDS", "worker_poll_wait_seconds", _poll_wait,
+            "SQS long-poll wait of the worker (tests shorten it).", required=False,
+            default=20, from_infra=False),
     Setting("LOG_LEVEL", "log_level", _text, "Python log level.", required=False,
             default="INFO", from_infra=False),
 )
@@ -120,6 +130,7 @@ class Settings:
     db_pool_max: int
     worker_concurrency: int
     worker_health_port: int
+    worker_poll_wait_seconds: int
     log_level: str
 
     def queue_url(self, url_env_var: str) -> str:

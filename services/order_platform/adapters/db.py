@@ -50,6 +50,9 @@ class Database:
         self._credentials = credentials
         self._readonly = readonly
         self._pool = psycopg2.pool.ThreadedConnectionPool(0, max_connections)
+        # psycopg2 keeps at most ``minconn`` idle connections and closes the rest on return;
+        # raised after construction so that nothing connects until first use.
+        self._pool.minconn = max_connections
         self._pool._connect = self._connect  # the pool's only hook for how to connect
         # Bounds waiting callers: ThreadedConnectionPool raises instead of blocking.
         self._slots = threading.BoundedSemaphore(max_connections)

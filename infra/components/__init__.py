@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of the order platform, one per concern."""

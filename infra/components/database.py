@@ -1,0 +1,162 @@
+"""Aurora PostgreSQL: isolated subnets, a locked-down security group, KMS, managed master secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+POSTGRES_PORT = 5432
+MASTER_USERNAME = "order_admin"
+LOG_EXPORTS = ("postgresql",)
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier; raise it for longer investigations
+
+# Sane logging: slow statements, DDL, lock waits, temp files, connections; TLS enforced.
+CLUSTER_PARAMETERS = {
+    "log_min_duration_statement": "500",
+    "log_statement": "ddl",
+    "log_lock_waits": "1",
+    "log_temp_files": "0",
+    "log_connections": "1",
+    "log_disconnections": "1",
+    "rds.force_ssl": "1",
+}
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """Placement, size and protection of the Aurora cluster."""
+
+    identifier: str
+    vpc_id: pulumi.Input[str]
+    isolated_subnet_ids: list[pulumi.Input[str]]
+    availability_zones: tuple[str, ...]
+    client_security_group_id: pulumi.Input[str]
+    """The only source admitted on 5432: the EKS cluster security group (nodes and pods)."""
+    engine_version: str
+    instance_class: str
+    reader_count: int
+    database_name: str
+    backup_retention_days: int
+    deletion_protection: bool
+    final_snapshot: bool
+    log_retention_days: int
+
+
+class Database(pulumi.ComponentResource):
+    """An Aurora PostgreSQL cluster: one writer plus N readers spread across AZs."""
+
+    writer_endpoint: pulumi.Output[str]
+    reader_endpoint: pulumi.Output[str]
+    port: pulumi.Output[int]
+    secret_arn: pulumi.Output[str]
+    secret_kms_key_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("order-platform:database:Database", name, None, opts)
+        self._name = name
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.key = aws.kms.Key(f"{name}-key",
+                               description=f"Aurora storage, secret and PI of {args.identifier}",
+                               enable_key_rotation=True, deletion_window_in_days=30,
+                               opts=self._child)
+        aws.kms.Alias(f"{name}-key", name=f"alias/{args.identifier}", target_key_id=self.key.key_id,
+                      opts=self._child)
+        security_group = self._create_security_group()
+        self.cluster = self._create_cluster(security_group)
+        self.instances = self._create_instances()
+
+        self.writer_endpoint = self.cluster.endpoint
+        self.reader_endpoint = self.cluster.reader_endpoint
+        self.port = self.cluster.port
+        self.secret_arn = self.cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.secret_kms_key_arn = self.key.arn
+        self.security_group_id = security_group.id
+        self.register_outputs({
+            "writerEndpoint": self.writer_endpoint,
+            "readerEndpoint": self.reader_endpoint,
+            "secretArn": self.secret_arn,
+        })
+
+    def _create_security_group(self) -> aws.ec2.SecurityGroup:
+        group = aws.ec2.SecurityGroup(
+            f"{self._name}-db-sg", vpc_id=self._args.vpc_id,
+            description="PostgreSQL from the EKS cluster only",
+            tags={"Name": f"{self._args.identifier}-db"}, opts=self._child)
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-from-cluster", security_group_id=group.id, ip_protocol="tcp",
+            from_port=POSTGRES_PORT, to_port=POSTGRES_PORT,
+            referenced_security_group_id=self._args.client_security_group_id,
+            description="PostgreSQL from EKS nodes and pods", opts=self._child)
+        return group
+
+    def _create_cluster(self, security_group: aws.ec2.SecurityGroup) -> aws.rds.Cluster:
+        args = self._args
+        subnet_group = aws.rds.SubnetGroup(f"{self._name}-subnets",
+                                           subnet_ids=args.isolated_subnet_ids,
+                                           description="Isolated subnets of the Aurora cluster",
+                                           opts=self._child)
+        major = args.engine_version.split(".")[0]
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{self._name}-params", family=f"aurora-postgresql{major}",
+            description="order-platform logging and TLS settings",
+            parameters=[{"name": k, "value": v, "apply_method": "immediate"}
+                        for k, v in CLUSTER_PARAMETERS.items()],
+            opts=self._child)
+        # Owned here so its retention is ours and `pulumi destroy` removes it.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-postgresql-logs",
+            name=f"/aws/rds/cluster/{args.identifier}/postgresql",
+            retention_in_days=args.log_retention_days, opts=self._child)
+        return aws.rds.Cluster(
+            f"{self._name}-cluster",
+            cluster_identifier=args.identifier,
+            engine="aurora-postgresql",
+            engine_version=args.engine_version,
+            database_name=args.database_name,
+            master_username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=self.key.arn,
+            storage_encrypted=True,
+            kms_key_id=self.key.arn,
+            port=POSTGRES_PORT,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[security_group.id],
+            db_cluster_parameter_group_name=parameters.name,
+            backup_retention_period=args.backup_retention_days,
+            preferred_backup_window="02:00-03:00",
+            preferred_maintenance_window="sun:03:30-sun:04:30",
+            copy_tags_to_snapshot=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.final_snapshot,
+            final_snapshot_identifier=f"{args.identifier}-final" if args.final_snapshot else None,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]))
+
+    def _create_instances(self) -> list[aws.rds.ClusterInstance]:
+        args = self._args
+        zones = args.availability_zones
+        instances: list[aws.rds.ClusterInstance] = []
+        # The first instance becomes the writer; readers follow it, one per AZ in turn.
+        for index in range(1 + args.reader_count):
+            role = "writer" if index == 0 else f"reader-{index}"
+            instances.append(aws.rds.ClusterInstance(
+                f"{self._name}-{role}",
+                identifier=f"{args.identifier}-{index}",
+                cluster_identifier=self.cluster.id,
+                engine="aurora-postgresql",
+                engine_version=args.engine_version,
+                instance_class=args.instance_class,
+                availability_zone=zones[index % len(zones)],
+                promotion_tier=0 if index == 0 else 1,
+                publicly_accessible=False,
+                auto_minor_version_upgrade=True,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=self.key.arn,
+                performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=instances[:1])))
+        return instances

@@ -1,0 +1,36 @@
+"""Stack-output names, defined once.
+
+``infra/__main__.py`` exports under these names and nothing else does; the tests,
+the README and ``pulumi stack output`` users read the same constants.
+"""
+
+VPC_ID = "vpcId"
+CLUSTER_NAME = "clusterName"
+KUBECONFIG = "kubeconfig"
+"""Secret: it names the cluster endpoint and CA, and how to get a token."""
+DB_WRITER_ENDPOINT = "dbWriterEndpoint"
+DB_READER_ENDPOINT = "dbReaderEndpoint"
+DB_SECRET_ARN = "dbSecretArn"  # noqa: S105 - the output's name; its value is an ARN
+EVENT_BUS_NAME = "eventBusName"
+QUEUE_URLS = "queueUrls"
+"""A map from each topology queue key to its URL."""
+ECR_REPOSITORY_URL = "ecrRepositoryUrl"
+WRITE_API_URL = "writeApiUrl"
+READ_API_URL = "readApiUrl"
+NAMESPACE = "namespace"
+
+ALL = (
+    VPC_ID,
+    CLUSTER_NAME,
+    KUBECONFIG,
+    DB_WRITER_ENDPOINT,
+    DB_READER_ENDPOINT,
+    DB_SECRET_ARN,
+    EVENT_BUS_NAME,
+    QUEUE_URLS,
+    ECR_REPOSITORY_URL,
+    WRITE_API_URL,
+    READ_API_URL,
+    NAMESPACE,
+)
+SECRET = frozenset({KUBECONFIG})

@@ -1,0 +1,57 @@
+"""The config contract filled from resource outputs: what every pod is told.
+
+The ConfigMap keys are exactly the ``order_platform.config.CONTRACT`` settings with
+``from_infra=True``; this module refuses to build anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from order_platform.config import CONTRACT, Setting
+from order_platform.topology import QUEUES
+
+
+def infra_settings() -> dict[str, Setting]:
+    """The contract settings the Pulumi program must provide, by environment variable."""
+    return {s.env: s for s in CONTRACT if s.from_infra}
+
+
+def env_name(attr: str) -> str:
+    """The environment variable of a contract attribute (``db_secret_arn`` -> ``DB_SECRET_ARN``)."""
+    return next(s.env for s in CONTRACT if s.attr == attr)
+
+
+def default_of(attr: str):
+    """The contract default of a setting, e.g. the worker health port."""
+    return next(s.default for s in CONTRACT if s.attr == attr)
+
+
+def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pulumi.Input[str],
+                    db_reader_endpoint: pulumi.Input[str], db_port: pulumi.Input[int],
+                    db_name: pulumi.Input[str], event_bus_name: pulumi.Input[str],
+                    queue_urls: Mapping[str, pulumi.Input[str]], aws_region: str,
+                    read_api_url: pulumi.Input[str], worker_concurrency: int,
+                    worker_health_port: int) -> dict[str, pulumi.Output[str]]:
+    """ConfigMap data keyed by contract variable; raises if it drifts from the contract."""
+    values: dict[str, pulumi.Input] = {
+        env_name("db_secret_arn"): db_secret_arn,
+        env_name("db_writer_endpoint"): db_writer_endpoint,
+        env_name("db_reader_endpoint"): db_reader_endpoint,
+        env_name("db_port"): db_port,
+        env_name("db_name"): db_name,
+        env_name("event_bus_name"): event_bus_name,
+        env_name("aws_region"): aws_region,
+        env_name("read_api_url"): read_api_url,
+        env_name("worker_concurrency"): worker_concurrency,
+        env_name("worker_health_port"): worker_health_port,
+    }
+    for queue in QUEUES:
+        values[queue.url_env_var] = queue_urls[queue.key]
+    expected = set(infra_settings())
+    if set(values) != expected:
+        missing, extra = sorted(expected - set(values)), sorted(set(values) - expected)
+        raise ValueError(f"ConfigMap drifted from the contract: missing {missing}, extra {extra}")
+    return {key: pulumi.Output.from_input(value).apply(str) for key, value in values.items()}
