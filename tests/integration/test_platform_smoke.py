@@ -1,6 +1,7 @@
 """The shared fixtures really start PostgreSQL and the emulator, and provision the topology."""
 
 import boto3
+
 from order_platform import topology
 
 
