@@ -11,7 +11,7 @@ STACK ?= dev
 PYTEST_ARGS ?=
 
 .PHONY: help install dev test lint unit integration e2e infra-test policy bench migrate \
-        preview up destroy clean
+        preview up destroy clean _pulumi-cli
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,7 +30,11 @@ dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it)
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint ## lint, then every test (unit, integration, e2e, infra, policies)
+# STACK has a file default (dev) for preview/up; `policy` checks every stack unless STACK is given.
+policy: $(STAMP) ## offline CrossGuard check of every stack, or STACK=dev|staging|prod
+	$(BIN)/python policies/evaluate.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
+
+test: $(STAMP) lint policy ## lint, the offline policy check, then every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP) ## tests without I/O
@@ -41,6 +45,39 @@ integration: $(STAMP) ## tests against real PostgreSQL and the moto server
 
 e2e: $(STAMP) ## tests that start service processes
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+BENCH_ARGS ?=
+.PHONY: bench-api
+bench-api: $(STAMP) ## bounded load on POST /orders and GET /orders/{id} of a running `make dev`
+	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
+
+PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
+.PHONY: bench-pipeline
+bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers (own PG + moto)
+	$(BIN)/python bench/pipeline_load.py $(PIPELINE_BENCH_ARGS)
+
+# --- infrastructure (Pulumi): the CLI is needed only for preview/up/destroy -------------
+PULUMI ?= pulumi
+PULUMI_ARGS ?=
+
+_pulumi-cli:
+	@command -v $(PULUMI) >/dev/null 2>&1 || { \
+	  echo "The pulumi CLI is not installed (needed for preview/up/destroy)." >&2; \
+	  echo "Install it:  curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)" >&2; \
+	  echo "then log in (pulumi login) and run: make $(MAKECMDGOALS) STACK=$(STACK)" >&2; \
+	  exit 1; }
+
+infra-test: $(STAMP) ## the Pulumi program under mocks for every stack (offline)
+	$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+
+preview: _pulumi-cli $(STAMP) ## pulumi preview --diff of STACK=dev|staging|prod
+	$(PULUMI) preview --stack $(STACK) --diff $(PULUMI_ARGS)
+
+up: _pulumi-cli $(STAMP) ## pulumi up of STACK (asks before changing anything)
+	$(PULUMI) up --stack $(STACK) $(PULUMI_ARGS)
+
+destroy: _pulumi-cli $(STAMP) ## pulumi destroy of STACK (asks first)
+	$(PULUMI) destroy --stack $(STACK) $(PULUMI_ARGS)
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache

@@ -1,0 +1,278 @@
+"""Aurora rules: encryption, exposure, backups, protection, readers, logs, master password."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from guardrails.props import (
+    for_types,
+    get,
+    int_setting,
+    items,
+    label,
+    number,
+    setting,
+    str_list_setting,
+    truthy,
+)
+
+CLUSTER = "aws:rds/cluster:Cluster"
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+DB_INSTANCE = "aws:rds/instance:Instance"
+DEFAULT_BACKUP_DAYS = 7
+DEFAULT_LOG_EXPORTS = ("postgresql",)
+DEFAULT_MIN_READERS = 2
+DEFAULT_MIN_AZS = 2
+
+
+@for_types(CLUSTER)
+def _storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Storage is encrypted, with a customer-managed KMS key rather than the AWS-managed one."""
+    if not truthy(get(args.props, "storageEncrypted")):
+        report(
+            f"Cluster {label(args)} has storageEncrypted unset or false. Set "
+            "storage_encrypted=True and kms_key_id to the ARN of a customer-managed aws.kms.Key "
+            "(encryption cannot be added later without a snapshot restore)."
+        )
+        return
+    key = get(args.props, "kmsKeyId", "")
+    if not key or "alias/aws/" in str(key):
+        report(
+            f"Cluster {label(args)} is encrypted with the AWS-managed key. Set kms_key_id to "
+            "the ARN of a customer-managed aws.kms.Key so that its policy, rotation and audit "
+            "are yours."
+        )
+
+
+aurora_storage_encrypted = ResourceValidationPolicy(
+    name="aurora-storage-encrypted",
+    description="Aurora storage must be encrypted with a customer-managed KMS key.",
+    validate=_storage_encrypted,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(CLUSTER, CLUSTER_INSTANCE, DB_INSTANCE)
+def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Neither the cluster nor any of its instances is publicly accessible."""
+    if truthy(get(args.props, "publiclyAccessible")):
+        report(
+            f"{args.resource_type.rsplit(':', 1)[-1]} {label(args)} has publiclyAccessible=true, "
+            "which gives it a public IP. Remove publicly_accessible (it defaults to false) and "
+            "reach the database from inside the VPC."
+        )
+
+
+aurora_not_publicly_accessible = ResourceValidationPolicy(
+    name="aurora-not-publicly-accessible",
+    description="Aurora clusters and instances must not be publicly accessible.",
+    validate=_not_public,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(CLUSTER)
+def _backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Automated backups are kept at least ``minimumDays`` days (AWS's default is 1)."""
+    minimum = int_setting(args, "minimumDays", DEFAULT_BACKUP_DAYS)
+    days = int(number(get(args.props, "backupRetentionPeriod"), 1))
+    if days < minimum:
+        report(
+            f"Cluster {label(args)} keeps backups for {days} day(s); at least {minimum} are "
+            f"required. Set backup_retention_period to {minimum} or more (at most 35)."
+        )
+
+
+aurora_backup_retention = ResourceValidationPolicy(
+    name="aurora-backup-retention",
+    description="Aurora automated backups must be kept for at least the configured number of days.",
+    validate=_backup_retention,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "minimumDays": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 35,
+                "default": DEFAULT_BACKUP_DAYS,
+                "description": "Fewest days of automated backups allowed.",
+            }
+        }
+    ),
+)
+
+
+@for_types(CLUSTER)
+def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Deletion protection is on and destroying the cluster leaves a final snapshot."""
+    if not truthy(get(args.props, "deletionProtection")):
+        report(
+            f"Cluster {label(args)} has deletionProtection off, so one `pulumi destroy` or a "
+            "replace loses the data. Set deletion_protection=True for this environment."
+        )
+    if not truthy(setting(args, "requireFinalSnapshot", True)):
+        return
+    if truthy(get(args.props, "skipFinalSnapshot")) or not get(
+        args.props, "finalSnapshotIdentifier"
+    ):
+        report(
+            f"Cluster {label(args)} would be deleted without a final snapshot. Set "
+            "skip_final_snapshot=False and a final_snapshot_identifier."
+        )
+
+
+aurora_deletion_protection = ResourceValidationPolicy(
+    name="aurora-deletion-protection",
+    description="Aurora clusters need deletion protection and a final snapshot (prod).",
+    validate=_deletion_protection,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "requireFinalSnapshot": {
+                "type": "boolean",
+                "default": True,
+                "description": "Also require skipFinalSnapshot=false and a final snapshot name.",
+            }
+        }
+    ),
+)
+
+
+@for_types(CLUSTER)
+def _log_exports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The configured log types are exported to CloudWatch Logs."""
+    required = str_list_setting(args, "requiredLogTypes", DEFAULT_LOG_EXPORTS)
+    exported = {str(t) for t in items(get(args.props, "enabledCloudwatchLogsExports"))}
+    missing = [t for t in required if t not in exported]
+    if missing:
+        report(
+            f"Cluster {label(args)} does not export {', '.join(missing)} logs. Add them to "
+            "enabled_cloudwatch_logs_exports so they reach CloudWatch Logs."
+        )
+
+
+aurora_log_exports = ResourceValidationPolicy(
+    name="aurora-log-exports",
+    description="Aurora clusters must export their logs to CloudWatch Logs.",
+    validate=_log_exports,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "requiredLogTypes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(DEFAULT_LOG_EXPORTS),
+                "description": "Log types that must be in enabledCloudwatchLogsExports.",
+            }
+        }
+    ),
+)
+
+
+@for_types(CLUSTER)
+def _managed_master_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RDS manages the master password in Secrets Manager; no password is passed in."""
+    for field in ("masterPassword", "masterPasswordWo"):
+        if get(args.props, field):
+            report(
+                f"Cluster {label(args)} sets {field}: the password is in the program's inputs "
+                "(and, for masterPassword, in the state). Remove it and set "
+                "manage_master_user_password=True; read the secret's ARN from master_user_secrets."
+            )
+    if not truthy(get(args.props, "manageMasterUserPassword")):
+        report(
+            f"Cluster {label(args)} does not let RDS manage the master password. Set "
+            "manage_master_user_password=True (optionally master_user_secret_kms_key_id) and "
+            "give the pods the secret's ARN, not the password."
+        )
+
+
+aurora_managed_master_password = ResourceValidationPolicy(
+    name="aurora-managed-master-password",
+    description="The Aurora master password must be managed by RDS in Secrets Manager.",
+    validate=_managed_master_password,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+def _instances_by_cluster(args: StackValidationArgs) -> dict[str, list]:
+    """Cluster instances keyed by the cluster identifier they join."""
+    grouped: dict[str, list] = defaultdict(list)
+    for r in args.resources:
+        if r.resource_type == CLUSTER_INSTANCE:
+            grouped[str(get(r.props, "clusterIdentifier", ""))].append(r)
+    return grouped
+
+
+def _multi_az_readers(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each Aurora cluster has ``minimumReaders`` readers and its instances span enough AZs."""
+    min_readers = int_setting(args, "minimumReaders", DEFAULT_MIN_READERS)
+    min_azs = int_setting(args, "minimumAvailabilityZones", DEFAULT_MIN_AZS)
+    instances = _instances_by_cluster(args)
+    for cluster in args.resources:
+        if cluster.resource_type != CLUSTER or not str(get(cluster.props, "engine", "")).startswith(
+            "aurora"
+        ):
+            continue
+        keys = {str(get(cluster.props, k, "")) for k in ("clusterIdentifier", "id")} - {""}
+        members = [i for k in keys for i in instances.get(k, [])]
+        readers = max(len(members) - 1, 0)
+        if readers < min_readers:
+            report(
+                f"Cluster '{cluster.name}' has {readers} reader(s); at least {min_readers} are "
+                "required so a failover has somewhere to go. Add aws.rds.ClusterInstance readers "
+                "with cluster_identifier set to this cluster.",
+                cluster.urn,
+            )
+        zones = {str(get(i.props, "availabilityZone", "")) for i in members} - {""}
+        if members and len(zones) < min_azs:
+            report(
+                f"Cluster '{cluster.name}' has its instances in {len(zones)} pinned availability "
+                f"zone(s); at least {min_azs} are required. Set availability_zone on each "
+                "aws.rds.ClusterInstance, one zone per instance.",
+                cluster.urn,
+            )
+
+
+aurora_multi_az_readers = StackValidationPolicy(
+    name="aurora-multi-az-readers",
+    description="Aurora clusters need readers spread across availability zones (prod).",
+    validate=_multi_az_readers,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "minimumReaders": {
+                "type": "integer",
+                "minimum": 0,
+                "default": DEFAULT_MIN_READERS,
+                "description": "Fewest reader instances per Aurora cluster.",
+            },
+            "minimumAvailabilityZones": {
+                "type": "integer",
+                "minimum": 1,
+                "default": DEFAULT_MIN_AZS,
+                "description": "Fewest distinct availability zones across a cluster's instances.",
+            },
+        }
+    ),
+)
+
+POLICIES = [
+    aurora_storage_encrypted,
+    aurora_not_publicly_accessible,
+    aurora_backup_retention,
+    aurora_deletion_protection,
+    aurora_multi_az_readers,
+    aurora_log_exports,
+    aurora_managed_master_password,
+]

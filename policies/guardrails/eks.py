@@ -1,0 +1,226 @@
+"""EKS rules: secrets encryption, control-plane logs, endpoint exposure, version, node subnets."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from guardrails.props import (
+    WORLD_CIDRS,
+    for_types,
+    get,
+    items,
+    label,
+    str_list_setting,
+    truthy,
+)
+
+CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
+ALL_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+SUPPORTED_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
+
+
+@for_types(CLUSTER)
+def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Kubernetes secrets are envelope-encrypted with a KMS key."""
+    # pulumi-aws v7 types encryptionConfig as one object; older programs sent a one-item list.
+    for config in items(get(args.props, "encryptionConfig")):
+        if "secrets" in {str(r) for r in items(get(config, "resources"))} and get(
+            config, "provider.keyArn"
+        ):
+            return
+    report(
+        f"Cluster {label(args)} does not envelope-encrypt Kubernetes secrets. Set "
+        "encryption_config={'provider': {'key_arn': <KMS key ARN>}, 'resources': ['secrets']}."
+    )
+
+
+eks_secrets_encryption = ResourceValidationPolicy(
+    name="eks-secrets-encryption",
+    description="EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
+    validate=_secrets_encryption,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(CLUSTER)
+def _control_plane_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Every control-plane log type is sent to CloudWatch Logs."""
+    required = str_list_setting(args, "requiredLogTypes", ALL_LOG_TYPES)
+    enabled = {str(t) for t in items(get(args.props, "enabledClusterLogTypes"))}
+    missing = [t for t in required if t not in enabled]
+    if missing:
+        report(
+            f"Cluster {label(args)} does not log {', '.join(missing)}. Add them to "
+            "enabled_cluster_log_types so API calls and auth decisions can be audited."
+        )
+
+
+eks_control_plane_logging = ResourceValidationPolicy(
+    name="eks-control-plane-logging",
+    description="EKS clusters must send every control-plane log type to CloudWatch Logs.",
+    validate=_control_plane_logging,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "requiredLogTypes": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(ALL_LOG_TYPES)},
+                "default": list(ALL_LOG_TYPES),
+                "description": "Log types that must be in enabledClusterLogTypes.",
+            }
+        }
+    ),
+)
+
+
+@for_types(CLUSTER)
+def _public_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A public API endpoint, if any, is limited to CIDRs that are not the whole internet."""
+    vpc = get(args.props, "vpcConfig", {})
+    # AWS turns the public endpoint on unless told otherwise.
+    if get(vpc, "endpointPublicAccess") is False:
+        return
+    cidrs = [str(c) for c in items(get(vpc, "publicAccessCidrs"))]
+    forbidden = set(str_list_setting(args, "forbiddenCidrs", WORLD_CIDRS))
+    open_to = sorted(forbidden.intersection(cidrs)) if cidrs else ["0.0.0.0/0 (the AWS default)"]
+    if open_to:
+        report(
+            f"Cluster {label(args)} exposes its public API endpoint to {', '.join(open_to)}. Set "
+            "vpc_config.public_access_cidrs to your office/VPN ranges, or "
+            "endpoint_public_access=False with endpoint_private_access=True."
+        )
+
+
+eks_public_endpoint_restricted = ResourceValidationPolicy(
+    name="eks-public-endpoint-restricted",
+    description="The EKS public API endpoint must not be open to 0.0.0.0/0.",
+    validate=_public_endpoint,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "forbiddenCidrs": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": sorted(WORLD_CIDRS),
+                "description": "CIDRs that publicAccessCidrs may not contain.",
+            }
+        }
+    ),
+)
+
+
+@for_types(CLUSTER)
+def _supported_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The control plane is pinned to a Kubernetes version in standard support."""
+    supported = str_list_setting(args, "supportedVersions", SUPPORTED_VERSIONS)
+    version = get(args.props, "version")
+    if not version:
+        report(
+            f"Cluster {label(args)} does not pin a Kubernetes version, so AWS picks one. Set "
+            f"version to one of {', '.join(supported)}."
+        )
+    elif str(version) not in supported:
+        report(
+            f"Cluster {label(args)} runs Kubernetes {version}, which is not in the supported "
+            f"list ({', '.join(supported)}). Upgrade version one minor at a time."
+        )
+
+
+eks_supported_version = ResourceValidationPolicy(
+    name="eks-supported-version",
+    description="EKS clusters must run a supported Kubernetes version.",
+    validate=_supported_version,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "supportedVersions": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(SUPPORTED_VERSIONS),
+                "description": 'Kubernetes minor versions ("1.34") allowed for the control plane.',
+            }
+        }
+    ),
+)
+
+
+def _by_id(resources: list, resource_type: str) -> dict[str, object]:
+    """Resources of one type keyed by their provider id (the ``id`` output)."""
+    return {
+        str(get(r.props, "id")): r
+        for r in resources
+        if r.resource_type == resource_type and get(r.props, "id")
+    }
+
+
+def _public_route_tables(args: StackValidationArgs) -> set[str]:
+    """Ids of route tables with a default route to an internet gateway."""
+    gateways = set(_by_id(args.resources, INTERNET_GATEWAY))
+
+    def to_internet(route: object) -> bool:
+        gateway = str(get(route, "gatewayId", ""))
+        return gateway in gateways or gateway.startswith("igw-")
+
+    public = set()
+    for r in args.resources:
+        if r.resource_type == ROUTE_TABLE and any(map(to_internet, items(get(r.props, "routes")))):
+            public.add(str(get(r.props, "id", "")))
+        if r.resource_type == ROUTE and to_internet(r.props):
+            public.add(str(get(r.props, "routeTableId", "")))
+    return public - {""}
+
+
+def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Managed node groups use only subnets without public IPs or a route to an IGW."""
+    subnets = _by_id(args.resources, SUBNET)
+    public_tables = _public_route_tables(args)
+    public_subnets = {
+        str(get(r.props, "subnetId", ""))
+        for r in args.resources
+        if r.resource_type == ROUTE_TABLE_ASSOCIATION
+        and str(get(r.props, "routeTableId", "")) in public_tables
+    }
+    for group in args.resources:
+        if group.resource_type != NODE_GROUP:
+            continue
+        for subnet_id in (str(s) for s in items(get(group.props, "subnetIds"))):
+            subnet = subnets.get(subnet_id)
+            maps_public_ip = subnet is not None and truthy(get(subnet.props, "mapPublicIpOnLaunch"))
+            if maps_public_ip or subnet_id in public_subnets:
+                name = subnet.name if subnet is not None else subnet_id
+                report(
+                    f"Node group '{group.name}' places nodes in public subnet '{name}' (it maps "
+                    "public IPs or routes 0.0.0.0/0 to an internet gateway). Use the private "
+                    "subnets, whose egress goes through NAT, in subnet_ids.",
+                    group.urn,
+                )
+
+
+eks_nodes_in_private_subnets = StackValidationPolicy(
+    name="eks-nodes-in-private-subnets",
+    description="EKS managed node groups must run in private subnets.",
+    validate=_nodes_in_private_subnets,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+POLICIES = [
+    eks_secrets_encryption,
+    eks_control_plane_logging,
+    eks_public_endpoint_restricted,
+    eks_supported_version,
+    eks_nodes_in_private_subnets,
+]

@@ -1,0 +1,220 @@
+"""AWS network and access rules: world-open ingress, admin IAM, ECR hygiene, NLB protection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from guardrails.props import (
+    WORLD_CIDRS,
+    for_types,
+    get,
+    items,
+    json_value,
+    label,
+    number,
+    setting,
+    truthy,
+)
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+NLB_LISTENER_PORTS = (3000, 3001)
+ALL_PROTOCOLS = {"-1", "all"}
+IAM_DOCUMENT_TYPES = (
+    "aws:iam/policy:Policy",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+ADMIN_POLICY_SUFFIX = ":iam::aws:policy/AdministratorAccess"
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+
+
+def _world_ingress(args: ResourceValidationArgs) -> list[Mapping]:
+    """The ingress entries of any security-group flavour that admit 0.0.0.0/0 or ::/0."""
+    props = args.props
+    if args.resource_type == SECURITY_GROUP:
+        entries = [e for e in items(get(props, "ingress")) if isinstance(e, Mapping)]
+        cidrs = [items(get(e, "cidrBlocks")) + items(get(e, "ipv6CidrBlocks")) for e in entries]
+    elif args.resource_type == SECURITY_GROUP_RULE:
+        if str(get(props, "type", "")) != "ingress":
+            return []
+        entries = [props]
+        cidrs = [items(get(props, "cidrBlocks")) + items(get(props, "ipv6CidrBlocks"))]
+    else:
+        entries = [props]
+        cidrs = [[get(props, "cidrIpv4"), get(props, "cidrIpv6")]]
+    return [e for e, c in zip(entries, cidrs, strict=True) if WORLD_CIDRS.intersection(map(str, c))]
+
+
+def _ports(entry: Mapping) -> tuple[str, int | None, int | None]:
+    """(protocol, from port, to port) of an ingress entry in any of the three shapes."""
+    protocol = str(get(entry, "protocol", get(entry, "ipProtocol", "-1"))).lower()
+    low, high = number(get(entry, "fromPort")), number(get(entry, "toPort"))
+    return protocol, None if low is None else int(low), None if high is None else int(high)
+
+
+@for_types(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
+def _no_world_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """World-open ingress is allowed only for TCP on the NLB listener ports."""
+    allowed = {int(number(p, 0)) for p in items(setting(args, "allowedPorts", NLB_LISTENER_PORTS))}
+    for entry in _world_ingress(args):
+        protocol, low, high = _ports(entry)
+        tcp = protocol in {"tcp", "6"}
+        span = set(range(low, high + 1)) if tcp and low is not None and high is not None else None
+        if span is None or not span <= allowed:
+            shown = "all ports" if span is None else f"ports {low}-{high}"
+            report(
+                f"Security group {label(args)} admits the whole internet on {protocol} "
+                f"{shown}. Only TCP {sorted(allowed)} (the NLB listeners) may be open to "
+                "0.0.0.0/0; use the VPC CIDR, a prefix list or a source security group instead."
+            )
+
+
+security_group_no_public_ingress = ResourceValidationPolicy(
+    name="security-group-no-public-ingress",
+    description="No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
+    validate=_no_world_ingress,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedPorts": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0, "maximum": 65535},
+                "default": list(NLB_LISTENER_PORTS),
+                "description": "TCP ports (the NLB listener ports) that may be open to 0.0.0.0/0.",
+            }
+        }
+    ),
+)
+
+
+def _is_admin_statement(statement: object) -> bool:
+    """An Allow of every action (or of everything but a few) on every resource."""
+    if not isinstance(statement, Mapping) or str(get(statement, "Effect", "")) != "Allow":
+        return False
+    actions = {str(a) for a in items(get(statement, "Action"))}
+    resources = {str(r) for r in items(get(statement, "Resource"))}
+    every_action = bool(actions & {"*", "*:*"}) or bool(get(statement, "NotAction"))
+    return every_action and "*" in resources
+
+
+def _documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
+    """(where, policy document) pairs held by an IAM resource."""
+    if args.resource_type == IAM_ROLE:
+        return [
+            (f"inline policy {get(p, 'name', '?')}", get(p, "policy"))
+            for p in items(get(args.props, "inlinePolicies"))
+        ]
+    return [("policy", get(args.props, "policy"))]
+
+
+@for_types(*IAM_DOCUMENT_TYPES, IAM_ROLE, *IAM_ATTACHMENT_TYPES)
+def _no_admin_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No statement allows ``*`` actions on ``*`` resources; AdministratorAccess is not attached."""
+    if args.resource_type in IAM_ATTACHMENT_TYPES:
+        if str(get(args.props, "policyArn", "")).endswith(ADMIN_POLICY_SUFFIX):
+            report(
+                f"{label(args)} attaches AdministratorAccess. Attach a policy that names the "
+                "actions and resource ARNs this principal needs."
+            )
+        return
+    for where, document in _documents(args):
+        parsed = json_value(document)
+        statements = items(get(parsed, "Statement")) if isinstance(parsed, Mapping) else []
+        if any(_is_admin_statement(s) for s in statements):
+            report(
+                f"IAM {label(args)} {where} allows '*' actions on '*' resources. List the exact "
+                "actions and resource ARNs (for example sqs:ReceiveMessage on the queue's ARN)."
+            )
+
+
+iam_no_wildcard_admin = ResourceValidationPolicy(
+    name="iam-no-wildcard-admin",
+    description="No IAM policy may allow '*' actions on '*' resources.",
+    validate=_no_admin_policy,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(ECR_REPOSITORY)
+def _scan_on_push(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Images are scanned for vulnerabilities when pushed."""
+    if not truthy(get(args.props, "imageScanningConfiguration.scanOnPush")):
+        report(
+            f"Repository {label(args)} does not scan images on push. Set "
+            "image_scanning_configuration={'scan_on_push': True}."
+        )
+
+
+ecr_scan_on_push = ResourceValidationPolicy(
+    name="ecr-scan-on-push",
+    description="ECR repositories must scan images on push.",
+    validate=_scan_on_push,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(ECR_REPOSITORY)
+def _immutable_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A pushed tag always names the same image."""
+    mutability = str(get(args.props, "imageTagMutability", "MUTABLE"))
+    if mutability != "IMMUTABLE":
+        report(
+            f"Repository {label(args)} has imageTagMutability {mutability}, so a tag can be "
+            "re-pointed under running pods. Set image_tag_mutability='IMMUTABLE'."
+        )
+
+
+ecr_immutable_tags = ResourceValidationPolicy(
+    name="ecr-immutable-tags",
+    description="ECR repositories must have immutable image tags.",
+    validate=_immutable_tags,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(*LOAD_BALANCERS)
+def _nlb_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A network load balancer cannot be deleted by accident."""
+    if str(get(args.props, "loadBalancerType", "application")) != "network":
+        return
+    if not truthy(get(args.props, "enableDeletionProtection")):
+        report(
+            f"Network load balancer {label(args)} has deletion protection off, so a replace or a "
+            "stray destroy takes the API offline and changes its DNS name. Set "
+            "enable_deletion_protection=True for this environment."
+        )
+
+
+nlb_deletion_protection = ResourceValidationPolicy(
+    name="nlb-deletion-protection",
+    description="The network load balancer must have deletion protection (prod).",
+    validate=_nlb_deletion_protection,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+POLICIES = [
+    security_group_no_public_ingress,
+    iam_no_wildcard_admin,
+    ecr_scan_on_push,
+    ecr_immutable_tags,
+    nlb_deletion_protection,
+]

@@ -1,0 +1,116 @@
+"""The pack against the real program: every shipped stack passes, broken stacks are caught.
+
+Each stack runs once under Pulumi mocks (``infra.simulation.run_stack``) and goes through the
+offline evaluator with its own ``policies/config/<stack>.json``. Broken stacks are made two
+ways: settings a stack may choose come in through ``run_stack(config_overrides=...)``; things
+the components hard-wire (encryption, DLQs, non-root containers) are broken by mutating a
+deep copy of the simulated resources' inputs, as the engine would then receive them.
+"""
+
+import io
+
+import pytest
+from guardrails import offline
+from guardrails.pack import POLICIES
+from pulumi_policy import EnforcementLevel
+
+from infra import simulation
+from tests.policies.stacks import broken, shipped_run
+
+MANDATORY = EnforcementLevel.MANDATORY
+
+
+def check(run):
+    settings = offline.stack_settings(run.stack)
+    return offline.evaluate_run(run, settings, simulation.project_name())
+
+
+def mandatory(violations):
+    return {(v.policy, v.resource_name) for v in violations if v.level == MANDATORY}
+
+
+def test_there_are_stacks_and_each_has_a_policy_config():
+    stacks = simulation.stack_names()
+    assert {"dev", "staging", "prod"} <= set(stacks)
+    for stack in stacks:
+        assert offline.config_path(stack).exists(), stack
+
+
+@pytest.mark.parametrize("stack", simulation.stack_names())
+def test_every_shipped_stack_has_no_mandatory_violation(stack):
+    run = shipped_run(stack)
+    assert len(run.resources) > 100  # the whole program ran, not an empty stack
+    assert mandatory(check(run)) == set()
+
+
+def test_prod_enforces_every_policy():
+    settings = offline.stack_settings("prod")
+    assert {p.name for p in POLICIES if settings[p.name].level != MANDATORY} == set()
+
+
+def test_dev_reports_its_relaxed_rules_as_advisory_warnings():
+    found = {(v.policy, v.level) for v in check(shipped_run("dev"))}
+    assert ("aurora-deletion-protection", EnforcementLevel.ADVISORY) in found
+    assert ("eks-public-endpoint-restricted", EnforcementLevel.ADVISORY) in found
+
+
+def test_prod_settings_a_stack_may_choose_are_caught_when_unsafe():
+    run = simulation.run_stack(
+        "prod",
+        {
+            "dbDeletionProtection": False,
+            "dbFinalSnapshot": False,
+            "dbReaderCount": 1,
+            "dbBackupRetentionDays": 7,
+            "lbDeletionProtection": False,
+        },
+    )
+    cluster = run.of_type("aws:rds/cluster:Cluster")[0].name
+    nlb = run.of_type("aws:lb/loadBalancer:LoadBalancer")[0].name
+    assert mandatory(check(run)) == {
+        ("aurora-deletion-protection", cluster),
+        ("aurora-multi-az-readers", cluster),
+        ("aurora-backup-retention", cluster),
+        ("nlb-deletion-protection", nlb),
+    }
+
+
+def test_a_staging_api_endpoint_open_to_the_world_is_caught():
+    run = simulation.run_stack("staging", {"clusterPublicAccessCidrs": ["0.0.0.0/0"]})
+    eks = run.of_type("aws:eks/cluster:Cluster")[0].name
+    assert mandatory(check(run)) == {("eks-public-endpoint-restricted", eks)}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_an_unencrypted_cluster_a_queue_without_dlq_and_a_root_container_are_caught(stack):
+    run, cluster, queue, deployment = broken(stack)
+    dlq = next(q.name for q in run.of_type("aws:sqs/queue:Queue") if q.name == f"{queue.name}-dlq")
+    found = mandatory(check(run))
+    assert found == {
+        ("aurora-storage-encrypted", cluster.name),
+        ("sqs-queue-has-dlq", queue.name),
+        ("eventbridge-targeted-queue-has-dlq", queue.name),
+        # Its DLQ is now an orphan that nothing redrives to, and it has no redrive policy itself.
+        ("sqs-queue-has-dlq", dlq),
+        ("k8s-run-as-non-root", deployment.name),
+    }
+
+
+def test_make_policy_prints_violations_by_resource_and_fails_on_mandatory(monkeypatch):
+    run, cluster, *_ = broken("prod")
+    monkeypatch.setattr(simulation, "run_stack", lambda stack, overrides=None: run)
+    out = io.StringIO()
+    assert offline.main(["--stack", "prod"], out=out) == 1
+    report = out.getvalue()
+    assert "[FAIL] stack prod" in report
+    assert f"aws:rds/cluster:Cluster  {cluster.name}\n      {cluster.urn}\n" in report
+    assert "- [mandatory]  aurora-storage-encrypted\n" in report
+    assert "storageEncrypted unset or false" in report
+    assert "policy: mandatory violations in prod" in report
+
+
+def test_make_policy_passes_a_clean_stack(monkeypatch):
+    monkeypatch.setattr(simulation, "run_stack", lambda stack, overrides=None: shipped_run(stack))
+    out = io.StringIO()
+    assert offline.main(["--stack", "prod", "--stack", "staging"], out=out) == 0
+    assert "[ok] stack prod" in out.getvalue() and "[ok] stack staging" in out.getvalue()
