@@ -1,0 +1,82 @@
+"""gunicorn settings for both APIs; the command line names the app and usually the bind.
+
+    gunicorn -c services/gunicorn.conf.py --bind 0.0.0.0:3000 \
+        'order_platform.entrypoints.write_api.app:create_app()'
+
+Every knob reads an environment variable so a Deployment can tune it without a new image.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from order_platform.config import ConfigError, load_settings
+
+# Without --bind: PORT (3000 for the write API; the read API is run with PORT=3001).
+bind = [f"0.0.0.0:{os.environ.get('PORT', '3000')}"]
+
+# Threads, not processes, carry concurrency: requests mostly wait on PostgreSQL, and
+# each worker's pool (DB_POOL_MAX, default 8) covers its threads with room to spare.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# A request that takes 30 s is stuck (statements are short); the worker is replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Shorter than the pod's terminationGracePeriodSeconds (30 s), so in-flight requests
+# finish on SIGTERM before the kubelet escalates to SIGKILL.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
+# Idle keep-alive connections are closed after this. It stays under the NLB's 350 s TCP
+# idle timeout, so the pod closes them cleanly before the balancer silently drops the flow.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+# Recycle workers now and then (jittered so they do not all restart at once).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = 2000
+
+# Headers and request lines: gunicorn's defaults; bodies are capped at 64 KiB by Flask.
+limit_request_line = 8190
+limit_request_fields = 100
+
+# Access logs: the app writes one JSON line per request itself (logger
+# order_platform.access) because only it knows the request id and the order id;
+# gunicorn's own access log would duplicate it without them.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{asctime}{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                   "stream": "ext://sys.stderr"},
+    },
+    # gunicorn merges this over its defaults; its root logger would name a missing handler.
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"],
+                           "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}
+
+
+def on_starting(server) -> None:
+    """Refuse to start, naming the setting, when the config contract is not met.
+
+    Checked once in the master so a bad setting stops the process with one clear
+    message instead of every worker failing to boot in turn.
+    """
+    try:
+        load_settings()
+    except ConfigError as exc:
+        server.log.error("order-platform: %s", exc)
+        sys.exit(2)

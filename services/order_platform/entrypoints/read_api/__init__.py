@@ -1,0 +1,1 @@
+"""The read API: orders and the catalogue, on the reader endpoint."""

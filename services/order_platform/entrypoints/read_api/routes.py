@@ -1,0 +1,64 @@
+"""Read API routes: parse, call one query, shape the response."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from order_platform.entrypoints.read_api.schemas import (
+    OrderListQuery,
+    OrderOut,
+    OrderPage,
+    ProductListQuery,
+    ProductPage,
+)
+from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.requests import set_order_id
+from order_platform.entrypoints.web.schemas import ProductOut
+from order_platform.service_layer import order_queries, product_queries
+
+orders = APIBlueprint("orders", __name__, tag="orders")
+products = APIBlueprint("products", __name__, tag="products")
+
+_LAGGING_404 = ("Not found (yet): the reader may lag the writer by a moment. "
+                "Retry after the Retry-After seconds.")
+
+
+@orders.get("/orders/<uuid:order_id>")
+@orders.output(OrderOut)
+@orders.doc(summary="An order with lines, total and status history",
+            responses={404: _LAGGING_404})
+def get_order(order_id):
+    """One order, from the reader."""
+    set_order_id(order_id)
+    return order_queries.get_order(dependencies().database, order_id)
+
+
+@orders.get("/orders")
+@orders.input(OrderListQuery, location="query", arg_name="query")
+@orders.output(OrderPage)
+@orders.doc(summary="Orders, newest first, keyset-paginated")
+def list_orders(query):
+    """A page of orders filtered by customer and/or status."""
+    status = query.get("status")
+    filters = order_queries.OrderFilters(customer_id=query.get("customer_id"),
+                                         status=status.value if status else None)
+    return order_queries.list_orders(dependencies().database, filters, limit=query["limit"],
+                                     cursor=query.get("cursor"))
+
+
+@products.get("/products/<ref>")
+@products.output(ProductOut)
+@products.doc(summary="A product by id or by sku", responses={404: _LAGGING_404})
+def get_product(ref):
+    """One product, from the reader."""
+    return product_queries.get_product(dependencies().database, ref)
+
+
+@products.get("/products")
+@products.input(ProductListQuery, location="query", arg_name="query")
+@products.output(ProductPage)
+@products.doc(summary="Products in SKU order, keyset-paginated")
+def list_products(query):
+    """A page of the catalogue."""
+    return product_queries.list_products(dependencies().database, limit=query["limit"],
+                                         cursor=query.get("cursor"))

@@ -1,0 +1,101 @@
+"""Query and response schemas of the read API (validation and OpenAPI in one)."""
+
+from __future__ import annotations
+
+from apiflask import Schema, fields, validators
+from marshmallow import ValidationError, validates_schema
+
+from order_platform.domain.model import OrderStatus
+from order_platform.domain.orders import MAX_CUSTOMER_ID_LENGTH
+from order_platform.entrypoints.web.schemas import (
+    CursorField,
+    OrderLineOut,
+    ProductOut,
+    Text,
+    limit_field,
+)
+from order_platform.service_layer.order_queries import OrderFilters
+from order_platform.service_layer.product_queries import PRODUCT_LIST_SCOPE
+
+_STATUSES = [s.value for s in OrderStatus]
+_CURSOR_MISMATCH = "This cursor belongs to a different list or filters; start without a cursor."
+
+
+class OrderListQuery(Schema):
+    """Filters and position of the order list (newest first)."""
+
+    customer_id = Text(validate=validators.Length(1, MAX_CUSTOMER_ID_LENGTH))
+    status = fields.Enum(OrderStatus, by_value=True)
+    limit = limit_field()
+    cursor = CursorField("orders", metadata={"description": "next_cursor of the previous page."})
+
+    @validates_schema
+    def _cursor_matches_filters(self, data, **kwargs):
+        cursor = data.get("cursor")
+        status = data.get("status")
+        filters = OrderFilters(customer_id=data.get("customer_id"),
+                               status=status.value if status else None)
+        if cursor is not None and cursor.scope != filters.scope():
+            raise ValidationError(_CURSOR_MISMATCH, "cursor")
+
+
+class ProductListQuery(Schema):
+    """Position in the product list (SKU order)."""
+
+    limit = limit_field()
+    cursor = CursorField("products", metadata={"description": "next_cursor of the previous page."})
+
+    @validates_schema
+    def _cursor_is_for_products(self, data, **kwargs):
+        cursor = data.get("cursor")
+        if cursor is not None and cursor.scope != PRODUCT_LIST_SCOPE:
+            raise ValidationError(_CURSOR_MISMATCH, "cursor")
+
+
+class HistoryEntryOut(Schema):
+    """One status transition."""
+
+    status = fields.String(required=True, metadata={"enum": _STATUSES})
+    reason = fields.String(allow_none=True)
+    occurred_at = fields.DateTime(required=True)
+
+
+class OrderSummaryOut(Schema):
+    """An order without its lines and history."""
+
+    id = fields.UUID(required=True)
+    customer_id = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": _STATUSES})
+    rejection_reason = fields.String(allow_none=True)
+    total_cents = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class OrderOut(OrderSummaryOut):
+    """An order with its lines and its status history, oldest first."""
+
+    lines = fields.List(fields.Nested(OrderLineOut), required=True)
+    history = fields.List(fields.Nested(HistoryEntryOut), required=True)
+
+
+class OrderPage(Schema):
+    """A page of orders; pass next_cursor back to get the next one (null at the end)."""
+
+    items = fields.List(fields.Nested(OrderSummaryOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ProductListItem(ProductOut):
+    """A product in a page.
+
+    Its own class because apiflask registers nested schemas before response schemas
+    of longer paths; sharing ProductOut would put it in the spec twice.
+    """
+
+
+class ProductPage(Schema):
+    """A page of products; pass next_cursor back to get the next one (null at the end)."""
+
+    items = fields.List(fields.Nested(ProductListItem), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

@@ -1,0 +1,1 @@
+"""What the write API and the read API share: app base, errors, request hooks, health."""

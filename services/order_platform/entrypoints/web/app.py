@@ -1,0 +1,65 @@
+"""The application base both APIs build on: one factory, one error shape, one set of hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from apiflask import APIBlueprint, APIFlask
+
+from order_platform.config import Settings, load_settings
+from order_platform.entrypoints.web.bootstrap import (
+    EXTENSION_KEY,
+    ApiDependencies,
+    Endpoint,
+    build_database,
+)
+from order_platform.entrypoints.web.errors import register_error_handlers
+from order_platform.entrypoints.web.health import health
+from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, register_request_hooks
+from order_platform.entrypoints.web.schemas import ErrorResponse
+from order_platform.logs import configure_logging
+
+API_VERSION = "1.0.0"
+
+
+def create_api(
+    import_name: str,
+    *,
+    service: str,
+    title: str,
+    description: str,
+    endpoint: Endpoint,
+    blueprints: Iterable[APIBlueprint],
+    settings: Settings | None = None,
+    database=None,
+    not_found_retry_after: bool = False,
+) -> APIFlask:
+    """Build an API: settings (from the environment unless given), its pool, routes.
+
+    A process started by gunicorn passes nothing: config is read and validated here
+    (ConfigError names the bad setting) and logs go to stderr as JSON. Tests pass
+    their own Settings and, if they like, their own Database.
+    """
+    from_environment = settings is None
+    if settings is None:
+        settings = load_settings()
+    if from_environment:
+        configure_logging(settings.log_level, service=service)
+    if database is None:
+        database = build_database(settings, endpoint, service=service)
+
+    app = APIFlask(import_name, title=title, version=API_VERSION,
+                   spec_path="/openapi.json", docs_path="/docs")
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        DESCRIPTION=description,
+        VALIDATION_ERROR_SCHEMA=ErrorResponse,
+        HTTP_ERROR_SCHEMA=ErrorResponse,
+    )
+    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
+    register_error_handlers(app, not_found_retry_after=not_found_retry_after)
+    register_request_hooks(app)
+    app.register_blueprint(health)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,91 @@
+"""One place that turns every failure into {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg2
+from apiflask import APIFlask, HTTPError
+
+from order_platform.adapters.credentials import CredentialsError
+from order_platform.domain import errors as domain
+from order_platform.entrypoints.web.requests import MAX_BODY_BYTES
+
+log = logging.getLogger(__name__)
+
+READ_RETRY_AFTER_SECONDS = 1
+"""What a 404 on the read API suggests: replica lag is normally well under a second."""
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+_DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.UnknownProducts: 422,
+    domain.DuplicateProductLines: 422,
+    domain.StockOutOfRange: 422,
+    domain.IdempotencyKeyReused: 409,
+    domain.SkuAlreadyExists: 409,
+    domain.NotFound: 404,
+}
+
+_CODE_BY_STATUS = {
+    400: "malformed_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    """The JSON body of every error response."""
+    return {"error": {"code": code, "message": message,
+                      "details": {} if details is None else details}}
+
+
+def _status_of(exc: domain.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _DOMAIN_STATUS:
+            return _DOMAIN_STATUS[cls]
+    return 422
+
+
+def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> None:
+    """Map apiflask/werkzeug errors, domain errors and unexpected failures to JSON.
+
+    ``not_found_retry_after`` marks 404s of well-formed ids with ``Retry-After``: on
+    the read API a missing row may simply not have replicated yet.
+    """
+
+    @app.error_processor
+    def http_error(error: HTTPError):
+        # Validation errors, abort(), and every werkzeug HTTPException (404, 405, 413...).
+        code = error.extra_data.get("code") or _CODE_BY_STATUS.get(
+            error.status_code, "http_error")
+        message = error.message
+        if error.status_code == 422 and not error.extra_data.get("code"):
+            message = "The request is well-formed but invalid; see details."
+        elif error.status_code == 413:
+            message = f"The request body exceeds {MAX_BODY_BYTES // 1024} KiB."
+        return error_body(code, message, error.detail or None), error.status_code, error.headers
+
+    @app.errorhandler(domain.DomainError)
+    def domain_error(exc: domain.DomainError):
+        headers = {}
+        if isinstance(exc, domain.NotFound) and exc.may_appear and not_found_retry_after:
+            headers["Retry-After"] = str(READ_RETRY_AFTER_SECONDS)
+        return error_body(exc.code, exc.message, exc.details), _status_of(exc), headers
+
+    @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(CredentialsError)
+    def database_unavailable(exc: Exception):
+        log.error("database unavailable: %s", exc)
+        return (error_body("unavailable", "The database is unavailable; retry later."), 503,
+                {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)})
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_body("internal_error", "Internal server error."), 500

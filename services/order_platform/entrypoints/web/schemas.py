@@ -1,0 +1,96 @@
+"""Schemas and fields both APIs share: safe text, cursors, products, the error body."""
+
+from __future__ import annotations
+
+from apiflask import Schema, fields, validators
+from marshmallow import ValidationError
+
+from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, sku_problem
+from order_platform.service_layer import pagination
+
+
+class Text(fields.String):
+    """A string PostgreSQL can store: no NUL, no lone surrogates, no control characters."""
+
+    default_error_messages = {
+        "unstorable": "Must not contain NUL, control characters or unpaired surrogates.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # "\ud800" parses from JSON but cannot be stored
+            raise self.make_error("unstorable") from exc
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+            raise self.make_error("unstorable")
+        return text
+
+
+class Sku(Text):
+    """A SKU, by the catalogue's rules."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        sku = super()._deserialize(value, attr, data, **kwargs)
+        problem = sku_problem(sku)
+        if problem:
+            raise ValidationError(f"Not a valid SKU: {problem}.")
+        return sku
+
+
+class CursorField(fields.String):
+    """An opaque keyset cursor for one list ('orders' or 'products')."""
+
+    def __init__(self, kind: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        token = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return pagination.decode(token, self.kind)
+        except pagination.CursorError as exc:
+            raise ValidationError(f"Invalid cursor: {exc}.") from exc
+
+
+def limit_field() -> fields.Integer:
+    """The page size of a list: 1 to 100, 20 when absent."""
+    return fields.Integer(load_default=20, validate=validators.Range(1, 100),
+                          metadata={"description": "Page size, 1-100."})
+
+
+class ErrorDetail(Schema):
+    """The inside of every error response."""
+
+    code = fields.String(required=True, metadata={"example": "validation_failed"})
+    message = fields.String(required=True)
+    details = fields.Raw(metadata={"description": "Structured context; shape depends on code."})
+
+
+class ErrorResponse(Schema):
+    """Every error: {"error": {"code", "message", "details"}}."""
+
+    error = fields.Nested(ErrorDetail, required=True)
+
+
+class ProductOut(Schema):
+    """A catalogue product."""
+
+    id = fields.UUID(required=True)
+    sku = fields.String(required=True)
+    name = fields.String(required=True)
+    price_cents = fields.Integer(required=True, metadata={"maximum": MAX_PRICE_CENTS})
+    stock = fields.Integer(required=True, metadata={"maximum": MAX_STOCK})
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class OrderLineOut(Schema):
+    """A priced line of an order, price fixed at order time."""
+
+    line_no = fields.Integer(required=True)
+    product_id = fields.UUID(required=True)
+    sku = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    unit_price_cents = fields.Integer(required=True)
+    line_total_cents = fields.Integer(required=True)

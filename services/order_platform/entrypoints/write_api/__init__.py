@@ -1,0 +1,1 @@
+"""The write API: orders and catalogue administration, on the writer endpoint."""

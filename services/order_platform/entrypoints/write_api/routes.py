@@ -1,0 +1,70 @@
+"""Write API routes: parse, call one service function, shape the response."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.requests import set_order_id
+from order_platform.entrypoints.web.schemas import ProductOut
+from order_platform.entrypoints.write_api.schemas import (
+    IdempotencyHeaders,
+    OrderAccepted,
+    OrderIn,
+    ProductIn,
+    RestockIn,
+)
+from order_platform.service_layer import orders as order_service
+from order_platform.service_layer import products as product_service
+
+orders = APIBlueprint("orders", __name__, tag="orders")
+products = APIBlueprint("products", __name__, tag="products")
+
+_BODY_ERRORS = {400: "Malformed JSON", 413: "Body over 64 KiB",
+                415: "Content-Type is not JSON"}
+
+
+def _read_api(path: str) -> str:
+    return dependencies().settings.read_api_url.rstrip("/") + path
+
+
+@orders.post("/orders")
+@orders.input(IdempotencyHeaders, location="headers", arg_name="headers")
+@orders.input(OrderIn, location="json", arg_name="order")
+@orders.output(OrderAccepted, status_code=202,
+               description="Accepted as PENDING; Location is the order on the read API.")
+@orders.doc(summary="Place an order", responses={
+    **_BODY_ERRORS, 409: "Idempotency-Key reused with a different body",
+    422: "Invalid body, unknown products or duplicate product lines"})
+def create_order(order, headers):
+    """Validate, price from the catalogue, write order + history + OrderCreated atomically."""
+    placed = order_service.place_order(
+        dependencies().database, order["customer_id"], order["items"],
+        idempotency_key=headers.get("idempotency_key"))
+    receipt = placed.receipt
+    set_order_id(receipt.order_id)
+    response_headers = {"Location": _read_api(f"/orders/{receipt.order_id}")}
+    if placed.replayed:
+        response_headers["Idempotent-Replayed"] = "true"
+    return receipt, 202, response_headers
+
+
+@products.post("/products")
+@products.input(ProductIn, location="json", arg_name="product")
+@products.output(ProductOut, status_code=201, description="Created; Location is on the read API.")
+@products.doc(summary="Add a product", responses={**_BODY_ERRORS, 409: "SKU exists"})
+def create_product(product):
+    """Add a catalogue product and stage ProductCreated."""
+    created = product_service.create_product(dependencies().database, **product)
+    return created, 201, {"Location": _read_api(f"/products/{created['id']}")}
+
+
+@products.post("/products/<ref>/stock")
+@products.input(RestockIn, location="json", arg_name="restock")
+@products.output(ProductOut, description="The product with its new stock.")
+@products.doc(summary="Set or add stock of a product (by id or sku)", responses={
+    **_BODY_ERRORS, 404: "No such product", 422: "Invalid body or stock out of range"})
+def restock_product(ref, restock):
+    """Set or add stock atomically and stage ProductRestocked."""
+    return product_service.restock(dependencies().database, ref, restock["mode"],
+                                   restock["quantity"])

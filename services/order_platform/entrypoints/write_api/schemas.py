@@ -1,0 +1,95 @@
+"""Request and response schemas of the write API (validation and OpenAPI in one)."""
+
+from __future__ import annotations
+
+from apiflask import Schema, fields, validators
+from marshmallow import ValidationError, post_load, validates_schema
+
+from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, RestockMode
+from order_platform.domain.model import OrderStatus
+from order_platform.domain.orders import (
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_LINE_QUANTITY,
+    MAX_LINES,
+    OrderItem,
+)
+from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text
+
+
+class OrderItemIn(Schema):
+    """One requested line: exactly one of product_id or sku, and a quantity."""
+
+    product_id = fields.UUID(metadata={"description": "Give this or sku, not both."})
+    sku = Sku(metadata={"description": "Give this or product_id, not both.",
+                        "example": "MUG-BLUE"})
+    quantity = fields.Integer(required=True, strict=True,
+                              validate=validators.Range(1, MAX_LINE_QUANTITY))
+
+    @validates_schema
+    def _exactly_one_product_ref(self, data, **kwargs):
+        if ("product_id" in data) == ("sku" in data):
+            raise ValidationError("Give exactly one of product_id or sku.")
+
+    @post_load
+    def _to_item(self, data, **kwargs) -> OrderItem:
+        return OrderItem(**data)
+
+
+class OrderIn(Schema):
+    """A new order. Each product may appear on one line only."""
+
+    customer_id = Text(required=True, validate=validators.Length(1, MAX_CUSTOMER_ID_LENGTH),
+                       metadata={"example": "customer-42"})
+    items = fields.List(fields.Nested(OrderItemIn), required=True,
+                        validate=validators.Length(1, MAX_LINES))
+
+
+def _printable_ascii(value: str) -> None:
+    if not all("!" <= ch <= "~" for ch in value):
+        raise ValidationError("Must be printable ASCII without spaces.")
+
+
+class IdempotencyHeaders(Schema):
+    """The optional Idempotency-Key: a repeat with the same key and body replays."""
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        validate=[validators.Length(1, 255), _printable_ascii],
+        metadata={"description": "A client-chosen unique key, e.g. a uuid."},
+    )
+
+
+class OrderAccepted(Schema):
+    """The order as accepted: PENDING until the pipeline validates stock."""
+
+    id = fields.UUID(required=True, attribute="order_id")
+    status = fields.Enum(OrderStatus, by_value=True, required=True)
+    customer_id = fields.String(required=True)
+    total_cents = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    lines = fields.List(fields.Nested(OrderLineOut), required=True)
+
+
+class ProductIn(Schema):
+    """A new catalogue product."""
+
+    sku = Sku(required=True, metadata={"example": "MUG-BLUE"})
+    name = Text(required=True, validate=validators.Length(1, 200),
+                metadata={"example": "Blue mug"})
+    price_cents = fields.Integer(required=True, strict=True,
+                                 validate=validators.Range(0, MAX_PRICE_CENTS))
+    stock = fields.Integer(load_default=0, strict=True, validate=validators.Range(0, MAX_STOCK))
+
+
+class RestockIn(Schema):
+    """Set stock to a level, or add to it."""
+
+    mode = fields.Enum(RestockMode, by_value=True, required=True)
+    quantity = fields.Integer(required=True, strict=True, validate=validators.Range(0, MAX_STOCK),
+                              metadata={"description": "The new level (set) or the increase "
+                                                       "(add, at least 1)."})
+
+    @validates_schema
+    def _add_adds_something(self, data, **kwargs):
+        if data["mode"] is RestockMode.ADD and data["quantity"] < 1:
+            raise ValidationError("Must be at least 1 when mode is add.", "quantity")

@@ -1,0 +1,56 @@
+"""/healthz, /readyz and /openapi.json on both APIs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from order_platform.entrypoints.read_api.app import create_app as create_read_app
+from order_platform.entrypoints.write_api.app import create_app as create_write_app
+from tests.conftest import free_port
+
+FACTORIES = {"write": create_write_app, "read": create_read_app}
+
+
+@pytest.mark.parametrize("api", FACTORIES)
+def test_live_and_ready_with_a_database(api, write_client, read_client):
+    client = write_client if api == "write" else read_client
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready"}
+
+
+@pytest.mark.parametrize("api", FACTORIES)
+def test_not_ready_without_a_database_but_still_live(api, settings):
+    nowhere = dataclasses.replace(settings, db_port=free_port())  # nothing listens there
+    app = FACTORIES[api](nowhere)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "not_ready"
+    # A data request answers 503 JSON with Retry-After, not a 500.
+    path = "/orders" if api == "read" else "/products/SKU-1/stock"
+    data = client.get(path) if api == "read" else client.post(
+        path, json={"mode": "add", "quantity": 1})
+    assert data.status_code == 503
+    assert data.json["error"]["code"] == "unavailable"
+    assert data.headers["Retry-After"] == "5"
+    app.extensions["order_platform"].database.close()
+
+
+def test_each_api_publishes_its_openapi_document(write_client, read_client):
+    write_spec = write_client.get("/openapi.json").json
+    read_spec = read_client.get("/openapi.json").json
+    assert write_spec["openapi"].startswith("3.")
+    assert {"/orders", "/products", "/products/{ref}/stock", "/healthz", "/readyz"} <= set(
+        write_spec["paths"])
+    assert {"/orders", "/orders/{order_id}", "/products", "/products/{ref}"} <= set(
+        read_spec["paths"])
+    post_orders = write_spec["paths"]["/orders"]["post"]
+    assert {"202", "400", "409", "413", "415", "422"} <= set(post_orders["responses"])
+    assert post_orders["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorResponse"}
+    assert any(p["name"] == "Idempotency-Key" for p in post_orders["parameters"])
+    listed = {p["name"] for p in read_spec["paths"]["/orders"]["get"]["parameters"]}
+    assert listed == {"customer_id", "status", "limit", "cursor"}

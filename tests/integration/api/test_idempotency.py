@@ -1,0 +1,115 @@
+"""Idempotency-Key: replays return the original order, reuse with another body is 409."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+
+def _order_count(conn, customer_id: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders WHERE customer_id = %s", (customer_id,))
+        return cur.fetchone()[0]
+
+
+def test_same_key_and_body_replays_the_original_response(make_product, write_client,
+                                                         superuser_conn):
+    product = make_product()
+    key = str(uuid.uuid4())
+    body = {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "items": [{"sku": product["sku"], "quantity": 2}]}
+    first = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    # Same request, differently formatted: key order and whitespace do not matter.
+    reordered = ('{ "items": [ {"quantity": 2, "sku": "' + product["sku"] + '"} ],'
+                 '  "customer_id": "' + body["customer_id"] + '" }')
+    replay = write_client.post("/orders", data=reordered, content_type="application/json",
+                               headers={"Idempotency-Key": key})
+
+    assert first.status_code == replay.status_code == 202
+    assert replay.json == first.json
+    assert replay.headers["Location"] == first.headers["Location"]
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert _order_count(superuser_conn, body["customer_id"]) == 1
+
+
+def test_replay_still_answers_with_the_original_status_after_the_order_moved_on(
+        make_product, write_client, superuser_conn):
+    product = make_product()
+    key = str(uuid.uuid4())
+    body = {"customer_id": "cust-replay", "items": [{"sku": product["sku"], "quantity": 1}]}
+    first = write_client.post("/orders", json=body, headers={"Idempotency-Key": key}).json
+    with superuser_conn.cursor() as cur:
+        cur.execute("UPDATE orders SET status = 'STOCK_VALIDATED' WHERE id = %s", (first["id"],))
+    replay = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    assert replay.json == first
+    assert replay.json["status"] == "PENDING"
+
+
+def test_same_key_with_a_different_body_is_a_conflict(make_product, write_client,
+                                                      superuser_conn):
+    product = make_product()
+    key = str(uuid.uuid4())
+    customer = f"cust-{uuid.uuid4().hex[:8]}"
+    first = write_client.post("/orders", headers={"Idempotency-Key": key}, json={
+        "customer_id": customer, "items": [{"sku": product["sku"], "quantity": 1}]})
+    other = write_client.post("/orders", headers={"Idempotency-Key": key}, json={
+        "customer_id": customer, "items": [{"sku": product["sku"], "quantity": 5}]})
+    assert other.status_code == 409
+    error = other.json["error"]
+    assert error["code"] == "idempotency_key_reused"
+    assert error["details"] == {"idempotency_key": key, "order_id": first.json["id"]}
+    assert _order_count(superuser_conn, customer) == 1
+
+
+def test_without_a_key_every_request_is_a_new_order(make_product, write_client, superuser_conn):
+    product = make_product()
+    body = {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "items": [{"sku": product["sku"], "quantity": 1}]}
+    ids = {write_client.post("/orders", json=body).json["id"] for _ in range(2)}
+    assert len(ids) == 2
+    assert _order_count(superuser_conn, body["customer_id"]) == 2
+
+
+def test_requests_racing_with_one_key_create_exactly_one_order(make_product, write_app,
+                                                               superuser_conn):
+    product = make_product()
+    key = str(uuid.uuid4())
+    body = {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "items": [{"sku": product["sku"], "quantity": 1}]}
+    racers = 8
+    start = threading.Barrier(racers)
+    responses: list = []
+    lock = threading.Lock()
+
+    def race() -> None:
+        client = write_app.test_client()
+        start.wait(timeout=30)
+        response = client.post("/orders", json=body, headers={"Idempotency-Key": key})
+        with lock:
+            responses.append(response)
+
+    threads = [threading.Thread(target=race) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(responses) == racers
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json["id"] for r in responses}) == 1
+    assert sum(1 for r in responses if "Idempotent-Replayed" not in r.headers) == 1
+    assert _order_count(superuser_conn, body["customer_id"]) == 1
+    with superuser_conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM outbox WHERE detail->>'customer_id' = %s",
+                    (body["customer_id"],))
+        assert cur.fetchone() == (1,)
+
+
+def test_a_malformed_key_is_rejected(make_product, write_client):
+    product = make_product()
+    body = {"customer_id": "c", "items": [{"sku": product["sku"], "quantity": 1}]}
+    for bad in ("has space", "x" * 256, "ключ"):
+        response = write_client.post("/orders", json=body,
+                                     headers={"Idempotency-Key": bad.encode().decode("latin-1")})
+        assert response.status_code == 422, bad
+        assert "Idempotency-Key" in response.json["error"]["details"]["headers"]
