@@ -47,7 +47,12 @@ e2e: $(STAMP) ## tests that start service processes
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
-.PHONY: bench-api
+.PHONY: bench-api bench-platform
+bench: bench-platform bench-pipeline ## every benchmark, each on a platform it starts itself
+
+bench-platform: $(STAMP) ## API req/s + latency and per-service memory on a self-started platform
+	$(BIN)/python bench/platform_bench.py $(BENCH_ARGS)
+
 bench-api: $(STAMP) ## bounded load on POST /orders and GET /orders/{id} of a running `make dev`
 	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
 

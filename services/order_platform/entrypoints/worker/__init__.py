@@ -1,0 +1,1 @@
+"""The event worker (``order-worker``): the stock-validation and inventory-update consumers."""

@@ -1,0 +1,112 @@
+"""`order-local up` as a child process: for e2e tests and benchmarks that need the whole
+platform on free ports and must stop it afterwards."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import psutil
+
+from order_platform.localplatform.stack import Ports
+
+READY_LINE = "order-platform is up"
+
+
+def free_ports() -> Ports:
+    """A Ports with every port free on 127.0.0.1 right now."""
+    socks = []
+    try:
+        for _ in fields(Ports):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return Ports(*(s.getsockname()[1] for s in socks))
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+class LocalPlatformProcess:
+    """Starts the platform, collects its output, and stops it with Ctrl-C (SIGINT)."""
+
+    def __init__(self, data_dir: Path, ports: Ports, *, seed: bool = True) -> None:
+        self.ports = ports
+        args = [sys.executable, "-m", "order_platform.localplatform", "up",
+                "--data-dir", str(data_dir)]
+        for field in fields(Ports):
+            args += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+        if not seed:
+            args.append("--no-seed")
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    @property
+    def write_url(self) -> str:
+        """Base URL of the write API."""
+        return f"http://127.0.0.1:{self.ports.write_api}"
+
+    @property
+    def read_url(self) -> str:
+        """Base URL of the read API."""
+        return f"http://127.0.0.1:{self.ports.read_api}"
+
+    def _collect(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def output(self) -> str:
+        """Everything the platform printed so far."""
+        return "".join(self.lines)
+
+    def wait_for(self, text: str = READY_LINE, timeout: float = 180) -> None:
+        """Block until ``text`` is printed; fail if the platform exits or the deadline passes."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"platform exited early:\n{self.output()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {text!r} in {timeout}s:\n{self.output()[-4000:]}")
+            time.sleep(0.2)
+
+    def service_memory(self) -> dict[str, int]:
+        """Resident memory in bytes per process name (children summed), e.g. 'write-api'."""
+        totals: dict[str, int] = {}
+        try:
+            root = psutil.Process(self.proc.pid)
+            for child in root.children(recursive=True):
+                cmd = " ".join(child.cmdline())
+                name = _service_name(cmd)
+                if name:
+                    totals[name] = totals.get(name, 0) + child.memory_info().rss
+        except psutil.Error:
+            pass
+        return totals
+
+    def interrupt(self, timeout: float = 60) -> int:
+        """Ctrl-C, then wait for a clean exit; kill after ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+
+def _service_name(cmdline: str) -> str | None:
+    for marker, name in (("write_api.app", "write-api"), ("read_api.app", "read-api"),
+                         ("order-worker", "worker"), ("order-relay", "relay"),
+                         ("moto.server", "aws-emulator"), ("bin/postgres", "postgres")):
+        if marker in cmdline:
+            return name
+    return None

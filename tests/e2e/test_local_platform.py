@@ -1,0 +1,77 @@
+"""`make dev` end to end: the whole local platform starts, takes an order to CONFIRMED,
+stops cleanly on Ctrl-C with no stray processes, and keeps its data across restarts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psutil
+import pytest
+import requests
+
+from order_platform.localplatform.runner import LocalPlatformProcess, free_ports
+
+pytestmark = pytest.mark.e2e
+
+
+def _processes_mentioning(needles: list[str]) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if any(n in cmdline for n in needles):
+            found.append(f"{proc.info['pid']}: {cmdline}")
+    return found
+
+
+def _wait_status(read_api: str, order_id: str, wanted: set[str], timeout: float = 90) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        resp = requests.get(f"{read_api}/orders/{order_id}", timeout=5)
+        if resp.status_code == 200:
+            body = resp.json()
+            if body["status"] in wanted:
+                return body
+        time.sleep(0.3)
+    raise AssertionError(f"order {order_id} never reached {wanted}; last seen {body}")
+
+
+def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
+    ports = free_ports()
+    data_dir = tmp_path / "local"
+    platform = LocalPlatformProcess(data_dir, ports)
+    write_api, read_api = platform.write_url, platform.read_url
+    try:
+        platform.wait_for()
+        assert "demo products created: KB-001" in platform.output()
+
+        customer = f"e2e-{uuid.uuid4().hex[:8]}"
+        resp = requests.post(f"{write_api}/orders", timeout=10, json={
+            "customer_id": customer, "items": [{"sku": "KB-001", "quantity": 2}]})
+        assert resp.status_code == 202, resp.text
+        order_id = resp.json()["id"]
+        order = _wait_status(read_api, order_id, {"CONFIRMED", "REJECTED"})
+        assert order["status"] == "CONFIRMED", order
+        stock = requests.get(f"{read_api}/products/KB-001", timeout=5).json()["stock"]
+        assert stock == 23  # seeded 25, sold 2
+    finally:
+        code = platform.interrupt()
+    assert code == 0, platform.output()[-4000:]
+    # Every service stopped on SIGTERM by itself, within the grace period.
+    assert "SIGKILL" not in platform.output(), platform.output()[-4000:]
+    for name in ("write-api", "read-api", "worker", "relay"):
+        assert f"{name} stopped (rc=0)" in platform.output()
+    needles = [str(data_dir), f"127.0.0.1:{ports.write_api}", f"-p {ports.aws}"]
+    assert _processes_mentioning(needles) == []
+
+    # A second start reuses the data directory: nothing is seeded twice, the order is there.
+    platform = LocalPlatformProcess(data_dir, ports)
+    try:
+        platform.wait_for()
+        assert "demo products created: already present" in platform.output()
+        assert requests.get(f"{read_api}/orders/{order_id}", timeout=5).json()["status"] == \
+            "CONFIRMED"
+    finally:
+        assert platform.interrupt() == 0
+    assert _processes_mentioning(needles) == []
