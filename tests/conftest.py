@@ -70,20 +70,8 @@ def platform_env(pg_server, local_aws) -> dict[str, str]:
     pg_server.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
     apply_migrations(host="127.0.0.1", port=pg_server.port, dbname=APP_DB, user=APP_ROLE,
                      password=password)
-    env = {
-        "DB_SECRET_ARN": provision.put_db_secret(local_aws, username=APP_ROLE,
-                                                 password=password),
-        "DB_WRITER_ENDPOINT": "127.0.0.1",
-        "DB_READER_ENDPOINT": "127.0.0.1",
-        "DB_PORT": str(pg_server.port),
-        "DB_NAME": APP_DB,
-        "AWS_REGION": local_aws.region,
-        "AWS_ENDPOINT_URL": local_aws.endpoint_url,
-        "AWS_ACCESS_KEY_ID": provision.LOCAL_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": provision.LOCAL_ACCESS_KEY,
-        **provision.build_messaging(local_aws),
-    }
-    return env
+    return provision.provision_contract(local_aws, db_port=pg_server.port, db_name=APP_DB,
+                                        db_user=APP_ROLE, db_password=password)
 
 
 @pytest.fixture(scope="session")

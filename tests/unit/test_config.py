@@ -60,3 +60,10 @@ def test_all_problems_are_reported_at_once():
 def test_blank_value_counts_as_missing():
     with pytest.raises(ConfigError, match="EVENT_BUS_NAME is required"):
         load_settings({**VALID, "EVENT_BUS_NAME": "   "})
+
+
+def test_worker_poll_wait_is_bounded_by_the_sqs_maximum():
+    assert load_settings({**VALID, "WORKER_POLL_WAIT_SECONDS": "0"}).worker_poll_wait_seconds == 0
+    assert load_settings(VALID).worker_poll_wait_seconds == 20
+    with pytest.raises(ConfigError, match="WORKER_POLL_WAIT_SECONDS"):
+        load_settings({**VALID, "WORKER_POLL_WAIT_SECONDS": "21"})

@@ -95,3 +95,25 @@ def build_messaging(aws: LocalAws) -> dict[str, str]:
         })})
         env[queue.url_env_var] = url
     return env
+
+
+def provision_contract(aws: LocalAws, *, db_port: int, db_name: str, db_user: str,
+                       db_password: str) -> dict[str, str]:
+    """Create the DB secret and the topology; return the config contract that points at them.
+
+    The one place the local platform, the tests and the benchmarks get their environment
+    from, so all of them configure processes from what was actually built.
+    """
+    return {
+        "DB_SECRET_ARN": put_db_secret(aws, username=db_user, password=db_password),
+        "DB_WRITER_ENDPOINT": "127.0.0.1",
+        "DB_READER_ENDPOINT": "127.0.0.1",
+        "DB_PORT": str(db_port),
+        "DB_NAME": db_name,
+        "AWS_REGION": aws.region,
+        "AWS_ENDPOINT_URL": aws.endpoint_url,
+        # boto3 insists on credentials; the emulator accepts any.
+        "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
+        **build_messaging(aws),
+    }

@@ -94,18 +94,9 @@ def start_backing(data_dir: Path, ports: Ports) -> Backing:
         print(f"local: migrations applied: {', '.join(applied) or 'none pending'}", flush=True)
         aws_env = provision.LocalAws(endpoint_url=f"http://127.0.0.1:{ports.aws}")
         contract = {
-            "DB_SECRET_ARN": provision.put_db_secret(aws_env, username=APP_ROLE,
-                                                     password=app_password),
-            "DB_WRITER_ENDPOINT": "127.0.0.1",
-            "DB_READER_ENDPOINT": "127.0.0.1",
-            "DB_PORT": str(ports.postgres),
-            "DB_NAME": APP_DB,
-            "AWS_REGION": aws_env.region,
-            "AWS_ENDPOINT_URL": aws_env.endpoint_url,
-            "AWS_ACCESS_KEY_ID": provision.LOCAL_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": provision.LOCAL_ACCESS_KEY,
+            **provision.provision_contract(aws_env, db_port=ports.postgres, db_name=APP_DB,
+                                           db_user=APP_ROLE, db_password=app_password),
             "READ_API_URL": f"http://127.0.0.1:{ports.read_api}",
-            **provision.build_messaging(aws_env),
         }
     except BaseException:
         emulator.stop(aws)

@@ -187,18 +187,10 @@ def make_pipeline(pg_server, aws_endpoint: str, **extra_env: str) -> Pipeline:
                      password=password)
     local = provision.LocalAws(endpoint_url=aws_endpoint, prefix=f"pipe-{suffix}")
     env = {
-        "DB_SECRET_ARN": provision.put_db_secret(local, username=ROLE, password=password),
-        "DB_WRITER_ENDPOINT": "127.0.0.1",
-        "DB_READER_ENDPOINT": "127.0.0.1",
-        "DB_PORT": str(pg_server.port),
-        "DB_NAME": dbname,
-        "AWS_REGION": local.region,
-        "AWS_ENDPOINT_URL": aws_endpoint,
-        "AWS_ACCESS_KEY_ID": provision.LOCAL_ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": provision.LOCAL_ACCESS_KEY,
+        **provision.provision_contract(local, db_port=pg_server.port, db_name=dbname,
+                                       db_user=ROLE, db_password=password),
         "WORKER_POLL_WAIT_SECONDS": "1",
         "LOG_LEVEL": "INFO",
-        **provision.build_messaging(local),
         **extra_env,
     }
     admin = psycopg2.connect(**pg_server.superuser_dsn(dbname))
