@@ -21,7 +21,7 @@ from infra.components.cluster import Cluster, ClusterArgs  # noqa: E402
 from infra.components.database import Database, DatabaseArgs  # noqa: E402
 from infra.components.identity import ServiceIdentities, ServiceIdentityArgs  # noqa: E402
 from infra.components.loadbalancer import ApiListener, LoadBalancer, LoadBalancerArgs  # noqa: E402
-from infra.components.messaging import Messaging, MessagingArgs  # noqa: E402
+from infra.components.messaging import Messaging, MessagingArgs, QueueAlarmArgs  # noqa: E402
 from infra.components.network import Network, NetworkArgs  # noqa: E402
 from infra.components.registry import Registry, RegistryArgs  # noqa: E402
 from infra.components.workloads import Workloads, WorkloadsArgs, WorkloadSpec  # noqa: E402
@@ -70,7 +70,15 @@ database = Database(prefix, DatabaseArgs(
     deletion_protection=config.db_deletion_protection, final_snapshot=config.db_final_snapshot,
     log_retention_days=config.log_retention_days), opts=aws_only)
 
-messaging = Messaging(prefix, MessagingArgs(prefix=prefix, routes=ROUTES), opts=aws_only)
+caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=aws_provider))
+if config.alarm_email is None and config.stack == "prod":
+    pulumi.log.warn("alarmEmail is not set: the queue alarms notify a topic nobody subscribes to "
+                    "(pulumi config set alarmEmail <address> --stack prod)")
+messaging = Messaging(prefix, MessagingArgs(
+    prefix=prefix, routes=ROUTES,
+    alarms=QueueAlarmArgs(account_id=caller.account_id, partition=caller.arn.split(":")[1],
+                          oldest_message_age_seconds=config.queue_age_alarm_seconds,
+                          email=config.alarm_email)), opts=aws_only)
 
 load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     name=f"{prefix}-api", target_group_prefix=f"op-{config.stack}", vpc_id=network.vpc_id,
@@ -133,6 +141,7 @@ pulumi.export(outputs.DB_READER_ENDPOINT, database.reader_endpoint)
 pulumi.export(outputs.DB_SECRET_ARN, database.secret_arn)
 pulumi.export(outputs.EVENT_BUS_NAME, messaging.bus_name)
 pulumi.export(outputs.QUEUE_URLS, messaging.queue_urls)
+pulumi.export(outputs.ALARM_TOPIC_ARN, messaging.alarm_topic_arn)
 pulumi.export(outputs.ECR_REPOSITORY_URL, registry.repository_url)
 pulumi.export(outputs.WRITE_API_URL, load_balancer.urls["write-api"])
 pulumi.export(outputs.READ_API_URL, load_balancer.urls["read-api"])

@@ -8,13 +8,18 @@ Defaults and descriptions live in the project-level schema in ``Pulumi.yaml``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 import pulumi
 
+from order_platform.topology import QUEUES
+
 NAT_STRATEGIES = ("single", "per-az")
 WORKLOADS = ("write-api", "read-api", "worker", "relay")
 OPEN_CIDR = "0.0.0.0/0"
+MIN_AGE_ALARM_SECONDS = 60  # SQS publishes its metrics once a minute
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class StackConfigError(ValueError):
@@ -62,6 +67,9 @@ class StackConfig:
     namespace: str
     worker_concurrency: int
     scales: dict[str, Scale]
+    queue_age_alarm_seconds: int
+    alarm_email: str | None
+    """None when unset: the alarm topic then has no subscriber."""
 
     @property
     def prefix(self) -> str:
@@ -113,6 +121,8 @@ def load_stack_config() -> StackConfig:
         namespace=cfg.require("namespace"),
         worker_concurrency=cfg.require_int("workerConcurrency"),
         scales=scales,
+        queue_age_alarm_seconds=cfg.require_int("queueAgeAlarmSeconds"),
+        alarm_email=(cfg.get("alarmEmail") or "").strip() or None,
     )
     validate(config)
     return config
@@ -120,7 +130,8 @@ def load_stack_config() -> StackConfig:
 
 def validate(config: StackConfig) -> None:
     """Refuse settings that would build an unsafe or broken stack."""
-    problems = [*_network_problems(config), *_sizing_problems(config)]
+    problems = [*_network_problems(config), *_sizing_problems(config),
+                *_alarm_problems(config)]
     tag = config.image_tag.strip()
     if not tag or tag == "latest":
         problems.append("imageTag must name an immutable tag, never empty or 'latest'")
@@ -159,6 +170,18 @@ def _sizing_problems(config: StackConfig) -> list[str]:
     for name, scale in config.scales.items():
         if not 1 <= scale.min_replicas <= scale.max_replicas:
             problems.append(f"{_camel(name)}MinReplicas/MaxReplicas must satisfy 1 <= min <= max")
+    return problems
+
+
+def _alarm_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    # An alarm that fires after the messages expired would never fire on a stuck queue.
+    retention = min(q.retention_seconds for q in QUEUES)
+    if not MIN_AGE_ALARM_SECONDS <= config.queue_age_alarm_seconds < retention:
+        problems.append(f"queueAgeAlarmSeconds must be at least {MIN_AGE_ALARM_SECONDS} and "
+                        f"below the queues' retention ({retention}s)")
+    if config.alarm_email is not None and not _EMAIL.fullmatch(config.alarm_email):
+        problems.append(f"alarmEmail {config.alarm_email!r} is not an email address")
     return problems
 
 

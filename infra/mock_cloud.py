@@ -214,6 +214,17 @@ def _sqs_queue(m, args, state, name):
     return url, {"name": name, "url": url, "arn": f"arn:aws:sqs:{m.region}:{ACCOUNT_ID}:{name}"}
 
 
+@_builder("aws:sns/topic:Topic")
+def _sns_topic(m, args, state, name):
+    arn = f"arn:aws:sns:{m.region}:{ACCOUNT_ID}:{name}"
+    return arn, {"name": name, "arn": arn, "owner": ACCOUNT_ID}
+
+
+@_builder("aws:cloudwatch/metricAlarm:MetricAlarm")
+def _metric_alarm(m, args, state, name):
+    return name, {"name": name, "arn": f"arn:aws:cloudwatch:{m.region}:{ACCOUNT_ID}:alarm:{name}"}
+
+
 @_builder("aws:cloudwatch/eventBus:EventBus")
 def _event_bus(m, args, state, name):
     return name, {"name": name, "arn": f"arn:aws:events:{m.region}:{ACCOUNT_ID}:event-bus/{name}"}

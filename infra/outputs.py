@@ -14,6 +14,8 @@ DB_SECRET_ARN = "dbSecretArn"  # noqa: S105 - the output's name; its value is an
 EVENT_BUS_NAME = "eventBusName"
 QUEUE_URLS = "queueUrls"
 """A map from each topology queue key to its URL."""
+ALARM_TOPIC_ARN = "alarmTopicArn"
+"""The SNS topic the queue alarms notify; subscribe to it (``alarmEmail`` or by hand)."""
 ECR_REPOSITORY_URL = "ecrRepositoryUrl"
 WRITE_API_URL = "writeApiUrl"
 READ_API_URL = "readApiUrl"
@@ -28,6 +30,7 @@ ALL = (
     DB_SECRET_ARN,
     EVENT_BUS_NAME,
     QUEUE_URLS,
+    ALARM_TOPIC_ARN,
     ECR_REPOSITORY_URL,
     WRITE_API_URL,
     READ_API_URL,

@@ -1,4 +1,5 @@
-"""EventBridge bus, one rule per topology route, SQS queues with DLQs, scoped queue policies."""
+"""EventBridge bus, one rule per topology route, SQS queues with DLQs, scoped queue policies,
+and the alarms that say when messages pile up in a DLQ or wait too long in a queue."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import alerting
 from order_platform import topology
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
@@ -15,21 +17,37 @@ TARGET_DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
 @dataclass(frozen=True)
+class QueueAlarmArgs:
+    """Where queue alarms go and when the age alarm fires."""
+
+    account_id: str
+    partition: str
+    """``aws`` (``aws-cn``, ``aws-us-gov``): the key policy names the account root by ARN."""
+    oldest_message_age_seconds: int
+    """The age alarm on each source queue fires above this."""
+    email: str | None = None
+    """Subscribed to the alarm topic when set (the address must confirm the subscription)."""
+
+
+@dataclass(frozen=True)
 class MessagingArgs:
-    """The routes to build, and the resource-name prefix (``order-platform-<stack>``)."""
+    """The routes to build, the resource-name prefix (``order-platform-<stack>``), the alarms."""
 
     prefix: str
     routes: tuple[topology.Route, ...]
+    alarms: QueueAlarmArgs
 
 
 class Messaging(pulumi.ComponentResource):
-    """The custom bus and, per route, a rule, its SQS target and every DLQ."""
+    """The custom bus; per route a rule, its SQS target and every DLQ; alarms on all of them."""
 
     bus_name: pulumi.Output[str]
     bus_arn: pulumi.Output[str]
     queue_urls: dict[str, pulumi.Output[str]]
     """Keyed by ``Queue.key``."""
     queue_arns: dict[str, pulumi.Output[str]]
+    alarm_topic_arn: pulumi.Output[str]
+    """The SNS topic every queue alarm notifies (alarm and OK)."""
 
     def __init__(self, name: str, args: MessagingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("order-platform:messaging:Messaging", name, None, opts)
@@ -43,6 +61,9 @@ class Messaging(pulumi.ComponentResource):
         self.bus_arn = self.bus.arn
         self.queue_urls = {}
         self.queue_arns = {}
+        self.alarm_topic, topic_policy = self._create_alarm_topic()
+        self.alarm_topic_arn = self.alarm_topic.arn
+        self._alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=[topic_policy])
         for route in args.routes:
             queue = self._create_queue(route.queue)
             self._create_route(route, queue)
@@ -50,6 +71,7 @@ class Messaging(pulumi.ComponentResource):
         self.register_outputs({
             "busName": self.bus_name,
             "queueUrls": self.queue_urls,
+            "alarmTopicArn": self.alarm_topic_arn,
         })
 
     def _sqs(self, logical: str, physical: str, retention: int, **extra) -> aws.sqs.Queue:
@@ -73,6 +95,12 @@ class Messaging(pulumi.ComponentResource):
             opts=self._child)
         self.queue_urls[spec.key] = queue.url
         self.queue_arns[spec.key] = queue.arn
+        self._alarm_when_dlq_not_empty(
+            f"{spec.key}-dlq", dlq, spec.dlq_name(prefix),
+            f"Messages in the DLQ of {spec.name(prefix)}: the {spec.consumer} consumer failed "
+            f"them {spec.max_receive_count} times. Inspect with `order-dlq peek {spec.key}`, "
+            f"fix the cause, then `order-dlq redrive {spec.key}`.")
+        self._alarm_when_oldest_message_waits(spec.key, queue, spec.name(prefix))
         return queue
 
     def _create_route(self, route: topology.Route, queue: aws.sqs.Queue) -> None:
@@ -83,6 +111,12 @@ class Messaging(pulumi.ComponentResource):
             description=route.description or route.name, opts=self._child)
         target_dlq = self._sqs(f"{route.name}-target-dlq", route.target_dlq_name(prefix),
                                TARGET_DLQ_RETENTION_SECONDS)
+        self._alarm_when_dlq_not_empty(
+            f"{route.name}-target-dlq", target_dlq, route.target_dlq_name(prefix),
+            f"Events the rule {route.rule_name(prefix)} could not deliver to its queue "
+            "(queue policy, KMS or throttling). Inspect with "
+            f"`order-dlq peek {route.queue.key} --target`, then "
+            f"`order-dlq redrive {route.queue.key} --target`.")
         # Queue policies first: a target whose queue refuses the rule loses events silently.
         policies = [self._allow_rule_to_send(f"{route.name}-queue", queue, rule),
                     self._allow_rule_to_send(f"{route.name}-target-dlq", target_dlq, rule)]
@@ -113,3 +147,51 @@ class Messaging(pulumi.ComponentResource):
         return aws.sqs.QueuePolicy(
             f"{self._name}-{logical}", queue_url=queue.url,
             policy=pulumi.Output.all(queue.arn, rule.arn).apply(document), opts=self._child)
+
+    def _create_alarm_topic(self) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
+        alarms, prefix = self._args.alarms, self._args.prefix
+        key = aws.kms.Key(
+            f"{self._name}-alarms", description=f"SSE of the {prefix} queue-alarm topic",
+            enable_key_rotation=True, deletion_window_in_days=30,
+            policy=json.dumps(alerting.topic_key_policy(alarms.partition, alarms.account_id)),
+            opts=self._child)
+        aws.kms.Alias(f"{self._name}-alarms", name=f"alias/{prefix}-alarms",
+                      target_key_id=key.key_id, opts=self._child)
+        topic = aws.sns.Topic(f"{self._name}-alarms", name=f"{prefix}-alarms",
+                              kms_master_key_id=key.arn, opts=self._child)
+        policy = aws.sns.TopicPolicy(
+            f"{self._name}-alarms", arn=topic.arn,
+            policy=topic.arn.apply(
+                lambda arn: json.dumps(alerting.topic_policy(arn, f"{prefix}-"))),
+            opts=self._child)
+        if alarms.email:
+            aws.sns.TopicSubscription(f"{self._name}-alarms-email", topic=topic.arn,
+                                      protocol="email", endpoint=alarms.email, opts=self._child)
+        return topic, policy
+
+    def _alarm(self, logical: str, queue: aws.sqs.Queue, *, name: str, metric: str,
+               threshold: int, description: str) -> aws.cloudwatch.MetricAlarm:
+        topic = [self.alarm_topic.arn]
+        return aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{logical}-alarm", name=name, alarm_description=description,
+            namespace=alerting.SQS_NAMESPACE, metric_name=metric,
+            dimensions={"QueueName": queue.name}, statistic="Maximum",
+            period=alerting.ALARM_PERIOD_SECONDS, evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold", threshold=threshold,
+            # An idle queue stops publishing metrics after a few hours; silence is not trouble.
+            treat_missing_data="notBreaching",
+            alarm_actions=topic, ok_actions=topic, opts=self._alarm_opts)
+
+    def _alarm_when_dlq_not_empty(self, logical: str, dlq: aws.sqs.Queue, dlq_name: str,
+                                  description: str) -> None:
+        self._alarm(logical, dlq, name=alerting.dlq_alarm_name(dlq_name),
+                    metric=alerting.DLQ_METRIC, threshold=0, description=description)
+
+    def _alarm_when_oldest_message_waits(self, key: str, queue: aws.sqs.Queue,
+                                         queue_name: str) -> None:
+        seconds = self._args.alarms.oldest_message_age_seconds
+        self._alarm(
+            f"{key}-age", queue, name=alerting.age_alarm_name(queue_name),
+            metric=alerting.AGE_METRIC, threshold=seconds, description=(
+                f"The oldest message in {queue_name} has waited over {seconds}s: its workers are "
+                "stuck, crashing or scaled to zero. Check the worker Deployment and its logs."))

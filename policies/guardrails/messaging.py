@@ -47,7 +47,7 @@ def redrive_target(queue_props: Mapping) -> str:
     return str(get(policy, "deadLetterTargetArn", "")) if isinstance(policy, Mapping) else ""
 
 
-def _dead_letter_arns(args: StackValidationArgs) -> set[str]:
+def dead_letter_arns(args: StackValidationArgs) -> set[str]:
     """ARNs used as a DLQ by any queue's redrive policy or any rule target."""
     arns = {redrive_target(r.props) for r in args.resources if r.resource_type == QUEUE}
     arns |= {
@@ -58,13 +58,14 @@ def _dead_letter_arns(args: StackValidationArgs) -> set[str]:
     return arns - {""}
 
 
-def _queues_by_arn(args: StackValidationArgs) -> dict[str, object]:
+def queues_by_arn(args: StackValidationArgs) -> dict[str, object]:
+    """Every SQS queue of the stack, keyed by its ARN."""
     return {str(get(r.props, "arn")): r for r in args.resources if r.resource_type == QUEUE}
 
 
 def _queue_has_redrive(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every queue that is not itself a dead-letter queue redrives to one."""
-    dead_letter = _dead_letter_arns(args)
+    dead_letter = dead_letter_arns(args)
     for queue in args.resources:
         if queue.resource_type != QUEUE or str(get(queue.props, "arn", "")) in dead_letter:
             continue
@@ -92,7 +93,7 @@ sqs_queue_has_dlq = StackValidationPolicy(
 
 def _dlq_retention(args: StackValidationArgs, report: ReportViolation) -> None:
     """A DLQ keeps messages at least as long as each queue that redrives to it."""
-    queues = _queues_by_arn(args)
+    queues = queues_by_arn(args)
     for source in args.resources:
         if source.resource_type != QUEUE:
             continue
@@ -188,7 +189,7 @@ eventbridge_target_dlq = ResourceValidationPolicy(
 
 def _targeted_queue_has_dlq(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every queue that a rule targets redrives to a DLQ that exists in the stack."""
-    queues = _queues_by_arn(args)
+    queues = queues_by_arn(args)
     for target in args.resources:
         if target.resource_type != EVENT_TARGET:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from guardrails import aurora, eks, messaging, network, tags, workload_coverage, workloads
+from guardrails import alarms, aurora, eks, messaging, network, tags, workload_coverage, workloads
 
 PACK_NAME = "order-platform-guardrails"
 PACK_DESCRIPTION = (
@@ -18,6 +18,7 @@ POLICIES: list[Policy] = [
     *aurora.POLICIES,
     *eks.POLICIES,
     *messaging.POLICIES,
+    *alarms.POLICIES,
     *network.POLICIES,
     *tags.POLICIES,
     *workloads.POLICIES,

@@ -21,7 +21,7 @@ EXPECTED = [
     "eks-secrets-encryption", "eks-control-plane-logging", "eks-public-endpoint-restricted",
     "eks-supported-version", "eks-nodes-in-private-subnets",
     "sqs-queue-encrypted", "sqs-queue-has-dlq", "sqs-dlq-retention", "sqs-queue-policy-source-arn",
-    "eventbridge-target-dlq", "eventbridge-targeted-queue-has-dlq",
+    "eventbridge-target-dlq", "eventbridge-targeted-queue-has-dlq", "sqs-dlq-has-alarm",
     "security-group-no-public-ingress", "iam-no-wildcard-admin", "ecr-scan-on-push",
     "ecr-immutable-tags", "nlb-deletion-protection", "required-tags",
     "k8s-resource-requests-and-limits", "k8s-run-as-non-root", "k8s-read-only-root-filesystem",
@@ -32,7 +32,8 @@ EXPECTED = [
 ]  # fmt: skip
 STACK_LEVEL = {
     "aurora-multi-az-readers", "eks-nodes-in-private-subnets", "sqs-queue-has-dlq",
-    "sqs-dlq-retention", "eventbridge-targeted-queue-has-dlq", "k8s-deployment-has-pdb",
+    "sqs-dlq-retention", "eventbridge-targeted-queue-has-dlq", "sqs-dlq-has-alarm",
+    "k8s-deployment-has-pdb",
     "k8s-deployment-has-network-policy",
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ the components hard-wire (encryption, DLQs, non-root containers) are broken by m
 deep copy of the simulated resources' inputs, as the engine would then receive them.
 """
 
+import copy
 import io
 
 import pytest
@@ -114,3 +115,39 @@ def test_make_policy_passes_a_clean_stack(monkeypatch):
     out = io.StringIO()
     assert offline.main(["--stack", "prod", "--stack", "staging"], out=out) == 0
     assert "[ok] stack prod" in out.getvalue() and "[ok] stack staging" in out.getvalue()
+
+
+def without_dlq_alarm(stack):
+    """A shipped run minus the alarm on one queue's DLQ; returns (run, that DLQ)."""
+    run = copy.deepcopy(shipped_run(stack))
+    dlq = next(q for q in run.of_type("aws:sqs/queue:Queue") if q.name.endswith("-dlq"))
+    run.resources = [
+        r
+        for r in run.resources
+        if not (
+            r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"
+            and r.inputs["dimensions"]["QueueName"] == dlq.outputs["name"]
+        )
+    ]
+    return run, dlq
+
+
+def test_the_dlq_alarm_rule_is_advisory_in_dev_and_mandatory_elsewhere():
+    levels = {s: offline.stack_settings(s)["sqs-dlq-has-alarm"].level for s in ("dev", "staging")}
+    assert levels == {"dev": EnforcementLevel.ADVISORY, "staging": MANDATORY}
+    assert offline.stack_settings("prod")["sqs-dlq-has-alarm"].level == MANDATORY
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_dlq_without_its_alarm_blocks_staging_and_prod(stack):
+    run, dlq = without_dlq_alarm(stack)
+    assert mandatory(check(run)) == {("sqs-dlq-has-alarm", dlq.name)}
+
+
+def test_a_dlq_without_its_alarm_is_a_warning_in_dev():
+    run, dlq = without_dlq_alarm("dev")
+    found = check(run)
+    assert mandatory(found) == set()
+    assert ("sqs-dlq-has-alarm", EnforcementLevel.ADVISORY, dlq.name) in {
+        (v.policy, v.level, v.resource_name) for v in found
+    }
