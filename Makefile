@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
         preview up destroy clean _pulumi-cli
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,21 @@ PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers (own PG + moto)
 	$(BIN)/python bench/pipeline_load.py $(PIPELINE_BENCH_ARGS)
+
+# --- operations on the running local platform ------------------------------------------
+LOCAL_DIR ?= .local
+ARGS ?= depths
+.PHONY: migrate
+migrate: $(STAMP) ## apply pending migrations to the running `make dev` database (idempotent)
+	@test -f $(LOCAL_DIR)/contract.env || { echo "no $(LOCAL_DIR)/contract.env: start make dev first" >&2; exit 1; }
+	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-migrate
+
+.PHONY: dlq
+dlq: $(STAMP) ## order-dlq on the running `make dev`, e.g. make dlq ARGS="peek stock-validation"
+	@test -f $(LOCAL_DIR)/contract.env || { \
+	  echo "no $(LOCAL_DIR)/contract.env: start the local platform with 'make dev' first" >&2; \
+	  exit 1; }
+	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-dlq $(ARGS)
 
 # --- infrastructure (Pulumi): the CLI is needed only for preview/up/destroy -------------
 PULUMI ?= pulumi

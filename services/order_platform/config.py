@@ -107,6 +107,9 @@ CONTRACT: tuple[Setting, ...] = (
     Setting("WORKER_POLL_WAIT_SECONDS", "worker_poll_wait_seconds", _poll_wait,
             "SQS long-poll wait of the worker (tests shorten it).", required=False,
             default=20, from_infra=False),
+    Setting("RELAY_MAX_ATTEMPTS", "relay_max_attempts", _positive_int,
+            "PutEvents attempts for one outbox row before the relay parks it.",
+            required=False, default=10, from_infra=False),
     Setting("LOG_LEVEL", "log_level", _text, "Python log level.", required=False,
             default="INFO", from_infra=False),
 )
@@ -131,6 +134,7 @@ class Settings:
     worker_concurrency: int
     worker_health_port: int
     worker_poll_wait_seconds: int
+    relay_max_attempts: int
     log_level: str
 
     def queue_url(self, url_env_var: str) -> str:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
 
@@ -21,6 +22,10 @@ from order_platform.adapters.credentials import SecretsManagerCredentials
 log = logging.getLogger(__name__)
 
 psycopg2.extras.register_uuid()
+
+
+# OperationalErrors after which the connection is still usable.
+_SESSION_SURVIVES = (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable)
 
 
 def is_auth_failure(exc: BaseException) -> bool:
@@ -43,10 +48,18 @@ class Database:
         readonly: bool = False,
         application_name: str = "order-platform",
         connect_timeout: int = 5,
+        statement_timeout_ms: int | None = None,
+        lock_timeout_ms: int | None = None,
     ) -> None:
         self.host = host
         self._dsn = dict(host=host, port=port, dbname=dbname,
                          application_name=application_name, connect_timeout=connect_timeout)
+        # Session settings sent at connect, so every statement on every pooled connection
+        # is bounded; PostgreSQL cancels past them (QueryCanceled / LockNotAvailable).
+        limits = {"statement_timeout": statement_timeout_ms, "lock_timeout": lock_timeout_ms}
+        options = " ".join(f"-c {name}={ms}" for name, ms in limits.items() if ms is not None)
+        if options:
+            self._dsn["options"] = options
         self._credentials = credentials
         self._readonly = readonly
         self._pool = psycopg2.pool.ThreadedConnectionPool(0, max_connections)
@@ -90,8 +103,10 @@ class Database:
         try:
             conn = self._pool.getconn()
             yield conn
-        except psycopg2.OperationalError:
-            broken = True
+        except psycopg2.OperationalError as exc:
+            # A cancelled statement or a lock timeout leaves a healthy session behind
+            # (the transaction is rolled back below); anything else may have lost it.
+            broken = not isinstance(exc, _SESSION_SURVIVES)
             raise
         finally:
             if conn is not None:

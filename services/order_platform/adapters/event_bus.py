@@ -2,7 +2,13 @@
 
 PutEvents is not all-or-nothing: a call can succeed while some of its entries fail.
 ``EventBus.publish`` therefore answers per entry, and raises ``BusUnavailable`` only
-when the call as a whole did not happen (network, throttling after retries, 5xx).
+when a call as a whole did not happen (network, throttling after retries, 5xx).
+
+EventBridge refuses a whole request whose entries add up to 256 KB or more. One large
+event in a batch would then fail every call it is part of, for ever, and hold up the
+events behind it. So entries are packed into calls by size as well as by count, and an
+entry too large to send on its own is answered as a per-entry rejection without being
+sent: it can be parked like any other entry EventBridge keeps rejecting.
 """
 
 from __future__ import annotations
@@ -16,10 +22,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 MAX_ENTRIES_PER_CALL = 10
 """The PutEvents limit on entries per request."""
+MAX_REQUEST_BYTES = 256 * 1024
+"""The PutEvents limit on the summed entry sizes of one request (they must stay below it)."""
+ENTRY_TOO_LARGE = "EntryTooLarge"
+"""Our error code for an entry not sent because it alone reaches ``MAX_REQUEST_BYTES``."""
 
 
 class BusUnavailable(Exception):
-    """The PutEvents call itself failed; no entry is known to be accepted."""
+    """A PutEvents call itself failed; none of its entries is known to be accepted.
+
+    ``settled`` holds the results of the calls of the same ``publish`` that had already
+    succeeded, so their accepted entries are recorded and not sent again.
+    """
+
+    def __init__(self, message: str, settled: Sequence[EntryResult] = ()) -> None:
+        super().__init__(message)
+        self.settled = list(settled)
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,11 @@ class OutgoingEvent:
     detail_type: str
     source: str
     detail: dict[str, Any]
+
+    def entry(self, bus_name: str) -> dict[str, str]:
+        """The PutEvents request entry."""
+        return {"EventBusName": bus_name, "Source": self.source, "DetailType": self.detail_type,
+                "Detail": json.dumps(self.detail, separators=(",", ":"), default=str)}
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,11 @@ class EntryResult:
     error: str | None = None
 
 
+def entry_size(entry: dict[str, str]) -> int:
+    """The size EventBridge counts for an entry: UTF-8 bytes of Source, DetailType, Detail."""
+    return sum(len(entry[k].encode()) for k in ("Source", "DetailType", "Detail"))
+
+
 class EventBus:
     """A custom EventBridge bus reached through a boto3 ``events`` client."""
 
@@ -50,25 +78,45 @@ class EventBus:
         self.bus_name = bus_name
 
     def publish(self, events: Sequence[OutgoingEvent]) -> list[EntryResult]:
-        """Send ``events`` in PutEvents calls of at most ten; return one result per event."""
+        """Send ``events`` in PutEvents calls within the count and size limits.
+
+        Returns one result per event. Raises BusUnavailable when a call fails; the
+        exception carries the results of the calls made before it.
+        """
         results: list[EntryResult] = []
-        for start in range(0, len(events), MAX_ENTRIES_PER_CALL):
-            results.extend(self._put(events[start:start + MAX_ENTRIES_PER_CALL]))
+        calls: list[list[tuple[OutgoingEvent, dict]]] = [[]]
+        used = 0
+        for event in events:
+            entry = event.entry(self.bus_name)
+            size = entry_size(entry)
+            if size >= MAX_REQUEST_BYTES:
+                results.append(EntryResult(
+                    key=event.key, accepted=False,
+                    error=f"{ENTRY_TOO_LARGE}: entry is {size} bytes; PutEvents takes less "
+                          f"than {MAX_REQUEST_BYTES}"))
+                continue
+            if len(calls[-1]) == MAX_ENTRIES_PER_CALL or used + size >= MAX_REQUEST_BYTES:
+                calls.append([])
+                used = 0
+            calls[-1].append((event, entry))
+            used += size
+        for call in calls:
+            if not call:
+                continue
+            try:
+                results.extend(self._put(call))
+            except BusUnavailable as exc:
+                raise BusUnavailable(str(exc), settled=results) from exc
         return results
 
-    def _put(self, batch: Sequence[OutgoingEvent]) -> list[EntryResult]:
-        entries = [
-            {"EventBusName": self.bus_name, "Source": e.source, "DetailType": e.detail_type,
-             "Detail": json.dumps(e.detail, separators=(",", ":"), default=str)}
-            for e in batch
-        ]
+    def _put(self, call: list[tuple[OutgoingEvent, dict]]) -> list[EntryResult]:
         try:
-            response = self._client.put_events(Entries=entries)
+            response = self._client.put_events(Entries=[entry for _, entry in call])
         except (BotoCoreError, ClientError) as exc:
             raise BusUnavailable(f"PutEvents to {self.bus_name} failed: {exc}") from exc
         # Entries come back in request order, one per entry sent.
         return [_entry_result(event, answer)
-                for event, answer in zip(batch, response["Entries"], strict=True)]
+                for (event, _), answer in zip(call, response["Entries"], strict=True)]
 
 
 def _entry_result(event: OutgoingEvent, answer: dict[str, Any]) -> EntryResult:

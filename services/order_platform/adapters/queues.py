@@ -4,6 +4,14 @@ A message is deleted only after its handler returned, i.e. after the handler's
 transaction committed. Anything else leaves it on the queue: SQS redelivers it, the
 consumer's dedupe makes the redelivery harmless, and after the queue's
 ``maxReceiveCount`` receives SQS moves it to the DLQ.
+
+Stopping (SIGTERM): no new long poll starts; handlers already running finish and
+delete; messages not yet started (waiting for a slot, or returned by a long poll
+that was in progress when the stop came) are handed back at once with visibility 0,
+so another worker takes them without waiting out the visibility timeout. A stop
+therefore lasts at most the longer of the running handlers and the rest of the
+long poll in progress (<= WaitTimeSeconds, 20 s): SQS has no way to cancel a
+ReceiveMessage, and abandoning one would let it take messages nobody hands back.
 """
 
 from __future__ import annotations
@@ -114,6 +122,17 @@ class SqsQueue:
         """Acknowledge: the message's effect is committed."""
         self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt_handle)
 
+    def hand_back(self, messages: list[ReceivedMessage]) -> None:
+        """Make unstarted messages visible again at once, in one call."""
+        if not messages:
+            return
+        response = self._sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)])
+        for failure in response.get("Failed", []):
+            log.warning("cannot hand a message back; it returns after its visibility timeout",
+                        extra={"queue_url": self.url, "error": failure.get("Message")})
+
     def set_visibility(self, message: ReceivedMessage, seconds: int) -> None:
         """Make the message invisible for ``seconds`` from now (0 = visible again)."""
         self._sqs.change_message_visibility(QueueUrl=self.url,
@@ -198,11 +217,16 @@ class HandlerPool:
                 self._cond.wait(wait)
             return not stop.is_set()
 
-    def submit(self, work: Callable[[], None]) -> None:
-        """Run ``work`` as soon as a slot is free (blocks the caller until then)."""
+    def submit(self, work: Callable[[], None], stop: threading.Event | None = None,
+               wait: float = 0.5) -> bool:
+        """Run ``work`` as soon as a slot is free (blocks until then); False if stopped first."""
         with self._cond:
             while self._busy >= self.concurrency:
-                self._cond.wait()
+                if stop is not None and stop.is_set():
+                    return False
+                self._cond.wait(wait)
+            if stop is not None and stop.is_set():
+                return False
             self._busy += 1
 
         def run() -> None:
@@ -214,6 +238,7 @@ class HandlerPool:
                     self._cond.notify_all()
 
         self._executor.submit(run)
+        return True
 
     def drain(self, timeout: float) -> bool:
         """Wait until nothing is in flight; True when drained within ``timeout``."""
@@ -249,7 +274,7 @@ class QueueConsumer:
     failure_backoff_cap: int = FAILURE_BACKOFF_CAP_SECONDS
 
     def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; messages already received are still handled."""
+        """Poll until ``stop`` is set; then hand back every message not yet started."""
         log.info("polling", extra={"queue_url": self.queue.url,
                                    "visibility_timeout": self.queue.visibility_timeout})
         # A full batch even when fewer slots are free: the extra messages wait for a slot
@@ -263,10 +288,23 @@ class QueueConsumer:
                 stop.wait(self.error_pause)
                 continue
             for message in messages:
-                # Received means in flight: keep it invisible while it waits for a slot.
+                # Received: keep it invisible while it waits for a slot.
                 self.extender.track(self.queue, message)
-            for message in messages:
-                self.pool.submit(lambda m=message: self.process(m))
+            for i, message in enumerate(messages):
+                if not self.pool.submit(lambda m=message: self.process(m), stop):
+                    self._hand_back(messages[i:])
+                    break
+
+    def _hand_back(self, messages: list[ReceivedMessage]) -> None:
+        for message in messages:
+            self.extender.untrack(message)
+        try:
+            self.queue.hand_back(messages)
+        except (BotoCoreError, ClientError):
+            log.exception("cannot hand messages back; they return after their visibility "
+                          "timeout", extra={"queue_url": self.queue.url})
+        log.info("stopping: unstarted messages handed back",
+                 extra={"queue_url": self.queue.url, "handed_back": len(messages)})
 
     def process(self, message: ReceivedMessage) -> None:
         """Handle one message, then delete it, or leave it for redelivery."""

@@ -4,6 +4,10 @@
     order-dlq peek QUEUE [--max N] [--target] show DLQ messages (they stay in the DLQ)
     order-dlq redrive QUEUE [--max N] [--target]
                                               move DLQ messages back to QUEUE
+    order-dlq outbox [--max N]                outbox rows the relay parked (the bus kept
+                                              rejecting them), one JSON line each
+    order-dlq outbox-retry (--id ID ... | --all)
+                                              unpark rows: the relay tries them again
 
 QUEUE is a topology queue key (``stock-validation``, ``inventory-update``). ``--target``
 picks the DLQ of the EventBridge rule target (events the bus could not deliver) instead
@@ -26,7 +30,10 @@ from botocore.exceptions import ClientError
 
 from order_platform import topology
 from order_platform.adapters import aws
+from order_platform.adapters.credentials import SecretsManagerCredentials
+from order_platform.adapters.db import Database
 from order_platform.config import ConfigError, Settings, load_settings
+from order_platform.service_layer import relay
 
 DEPTH_ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
                     "ApproximateNumberOfMessagesDelayed")
@@ -168,12 +175,43 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--max", type=int, default=DEFAULT_MAX if name == "redrive" else 10)
         cmd.add_argument("--target", action="store_true",
                          help="the rule target's DLQ instead of the queue's DLQ")
+    parked = sub.add_parser("outbox", help="outbox rows the relay parked")
+    parked.add_argument("--max", type=int, default=100)
+    retry = sub.add_parser("outbox-retry", help="unpark outbox rows so the relay retries them")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, action="append", dest="ids", help="an outbox row id")
+    which.add_argument("--all", action="store_true", help="every parked row")
     return parser
+
+
+def _writer(settings: Settings) -> Database:
+    credentials = SecretsManagerCredentials(aws.client("secretsmanager", settings),
+                                            settings.db_secret_arn)
+    return Database(host=settings.db_writer_endpoint, port=settings.db_port,
+                    dbname=settings.db_name, credentials=credentials, max_connections=1,
+                    application_name="order-dlq")
+
+
+def run_outbox(db: Database, args: argparse.Namespace, out: TextIO) -> int:
+    """The outbox commands: list parked rows, or unpark some or all of them."""
+    if args.command == "outbox":
+        for row in relay.parked_rows(db, args.max):
+            print(json.dumps(row, default=str), file=out)
+        return 0
+    unparked = relay.unpark(db, None if args.all else args.ids)
+    print(json.dumps({"unparked": unparked}), file=out)
+    return 0
 
 
 def run(settings: Settings, argv: Sequence[str], out: TextIO) -> int:
     """Run one command against the topology described by ``settings``."""
     args = _parser().parse_args(argv)
+    if args.command.startswith("outbox"):
+        db = _writer(settings)
+        try:
+            return run_outbox(db, args, out)
+        finally:
+            db.close()
     sqs = aws.client("sqs", settings)
     if args.command == "depths":
         print(f"{'queue':18} {'kind':11} {'visible':>8} {'in_flight':>9} {'delayed':>8}  name",

@@ -3,6 +3,10 @@
 Its own process (and, in the cloud, its own Deployment and IAM role): it needs only
 the writer and ``events:PutEvents`` on the bus, it scales apart from the consumers,
 and the worker never needs permission to publish.
+
+Shutdown is bounded by one cycle: backoffs and idle pauses end at once on SIGTERM,
+and a PutEvents call in progress ends within ``PUT_EVENTS_CONFIG``'s timeouts (two
+attempts of at most 3 s to connect and 5 s to answer), well inside the grace period.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import logging
 import signal
 import sys
 import threading
+
+from botocore.config import Config
 
 from order_platform.adapters import aws
 from order_platform.adapters.credentials import SecretsManagerCredentials
@@ -25,6 +31,11 @@ from order_platform.service_layer.relay import OutboxRelay, run_until_stopped
 log = logging.getLogger("order_platform.relay")
 
 SHUTDOWN_GRACE_SECONDS = 25.0
+"""Inside Kubernetes' 30 s termination grace (and the local platform's 25 s)."""
+PUT_EVENTS_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"},
+                           connect_timeout=3, read_timeout=5)
+"""The relay retries outages itself, with jitter; boto only retries a blip once, so one
+PutEvents call (and so a SIGTERM waiting for it) lasts at most about 17 s."""
 IDLE_SECONDS = 0.25
 """Pause between outbox polls when nothing is waiting: an indexed, near-empty scan."""
 
@@ -36,8 +47,11 @@ def build_relay(settings: Settings) -> tuple[OutboxRelay, Database]:
     writer = Database(host=settings.db_writer_endpoint, port=settings.db_port,
                       dbname=settings.db_name, credentials=credentials,
                       max_connections=2, application_name="order-relay")
-    bus = EventBus(aws.client("events", settings), settings.event_bus_name)
-    return OutboxRelay(writer, bus, after_publish=crash_hook("relay.after_publish")), writer
+    bus = EventBus(aws.client("events", settings, config=PUT_EVENTS_CONFIG),
+                   settings.event_bus_name)
+    relay = OutboxRelay(writer, bus, max_attempts=settings.relay_max_attempts,
+                        after_publish=crash_hook("relay.after_publish"))
+    return relay, writer
 
 
 def main() -> int:
@@ -70,7 +84,8 @@ def main() -> int:
     probes = ProbeServer(settings.worker_health_port,
                          alive=lambda: stop.is_set() or loop.is_alive(), ready=ready).start()
     loop.start()
-    log.info("relay started", extra={"bus": settings.event_bus_name, "health_port": probes.port})
+    log.info("relay started", extra={"bus": settings.event_bus_name, "health_port": probes.port,
+                                      "max_attempts": settings.relay_max_attempts})
     while not stop.wait(0.5):
         if not loop.is_alive():
             log.error("relay loop died; exiting so the pod restarts")

@@ -7,6 +7,11 @@ entries EventBridge accepted. Rejected entries stay unpublished, count an attemp
 and wait out a jittered per-row backoff; only they are sent again. If the relay dies
 between PutEvents and the commit, the rows are sent again by the next cycle: consumers
 deduplicate on ``detail.event_id``, which never changes.
+
+A row EventBridge rejects ``max_attempts`` times (an entry too large, a malformed
+detail: things no retry will fix) is *parked*: ``parked_at`` is set, the relay logs
+an error and never claims it again. ``parked_rows`` and ``unpark`` (behind
+``order-dlq outbox`` and ``order-dlq outbox-retry``) show and replay parked rows.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg2
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 
 ROW_BACKOFF_BASE_SECONDS = 0.5
 ROW_BACKOFF_CAP_SECONDS = 300.0
+DEFAULT_MAX_ATTEMPTS = 10
+"""Rejections before a row is parked; with the backoff above, minutes of retrying."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class CycleReport:
     claimed: int
     published: int
     failed: int
+    parked: int = 0
 
 
 def _row_backoff(attempts: int) -> float:
@@ -55,10 +64,14 @@ class OutboxRelay:
     """Publishes the outbox of one database to one bus."""
 
     def __init__(self, db: Database, bus: EventBus, *, batch_size: int = MAX_ENTRIES_PER_CALL,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  after_publish: Callable[[list[EntryResult]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not 1 <= batch_size <= MAX_ENTRIES_PER_CALL:
             raise ValueError(f"batch_size must be 1..{MAX_ENTRIES_PER_CALL}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._max_attempts = max_attempts
         self._db = db
         self._bus = bus
         self._batch_size = batch_size
@@ -73,36 +86,67 @@ class OutboxRelay:
         """Claim, publish and mark one batch; raise BusUnavailable if PutEvents failed."""
         now = self._clock()
         self._not_before = {k: t for k, t in self._not_before.items() if t > now}
+        outage: BusUnavailable | None = None
         with self._db.transaction() as cur:
             cur.execute(
                 "SELECT id, event_id, event_type, source, detail, attempts FROM outbox "
-                "WHERE published_at IS NULL AND NOT (id = ANY(%s)) "
+                "WHERE published_at IS NULL AND parked_at IS NULL AND NOT (id = ANY(%s)) "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (list(self._not_before), self._batch_size),
             )
             rows = cur.fetchall()
             if not rows:
                 return CycleReport(0, 0, 0)
-            # Raises BusUnavailable: the transaction rolls back and the rows stay claimable.
-            results = self._bus.publish([
-                OutgoingEvent(key=row["id"], detail_type=row["event_type"],
-                              source=row["source"], detail=row["detail"])
-                for row in rows
-            ])
+            try:
+                results = self._bus.publish([
+                    OutgoingEvent(key=row["id"], detail_type=row["event_type"],
+                                  source=row["source"], detail=row["detail"])
+                    for row in rows
+                ])
+            except BusUnavailable as exc:
+                if not exc.settled:
+                    raise  # the transaction rolls back; the rows stay claimable, no attempt
+                # A later call failed: record what the earlier calls settled, then back off.
+                results, outage = exc.settled, exc
             self._after_publish(results)
             accepted = [r.key for r in results if r.accepted]
             if accepted:
                 cur.execute("UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
                             "last_error = NULL WHERE id = ANY(%s)", (accepted,))
-            attempts = {row["id"]: row["attempts"] for row in rows}
             rejected = [r for r in results if not r.accepted]
-            for result in rejected:
-                cur.execute("UPDATE outbox SET attempts = attempts + 1, last_error = %s "
-                            "WHERE id = %s", (result.error, result.key))
-                self._not_before[result.key] = now + _row_backoff(attempts[result.key] + 1)
-                log.warning("event rejected by the bus; will retry",
-                            extra={"outbox_id": result.key, "error": result.error})
-        return CycleReport(len(rows), len(accepted), len(rejected))
+            parked = self._record_rejections(cur, {row["id"]: row for row in rows}, rejected, now)
+        if outage is not None:
+            raise outage
+        return CycleReport(len(rows), len(accepted), len(rejected), parked)
+
+    def _record_rejections(self, cur, rows: dict[int, Any], rejected: list[EntryResult],
+                           now: float) -> int:
+        """Count an attempt for each rejected row; park those out of attempts."""
+        parked = 0
+        for result in rejected:
+            row = rows[result.key]
+            attempts = row["attempts"] + 1
+            if attempts >= self._max_attempts:
+                cur.execute("UPDATE outbox SET attempts = %s, last_error = %s, "
+                            "parked_at = now() WHERE id = %s",
+                            (attempts, result.error, result.key))
+                self._not_before.pop(result.key, None)
+                parked += 1
+                log.error("outbox row PARKED: the bus rejected it on every attempt; it is no "
+                          "longer retried (see `order-dlq outbox`, replay with "
+                          "`order-dlq outbox-retry`)",
+                          extra={"outbox_id": result.key, "event_id": str(row["event_id"]),
+                                 "event_type": row["event_type"], "attempts": attempts,
+                                 "error": result.error})
+                continue
+            cur.execute("UPDATE outbox SET attempts = %s, last_error = %s WHERE id = %s",
+                        (attempts, result.error, result.key))
+            self._not_before[result.key] = now + _row_backoff(attempts)
+            log.warning("event rejected by the bus; will retry",
+                        extra={"outbox_id": result.key, "event_id": str(row["event_id"]),
+                               "attempts": attempts, "max_attempts": self._max_attempts,
+                               "error": result.error})
+        return parked
 
     def drain(self, max_batches: int = 1000) -> int:
         """Publish until nothing claimable is left (bounded); return rows published."""
@@ -115,17 +159,27 @@ class OutboxRelay:
         return published
 
 
+def outage_wait(max_backoff_seconds: float):
+    """Exponential backoff with full jitter (0.5 s * 2^n, capped) between outage retries.
+
+    Full jitter spreads the retries of many relays (and pods restarting together) over
+    the whole window, so a recovering bus is not hit by all of them at once.
+    """
+    return wait_random_exponential(multiplier=0.5, max=max_backoff_seconds)
+
+
 def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
                       idle_seconds: float = 0.5, max_backoff_seconds: float = 30.0) -> None:
     """Publish continuously until ``stop``; back off with jitter while bus or DB is down."""
     retrying = Retrying(
         retry=retry_if_exception_type((BusUnavailable, psycopg2.OperationalError)),
-        wait=wait_random_exponential(multiplier=0.5, max=max_backoff_seconds),
+        wait=outage_wait(max_backoff_seconds),
         stop=lambda state: stop.is_set(),
         sleep=stop.wait,  # a SIGTERM cuts a backoff short
         before_sleep=lambda state: log.warning(
             "relay cannot publish; backing off",
             extra={"attempt": state.attempt_number,
+                   "backoff_seconds": state.next_action.sleep if state.next_action else None,
                    "error": str(state.outcome.exception()) if state.outcome else None}),
         reraise=True,
     )
@@ -134,9 +188,36 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
             report = retrying(relay.publish_batch)
         except (BusUnavailable, psycopg2.OperationalError):
             break  # only reached when stopping during an outage
-        if report.published:
+        if report.published or report.parked:
             log.info("outbox rows published", extra={"published": report.published,
-                                                     "failed": report.failed})
+                                                     "failed": report.failed,
+                                                     "parked": report.parked})
         # A full batch means more may be waiting; anything less, pause briefly.
         if report.claimed < MAX_ENTRIES_PER_CALL or report.published == 0:
             stop.wait(idle_seconds)
+
+
+def parked_rows(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Parked outbox rows, oldest first; the detail's size instead of the (maybe huge) detail."""
+    with db.transaction() as cur:
+        cur.execute(
+            "SELECT id, event_id::text AS event_id, event_type, source, attempts, last_error, "
+            "created_at, parked_at, octet_length(detail::text) AS detail_bytes FROM outbox "
+            "WHERE published_at IS NULL AND parked_at IS NOT NULL ORDER BY id LIMIT %s",
+            (limit,))
+        return [dict(row) for row in cur.fetchall()]
+
+
+def unpark(db: Database, ids: Sequence[int] | None = None) -> list[int]:
+    """Make parked rows claimable again with a fresh attempt budget; None means all of them.
+
+    Fix the cause first (or the rows park again after ``max_attempts``). ``last_error``
+    is kept until the next attempt overwrites it.
+    """
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE outbox SET parked_at = NULL, attempts = 0 "
+            "WHERE published_at IS NULL AND parked_at IS NOT NULL "
+            "AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[])) RETURNING id",
+            (None if ids is None else list(ids), None if ids is None else list(ids)))
+        return sorted(row["id"] for row in cur.fetchall())

@@ -14,8 +14,9 @@ import pytest
 import requests
 
 from order_platform import topology
+from order_platform.config import CONTRACT
 from order_platform.service_layer import stock
-from tests.e2e.pipeline.conftest import stop
+from tests.e2e.pipeline.conftest import log_records, stop
 from tests.integration.pipeline.harness import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -88,6 +89,58 @@ def test_sigterm_lets_the_message_in_flight_finish_and_exits_zero(pipeline, serv
     assert len(pipeline.processed(stock.VALIDATION_CONSUMER)) == 1
     # The message was deleted after its commit: nothing is left to redeliver.
     assert pipeline.depth(pipeline.queue_url(VALIDATION)) == (0, 0)
+
+
+POD_GRACE_SECONDS = 30
+"""The pods' terminationGracePeriodSeconds: SIGKILL comes after this."""
+
+
+def test_sigterm_during_a_default_20s_long_poll_exits_zero_within_the_grace(pipeline,
+                                                                            services):
+    """The production poll wait: SQS cannot cancel a ReceiveMessage, so the worker waits it
+    out (at most 20 s), hands back what it returns, and still exits inside the grace."""
+    default_wait = next(s.default for s in CONTRACT if s.env == "WORKER_POLL_WAIT_SECONDS")
+    assert default_wait == 20
+    product = pipeline.add_product(stock=5)
+    order_id = pipeline.place_order([(product, 1)])
+    created = pipeline.outbox("OrderCreated")[0]
+    url = pipeline.queue_url(VALIDATION)
+    worker = services.worker(WORKER_POLL_WAIT_SECONDS=str(default_wait))
+    wait_until(lambda: sum(r.get("message") == "polling" for r in log_records(worker)) == 2,
+               timeout=30, what="both queues long-polling")
+    # Both 20 s polls are in progress (and nothing arrived yet to end them).
+    assert pipeline.depth(url) == (0, 0)
+
+    worker.send_signal(signal.SIGTERM)
+    wait_until(lambda: any(r.get("message", "").startswith("signal received")
+                           for r in log_records(worker)), timeout=10, what="SIGTERM seen")
+    # Arrives after the SIGTERM: only the poll already in progress can take it.
+    pipeline.sqs().send_message(QueueUrl=url, MessageBody=pipeline.envelope(created))
+
+    assert worker.wait(POD_GRACE_SECONDS) == 0  # 0 = everything finished in its 25 s budget
+    stopped = [r for r in log_records(worker) if r.get("message") == "worker stopped"]
+    assert stopped and stopped[0]["clean"] is True
+    # Received by the in-progress poll, not started, handed back at once: nothing applied,
+    # and the next worker gets it without waiting out the 60 s visibility timeout.
+    assert any(r.get("message") == "stopping: unstarted messages handed back"
+               for r in log_records(worker))
+    assert pipeline.order(order_id)["status"] == "PENDING"
+    assert pipeline.processed(stock.VALIDATION_CONSUMER) == []
+    assert pipeline.depth(url) == (1, 0)
+
+
+def test_relay_sigterm_during_an_outage_backoff_exits_zero(pipeline, services):
+    product = pipeline.add_product(stock=5)
+    pipeline.place_order([(product, 1)])
+    # A bus that does not exist: every PutEvents fails as a whole, the relay backs off.
+    relay = services.relay(EVENT_BUS_NAME=f"{pipeline.prefix}-missing")
+    wait_until(lambda: sum(r.get("message") == "relay cannot publish; backing off"
+                           for r in log_records(relay)) >= 3,
+               timeout=60, what="the relay backing off")
+
+    assert stop(relay, timeout=POD_GRACE_SECONDS) == 0
+    row = pipeline.outbox()[0]
+    assert row["published_at"] is None and row["attempts"] == 0, "outages cost no attempts"
 
 
 def test_relay_serves_probes_and_exits_zero_on_sigterm(pipeline, services):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -53,6 +54,29 @@ def test_a_body_over_64_kib_is_413(write_client):
     body = json.dumps({"customer_id": "c" * (64 * KIB), "items": []})
     response = write_client.post("/orders", data=body, content_type="application/json")
     assert_error(response, 413, "payload_too_large")
+
+
+def _chunked(client, body: bytes):
+    """POST ``body`` without Content-Length, the way gunicorn hands a chunked request over."""
+    return client.post("/orders", input_stream=io.BytesIO(body),
+                       headers={"Content-Type": "application/json",
+                                "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize("padding", [64 * KIB, 64 * KIB - 7])
+def test_a_chunked_body_over_64_kib_is_413_not_cut_short(write_client, padding):
+    # Without a Content-Length, werkzeug stops reading at the limit and says nothing:
+    # the first 64 KiB of this body are a complete, valid JSON document.
+    body = b'{"customer_id": "c", "items": []}' + b" " * padding
+    assert len(body) > 64 * KIB
+    assert_error(_chunked(write_client, body), 413, "payload_too_large")
+
+
+def test_a_chunked_body_of_exactly_64_kib_is_read(write_client):
+    head = b'{"customer_id": "c", "items": []}'
+    body = head + b" " * (64 * KIB - len(head))
+    assert_error(_chunked(write_client, body), 422, "validation_failed")
 
 
 def test_a_body_just_under_64_kib_is_read(write_client):

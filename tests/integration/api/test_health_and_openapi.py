@@ -54,3 +54,26 @@ def test_each_api_publishes_its_openapi_document(write_client, read_client):
     assert any(p["name"] == "Idempotency-Key" for p in post_orders["parameters"])
     listed = {p["name"] for p in read_spec["paths"]["/orders"]["get"]["parameters"]}
     assert listed == {"customer_id", "status", "limit", "cursor"}
+
+
+def test_the_documents_state_what_the_validators_enforce(write_client, read_client):
+    write_spec = write_client.get("/openapi.json").json
+    read_spec = read_client.get("/openapi.json").json
+    schemas = write_spec["components"]["schemas"]
+    assert schemas["OrderItemIn"]["oneOf"] == [{"required": ["product_id"]},
+                                               {"required": ["sku"]}]
+    assert {"mode": {"enum": ["add"]}, "quantity": {"minimum": 1}} in [
+        branch["properties"] for branch in schemas["RestockIn"]["oneOf"]]
+    assert schemas["ProductIn"]["properties"]["sku"]["pattern"].endswith(
+        "[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    for spec in (write_spec, read_spec):
+        for path, operations in spec["paths"].items():
+            for method, operation in operations.items():
+                if "requestBody" in operation:  # a POST without a body is a 415
+                    assert operation["requestBody"]["required"] is True, (method, path)
+                if path in ("/healthz", "/readyz"):
+                    continue
+                unavailable = operation["responses"]["503"]  # timeouts, database down
+                assert unavailable["headers"]["Retry-After"]["required"] is True, (method, path)
+    lagging = read_spec["paths"]["/orders/{order_id}"]["get"]["responses"]["404"]
+    assert lagging["headers"]["Retry-After"]["required"] is False  # only when it may appear

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 
 
 def _access_records(caplog):
@@ -44,3 +45,18 @@ def test_errors_carry_the_request_id_too(read_client, caplog):
     [record] = _access_records(caplog)
     assert (record.request_id, record.order_id, record.status) == (
         "r-404", "5d0c7c3e-8c51-4a43-a0a8-1f1f3d0e2b11", 404)
+
+
+def test_an_idempotency_conflict_is_logged_with_the_order_the_key_belongs_to(
+        make_product, write_client, caplog):
+    product = make_product()
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4()}", "X-Request-ID": "r-409"}
+    first = write_client.post("/orders", headers=headers, json={
+        "customer_id": "c", "items": [{"sku": product["sku"], "quantity": 1}]})
+    caplog.set_level(logging.INFO, logger="order_platform.access")
+    conflict = write_client.post("/orders", headers=headers, json={
+        "customer_id": "c", "items": [{"sku": product["sku"], "quantity": 2}]})
+    assert conflict.status_code == 409
+    [record] = _access_records(caplog)
+    assert (record.request_id, record.order_id, record.status) == (
+        "r-409", first.json["id"], 409)

@@ -58,13 +58,14 @@ class Pipeline:
     _pools: list[Database] = field(default_factory=list)
 
     # -- wiring -----------------------------------------------------------------
-    def database(self, *, reader: bool = False, size: int = 8) -> Database:
+    def database(self, *, reader: bool = False, size: int = 8,
+                 application_name: str = "order-platform") -> Database:
         """A pool on the private database (closed at teardown)."""
         creds = SecretsManagerCredentials(aws.client("secretsmanager", self.settings),
                                           self.settings.db_secret_arn)
         db = Database(host="127.0.0.1", port=self.settings.db_port,
                       dbname=self.settings.db_name, credentials=creds,
-                      max_connections=size, readonly=reader)
+                      max_connections=size, readonly=reader, application_name=application_name)
         self._pools.append(db)
         return db
 

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 
+import psycopg2
 import pytest
 
 from order_platform import topology
@@ -29,14 +30,15 @@ VALIDATION = topology.STOCK_VALIDATION_QUEUE
 class RunningConsumer:
     """A QueueConsumer on its own pool and thread, like one worker process."""
 
-    def __init__(self, pipeline, queue: topology.Queue, handle, concurrency: int = 4,
-                 **kwargs):
+    def __init__(self, pipeline, queue: topology.Queue, handle, *, concurrency: int = 4,
+                 sqs_queue: SqsQueue | None = None, wait_seconds: int = 1, **kwargs):
         self.stop = threading.Event()
         self.extender = VisibilityExtender(tick=0.2).start()
         self.pool = HandlerPool(concurrency)
-        self.consumer = QueueConsumer(queue=SqsQueue(pipeline.sqs(), pipeline.queue_url(queue)),
-                                      handle=handle, pool=self.pool, extender=self.extender,
-                                      wait_seconds=1, **kwargs)
+        self.consumer = QueueConsumer(
+            queue=sqs_queue or SqsQueue(pipeline.sqs(), pipeline.queue_url(queue)),
+            handle=handle, pool=self.pool, extender=self.extender, wait_seconds=wait_seconds,
+            **kwargs)
         self.thread = threading.Thread(target=self.consumer.run, args=(self.stop,))
 
     def __enter__(self):
@@ -101,13 +103,77 @@ def test_same_message_many_times_to_two_workers_at_once_is_applied_once(pipeline
     assert len(pipeline.outbox("InventoryUpdated")) == 1
 
 
+class ObservedQueue(SqsQueue):
+    """The real queue, signalling when a long poll starts."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.polling = threading.Event()
+
+    def receive(self, max_messages, wait_seconds):
+        self.polling.set()
+        return super().receive(max_messages, wait_seconds)
+
+
+def test_one_event_at_two_workers_at_the_same_moment_is_applied_once(pipeline, pg_server):
+    """Two copies, one per worker, both inside their transactions at once: one effect."""
+    product, order_id, validated = _validated_order(pipeline, stock_units=10, quantity=4)
+    url = pipeline.queue_url(INVENTORY)
+    for _ in range(2):
+        pipeline.sqs().send_message(QueueUrl=url, MessageBody=pipeline.envelope(validated))
+    outcomes: list[tuple[str, stock.Outcome]] = []
+
+    def worker_handler(name):
+        writer = pipeline.database(size=2, application_name=name)
+        apply = event_handlers(writer, writer)[INVENTORY]
+
+        def recording(event):
+            outcome = apply(event)
+            outcomes.append((name, outcome))
+            return outcome
+        return message_handler(INVENTORY, recording)
+
+    def blocked_workers() -> set[str]:
+        return {r["application_name"] for r in pipeline.query(
+            "SELECT application_name FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")}
+
+    # Hold the order's row lock: the first delivery claims its dedupe row and then waits
+    # for the order; the second waits on the first's uncommitted dedupe row.
+    holder = psycopg2.connect(**pg_server.superuser_dsn(pipeline.settings.db_name))
+    with holder.cursor() as cur:
+        cur.execute("SELECT id FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+    # One slot and one message per receive: each worker takes exactly one copy.
+    with RunningConsumer(pipeline, INVENTORY, worker_handler("worker-a"), concurrency=1,
+                         batch_size=1), \
+            RunningConsumer(pipeline, INVENTORY, worker_handler("worker-b"), concurrency=1,
+                            batch_size=1):
+        try:
+            wait_until(lambda: blocked_workers() == {"worker-a", "worker-b"}, timeout=30,
+                       what="both workers blocked inside their transactions at once")
+        finally:
+            holder.commit()
+            holder.close()
+        wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=30, what="both deleted")
+
+    assert sorted(outcome for _, outcome in outcomes) == [stock.Outcome.CONFIRMED,
+                                                          stock.Outcome.DUPLICATE]
+    assert {name for name, _ in outcomes} == {"worker-a", "worker-b"}
+    assert pipeline.stock(product) == 6
+    assert pipeline.history(order_id) == ["PENDING", "STOCK_VALIDATED", "CONFIRMED"]
+    assert pipeline.processed(stock.INVENTORY_CONSUMER) == [str(validated["event_id"])]
+    assert len(pipeline.outbox("InventoryUpdated")) == 1
+
+
 def test_message_is_deleted_only_after_the_handler_committed(pipeline):
     url = pipeline.queue_url(VALIDATION)
     pipeline.sqs().send_message(QueueUrl=url, MessageBody="{}")
-    attempts = []
+    attempts, seen_while_handling = [], []
 
     def flaky(message):
         attempts.append(message.receive_count)
+        # While the handler runs, the message is in flight, not deleted.
+        seen_while_handling.append(pipeline.depth(url))
         if len(attempts) == 1:
             raise RuntimeError("database went away")
 
@@ -115,6 +181,52 @@ def test_message_is_deleted_only_after_the_handler_committed(pipeline):
         # The failure leaves the message; it comes back after a 2^1 s backoff and succeeds.
         wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=30, what="message deleted")
     assert attempts == [1, 2]
+    assert seen_while_handling == [(0, 1), (0, 1)]
+
+
+def test_stopping_finishes_the_running_handler_and_hands_back_the_rest(pipeline):
+    url = pipeline.queue_url(VALIDATION)
+    for i in range(3):
+        pipeline.sqs().send_message(QueueUrl=url, MessageBody=f"m{i}")
+    started, finish = threading.Event(), threading.Event()
+    handled = []
+
+    def slow(message):
+        started.set()
+        assert finish.wait(20)
+        handled.append(message.body)
+
+    # One slot and one batch of three: one message runs, two wait for the slot.
+    running = RunningConsumer(pipeline, VALIDATION, slow, concurrency=1)
+    with running:
+        assert started.wait(20)
+        wait_until(lambda: pipeline.depth(url) == (0, 3), timeout=10, what="all three received")
+        running.stop.set()
+        # The two waiting ones go back at once, well before the 60 s visibility timeout.
+        wait_until(lambda: pipeline.depth(url) == (2, 1), timeout=10, what="two handed back")
+        finish.set()
+    assert len(handled) == 1
+    assert pipeline.depth(url) == (2, 0), "the running one was deleted after it finished"
+
+
+def test_a_long_poll_in_progress_at_stop_hands_back_what_it_returns(pipeline):
+    url = pipeline.queue_url(VALIDATION)
+    queue = ObservedQueue(pipeline.sqs(), url)
+    handled = []
+    running = RunningConsumer(pipeline, VALIDATION, lambda m: handled.append(m.body),
+                              sqs_queue=queue, wait_seconds=20)
+    with running:
+        assert queue.polling.wait(20)
+        running.stop.set()
+        # Arrives during the 20 s poll that started before the stop: the poll returns it.
+        pipeline.sqs().send_message(QueueUrl=url, MessageBody="late")
+        running.thread.join(30)
+        assert not running.thread.is_alive(), "the poll did not end"
+    assert handled == []
+    assert pipeline.depth(url) == (1, 0), "received after the stop, handed back at once"
+    (message,) = pipeline.sqs().receive_message(
+        QueueUrl=url, MessageSystemAttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert message["Attributes"]["ApproximateReceiveCount"] == "2", "the poll did receive it"
 
 
 def test_poison_and_always_failing_messages_reach_the_dlq_after_max_receives(pipeline):
@@ -146,17 +258,21 @@ def test_visibility_is_extended_while_a_slow_handler_runs(pipeline):
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "2"})
     sqs.send_message(QueueUrl=url, MessageBody="slow")
     started, finish = threading.Event(), threading.Event()
+    calls = []
 
     def slow(message):
+        calls.append(message.receive_count)
         started.set()
         assert finish.wait(20)
 
     with RunningConsumer(pipeline, VALIDATION, slow):
         assert started.wait(20)
-        # Three visibility timeouts later, nobody else could have received it.
+        # Three visibility timeouts later, nobody else could have received it: neither
+        # this test nor the consumer's own next polls (free slots keep polling).
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline:
             stolen = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
             assert stolen == [], "the message became visible while its handler ran"
         finish.set()
         wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=20, what="deleted")
+    assert calls == [1], "the message was received again while its handler ran"

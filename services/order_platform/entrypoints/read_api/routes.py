@@ -12,6 +12,7 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductPage,
 )
 from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
 from order_platform.service_layer import order_queries, product_queries
@@ -19,14 +20,15 @@ from order_platform.service_layer import order_queries, product_queries
 orders = APIBlueprint("orders", __name__, tag="orders")
 products = APIBlueprint("products", __name__, tag="products")
 
-_LAGGING_404 = ("Not found (yet): the reader may lag the writer by a moment. "
-                "Retry after the Retry-After seconds.")
+_LAGGING_404 = {404: error_with_retry_after(
+    "Not found (yet): the reader may lag the writer by a moment; with Retry-After, retry "
+    "after that many seconds. Without it the reference can never match.", always=False)}
 
 
 @orders.get("/orders/<uuid:order_id>")
 @orders.output(OrderOut)
 @orders.doc(summary="An order with lines, total and status history",
-            responses={404: _LAGGING_404})
+            responses={**_LAGGING_404, **UNAVAILABLE})
 def get_order(order_id):
     """One order, from the reader."""
     set_order_id(order_id)
@@ -36,7 +38,7 @@ def get_order(order_id):
 @orders.get("/orders")
 @orders.input(OrderListQuery, location="query", arg_name="query")
 @orders.output(OrderPage)
-@orders.doc(summary="Orders, newest first, keyset-paginated")
+@orders.doc(summary="Orders, newest first, keyset-paginated", responses=UNAVAILABLE)
 def list_orders(query):
     """A page of orders filtered by customer and/or status."""
     status = query.get("status")
@@ -48,7 +50,7 @@ def list_orders(query):
 
 @products.get("/products/<ref>")
 @products.output(ProductOut)
-@products.doc(summary="A product by id or by sku", responses={404: _LAGGING_404})
+@products.doc(summary="A product by id or by sku", responses={**_LAGGING_404, **UNAVAILABLE})
 def get_product(ref):
     """One product, from the reader."""
     return product_queries.get_product(dependencies().database, ref)
@@ -57,7 +59,7 @@ def get_product(ref):
 @products.get("/products")
 @products.input(ProductListQuery, location="query", arg_name="query")
 @products.output(ProductPage)
-@products.doc(summary="Products in SKU order, keyset-paginated")
+@products.doc(summary="Products in SKU order, keyset-paginated", responses=UNAVAILABLE)
 def list_products(query):
     """A page of the catalogue."""
     return product_queries.list_products(dependencies().database, limit=query["limit"],

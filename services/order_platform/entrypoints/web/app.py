@@ -15,6 +15,7 @@ from order_platform.entrypoints.web.bootstrap import (
 )
 from order_platform.entrypoints.web.errors import register_error_handlers
 from order_platform.entrypoints.web.health import health
+from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, register_request_hooks
 from order_platform.entrypoints.web.schemas import ErrorResponse
 from order_platform.logs import configure_logging
@@ -49,13 +50,15 @@ def create_api(
         database = build_database(settings, endpoint, service=service)
 
     app = APIFlask(import_name, title=title, version=API_VERSION,
-                   spec_path="/openapi.json", docs_path="/docs")
+                   spec_path="/openapi.json", docs_path="/docs",
+                   spec_plugins=[CrossFieldRules()])
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         DESCRIPTION=description,
         VALIDATION_ERROR_SCHEMA=ErrorResponse,
         HTTP_ERROR_SCHEMA=ErrorResponse,
     )
+    app.spec_processor(require_request_bodies)
     app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
     register_request_hooks(app)

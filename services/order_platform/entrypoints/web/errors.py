@@ -5,22 +5,27 @@ from __future__ import annotations
 import logging
 
 import psycopg2
+import psycopg2.errors
 from apiflask import APIFlask, HTTPError
 
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.domain import errors as domain
-from order_platform.entrypoints.web.requests import MAX_BODY_BYTES
+from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, set_order_id
 
 log = logging.getLogger(__name__)
 
 READ_RETRY_AFTER_SECONDS = 1
 """What a 404 on the read API suggests: replica lag is normally well under a second."""
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+TIMEOUT_RETRY_AFTER_SECONDS = 2
+"""A statement cancelled by statement_timeout or lock_timeout: contention usually clears fast."""
 
 _DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
     domain.UnknownProducts: 422,
     domain.DuplicateProductLines: 422,
-    domain.StockOutOfRange: 422,
+    # The same body succeeds or fails depending on the stock now: a conflict with the
+    # resource's state, not an invalid body.
+    domain.StockOutOfRange: 409,
     domain.IdempotencyKeyReused: 409,
     domain.SkuAlreadyExists: 409,
     domain.NotFound: 404,
@@ -73,10 +78,24 @@ def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> No
 
     @app.errorhandler(domain.DomainError)
     def domain_error(exc: domain.DomainError):
+        if isinstance(exc.details, dict) and exc.details.get("order_id"):
+            # e.g. a reused Idempotency-Key: the access log names the order it belongs to.
+            set_order_id(exc.details["order_id"])
         headers = {}
         if isinstance(exc, domain.NotFound) and exc.may_appear and not_found_retry_after:
             headers["Retry-After"] = str(READ_RETRY_AFTER_SECONDS)
         return error_body(exc.code, exc.message, exc.details), _status_of(exc), headers
+
+    # Registered for the subclasses, so Flask picks these over OperationalError's handler.
+    @app.errorhandler(psycopg2.errors.QueryCanceled)
+    @app.errorhandler(psycopg2.errors.LockNotAvailable)
+    def database_timeout(exc: psycopg2.OperationalError):
+        limit = ("lock_timeout" if isinstance(exc, psycopg2.errors.LockNotAvailable)
+                 else "statement_timeout")
+        log.warning("database %s: %s", limit, str(exc).strip())
+        return (error_body("database_timeout", "The database did not answer in time; retry later.",
+                           {"limit": limit}),
+                503, {"Retry-After": str(TIMEOUT_RETRY_AFTER_SECONDS)})
 
     @app.errorhandler(psycopg2.OperationalError)
     @app.errorhandler(CredentialsError)

@@ -10,6 +10,7 @@ import uuid
 
 from apiflask import APIFlask, HTTPError
 from flask import g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from order_platform import logs
 
@@ -57,6 +58,11 @@ def _require_json_body() -> None:
         raise HTTPError(415, "Content-Type must be application/json.",
                         detail={"content_type": request.mimetype or None})
     body = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if request.content_length is None and len(body) >= MAX_BODY_BYTES \
+            and request.environ["wsgi.input"].read(1):
+        # A chunked body (no Content-Length) is cut at the limit by werkzeug without an
+        # error; a byte beyond it means the client sent more than 64 KiB.
+        raise RequestEntityTooLarge()
     try:
         json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

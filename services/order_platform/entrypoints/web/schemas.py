@@ -8,6 +8,11 @@ from marshmallow import ValidationError
 from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, sku_problem
 from order_platform.service_layer import pagination
 
+# The rules below in ECMA-262 regex syntax, so that the OpenAPI document states them.
+TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
+SKU_DOC_PATTERN = (r"^(?![0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$)"
+                   r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
 
 class Text(fields.String):
     """A string PostgreSQL can store: no NUL, no lone surrogates, no control characters."""
@@ -15,6 +20,10 @@ class Text(fields.String):
     default_error_messages = {
         "unstorable": "Must not contain NUL, control characters or unpaired surrogates.",
     }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": TEXT_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -30,6 +39,10 @@ class Text(fields.String):
 class Sku(Text):
     """A SKU, by the catalogue's rules."""
 
+    def __init__(self, **kwargs) -> None:
+        kwargs["metadata"] = {"pattern": SKU_DOC_PATTERN, **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         sku = super()._deserialize(value, attr, data, **kwargs)
         problem = sku_problem(sku)
@@ -38,10 +51,27 @@ class Sku(Text):
         return sku
 
 
+class WholeNumber(fields.Integer):
+    """A JSON integer: 3, and 3.0 too (JSON Schema calls it one); never 3.5, "3" or true."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        # json.loads reads 3.0 as a float; strict alone would reject it with 422 although
+        # the document's ``type: integer`` accepts it.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
 class CursorField(fields.String):
     """An opaque keyset cursor for one list ('orders' or 'products')."""
 
     def __init__(self, kind: str, **kwargs) -> None:
+        # Documented only: decode() checks the length before it parses the token.
+        kwargs["metadata"] = {"minLength": 1, "maxLength": pagination.MAX_CURSOR_LENGTH,
+                              **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
         self.kind = kind
 

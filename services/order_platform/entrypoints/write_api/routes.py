@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.openapi import UNAVAILABLE
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
 from order_platform.entrypoints.write_api.schemas import (
@@ -21,7 +22,7 @@ orders = APIBlueprint("orders", __name__, tag="orders")
 products = APIBlueprint("products", __name__, tag="products")
 
 _BODY_ERRORS = {400: "Malformed JSON", 413: "Body over 64 KiB",
-                415: "Content-Type is not JSON"}
+                415: "Content-Type is not JSON", **UNAVAILABLE}
 
 
 def _read_api(path: str) -> str:
@@ -63,7 +64,9 @@ def create_product(product):
 @products.input(RestockIn, location="json", arg_name="restock")
 @products.output(ProductOut, description="The product with its new stock.")
 @products.doc(summary="Set or add stock of a product (by id or sku)", responses={
-    **_BODY_ERRORS, 404: "No such product", 422: "Invalid body or stock out of range"})
+    **_BODY_ERRORS, 404: "No such product",
+    409: "Adding would take stock past the maximum (stock_out_of_range)",
+    422: "Invalid body"})
 def restock_product(ref, restock):
     """Set or add stock atomically and stage ProductRestocked."""
     return product_service.restock(dependencies().database, ref, restock["mode"],

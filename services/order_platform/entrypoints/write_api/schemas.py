@@ -13,7 +13,7 @@ from order_platform.domain.orders import (
     MAX_LINES,
     OrderItem,
 )
-from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text
+from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text, WholeNumber
 
 
 class OrderItemIn(Schema):
@@ -22,8 +22,9 @@ class OrderItemIn(Schema):
     product_id = fields.UUID(metadata={"description": "Give this or sku, not both."})
     sku = Sku(metadata={"description": "Give this or product_id, not both.",
                         "example": "MUG-BLUE"})
-    quantity = fields.Integer(required=True, strict=True,
-                              validate=validators.Range(1, MAX_LINE_QUANTITY))
+    quantity = WholeNumber(required=True, validate=validators.Range(1, MAX_LINE_QUANTITY))
+
+    openapi_rules = {"oneOf": [{"required": ["product_id"]}, {"required": ["sku"]}]}
 
     @validates_schema
     def _exactly_one_product_ref(self, data, **kwargs):
@@ -55,7 +56,8 @@ class IdempotencyHeaders(Schema):
     idempotency_key = fields.String(
         data_key="Idempotency-Key",
         validate=[validators.Length(1, 255), _printable_ascii],
-        metadata={"description": "A client-chosen unique key, e.g. a uuid."},
+        metadata={"description": "A client-chosen unique key, e.g. a uuid.",
+                  "pattern": "^[!-~]+$"},
     )
 
 
@@ -76,18 +78,23 @@ class ProductIn(Schema):
     sku = Sku(required=True, metadata={"example": "MUG-BLUE"})
     name = Text(required=True, validate=validators.Length(1, 200),
                 metadata={"example": "Blue mug"})
-    price_cents = fields.Integer(required=True, strict=True,
-                                 validate=validators.Range(0, MAX_PRICE_CENTS))
-    stock = fields.Integer(load_default=0, strict=True, validate=validators.Range(0, MAX_STOCK))
+    price_cents = WholeNumber(required=True, validate=validators.Range(0, MAX_PRICE_CENTS))
+    stock = WholeNumber(load_default=0, validate=validators.Range(0, MAX_STOCK))
 
 
 class RestockIn(Schema):
     """Set stock to a level, or add to it."""
 
     mode = fields.Enum(RestockMode, by_value=True, required=True)
-    quantity = fields.Integer(required=True, strict=True, validate=validators.Range(0, MAX_STOCK),
-                              metadata={"description": "The new level (set) or the increase "
-                                                       "(add, at least 1)."})
+    quantity = WholeNumber(required=True, validate=validators.Range(0, MAX_STOCK),
+                           metadata={"description": "The new level (set) or the increase "
+                                                    "(add, at least 1)."})
+
+    openapi_rules = {"oneOf": [
+        {"properties": {"mode": {"enum": [RestockMode.SET.value]}}},
+        {"properties": {"mode": {"enum": [RestockMode.ADD.value]},
+                        "quantity": {"minimum": 1}}},
+    ]}
 
     @validates_schema
     def _add_adds_something(self, data, **kwargs):

@@ -1,0 +1,51 @@
+"""What marshmallow's converter cannot say in OpenAPI: cross-field rules of a schema."""
+
+from __future__ import annotations
+
+from apispec import BasePlugin
+
+
+class CrossFieldRules(BasePlugin):
+    """Publish a schema's ``openapi_rules`` (e.g. a ``oneOf``) in its component.
+
+    A ``@validates_schema`` rule is invisible to the converter, so without this the
+    document would call bodies valid that the API answers with 422. The schema that
+    enforces a rule also states it, next to the code that enforces it.
+    """
+
+    def schema_helper(self, name, definition, schema=None, **kwargs):
+        """Merge the schema's rules into the JSON schema the converter produced."""
+        rules = getattr(schema, "openapi_rules", None)
+        return dict(rules) if rules else None
+
+
+def require_request_bodies(spec: dict) -> dict:
+    """Mark every request body required: a POST without one is refused with 415."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation["requestBody"]["required"] = True
+    return spec
+
+
+def error_with_retry_after(description: str, *, always: bool) -> dict:
+    """An error response documented with its ``Retry-After`` header (seconds).
+
+    ``always`` when every such response carries it (503); otherwise it is there only
+    when a retry can help (a read API 404 for a well-formed id).
+    """
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+        "headers": {"Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "required": always,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }},
+    }
+
+
+UNAVAILABLE = {503: error_with_retry_after(
+    "The database did not answer, or not in time; retry after Retry-After seconds.",
+    always=True)}
+"""The response every operation that touches the database may give."""

@@ -1,0 +1,127 @@
+"""No request hangs on the database: statements are bounded and a cancelled one is a 503.
+
+The waits are real: a superuser session holds a lock the request needs, so
+PostgreSQL itself cancels the request's statement (lock_timeout on the writer,
+statement_timeout on the reader). Nothing in the service code exists for the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+import psycopg2
+import pytest
+
+from order_platform import topology
+from order_platform.entrypoints.read_api.app import create_app as create_read_app
+from order_platform.entrypoints.web.bootstrap import (
+    API_TIMEOUTS,
+    Endpoint,
+    Timeouts,
+    build_database,
+)
+from order_platform.service_layer.idempotency import _LOCK_NAMESPACE
+from tests.conftest import APP_DB
+
+
+@contextlib.contextmanager
+def superuser_holding(pg_server, statement: str, params: tuple = ()):
+    """A superuser transaction that runs ``statement`` (taking a lock) and keeps it open.
+
+    If the API had no timeout its request would wait for this lock forever; the server
+    ends this session after 15 s idle instead, so such a regression fails the
+    assertions (the request then succeeds) rather than hanging the suite.
+    """
+    conn = psycopg2.connect(**pg_server.superuser_dsn(APP_DB))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET idle_in_transaction_session_timeout = '15s'")
+            cur.execute(statement, params)
+        yield
+    finally:
+        with contextlib.suppress(psycopg2.Error):  # the server may have ended it already
+            conn.rollback()
+        conn.close()
+
+
+def _assert_timeout_503(response, limit: str) -> None:
+    assert response.status_code == 503, response.json
+    assert response.json == {"error": {
+        "code": "database_timeout", "message": "The database did not answer in time; retry later.",
+        "details": {"limit": limit}}}
+    assert response.headers["Retry-After"] == "2"
+    assert response.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("api, expected", [
+    ("write", {"statement_timeout": "5s", "lock_timeout": "2s"}),
+    ("read", {"statement_timeout": "5s", "lock_timeout": "0"}),
+])
+def test_each_api_pool_sets_its_timeouts_on_every_connection(api, expected, write_app, read_app):
+    assert {e: (t.statement_ms, t.lock_ms) for e, t in API_TIMEOUTS.items()} == {
+        Endpoint.WRITER: (5_000, 2_000), Endpoint.READER: (5_000, None)}
+    database = (write_app if api == "write" else read_app).extensions["order_platform"].database
+    with database.transaction() as cur:
+        cur.execute("SELECT current_setting('statement_timeout') AS statement_timeout,"
+                    " current_setting('lock_timeout') AS lock_timeout")
+        assert dict(cur.fetchone()) == expected
+
+
+def test_a_restock_stuck_behind_a_row_lock_is_a_503_then_succeeds(
+        pg_server, make_product, write_client, superuser_conn):
+    product = make_product(stock=5)
+    restock = {"mode": "add", "quantity": 1}
+    with superuser_holding(pg_server, "SELECT 1 FROM products WHERE id = %s FOR UPDATE",
+                           (product["id"],)):
+        stuck = write_client.post(f"/products/{product['id']}/stock", json=restock)
+    _assert_timeout_503(stuck, "lock_timeout")
+    with superuser_conn.cursor() as cur:
+        cur.execute("SELECT stock FROM products WHERE id = %s", (product["id"],))
+        assert cur.fetchone() == (5,)
+        cur.execute("SELECT count(*) FROM outbox WHERE event_type = %s"
+                    " AND detail->>'product_id' = %s",
+                    (topology.PRODUCT_RESTOCKED.name, product["id"]))
+        assert cur.fetchone() == (0,)
+    # The lock is gone: the same request on the same pool goes through.
+    retried = write_client.post(f"/products/{product['id']}/stock", json=restock)
+    assert retried.status_code == 200
+    assert retried.json["stock"] == 6
+
+
+def test_an_order_waiting_on_its_idempotency_key_lock_is_a_503_and_creates_nothing(
+        pg_server, make_product, write_client, superuser_conn):
+    product = make_product()
+    key = str(uuid.uuid4())
+    customer = f"cust-{uuid.uuid4().hex[:8]}"
+    body = {"customer_id": customer, "items": [{"sku": product["sku"], "quantity": 1}]}
+    # As if another request with this key were still in its transaction.
+    with superuser_holding(pg_server, "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                           (_LOCK_NAMESPACE, key)):
+        stuck = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    _assert_timeout_503(stuck, "lock_timeout")
+    with superuser_conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders WHERE customer_id = %s", (customer,))
+        assert cur.fetchone() == (0,)
+    retried = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    assert retried.status_code == 202
+    assert "Idempotent-Replayed" not in retried.headers
+
+
+@pytest.fixture
+def impatient_read_client(settings):
+    """The read API on a reader pool whose statements may run 300 ms (production: 5 s)."""
+    database = build_database(settings, Endpoint.READER, service="read-api",
+                              timeouts=Timeouts(statement_ms=300))
+    yield create_read_app(settings, database=database).test_client()
+    database.close()
+
+
+@pytest.mark.parametrize("path", ["/orders?limit=5", f"/orders/{uuid.uuid4()}"])
+def test_a_read_stuck_behind_a_table_lock_hits_statement_timeout_and_is_a_503(
+        pg_server, impatient_read_client, path):
+    # ACCESS EXCLUSIVE is what a migration's ALTER TABLE takes; a reader queues behind it.
+    with superuser_holding(pg_server, "LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"):
+        stuck = impatient_read_client.get(path)
+    _assert_timeout_503(stuck, "statement_timeout")
+    assert impatient_read_client.get("/orders?limit=1").status_code == 200

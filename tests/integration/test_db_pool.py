@@ -1,0 +1,54 @@
+"""The connection pool keeps sessions that survive an error and drops those that do not."""
+
+import psycopg2
+import pytest
+
+from order_platform.adapters import aws
+from order_platform.adapters.credentials import SecretsManagerCredentials
+from order_platform.adapters.db import Database
+
+
+@pytest.fixture
+def database(settings):
+    db = Database(
+        host=settings.db_writer_endpoint, port=settings.db_port, dbname=settings.db_name,
+        credentials=SecretsManagerCredentials(aws.client("secretsmanager", settings),
+                                              settings.db_secret_arn),
+        max_connections=1, statement_timeout_ms=200,
+    )
+    yield db
+    db.close()
+
+
+def _backend_pid(db: Database) -> int:
+    with db.transaction() as cur:
+        cur.execute("SELECT pg_backend_pid() AS pid")
+        return cur.fetchone()["pid"]
+
+
+def test_a_cancelled_statement_keeps_its_pooled_session(database):
+    pid = _backend_pid(database)
+    with pytest.raises(psycopg2.errors.QueryCanceled), database.transaction() as cur:
+        cur.execute("SELECT pg_sleep(5)")
+    assert _backend_pid(database) == pid
+
+
+def test_a_session_killed_by_the_server_is_replaced(database, superuser_conn):
+    pid = _backend_pid(database)
+    with superuser_conn.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg2.OperationalError), database.transaction() as cur:
+        cur.execute("SELECT 1")
+    assert _backend_pid(database) != pid
+
+
+def test_an_error_inside_a_transaction_rolls_it_back(database, superuser_conn):
+    with superuser_conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS pool_probe (v int)")
+        cur.execute("GRANT ALL ON pool_probe TO orders_app")
+    with pytest.raises(ZeroDivisionError), database.transaction() as cur:
+        cur.execute("INSERT INTO pool_probe VALUES (42)")
+        raise ZeroDivisionError
+    with superuser_conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pool_probe WHERE v = 42")
+        assert cur.fetchone()[0] == 0
