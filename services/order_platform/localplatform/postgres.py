@@ -163,15 +163,18 @@ class LocalPostgres:
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
-    """Fast shutdown: SIGINT aborts open transactions and exits cleanly."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(2)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """Fast shutdown (SIGINT aborts open transactions), then remove the socket directory."""
+    if proc.poll() is None:
+        proc.send_signal(2)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # The socket directory is the argument after -k in the command we built.
+    args = list(proc.args)
+    if "-k" in args:
+        shutil.rmtree(args[args.index("-k") + 1], ignore_errors=True)
 
 
 def remove(data_dir: Path) -> None:
