@@ -1,15 +1,21 @@
 """`make dev` end to end: the whole local platform starts, takes an order to CONFIRMED,
-stops cleanly on Ctrl-C with no stray processes, and keeps its data across restarts."""
+stops cleanly on Ctrl-C with no stray processes, and keeps its data across restarts.
+Its reader endpoint is a streaming replica of the writer, as Aurora's is."""
 
 from __future__ import annotations
 
+import shlex
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psutil
+import psycopg2
 import pytest
 import requests
 
+from order_platform.localplatform import postgres
 from order_platform.localplatform.runner import LocalPlatformProcess, free_ports
 
 pytestmark = pytest.mark.e2e
@@ -37,6 +43,26 @@ def _wait_status(read_api: str, order_id: str, wanted: set[str], timeout: float 
     raise AssertionError(f"order {order_id} never reached {wanted}; last seen {body}")
 
 
+def _in_recovery(data_dir: Path, endpoint: str) -> bool:
+    """pg_is_in_recovery() on an endpoint of .local/contract.env, logged in as the app role."""
+    contract = dict(shlex.split(line)[0].split("=", 1)
+                    for line in (data_dir / "contract.env").read_text().splitlines())
+    conn = psycopg2.connect(host=contract[endpoint], port=int(contract["DB_PORT"]),
+                            dbname=contract["DB_NAME"], user="orders_app",
+                            password=(data_dir / "app.password").read_text().strip())
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_is_in_recovery()")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _socket_dirs(port: int) -> list[Path]:
+    return [Path(tempfile.gettempdir()) / f"order-pg-{host}-{port}"
+            for host in (postgres.WRITER_HOST, postgres.READER_HOST)]
+
+
 def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
     ports = free_ports()
     data_dir = tmp_path / "local"
@@ -45,6 +71,10 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
     try:
         platform.wait_for()
         assert "demo products created: KB-001" in platform.output()
+        # The read API's endpoint is a hot standby streaming from the writer; the app role
+        # and its password, created on the writer, have replicated to it.
+        assert (_in_recovery(data_dir, "DB_WRITER_ENDPOINT"),
+                _in_recovery(data_dir, "DB_READER_ENDPOINT")) == (False, True)
 
         customer = f"e2e-{uuid.uuid4().hex[:8]}"
         resp = requests.post(f"{write_api}/orders", timeout=10, json={
@@ -64,14 +94,22 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
         assert f"{name} stopped (rc=0)" in platform.output()
     needles = [str(data_dir), f"127.0.0.1:{ports.write_api}", f"-p {ports.aws}"]
     assert _processes_mentioning(needles) == []
+    assert [d for d in _socket_dirs(ports.postgres) if d.exists()] == []
+    # Gone after the restart if the replica were cloned again instead of kept.
+    kept = data_dir / "pgdata-reader" / "e2e-kept"
+    kept.touch()
 
     # A second start reuses the data directory: nothing is seeded twice, the order is there.
     platform = LocalPlatformProcess(data_dir, ports)
     try:
         platform.wait_for()
         assert "demo products created: already present" in platform.output()
+        # The replica kept its clone and resumed streaming: the order is on the reader.
+        assert kept.exists()
+        assert _in_recovery(data_dir, "DB_READER_ENDPOINT")
         assert requests.get(f"{read_api}/orders/{order_id}", timeout=5).json()["status"] == \
             "CONFIRMED"
     finally:
         assert platform.interrupt() == 0
     assert _processes_mentioning(needles) == []
+    assert [d for d in _socket_dirs(ports.postgres) if d.exists()] == []

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import fields
 from pathlib import Path
 
 import honcho.manager
@@ -26,13 +27,14 @@ from order_platform.localplatform.stack import (
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="order-local", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start PostgreSQL, the AWS emulator and every service")
+    up = sub.add_parser("up", help="start PostgreSQL (writer and streaming reader), the AWS "
+                                   "emulator and every service")
     defaults = Ports()
     up.add_argument("--data-dir", type=Path, default=Path(".local"),
                     help="where PostgreSQL keeps its data (default: .local, git-ignored)")
-    for field in defaults.__dataclass_fields__:
-        up.add_argument(f"--{field.replace('_', '-')}-port", dest=field, type=int,
-                        default=getattr(defaults, field))
+    for field in fields(Ports):
+        up.add_argument(f"--{field.name.replace('_', '-')}-port", dest=field.name, type=int,
+                        default=getattr(defaults, field.name), help=field.metadata.get("help"))
     up.add_argument("--no-seed", action="store_true", help="skip the demo products")
     return parser.parse_args(argv)
 
@@ -57,7 +59,7 @@ def _after_start(manager: Manager, ports: Ports, seed: bool) -> None:
 
 def up(args: argparse.Namespace) -> int:
     """Start everything, supervise the services, stop everything on exit."""
-    ports = Ports(**{f: getattr(args, f) for f in Ports.__dataclass_fields__})
+    ports = Ports(**{f.name: getattr(args, f.name) for f in fields(Ports)})
     # Until the supervisor installs its own handlers, SIGTERM unwinds through `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # honcho's 5 s default would SIGKILL a worker that is still finishing its messages.
@@ -75,7 +77,7 @@ def up(args: argparse.Namespace) -> int:
         return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
     finally:
         backing.stop()
-        print("local: stopped PostgreSQL and the AWS emulator", flush=True)
+        print("local: stopped the AWS emulator and PostgreSQL (reader, then writer)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

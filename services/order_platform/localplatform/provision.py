@@ -98,7 +98,7 @@ def build_messaging(aws: LocalAws) -> dict[str, str]:
 
 
 def provision_contract(aws: LocalAws, *, db_port: int, db_name: str, db_user: str,
-                       db_password: str) -> dict[str, str]:
+                       db_password: str, db_reader_host: str = "127.0.0.1") -> dict[str, str]:
     """Create the DB secret and the topology; return the config contract that points at them.
 
     The one place the local platform, the tests and the benchmarks get their environment
@@ -107,7 +107,7 @@ def provision_contract(aws: LocalAws, *, db_port: int, db_name: str, db_user: st
     return {
         "DB_SECRET_ARN": put_db_secret(aws, username=db_user, password=db_password),
         "DB_WRITER_ENDPOINT": "127.0.0.1",
-        "DB_READER_ENDPOINT": "127.0.0.1",
+        "DB_READER_ENDPOINT": db_reader_host,
         "DB_PORT": str(db_port),
         "DB_NAME": db_name,
         "AWS_REGION": aws.region,

@@ -106,7 +106,8 @@ class LocalPlatformProcess:
 def _service_name(cmdline: str) -> str | None:
     for marker, name in (("write_api.app", "write-api"), ("read_api.app", "read-api"),
                          ("order-worker", "worker"), ("order-relay", "relay"),
-                         ("moto.server", "aws-emulator"), ("bin/postgres", "postgres")):
+                         ("moto.server", "aws-emulator"), ("pgdata-reader", "postgres-reader"),
+                         ("bin/postgres", "postgres")):
         if marker in cmdline:
             return name
     return None

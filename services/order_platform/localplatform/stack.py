@@ -7,6 +7,7 @@ provisioning returns, just as pods read the ConfigMap Pulumi fills from outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shlex
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from order_platform.adapters.schema import apply_migrations
@@ -40,9 +41,10 @@ DEMO_PRODUCTS = (
 
 @dataclass(frozen=True)
 class Ports:
-    """Every port the local platform listens on (all on 127.0.0.1)."""
+    """Every port the local platform listens on (all on 127.0.0.1; the reader on 127.0.0.2)."""
 
-    postgres: int = 54329
+    postgres: int = field(default=54329, metadata={
+        "help": "the writer's port on 127.0.0.1 and the reader's on 127.0.0.2 (default: 54329)"})
     aws: int = 4566
     write_api: int = 3000
     read_api: int = 3001
@@ -55,12 +57,14 @@ class Backing:
     """The running backing services and the config contract built on them."""
 
     pg: subprocess.Popen
+    pg_reader: subprocess.Popen
     aws: subprocess.Popen
     contract: dict[str, str]
 
     def stop(self) -> None:
-        """Stop PostgreSQL and the emulator."""
+        """Stop the emulator, then the reader, then the writer."""
         emulator.stop(self.aws)
+        postgres.stop(self.pg_reader)
         postgres.stop(self.pg)
 
 
@@ -74,37 +78,43 @@ def _secret_file(path: Path) -> str:
 
 
 def start_backing(data_dir: Path, ports: Ports) -> Backing:
-    """Start PostgreSQL and the emulator, create role, database, secret and topology, migrate."""
+    """Start PostgreSQL (writer and streaming reader) and the emulator; create role, database,
+    secret and topology; migrate."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = postgres.LocalPostgres(
+    writer = postgres.LocalPostgres(
         data_dir=data_dir / "pgdata", port=ports.postgres,
         superuser_password=_secret_file(data_dir / "pg-superuser.password"),
     )
-    pg = server.start()
-    try:
+    reader = writer.replica(data_dir / "pgdata-reader")
+    # Whatever started is stopped again, in reverse order, if a later step fails.
+    with contextlib.ExitStack() as on_failure:
+        pg = writer.start()
+        on_failure.callback(postgres.stop, pg)
+        pg_reader = reader.start()
+        on_failure.callback(postgres.stop, pg_reader)
         aws = emulator.start(ports.aws, str(data_dir / "moto.log"))
-    except BaseException:
-        postgres.stop(pg)
-        raise
-    try:
+        on_failure.callback(emulator.stop, aws)
+        # Roles, databases and schema are made on the writer only and replicate, as on Aurora.
         app_password = _secret_file(data_dir / "app.password")
-        server.ensure_role_and_database(role=APP_ROLE, password=app_password, dbname=APP_DB)
-        applied = apply_migrations(host="127.0.0.1", port=ports.postgres, dbname=APP_DB,
+        writer.ensure_role_and_database(role=APP_ROLE, password=app_password, dbname=APP_DB)
+        applied = apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB,
                                    user=APP_ROLE, password=app_password)
         print(f"local: migrations applied: {', '.join(applied) or 'none pending'}", flush=True)
+        # The read API logs in to the reader as soon as it starts: the role must be there.
+        reader.wait_caught_up(pg_reader)
+        print(f"local: reader {reader.host}:{reader.port} is a streaming replica of "
+              f"{writer.host}:{writer.port}, caught up", flush=True)
         aws_env = provision.LocalAws(endpoint_url=f"http://127.0.0.1:{ports.aws}")
         contract = {
             **provision.provision_contract(aws_env, db_port=ports.postgres, db_name=APP_DB,
-                                           db_user=APP_ROLE, db_password=app_password),
+                                           db_user=APP_ROLE, db_password=app_password,
+                                           db_reader_host=reader.host),
             "READ_API_URL": f"http://127.0.0.1:{ports.read_api}",
         }
-    except BaseException:
-        emulator.stop(aws)
-        postgres.stop(pg)
-        raise
+        on_failure.pop_all()
     (data_dir / "contract.env").write_text(
         "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(contract.items())))
-    return Backing(pg=pg, aws=aws, contract=contract)
+    return Backing(pg=pg, pg_reader=pg_reader, aws=aws, contract=contract)
 
 
 def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
@@ -170,11 +180,14 @@ def seed_demo_products(write_api: str) -> list[str]:
 def banner(ports: Ports) -> str:
     """What to try first, printed once everything is up."""
     w, r = f"http://127.0.0.1:{ports.write_api}", f"http://127.0.0.1:{ports.read_api}"
+    pg_writer = f"{postgres.WRITER_HOST}:{ports.postgres}"
+    pg_reader = f"{postgres.READER_HOST}:{ports.postgres}"
     return f"""
 order-platform is up.
   write API  {w}   (OpenAPI: {w}/openapi.json)
   read API   {r}   (OpenAPI: {r}/openapi.json)
-  AWS emulator http://127.0.0.1:{ports.aws}   PostgreSQL 127.0.0.1:{ports.postgres}
+  AWS emulator http://127.0.0.1:{ports.aws}
+  PostgreSQL {pg_writer} (writer), {pg_reader} (reader: a streaming replica)
 
 Place an order, then watch it reach CONFIRMED:
   curl -si -X POST {w}/orders -H 'Content-Type: application/json' \\

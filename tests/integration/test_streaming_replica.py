@@ -1,0 +1,182 @@
+"""The local reader is a real streaming replica, so replica lag happens and the read API's
+"not yet" (404 + Retry-After) can be seen and outgrown, as on Aurora.
+
+A writer and its replica of our own (the session's database keeps reader == writer for speed
+and determinism), the write API on the writer and the read API on the replica, in-process.
+Lag is made deterministic by pausing WAL replay on the replica, not by racing it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import psycopg2
+import pytest
+
+from order_platform.localplatform import postgres
+from tests.conftest import APP_DB, APP_ROLE, free_port
+
+DEADLINE_SECONDS = 30
+
+
+def _poll(check: Callable[[], object], what: str, timeout: float = DEADLINE_SECONDS) -> object:
+    """``check()``'s first truthy result; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.02)
+
+
+def _scalar(dsn: dict, sql: str, params: tuple = ()) -> object:
+    conn = psycopg2.connect(**dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env):
+    """A migrated writer, its streaming replica, and settings whose reader is the replica."""
+    from order_platform.adapters.schema import apply_migrations
+    from order_platform.config import load_settings
+    from order_platform.localplatform import provision
+
+    base = tmp_path_factory.mktemp("replicated")
+    writer = postgres.LocalPostgres(data_dir=base / "pgdata", port=free_port(),
+                                    superuser_password=uuid.uuid4().hex)
+    reader = writer.replica(base / "pgdata-reader")
+    writer_proc = writer.start()
+    reader_proc = None
+    try:
+        reader_proc = reader.start()
+        password = uuid.uuid4().hex
+        writer.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
+        apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB, user=APP_ROLE,
+                         password=password)
+        reader.wait_caught_up(reader_proc)
+        # Own prefix: the session's DB secret must keep the session database's password.
+        aws = provision.LocalAws(endpoint_url=aws_endpoint,
+                                 prefix=f"replica-{uuid.uuid4().hex[:8]}")
+        contract = provision.provision_contract(aws, db_port=writer.port, db_name=APP_DB,
+                                                db_user=APP_ROLE, db_password=password,
+                                                db_reader_host=reader.host)
+        yield writer, reader, reader_proc, load_settings(contract)
+    finally:
+        if reader_proc is not None:
+            postgres.stop(reader_proc)
+        postgres.stop(writer_proc)
+
+
+@pytest.fixture(scope="module")
+def apps(replicated):
+    """The write API (writer) and the read API (replica), with their pools closed afterwards."""
+    from order_platform.entrypoints.read_api.app import create_app as create_read_app
+    from order_platform.entrypoints.write_api.app import create_app as create_write_app
+
+    settings = replicated[3]
+    write_app, read_app = create_write_app(settings), create_read_app(settings)
+    yield write_app, read_app
+    for app in (write_app, read_app):
+        app.extensions["order_platform"].database.close()
+
+
+@pytest.fixture(scope="module")
+def product_sku(apps, replicated):
+    """A product with plenty of stock, already on the replica."""
+    _, reader, reader_proc, _ = replicated
+    sku = f"REP-{uuid.uuid4().hex[:10]}"
+    response = apps[0].test_client().post("/products", json={
+        "sku": sku, "name": "Replicated", "price_cents": 500, "stock": 1000})
+    assert response.status_code == 201, response.json
+    reader.wait_caught_up(reader_proc)
+    return sku
+
+
+def _place_order(write_app, sku: str) -> str:
+    response = write_app.test_client().post("/orders", json={
+        "customer_id": f"rep-{uuid.uuid4().hex[:8]}", "items": [{"sku": sku, "quantity": 1}]})
+    assert response.status_code == 202, response.json
+    return response.json["id"]
+
+
+def test_an_order_written_to_the_writer_becomes_readable_on_the_replica(apps, product_sku):
+    write_app, read_app = apps
+    order_id = _place_order(write_app, product_sku)
+    reads = read_app.test_client()
+
+    order = _poll(lambda: (r := reads.get(f"/orders/{order_id}")).status_code == 200 and r.json,
+                  f"order {order_id} on the read API")
+    assert (order["id"], order["status"]) == (order_id, "PENDING")
+    assert [line["sku"] for line in order["lines"]] == [product_sku]
+
+
+def test_while_replay_is_paused_the_read_api_says_not_yet_then_catches_up(apps, product_sku,
+                                                                        replicated):
+    write_app, read_app = apps
+    writer, reader = replicated[0], replicated[1]
+    reader_dsn, writer_dsn = reader.superuser_dsn(APP_DB), writer.superuser_dsn(APP_DB)
+    reads = read_app.test_client()
+    _scalar(reader_dsn, "SELECT pg_wal_replay_pause()")
+    try:
+        # A pause is only requested until the startup process acts on it.
+        _poll(lambda: _scalar(reader_dsn, "SELECT pg_get_wal_replay_pause_state()") == "paused",
+              "replay paused")
+        order_id = _place_order(write_app, product_sku)
+        assert _scalar(writer_dsn, "SELECT status FROM orders WHERE id = %s",
+                       (order_id,)) == "PENDING"
+        # The order's WAL has reached the replica; only its replay is held back.
+        written = _scalar(writer_dsn, "SELECT pg_current_wal_lsn()")
+        _poll(lambda: _scalar(reader_dsn, "SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn",
+                              (written,)), "WAL received by the replica")
+
+        response = reads.get(f"/orders/{order_id}")
+        assert response.status_code == 404
+        assert response.headers["Retry-After"] == "1"
+        assert response.json["error"]["code"] == "order_not_found"
+    finally:
+        _scalar(reader_dsn, "SELECT pg_wal_replay_resume()")
+
+    order = _poll(lambda: (r := reads.get(f"/orders/{order_id}")).status_code == 200 and r.json,
+                  f"order {order_id} on the read API after replay resumed")
+    assert order["id"] == order_id
+
+
+def test_the_read_api_pool_is_on_the_replica_and_cannot_write(apps, replicated):
+    write_app, read_app = apps
+    writer = replicated[0]
+    reader_pool = read_app.extensions["order_platform"].database
+    writer_pool = write_app.extensions["order_platform"].database
+
+    with reader_pool.transaction() as cur:
+        cur.execute("SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr")
+        assert cur.fetchone() == {"standby": True, "addr": postgres.READER_HOST}
+    with writer_pool.transaction() as cur:
+        cur.execute("SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr")
+        assert cur.fetchone() == {"standby": False, "addr": postgres.WRITER_HOST}
+
+    # The server refuses, not only the pool's READ ONLY sessions: a read-only transaction may
+    # turn read-write before its first query on a primary, but never on a standby.
+    with pytest.raises(psycopg2.Error, match="during recovery"), \
+            reader_pool.transaction() as cur:
+        cur.execute("SET TRANSACTION READ WRITE")
+    with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction), \
+            reader_pool.transaction() as cur:
+        cur.execute("CREATE TABLE written_on_the_reader (id int)")
+    control = psycopg2.connect(**writer.superuser_dsn(APP_DB))
+    try:
+        control.set_session(readonly=True)
+        with control.cursor() as cur:
+            cur.execute("SET TRANSACTION READ WRITE")  # what the standby refused
+        control.rollback()
+    finally:
+        control.close()
