@@ -1,7 +1,7 @@
 """API throughput and service memory on a whole local platform that this script starts.
 
 Starts `order-local up` on free 127.0.0.1 ports in a temporary directory (nothing to run
-first), records each service's resident memory at idle, runs bench/api_load.py against
+first), records each service's memory (PSS) at idle, runs bench/api_load.py against
 it — while the worker and relay process the orders it places, as they would in real use —
 records memory again under that load's aftermath, and stops everything. Bounded by the
 request count; asserts nothing about the figures.
@@ -23,7 +23,7 @@ from order_platform.localplatform.runner import LocalPlatformProcess, free_ports
 
 
 def _mib(values: dict[str, int]) -> dict[str, float]:
-    return {name: round(rss / 2**20, 1) for name, rss in sorted(values.items())}
+    return {name: round(used / 2**20, 1) for name, used in sorted(values.items())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "--requests", str(args.requests),
                                   "--concurrency", str(args.concurrency)])
             loaded = platform.service_memory()
-            # RSS counts PostgreSQL's shared buffers once per backend: an upper bound.
-            print(json.dumps({"memory_rss_mib": {"idle": _mib(idle), "after_load": _mib(loaded)}}),
+            print(json.dumps({"memory_pss_mib": {"idle": _mib(idle), "after_load": _mib(loaded)}}),
                   flush=True)
         finally:
             platform.interrupt()

@@ -70,6 +70,11 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
     write_api, read_api = platform.write_url, platform.read_url
     try:
         platform.wait_for()
+        # The benchmark's memory report finds every service, backends included.
+        memory = platform.service_memory()
+        assert set(memory) == {"write-api", "read-api", "worker", "relay", "aws-emulator",
+                               "postgres", "postgres-reader"}, memory
+        assert all(used > 0 for used in memory.values()), memory
         assert "demo products created: KB-001" in platform.output()
         # The read API's endpoint is a hot standby streaming from the writer; the app role
         # and its password, created on the writer, have replicated to it.

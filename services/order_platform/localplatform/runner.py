@@ -78,17 +78,27 @@ class LocalPlatformProcess:
             time.sleep(0.2)
 
     def service_memory(self) -> dict[str, int]:
-        """Resident memory in bytes per process name (children summed), e.g. 'write-api'."""
+        """Memory in bytes per service (e.g. 'write-api'), summed over its processes.
+
+        PSS (proportional set size) splits each shared page among the processes sharing it,
+        so forked gunicorn workers and PostgreSQL backends with their shared buffers are not
+        counted twice, as a sum of RSS would. Falls back to RSS where PSS is unavailable.
+        """
         totals: dict[str, int] = {}
         try:
-            root = psutil.Process(self.proc.pid)
-            for child in root.children(recursive=True):
-                cmd = " ".join(child.cmdline())
-                name = _service_name(cmd)
-                if name:
-                    totals[name] = totals.get(name, 0) + child.memory_info().rss
+            descendants = psutil.Process(self.proc.pid).children(recursive=True)
         except psutil.Error:
-            pass
+            return totals
+        for proc in descendants:
+            try:
+                name = _owning_service(proc)
+                if name is None:
+                    continue
+                info = proc.memory_full_info()
+                used = getattr(info, "pss", None) or info.rss
+            except psutil.Error:
+                continue  # exited while we looked
+            totals[name] = totals.get(name, 0) + used
         return totals
 
     def interrupt(self, timeout: float = 60) -> int:
@@ -101,6 +111,15 @@ class LocalPlatformProcess:
             self.proc.kill()
             self.proc.wait()
             raise
+
+
+def _owning_service(proc: psutil.Process) -> str | None:
+    """The service a process belongs to: its own, or its nearest named ancestor's."""
+    for candidate in (proc, *proc.parents()):
+        name = _service_name(" ".join(candidate.cmdline()))
+        if name:
+            return name
+    return None
 
 
 def _service_name(cmdline: str) -> str | None:
