@@ -17,6 +17,9 @@ help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
+	@command -v $(firstword $(PYTHON)) >/dev/null 2>&1 || { \
+	  echo "make: $(firstword $(PYTHON)) not found: install Python 3.11 or 3.12, or pass one: make $(or $(MAKECMDGOALS),install) PYTHON=python3.11" >&2; exit 1; }
+	@$(PYTHON) tools/check_python.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -24,8 +27,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the package with every extra
 
-dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it)
-	$(BIN)/order-local up
+DEV_ARGS ?=
+dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
+	$(BIN)/order-local up $(DEV_ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check .

@@ -27,7 +27,23 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
+def pg_system_user() -> Iterator[str]:
+    """The account every PostgreSQL of the suite runs as under root.
+
+    A name that does not exist yet, so that each run as root takes a fresh machine's path
+    (the user is created on first use), and removed at the end, so that no run leaves it
+    behind for the next one to depend on. Ignored when the suite runs as a normal user.
+    """
+    from order_platform.localplatform import machine
+
+    name = f"op_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    if os.geteuid() == 0:
+        machine.remove_system_user(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory, pg_system_user):
     """A running PostgreSQL cluster (superuser access via ``superuser_dsn()``)."""
     from order_platform.localplatform import postgres
 
@@ -35,6 +51,7 @@ def pg_server(tmp_path_factory):
         data_dir=tmp_path_factory.mktemp("pg") / "data",
         port=free_port(),
         superuser_password=uuid.uuid4().hex,
+        system_user=pg_system_user,
     )
     proc = server.start()
     yield server

@@ -59,14 +59,14 @@ def _in_recovery(data_dir: Path, endpoint: str) -> bool:
 
 
 def _socket_dirs(port: int) -> list[Path]:
-    return [Path(tempfile.gettempdir()) / f"order-pg-{host}-{port}"
-            for host in (postgres.WRITER_HOST, postgres.READER_HOST)]
+    return [path for host in (postgres.WRITER_HOST, postgres.READER_HOST)
+            for path in Path(tempfile.gettempdir()).glob(f"order-pg-*-{host}-{port}")]
 
 
-def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
+def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_system_user):
     ports = free_ports()
     data_dir = tmp_path / "local"
-    platform = LocalPlatformProcess(data_dir, ports)
+    platform = LocalPlatformProcess(data_dir, ports, pg_system_user=pg_system_user)
     write_api, read_api = platform.write_url, platform.read_url
     try:
         platform.wait_for()
@@ -105,7 +105,7 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path):
     kept.touch()
 
     # A second start reuses the data directory: nothing is seeded twice, the order is there.
-    platform = LocalPlatformProcess(data_dir, ports)
+    platform = LocalPlatformProcess(data_dir, ports, pg_system_user=pg_system_user)
     try:
         platform.wait_for()
         assert "demo products created: already present" in platform.output()

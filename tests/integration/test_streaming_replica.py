@@ -45,7 +45,7 @@ def _scalar(dsn: dict, sql: str, params: tuple = ()) -> object:
 
 
 @pytest.fixture(scope="module")
-def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env):
+def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env, pg_system_user):
     """A migrated writer, its streaming replica, and settings whose reader is the replica."""
     from order_platform.adapters.schema import apply_migrations
     from order_platform.config import load_settings
@@ -53,7 +53,8 @@ def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env):
 
     base = tmp_path_factory.mktemp("replicated")
     writer = postgres.LocalPostgres(data_dir=base / "pgdata", port=free_port(),
-                                    superuser_password=uuid.uuid4().hex)
+                                    superuser_password=uuid.uuid4().hex,
+                                    system_user=pg_system_user)
     reader = writer.replica(base / "pgdata-reader")
     writer_proc = writer.start()
     reader_proc = None

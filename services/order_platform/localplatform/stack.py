@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from order_platform.adapters.schema import apply_migrations
-from order_platform.localplatform import emulator, postgres, provision
+from order_platform.localplatform import emulator, machine, postgres, provision
 
 APP_ROLE = "orders_app"
 APP_DB = "orders"
@@ -39,17 +39,26 @@ DEMO_PRODUCTS = (
 )
 
 
+def _port(default: int, what: str, hosts: tuple[str, ...] = (postgres.WRITER_HOST,)) -> int:
+    return field(default=default, metadata={"what": what, "hosts": hosts})
+
+
 @dataclass(frozen=True)
 class Ports:
     """Every port the local platform listens on (all on 127.0.0.1; the reader on 127.0.0.2)."""
 
-    postgres: int = field(default=54329, metadata={
-        "help": "the writer's port on 127.0.0.1 and the reader's on 127.0.0.2 (default: 54329)"})
-    aws: int = 4566
-    write_api: int = 3000
-    read_api: int = 3001
-    worker_health: int = 8081
-    relay_health: int = 8082
+    postgres: int = _port(54329, "PostgreSQL (the writer on 127.0.0.1, the reader on 127.0.0.2)",
+                          (postgres.WRITER_HOST, postgres.READER_HOST))
+    aws: int = _port(4566, "the AWS emulator")
+    write_api: int = _port(3000, "the write API")
+    read_api: int = _port(3001, "the read API")
+    worker_health: int = _port(8081, "the worker's health probes")
+    relay_health: int = _port(8082, "the relay's health probes")
+
+    @staticmethod
+    def flag(name: str) -> str:
+        """The ``order-local up`` option that moves the port of field ``name``."""
+        return f"--{name.replace('_', '-')}-port"
 
 
 @dataclass
@@ -77,13 +86,15 @@ def _secret_file(path: Path) -> str:
     return path.read_text().strip()
 
 
-def start_backing(data_dir: Path, ports: Ports) -> Backing:
+def start_backing(data_dir: Path, ports: Ports,
+                  pg_system_user: str = machine.DEFAULT_SYSTEM_USER) -> Backing:
     """Start PostgreSQL (writer and streaming reader) and the emulator; create role, database,
     secret and topology; migrate."""
     data_dir.mkdir(parents=True, exist_ok=True)
     writer = postgres.LocalPostgres(
         data_dir=data_dir / "pgdata", port=ports.postgres,
         superuser_password=_secret_file(data_dir / "pg-superuser.password"),
+        system_user=pg_system_user,
     )
     reader = writer.replica(data_dir / "pgdata-reader")
     # Whatever started is stopped again, in reverse order, if a later step fails.

@@ -189,7 +189,8 @@ GARBAGE_QUERIES = [
 def _route_paths(app) -> list[tuple[str, set[str]]]:
     rules = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or rule.endpoint.startswith("openapi."):  # docs, spec
+        if rule.endpoint == "static" or rule.endpoint.startswith(("openapi.", "docs_assets.")):
+            # the docs page, its static assets and the spec
             continue
         rules.append((rule.rule, set(rule.methods) - {"HEAD", "OPTIONS"}))
     return rules

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -77,3 +78,24 @@ def test_the_documents_state_what_the_validators_enforce(write_client, read_clie
                 assert unavailable["headers"]["Retry-After"]["required"] is True, (method, path)
     lagging = read_spec["paths"]["/orders/{order_id}"]["get"]["responses"]["404"]
     assert lagging["headers"]["Retry-After"]["required"] is False  # only when it may appear
+
+
+@pytest.mark.parametrize("api", FACTORIES)
+def test_docs_work_offline_with_assets_served_by_the_api_itself(api, write_client, read_client):
+    client = write_client if api == "write" else read_client
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    # Nothing the page loads comes from another host: no CDN, no apiflask.com favicon.
+    assert re.findall(r"(?:src|href)=\"(https?:)?//", html) == []
+    assets = re.findall(r"(?:src|href)=\"(/docs/assets/[^\"]+)\"", html)
+    assert {a.rsplit("/", 1)[-1] for a in assets} == {
+        "swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
+        "favicon-32x32.png"}
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.get_data()) > 500, asset
+        response.close()
+    assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").get_data(
+        as_text=True)

@@ -13,6 +13,7 @@ from order_platform.entrypoints.web.bootstrap import (
     Endpoint,
     build_database,
 )
+from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
 from order_platform.entrypoints.web.health import health
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
@@ -59,6 +60,7 @@ def create_api(
         HTTP_ERROR_SCHEMA=ErrorResponse,
     )
     app.spec_processor(require_request_bodies)
+    serve_docs_assets(app)
     app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
     register_request_hooks(app)
