@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 "order_platform.entrypoints.write_api.app:create_app()"], f"{api}/readyz")
             procs.start("relay", [PYTHON, "-m", "order_platform.entrypoints.relay"],
                         f"http://127.0.0.1:{ports.relay_health}/readyz",
-                        {"WORKER_HEALTH_PORT": str(ports.relay_health)})
+                        {"HEALTH_PORT": str(ports.relay_health)})
             conn = psycopg2.connect(host="127.0.0.1", port=ports.postgres, dbname=stack.APP_DB,
                                     user=stack.APP_ROLE,
                                     password=(Path(tmp) / "app.password").read_text().strip())
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     port = _free_port()
                     procs.start(name, [PYTHON, "-m", "order_platform.entrypoints.worker"],
                                 f"http://127.0.0.1:{port}/readyz",
-                                {"WORKER_HEALTH_PORT": str(port),
+                                {"HEALTH_PORT": str(port),
                                  "WORKER_CONCURRENCY": str(args.worker_concurrency)})
                 pids = {name: proc.pid for name, proc in procs.running.items()}
                 pids["postgres"] = backing.pg.pid

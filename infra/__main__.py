@@ -26,13 +26,13 @@ from infra.components.network import Network, NetworkArgs  # noqa: E402
 from infra.components.registry import Registry, RegistryArgs  # noqa: E402
 from infra.components.workloads import Workloads, WorkloadsArgs, WorkloadSpec  # noqa: E402
 from infra.config import load_stack_config  # noqa: E402
-from infra.wiring import contract_values, default_of  # noqa: E402
+from infra.wiring import contract_values  # noqa: E402
+from order_platform.processes import RELAY, WORKER  # noqa: E402
 from order_platform.topology import QUEUES, ROUTES  # noqa: E402
 
 WRITE_API_PORT = 3000
 READ_API_PORT = 3001
 NODE_PORTS = {"write-api": 30300, "read-api": 30301}
-WORKER_HEALTH_PORT = default_of("worker_health_port")
 WORKER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                   "sqs:GetQueueAttributes")
 
@@ -107,8 +107,7 @@ config_data = contract_values(
     db_reader_endpoint=database.reader_endpoint, db_port=database.port,
     db_name=database.cluster.database_name, event_bus_name=messaging.bus_name,
     queue_urls=messaging.queue_urls, aws_region=config.region,
-    read_api_url=load_balancer.urls["read-api"], worker_concurrency=config.worker_concurrency,
-    worker_health_port=WORKER_HEALTH_PORT)
+    read_api_url=load_balancer.urls["read-api"], worker_concurrency=config.worker_concurrency)
 
 scales = config.scales
 workloads = Workloads(prefix, WorkloadsArgs(
@@ -122,9 +121,9 @@ workloads = Workloads(prefix, WorkloadsArgs(
                      scales["write-api"].max_replicas, node_port=NODE_PORTS["write-api"]),
         WorkloadSpec("read-api", READ_API_PORT, scales["read-api"].min_replicas,
                      scales["read-api"].max_replicas, node_port=NODE_PORTS["read-api"]),
-        WorkloadSpec("worker", WORKER_HEALTH_PORT, scales["worker"].min_replicas,
+        WorkloadSpec("worker", WORKER.health_port, scales["worker"].min_replicas,
                      scales["worker"].max_replicas),
-        WorkloadSpec("relay", WORKER_HEALTH_PORT, scales["relay"].min_replicas,
+        WorkloadSpec("relay", RELAY.health_port, scales["relay"].min_replicas,
                      scales["relay"].max_replicas, cpu_limit="500m"),
     ),
     vpc_cidr=network.vpc_cidr,

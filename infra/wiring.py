@@ -33,8 +33,8 @@ def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pul
                     db_reader_endpoint: pulumi.Input[str], db_port: pulumi.Input[int],
                     db_name: pulumi.Input[str], event_bus_name: pulumi.Input[str],
                     queue_urls: Mapping[str, pulumi.Input[str]], aws_region: str,
-                    read_api_url: pulumi.Input[str], worker_concurrency: int,
-                    worker_health_port: int) -> dict[str, pulumi.Output[str]]:
+                    read_api_url: pulumi.Input[str],
+                    worker_concurrency: int) -> dict[str, pulumi.Output[str]]:
     """ConfigMap data keyed by contract variable; raises if it drifts from the contract."""
     values: dict[str, pulumi.Input] = {
         env_name("db_secret_arn"): db_secret_arn,
@@ -46,7 +46,6 @@ def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pul
         env_name("aws_region"): aws_region,
         env_name("read_api_url"): read_api_url,
         env_name("worker_concurrency"): worker_concurrency,
-        env_name("worker_health_port"): worker_health_port,
     }
     for queue in QUEUES:
         values[queue.url_env_var] = queue_urls[queue.key]

@@ -102,8 +102,9 @@ CONTRACT: tuple[Setting, ...] = (
             "Connections per pool per process.", required=False, default=8, from_infra=False),
     Setting("WORKER_CONCURRENCY", "worker_concurrency", _positive_int,
             "Messages handled at once per worker process.", required=False, default=4),
-    Setting("WORKER_HEALTH_PORT", "worker_health_port", _port,
-            "Port of the worker's /healthz and /readyz.", required=False, default=8081),
+    Setting("HEALTH_PORT", "health_port", _port,
+            "Port of a worker's or relay's /healthz and /readyz; unset, the process catalogue's.",
+            required=False, from_infra=False),
     Setting("WORKER_POLL_WAIT_SECONDS", "worker_poll_wait_seconds", _poll_wait,
             "SQS long-poll wait of the worker (tests shorten it).", required=False,
             default=20, from_infra=False),
@@ -132,7 +133,7 @@ class Settings:
     read_api_url: str
     db_pool_max: int
     worker_concurrency: int
-    worker_health_port: int
+    health_port: int | None
     worker_poll_wait_seconds: int
     relay_max_attempts: int
     log_level: str

@@ -7,6 +7,7 @@ import copy
 import kubernetes_validate
 import pytest
 
+from order_platform.processes import DEPLOYED
 from tests.infra.helpers import config_value, deployments, k8s_named, k8s_objects, pod_templates
 
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted"
@@ -118,8 +119,7 @@ def test_network_policies_deny_by_default_and_allow_what_is_needed(run):
     assert [p["port"] for p in db_rule["ports"]] == [5432]
     assert all("/" in peer["ipBlock"]["cidr"] for peer in db_rule["to"])
     assert "0.0.0.0/0" not in {peer["ipBlock"]["cidr"] for peer in db_rule["to"]}
-    for name, port in (("write-api", 3000), ("read-api", 3001), ("worker", 8081),
-                       ("relay", 8081)):
+    for name, port in ((p.role, p.probe_port) for p in DEPLOYED):
         ingress = policies[f"{name}-ingress"]
         assert ingress["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
         assert [p["port"] for p in ingress["ingress"][0]["ports"]] == [port]

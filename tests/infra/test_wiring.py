@@ -6,6 +6,7 @@ import json
 
 from infra import outputs
 from order_platform.config import CONTRACT, load_settings
+from order_platform.processes import DEPLOYED
 from order_platform.topology import QUEUES, bus_name
 from tests.infra.helpers import (
     config_value,
@@ -30,7 +31,7 @@ def test_config_map_holds_exactly_the_infra_settings_of_the_contract(run):
 def test_config_map_parses_with_the_services_own_loader(run):
     settings = load_settings(config_map(run))
     assert settings.db_port == 5432
-    assert settings.worker_health_port == 8081
+    assert settings.health_port is None  # each process's own, from the process catalogue
 
 
 def test_database_values_equal_the_aurora_outputs(run):
@@ -66,8 +67,7 @@ def test_region_and_read_api_url_come_from_the_provider_and_the_nlb(run):
 def test_worker_settings_come_from_stack_config(run):
     data = config_map(run)
     assert data["WORKER_CONCURRENCY"] == str(config_value(run, "workerConcurrency"))
-    worker = pod_templates(run)["worker"]["containers"][0]
-    assert data["WORKER_HEALTH_PORT"] == str(worker["ports"][0]["containerPort"])
+
 
 
 def test_every_pod_reads_the_config_map_and_sets_no_other_env(run):
@@ -122,7 +122,7 @@ def test_migration_job_runs_before_every_deployment(run):
 
 
 def test_workload_commands_and_ports(run):
-    expected = {"write-api": 3000, "read-api": 3001, "worker": 8081, "relay": 8081}
+    expected = {p.role: p.probe_port for p in DEPLOYED}
     found = deployments(run)
     assert set(found) == set(expected)
     for name, port in expected.items():

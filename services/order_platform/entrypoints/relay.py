@@ -26,6 +26,7 @@ from order_platform.config import ConfigError, Settings, load_settings
 from order_platform.entrypoints.crash_hook import crash_hook
 from order_platform.entrypoints.probes import ProbeServer
 from order_platform.logs import configure_logging
+from order_platform.processes import RELAY
 from order_platform.service_layer.relay import OutboxRelay, run_until_stopped
 
 log = logging.getLogger("order_platform.relay")
@@ -81,7 +82,7 @@ def main() -> int:
         writer.ping()
         return True
 
-    probes = ProbeServer(settings.worker_health_port,
+    probes = ProbeServer(settings.health_port or RELAY.health_port,
                          alive=lambda: stop.is_set() or loop.is_alive(), ready=ready).start()
     loop.start()
     log.info("relay started", extra={"bus": settings.event_bus_name, "health_port": probes.port,

@@ -144,10 +144,10 @@ def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
         # A shorter long poll than the cloud's 20 s only so Ctrl-C returns quickly: the
         # worker finishes its current poll before it exits. Messages still arrive at once.
         "worker": (f"exec {shlex.quote(str(bindir / 'order-worker'))}",
-                   {"WORKER_HEALTH_PORT": str(ports.worker_health),
+                   {"HEALTH_PORT": str(ports.worker_health),
                     "WORKER_POLL_WAIT_SECONDS": str(LOCAL_POLL_WAIT_SECONDS)}),
         "relay": (f"exec {shlex.quote(str(bindir / 'order-relay'))}",
-                  {"WORKER_HEALTH_PORT": str(ports.relay_health)}),
+                  {"HEALTH_PORT": str(ports.relay_health)}),
     }
 
 

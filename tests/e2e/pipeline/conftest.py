@@ -37,7 +37,7 @@ class Services:
               ready_path: str | None = "/readyz", port: int | None = None):
         """Start ``command`` and wait until it is ready (unless ready_path is None)."""
         port = port or free_port()
-        full_env = {**self.pipeline.env, "WORKER_HEALTH_PORT": str(port), **(env or {})}
+        full_env = {**self.pipeline.env, "HEALTH_PORT": str(port), **(env or {})}
         log_path = self._log(name)
         ready_url = f"http://127.0.0.1:{port}{ready_path}" if ready_path else None
         proc = self._stack.enter_context(running(command, full_env, ready_url=ready_url,

@@ -11,6 +11,7 @@ from order_platform.config import ConfigError, load_settings
 from order_platform.entrypoints.probes import ProbeServer
 from order_platform.entrypoints.worker.bootstrap import build_worker
 from order_platform.logs import configure_logging
+from order_platform.processes import WORKER
 
 log = logging.getLogger("order_platform.worker")
 
@@ -36,7 +37,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    probes = ProbeServer(settings.worker_health_port, alive=worker.alive,
+    probes = ProbeServer(settings.health_port or WORKER.health_port, alive=worker.alive,
                          ready=worker.ready).start()
     worker.start()
     log.info("worker started", extra={"concurrency": settings.worker_concurrency,

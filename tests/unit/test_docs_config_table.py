@@ -1,4 +1,4 @@
-"""The README's config table says what order_platform.config.CONTRACT says."""
+"""The manual's config table (docs/configuration.md) says what CONTRACT says."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 from order_platform.config import CONTRACT
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIG_PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def _rows() -> dict[str, list[str]]:
-    text = README.read_text()
+    text = CONFIG_PAGE.read_text()
     section = text[text.index("<!-- section:config -->"):text.index("<!-- /section:config -->")]
     rows = {}
     for line in section.splitlines():
