@@ -20,26 +20,23 @@ configurable, such as storage encryption, queue DLQs or non-root containers,
 are hard-wired in the components: to test a policy against them, deep-copy a
 ``SimulatedResource`` from a run and mutate its ``inputs``.
 
-Runs are in-process, one at a time (a lock serialises them); the Pulumi
-runtime's global settings are reset before each run, so every stack can be
-simulated from one pytest process.
+Runs are in-process, one at a time; the Pulumi runtime's global settings are
+reset before each run, so every stack can be simulated from one pytest process.
+Every Pulumi internal this needs is in ``infra/pulumi_internals.py``.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import runpy
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM_DIR = REPO_ROOT / "infra"
-_LOCK = threading.Lock()
 
 
 @dataclass
@@ -60,8 +57,27 @@ class SimulatedResource:
     provider: str | None
     custom: bool
     dependencies: list[str] = field(default_factory=list)
-    """URNs from ``depends_on`` and from inputs that are other resources' outputs."""
+    """URNs from ``depends_on`` (a component stands for its resources) and from inputs that are
+    other resources' outputs: everything the engine creates before this resource."""
     id: str | None = None
+    ignore_changes: tuple[str, ...] = ()
+    """Input paths whose drift the engine ignores (``ResourceOptions.ignore_changes``)."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """``create``/``update``/``delete`` waits the program set, e.g. ``{"create": "20m"}``."""
+    replace_on_changes: tuple[str, ...] = ()
+    delete_before_replace: bool | None = None
+    """None when the program left it to the provider."""
+    protect: bool = False
+    retain_on_delete: bool = False
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """``metadata.annotations`` of a Kubernetes object (empty for anything else)."""
+        return dict((self.inputs.get("metadata") or {}).get("annotations") or {})
+
+    def depends_on(self, other: SimulatedResource) -> bool:
+        """True when the engine must create ``other`` before this resource."""
+        return other.urn in self.dependencies
 
 
 @dataclass
@@ -121,127 +137,58 @@ def stack_config(stack: str, config_overrides: dict[str, object] | None = None) 
 
 def run_stack(stack: str, config_overrides: dict[str, object] | None = None) -> StackRun:
     """Run ``infra/__main__.py`` under mocks for ``stack`` and return every registered resource."""
-    config = stack_config(stack, config_overrides)
-    with _LOCK:
-        return _run(stack, config)
+    return _run(stack, stack_config(stack, config_overrides))
 
 
 def _run(stack: str, config: dict[str, str]) -> StackRun:
-    import pulumi
-    from pulumi.runtime import settings as runtime_settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
-
+    from infra import pulumi_internals
     from infra.mock_cloud import CloudMocks
 
     region = json.loads(config["aws:region"]) if config["aws:region"].startswith('"') \
         else config["aws:region"]
-    monitor = _RecordingMonitor(CloudMocks(region))
-    runtime_settings.ROOT.set(None)  # a fresh root Stack resource per run
-    pulumi.runtime.set_all_config(config, [])
-    pulumi.runtime.set_mocks(monitor.mocks, project=project_name(), stack=stack,
-                             preview=False, monitor=monitor)
-    runtime_settings.SETTINGS.rpc_manager.clear()
-    runtime_settings.SETTINGS.outputs.clear()
-    try:
-        _sync_await(run_pulumi_func(
-            lambda: runpy.run_path(str(PROGRAM_DIR), run_name="__main__")))
-        root = runtime_settings.get_root_resource()
-        outputs, secret = _resolve_outputs(root.outputs if root is not None else {})
-    finally:
-        runtime_settings.ROOT.set(None)
-    return StackRun(stack=stack, resources=monitor.simulated(), outputs=outputs,
-                    secret_outputs=frozenset(secret), config=dict(config))
+    records: list[SimulatedResource] = []
+    records_lock = threading.Lock()
+
+    def record(registration: pulumi_internals.Registration) -> None:
+        resource = _simulated(registration)
+        with records_lock:
+            records.append(resource)
+
+    result = pulumi_internals.run_program(
+        lambda: runpy.run_path(str(PROGRAM_DIR), run_name="__main__"),
+        mocks=CloudMocks(region), on_register=record, config=config,
+        project=project_name(), stack=stack)
+    return StackRun(stack=stack, resources=list(records), outputs=result.outputs,
+                    secret_outputs=frozenset(result.secret), config=dict(config))
 
 
-def _resolve_outputs(raw: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """Resolve the stack's exported Outputs to plain values, noting which are secret."""
-    from pulumi import Output
-    from pulumi.runtime.sync_await import _sync_await
-
-    values: dict[str, Any] = {}
-    secret: set[str] = set()
-    for key, value in raw.items():
-        output = Output.from_input(value)
-        values[key] = _sync_await(output.future())
-        if _sync_await(output.is_secret()):
-            secret.add(key)
-    return values, secret
-
-
-def _make_monitor_class():
-    """Build the recording monitor lazily so importing this module stays light."""
-    from pulumi.runtime import rpc
-    from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, _resolve_callbacks
-    from pulumi.runtime.proto import resource_pb2
-    from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
-
-    class RecordingMonitor(MockMonitor):
-        """A MockMonitor that also records parent, provider, dependencies and inputs."""
-
-        def __init__(self, mocks):
-            super().__init__(mocks)
-            self.records: list[SimulatedResource] = []
-            self._records_lock = threading.Lock()
-
-        def RegisterResource(self, request):
-            urn = self.make_urn(request.parent, request.type, request.name)
-            if request.type == "pulumi:pulumi:Stack":
-                return resource_pb2.RegisterResourceResponse(urn=urn)
-            _ensure_event_loop()
-            inputs = rpc.deserialize_properties(request.object)
-            args = MockResourceArgs(
-                typ=request.type, name=request.name, inputs=copy.deepcopy(inputs),
-                provider=request.provider, resource_id=request.importId,
-                custom=request.custom or False,
-                transforms=_resolve_callbacks(request.transforms),
-            )
-            id_, state = self.mocks.new_resource(args)
-            obj_proto = _sync_await(rpc.serialize_properties(state, {}))
-            self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
-            deps = set(request.dependencies)
-            for prop_deps in request.propertyDependencies.values():
-                deps.update(prop_deps.urns)
-            record = SimulatedResource(
-                type=request.type, name=request.name, urn=urn, inputs=_plain(inputs),
-                outputs=_plain(copy.deepcopy(state)), parent=request.parent or None,
-                provider=request.provider or None, custom=bool(request.custom),
-                dependencies=sorted(deps), id=id_,
-            )
-            with self._records_lock:
-                self.records.append(record)
-            return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
-
-        def simulated(self) -> list[SimulatedResource]:
-            with self._records_lock:
-                return list(self.records)
-
-    return RecordingMonitor
-
-
-_MONITOR_CLASS = None
-
-
-def _RecordingMonitor(mocks):
-    global _MONITOR_CLASS  # noqa: PLW0603 - built once, on first use
-    if _MONITOR_CLASS is None:
-        _MONITOR_CLASS = _make_monitor_class()
-    return _MONITOR_CLASS(mocks)
-
-
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - Pulumi's secret marker key
+def _simulated(registration) -> SimulatedResource:
+    return SimulatedResource(
+        type=registration.type, name=registration.name, urn=registration.urn,
+        inputs=_plain(registration.inputs), outputs=_plain(registration.outputs),
+        parent=registration.parent, provider=registration.provider,
+        custom=registration.custom, dependencies=list(registration.dependencies),
+        id=registration.id, ignore_changes=registration.ignore_changes,
+        custom_timeouts=dict(registration.custom_timeouts),
+        replace_on_changes=registration.replace_on_changes,
+        delete_before_replace=registration.delete_before_replace,
+        protect=registration.protect, retain_on_delete=registration.retain_on_delete)
 
 
 def _plain(value):
     """Whole numbers as ints (the engine carries doubles) and secrets unwrapped to their value."""
+    from infra.pulumi_internals import unwrap_secrets
+
+    return _whole_numbers(unwrap_secrets(value))
+
+
+def _whole_numbers(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, dict) and _SECRET_SIG in value:
-        return _plain(value.get("value"))
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _whole_numbers(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
+        return [_whole_numbers(item) for item in value]
     return value
 
 

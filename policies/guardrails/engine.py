@@ -32,11 +32,14 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.policy import _NotApplicableError
-from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from guardrails.policy_config import PolicySettings
+from infra import pulumi_internals
+
+# How the analyzer decodes props and skips policies is pulumi-policy internals, kept in one
+# module (infra/pulumi_internals.py) with the simulation's, and tested there.
+UnknownValueError = pulumi_internals.unknown_value_error()
+NotApplicableError = pulumi_internals.not_applicable_error()
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def wire_props(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """Properties as a policy receives them: through protobuf and pulumi_policy's decoding."""
-    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(_struct(props))))
+    return pulumi_internals.analyzer_props(json_format.MessageToDict(_struct(props)))
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def _call(policy: Policy, args: Any, report: _Report) -> None:
         _run(policy.validate(args, report))
     except UnknownValueError as error:
         report.cannot_run(error)
-    except _NotApplicableError:
+    except NotApplicableError:
         pass
 
 

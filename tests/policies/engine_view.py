@@ -1,11 +1,11 @@
 """Build policy arguments exactly as the Pulumi engine hands them to a Python pack.
 
-The analyzer (``pulumi_policy.policy._PolicyAnalyzerServicer``) receives properties as a
-protobuf ``Struct`` and decodes them with ``deserialize_properties(MessageToDict(...))``
-wrapped in ``unknown_checking_proxy``; config arrives the same way after the CLI filled the
-schema defaults. These helpers do that and nothing else, independently of
-``guardrails.engine``, so the rules are tested against the engine's real shapes: camelCase
-keys, floats for every number, read-only Mapping/Sequence proxies, JSON-string fields.
+The analyzer (pulumi-policy's gRPC servicer) receives properties as a protobuf ``Struct``
+and decodes them with the SDK's own decoding (``infra.pulumi_internals.analyzer_props``);
+config arrives the same way after the CLI filled the schema defaults. These helpers do that
+and nothing else, independently of ``guardrails.engine``, so the rules are tested against the
+engine's real shapes: camelCase keys, floats for every number, read-only Mapping/Sequence
+proxies, JSON-string fields.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.proxy import unknown_checking_proxy
 
-SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+from infra import pulumi_internals
+
+SECRET_SIG = {pulumi_internals.SECRET_SIG_KEY: pulumi_internals.SECRET_SIG}
 DELETE = object()
 """Marks a key to remove in ``changed``."""
 
@@ -41,7 +41,7 @@ def on_the_wire(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """Properties after the protobuf round trip and the analyzer's decoding."""
     struct = struct_pb2.Struct()
     struct.update(props)
-    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+    return pulumi_internals.analyzer_props(json_format.MessageToDict(struct))
 
 
 def changed(props: Mapping[str, Any], **paths: Any) -> dict:
