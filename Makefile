@@ -16,16 +16,16 @@ PYTEST_ARGS ?=
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml localplatform/pyproject.toml
 	@command -v $(firstword $(PYTHON)) >/dev/null 2>&1 || { \
 	  echo "make: $(firstword $(PYTHON)) not found: install Python 3.11 or 3.12, or pass one: make $(or $(MAKECMDGOALS),install) PYTHON=python3.11" >&2; exit 1; }
 	@$(PYTHON) tools/check_python.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./localplatform
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the package with every extra
+install: $(STAMP) ## create .venv: the services with every extra, and the local platform
 
 DEV_ARGS ?=
 dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
@@ -71,14 +71,14 @@ ARGS ?= depths
 .PHONY: migrate
 migrate: $(STAMP) ## apply pending migrations to the running `make dev` database (idempotent)
 	@test -f $(LOCAL_DIR)/contract.env || { echo "no $(LOCAL_DIR)/contract.env: start make dev first" >&2; exit 1; }
-	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-migrate
+	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-platform migrate
 
 .PHONY: dlq
-dlq: $(STAMP) ## order-dlq on the running `make dev`, e.g. make dlq ARGS="peek stock-validation"
+dlq: $(STAMP) ## the DLQ tool on the running `make dev`, e.g. make dlq ARGS="peek stock-validation"
 	@test -f $(LOCAL_DIR)/contract.env || { \
 	  echo "no $(LOCAL_DIR)/contract.env: start the local platform with 'make dev' first" >&2; \
 	  exit 1; }
-	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-dlq $(ARGS)
+	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-platform dlq $(ARGS)
 
 # --- infrastructure (Pulumi): the CLI is needed only for preview/up/destroy -------------
 PULUMI ?= pulumi

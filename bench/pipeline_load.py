@@ -34,7 +34,10 @@ import psutil
 import psycopg2
 import requests
 
-from order_platform.localplatform import stack
+from order_local import stack
+from order_local.ports import Ports
+from order_platform import launch
+from order_platform.processes import RELAY, WORKER, WRITE_API
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -209,21 +212,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--orders must be 1..100000 and each worker count 1..16")
 
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
-        ports = stack.Ports(postgres=_free_port(), aws=_free_port(), write_api=_free_port(),
-                            read_api=_free_port(), worker_health=_free_port(),
-                            relay_health=_free_port())
+        ports = Ports.free()
         backing = stack.start_backing(Path(tmp), ports)
         procs = Processes(backing.contract, Path(tmp))
         conn = None
         try:
-            api = f"http://127.0.0.1:{ports.write_api}"
-            procs.start("write-api", [
-                PYTHON, "-m", "gunicorn", "-c", str(stack.GUNICORN_CONF),
-                "--bind", f"127.0.0.1:{ports.write_api}",
-                "order_platform.entrypoints.write_api.app:create_app()"], f"{api}/readyz")
-            procs.start("relay", [PYTHON, "-m", "order_platform.entrypoints.relay"],
-                        f"http://127.0.0.1:{ports.relay_health}/readyz",
-                        {"HEALTH_PORT": str(ports.relay_health)})
+            api = ports.url(WRITE_API.role)
+            procs.start("write-api", launch.command(WRITE_API, host="127.0.0.1",
+                                                    port=ports[WRITE_API.role]),
+                        f"{api}/readyz", launch.environment(WRITE_API))
+            procs.start("relay", launch.command(RELAY), f"{ports.url(RELAY.role)}/readyz",
+                        {**launch.environment(RELAY), "HEALTH_PORT": str(ports[RELAY.role])})
             conn = psycopg2.connect(host="127.0.0.1", port=ports.postgres, dbname=stack.APP_DB,
                                     user=stack.APP_ROLE,
                                     password=(Path(tmp) / "app.password").read_text().strip())
@@ -232,9 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                 names = [f"worker-{count}-{i}" for i in range(count)]
                 for name in names:
                     port = _free_port()
-                    procs.start(name, [PYTHON, "-m", "order_platform.entrypoints.worker"],
+                    procs.start(name, launch.command(WORKER),
                                 f"http://127.0.0.1:{port}/readyz",
-                                {"HEALTH_PORT": str(port),
+                                {**launch.environment(WORKER), "HEALTH_PORT": str(port),
                                  "WORKER_CONCURRENCY": str(args.worker_concurrency)})
                 pids = {name: proc.pid for name, proc in procs.running.items()}
                 pids["postgres"] = backing.pg.pid

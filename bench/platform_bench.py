@@ -19,7 +19,8 @@ from pathlib import Path
 
 import api_load
 
-from order_platform.localplatform.runner import LocalPlatformProcess, free_ports
+from order_local.ports import Ports
+from order_local.runner import LocalPlatformProcess
 
 
 def _mib(values: dict[str, int]) -> dict[str, float]:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="order-bench-") as tmp:
-        platform = LocalPlatformProcess(Path(tmp) / "local", free_ports(), seed=False)
+        platform = LocalPlatformProcess(Path(tmp) / "local", Ports.free(), seed=False)
         try:
             platform.wait_for()
             idle = platform.service_memory()

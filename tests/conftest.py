@@ -34,7 +34,7 @@ def pg_system_user() -> Iterator[str]:
     (the user is created on first use), and removed at the end, so that no run leaves it
     behind for the next one to depend on. Ignored when the suite runs as a normal user.
     """
-    from order_platform.localplatform import machine
+    from order_local import machine
 
     name = f"op_test_{uuid.uuid4().hex[:10]}"
     yield name
@@ -45,7 +45,7 @@ def pg_system_user() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory, pg_system_user):
     """A running PostgreSQL cluster (superuser access via ``superuser_dsn()``)."""
-    from order_platform.localplatform import postgres
+    from order_local import postgres
 
     server = postgres.LocalPostgres(
         data_dir=tmp_path_factory.mktemp("pg") / "data",
@@ -61,7 +61,7 @@ def pg_server(tmp_path_factory, pg_system_user):
 @pytest.fixture(scope="session")
 def aws_endpoint(tmp_path_factory) -> Iterator[str]:
     """URL of a running moto server."""
-    from order_platform.localplatform import emulator
+    from order_local import emulator
 
     port = free_port()
     proc = emulator.start(port, str(tmp_path_factory.mktemp("moto") / "moto.log"))
@@ -72,7 +72,7 @@ def aws_endpoint(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def local_aws(aws_endpoint):
     """The emulator, with a session-unique resource prefix."""
-    from order_platform.localplatform.provision import LocalAws
+    from order_local.provision import LocalAws
 
     return LocalAws(endpoint_url=aws_endpoint, prefix=f"test-{uuid.uuid4().hex[:8]}")
 
@@ -80,8 +80,8 @@ def local_aws(aws_endpoint):
 @pytest.fixture(scope="session")
 def platform_env(pg_server, local_aws) -> dict[str, str]:
     """The config contract for a migrated database and the provisioned topology."""
+    from order_local import provision
     from order_platform.adapters.schema import apply_migrations
-    from order_platform.localplatform import provision
 
     password = uuid.uuid4().hex
     pg_server.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)

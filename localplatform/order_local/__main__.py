@@ -7,23 +7,23 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import fields
 from pathlib import Path
 
 import honcho.manager
 from honcho.manager import Manager
 
-from order_platform.localplatform.machine import DEFAULT_SYSTEM_USER, SetupError
-from order_platform.localplatform.preflight import check_ports_free
-from order_platform.localplatform.stack import (
+from order_local.machine import DEFAULT_SYSTEM_USER, SetupError
+from order_local.ports import LISTENERS, Ports
+from order_local.preflight import check_ports_free
+from order_local.stack import (
     STOP_GRACE_SECONDS,
-    Ports,
     banner,
     seed_demo_products,
     service_commands,
     start_backing,
     wait_healthy,
 )
+from order_platform.processes import DEPLOYED, WRITE_API
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -31,14 +31,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start PostgreSQL (writer and streaming reader), the AWS "
                                    "emulator and every service")
-    defaults = Ports()
     up.add_argument("--data-dir", type=Path, default=Path(".local"),
                     help="where PostgreSQL keeps its data (default: .local, git-ignored)")
-    for field in fields(Ports):
-        up.add_argument(Ports.flag(field.name), dest=field.name, type=int, metavar="PORT",
-                        default=getattr(defaults, field.name),
-                        help=f"port of {field.metadata['what']} (default: "
-                             f"{getattr(defaults, field.name)})")
+    for listener in LISTENERS:
+        up.add_argument(listener.flag, dest=f"port:{listener.name}", type=int, metavar="PORT",
+                        default=listener.default,
+                        help=f"port of {listener.what} (default: {listener.default})")
     up.add_argument("--pg-system-user", default=DEFAULT_SYSTEM_USER,
                     help="under root, the system user PostgreSQL runs as, created if missing "
                          f"(default: {DEFAULT_SYSTEM_USER}); ignored for a normal user")
@@ -49,15 +47,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def _after_start(manager: Manager, ports: Ports, seed: bool) -> None:
     """Seed through the write API once it answers, then tell the user what to try."""
     try:
-        base = "http://127.0.0.1"
-        wait_healthy(f"{base}:{ports.write_api}/readyz")
-        wait_healthy(f"{base}:{ports.read_api}/readyz")
+        for proc in DEPLOYED:
+            wait_healthy(f"{ports.url(proc.role)}{proc.probes.readiness}")
         if seed:
-            created = seed_demo_products(f"{base}:{ports.write_api}")
+            created = seed_demo_products(ports.url(WRITE_API.role))
             print(f"local: demo products created: {', '.join(created) or 'already present'}",
                   flush=True)
-        wait_healthy(f"{base}:{ports.worker_health}/readyz")
-        wait_healthy(f"{base}:{ports.relay_health}/readyz")
         print(banner(ports), flush=True)
     except Exception as exc:  # a failed start must not leave a half-running platform
         print(f"local: start-up failed: {exc}; stopping", file=sys.stderr, flush=True)
@@ -66,7 +61,8 @@ def _after_start(manager: Manager, ports: Ports, seed: bool) -> None:
 
 def up(args: argparse.Namespace) -> int:
     """Start everything, supervise the services, stop everything on exit."""
-    ports = Ports(**{f.name: getattr(args, f.name) for f in fields(Ports)})
+    ports = Ports({listener.name: getattr(args, f"port:{listener.name}")
+                   for listener in LISTENERS})
     # Until the supervisor installs its own handlers, SIGTERM unwinds through `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # honcho's 5 s default would SIGKILL a worker that is still finishing its messages.

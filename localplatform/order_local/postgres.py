@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg2
 
-from order_platform.localplatform import machine
+from order_local import machine
 
 # Located without importing the package: its __init__ starts a lock-file machinery we do
 # not use and warns about XDG_RUNTIME_DIR on machines without one.

@@ -7,12 +7,11 @@ is found before PostgreSQL starts, and named with what holds it and the flag tha
 from __future__ import annotations
 
 import errno
-from dataclasses import fields
 
 import psutil
 
-from order_platform.localplatform.machine import SetupError, bind_problem
-from order_platform.localplatform.stack import Ports
+from order_local.machine import SetupError, bind_problem
+from order_local.ports import LISTENERS, Ports
 
 _MAX_COMMAND = 60
 """Enough of the holder's command line to recognise it, on one line."""
@@ -20,20 +19,19 @@ _MAX_COMMAND = 60
 
 def check_ports_free(ports: Ports) -> None:
     """Raise SetupError naming the first port of ``ports`` that something already holds."""
-    for spec in fields(Ports):
-        port = getattr(ports, spec.name)
-        for host in spec.metadata["hosts"]:
+    for listener in LISTENERS:
+        port = ports[listener.name]
+        for host in listener.hosts:
             problem = bind_problem(host, port)
             if problem is None:
                 continue
+            move = (f"move it with {listener.flag} <port> "
+                    f"(make dev DEV_ARGS='{listener.flag} <port>')")
             if problem == errno.EADDRINUSE:
-                raise SetupError(
-                    f"port {port} on {host} ({spec.metadata['what']}) is in use"
-                    f"{port_holder(port)}; stop that, or move it with {Ports.flag(spec.name)} "
-                    f"<port> (make dev DEV_ARGS='{Ports.flag(spec.name)} <port>')")
-            raise SetupError(f"cannot listen on {host}:{port} ({spec.metadata['what']}): "
-                             f"{errno.errorcode.get(problem, problem)}; move it with "
-                             f"{Ports.flag(spec.name)} <port>")
+                raise SetupError(f"port {port} on {host} ({listener.what}) is in use"
+                                 f"{port_holder(port)}; stop that, or {move}")
+            raise SetupError(f"cannot listen on {host}:{port} ({listener.what}): "
+                             f"{errno.errorcode.get(problem, problem)}; {move}")
 
 
 def port_holder(port: int) -> str:

@@ -4,33 +4,18 @@ platform on free ports and must stop it afterwards."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import psutil
 
-from order_platform.localplatform.stack import Ports
+from order_local.ports import Ports
+from order_platform.processes import DEPLOYED, READ_API, WRITE_API
 
 READY_LINE = "order-platform is up"
-
-
-def free_ports() -> Ports:
-    """A Ports with every port free on 127.0.0.1 right now."""
-    socks = []
-    try:
-        for _ in fields(Ports):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return Ports(*(s.getsockname()[1] for s in socks))
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 class LocalPlatformProcess:
@@ -40,12 +25,11 @@ class LocalPlatformProcess:
                  pg_system_user: str | None = None, env: dict[str, str] | None = None,
                  run_as: tuple[int, int] | None = None) -> None:
         self.ports = ports
-        args = [sys.executable, "-m", "order_platform.localplatform", "up",
+        args = [sys.executable, "-m", "order_local", "up",
                 "--data-dir", str(data_dir)]
         if pg_system_user:
             args += ["--pg-system-user", pg_system_user]
-        for field in fields(Ports):
-            args += [f"--{field.name.replace('_', '-')}-port", str(getattr(ports, field.name))]
+        args += list(ports.args())
         if not seed:
             args.append("--no-seed")
         # ``run_as`` (uid, gid): start it as another user, as root may.
@@ -58,12 +42,12 @@ class LocalPlatformProcess:
     @property
     def write_url(self) -> str:
         """Base URL of the write API."""
-        return f"http://127.0.0.1:{self.ports.write_api}"
+        return self.ports.url(WRITE_API.role)
 
     @property
     def read_url(self) -> str:
         """Base URL of the read API."""
-        return f"http://127.0.0.1:{self.ports.read_api}"
+        return self.ports.url(READ_API.role)
 
     def _collect(self) -> None:
         for line in self.proc.stdout:
@@ -128,11 +112,15 @@ def _owning_service(proc: psutil.Process) -> str | None:
     return None
 
 
+_MARKERS = (*((p.entry, p.role) for p in DEPLOYED),
+            ("moto.server", "aws-emulator"), ("pgdata-reader", "postgres-reader"),
+            ("bin/postgres", "postgres"))
+"""What in a command line tells whose process it is: each process's entry (its app or
+module, in every command ``launch`` builds), then the backing services'."""
+
+
 def _service_name(cmdline: str) -> str | None:
-    for marker, name in (("write_api.app", "write-api"), ("read_api.app", "read-api"),
-                         ("order-worker", "worker"), ("order-relay", "relay"),
-                         ("moto.server", "aws-emulator"), ("pgdata-reader", "postgres-reader"),
-                         ("bin/postgres", "postgres")):
+    for marker, name in _MARKERS:
         if marker in cmdline:
             return name
     return None

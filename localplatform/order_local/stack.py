@@ -12,22 +12,22 @@ import json
 import secrets
 import shlex
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from order_local import emulator, machine, postgres, provision
+from order_local.ports import Ports
+from order_platform import launch
 from order_platform.adapters.schema import apply_migrations
-from order_platform.localplatform import emulator, machine, postgres, provision
+from order_platform.processes import DEPLOYED, READ_API, WRITE_API
 
 APP_ROLE = "orders_app"
 APP_DB = "orders"
-SERVICES_DIR = Path(__file__).resolve().parents[2]
-GUNICORN_CONF = SERVICES_DIR / "gunicorn.conf.py"
 LOCAL_POLL_WAIT_SECONDS = 3
-STOP_GRACE_SECONDS = 25
+STOP_GRACE_SECONDS = max(p.termination_grace_seconds for p in DEPLOYED)
 """Like a pod's termination grace: time to finish in-flight work before SIGKILL."""
 
 DEMO_PRODUCTS = (
@@ -37,28 +37,6 @@ DEMO_PRODUCTS = (
     {"sku": "HD-004", "name": "Noise-cancelling headset", "price_cents": 15900, "stock": 5},
     {"sku": "CB-005", "name": "USB-C cable", "price_cents": 900, "stock": 200},
 )
-
-
-def _port(default: int, what: str, hosts: tuple[str, ...] = (postgres.WRITER_HOST,)) -> int:
-    return field(default=default, metadata={"what": what, "hosts": hosts})
-
-
-@dataclass(frozen=True)
-class Ports:
-    """Every port the local platform listens on (all on 127.0.0.1; the reader on 127.0.0.2)."""
-
-    postgres: int = _port(54329, "PostgreSQL (the writer on 127.0.0.1, the reader on 127.0.0.2)",
-                          (postgres.WRITER_HOST, postgres.READER_HOST))
-    aws: int = _port(4566, "the AWS emulator")
-    write_api: int = _port(3000, "the write API")
-    read_api: int = _port(3001, "the read API")
-    worker_health: int = _port(8081, "the worker's health probes")
-    relay_health: int = _port(8082, "the relay's health probes")
-
-    @staticmethod
-    def flag(name: str) -> str:
-        """The ``order-local up`` option that moves the port of field ``name``."""
-        return f"--{name.replace('_', '-')}-port"
 
 
 @dataclass
@@ -120,7 +98,7 @@ def start_backing(data_dir: Path, ports: Ports,
             **provision.provision_contract(aws_env, db_port=ports.postgres, db_name=APP_DB,
                                            db_user=APP_ROLE, db_password=app_password,
                                            db_reader_host=reader.host),
-            "READ_API_URL": f"http://127.0.0.1:{ports.read_api}",
+            "READ_API_URL": ports.url(READ_API.role),
         }
         on_failure.pop_all()
     (data_dir / "contract.env").write_text(
@@ -129,26 +107,20 @@ def start_backing(data_dir: Path, ports: Ports,
 
 
 def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
-    """Each service's shell command and its extra environment, keyed by process name."""
-    python = shlex.quote(sys.executable)
-    bindir = Path(sys.executable).parent
-    conf = shlex.quote(str(GUNICORN_CONF))
-
-    def gunicorn(app: str, port: int) -> str:
-        return (f"exec {python} -m gunicorn -c {conf} --bind 127.0.0.1:{port} "
-                f"'order_platform.entrypoints.{app}.app:create_app()'")
-
-    return {
-        "write-api": (gunicorn("write_api", ports.write_api), {}),
-        "read-api": (gunicorn("read_api", ports.read_api), {}),
-        # A shorter long poll than the cloud's 20 s only so Ctrl-C returns quickly: the
-        # worker finishes its current poll before it exits. Messages still arrive at once.
-        "worker": (f"exec {shlex.quote(str(bindir / 'order-worker'))}",
-                   {"HEALTH_PORT": str(ports.worker_health),
-                    "WORKER_POLL_WAIT_SECONDS": str(LOCAL_POLL_WAIT_SECONDS)}),
-        "relay": (f"exec {shlex.quote(str(bindir / 'order-relay'))}",
-                  {"HEALTH_PORT": str(ports.relay_health)}),
-    }
+    """Each process of the catalogue that runs continuously: its shell command and its extra
+    environment, keyed by role, as the image's entrypoint would start it."""
+    commands = {}
+    for proc in DEPLOYED:
+        env = launch.environment(proc)
+        if proc.health_port is not None:
+            env["HEALTH_PORT"] = str(ports[proc.role])
+        if proc.consumes:
+            # A shorter long poll than the cloud's 20 s only so Ctrl-C returns quickly: the
+            # worker finishes its current poll before it exits. Messages still arrive at once.
+            env["WORKER_POLL_WAIT_SECONDS"] = str(LOCAL_POLL_WAIT_SECONDS)
+        argv = launch.command(proc, host="127.0.0.1", port=ports[proc.role])
+        commands[proc.role] = (f"exec {shlex.join(argv)}", env)
+    return commands
 
 
 def _request(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
@@ -190,13 +162,13 @@ def seed_demo_products(write_api: str) -> list[str]:
 
 def banner(ports: Ports) -> str:
     """What to try first, printed once everything is up."""
-    w, r = f"http://127.0.0.1:{ports.write_api}", f"http://127.0.0.1:{ports.read_api}"
+    w, r = ports.url(WRITE_API.role), ports.url(READ_API.role)
     pg_writer = f"{postgres.WRITER_HOST}:{ports.postgres}"
     pg_reader = f"{postgres.READER_HOST}:{ports.postgres}"
     return f"""
 order-platform is up.
-  write API  {w}   (OpenAPI: {w}/openapi.json)
-  read API   {r}   (OpenAPI: {r}/openapi.json)
+  write API  {w}   (Swagger UI: {w}/docs)
+  read API   {r}   (Swagger UI: {r}/docs)
   AWS emulator http://127.0.0.1:{ports.aws}
   PostgreSQL {pg_writer} (writer), {pg_reader} (reader: a streaming replica)
 

@@ -1,7 +1,7 @@
 """The event topology: event types, the bus, routes and queues.
 
 This module is the one source of truth for how events flow. The services,
-the local platform (``order_platform.localplatform``) and the Pulumi program
+the local platform (``order_local``) and the Pulumi program
 (``infra/``) all read it; nobody copies names or numbers out of it.
 
 It imports only the standard library so that the Pulumi program can use it

@@ -13,8 +13,9 @@ import pytest
 import requests
 
 from order_platform.config import CONTRACT
+from order_platform.processes import READ_API, WRITE_API
 from tests.conftest import free_port
-from tests.support.processes import gunicorn_command, running
+from tests.support.processes import command, environment, running
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +27,9 @@ def apis(platform_env, tmp_path_factory):
     write_port, read_port = free_port(), free_port()
     read_url = f"http://127.0.0.1:{read_port}"
     env = {**platform_env, "READ_API_URL": read_url, "LOG_LEVEL": "INFO"}
-    with running(gunicorn_command("read_api", read_port), env, f"{read_url}/readyz",
-                 logs / "read.log") as read_proc, \
-            running(gunicorn_command("write_api", write_port), env,
+    with running(command(READ_API, read_port), {**env, **environment(READ_API)},
+                 f"{read_url}/readyz", logs / "read.log") as read_proc, \
+            running(command(WRITE_API, write_port), {**env, **environment(WRITE_API)},
                     f"http://127.0.0.1:{write_port}/readyz", logs / "write.log") as write_proc:
         yield {"write": f"http://127.0.0.1:{write_port}", "read": read_url,
                "write_log": logs / "write.log", "read_log": logs / "read.log",
@@ -131,18 +132,19 @@ def test_both_serve_health_and_openapi(apis):
 
 def test_gunicorn_stops_gracefully_on_sigterm(platform_env, tmp_path):
     port = free_port()
-    with running(gunicorn_command("read_api", port, workers=1), platform_env,
-                 f"http://127.0.0.1:{port}/healthz", tmp_path / "read.log") as proc:
+    env = {**platform_env, **environment(READ_API), "WEB_CONCURRENCY": "1"}
+    with running(command(READ_API, port), env, f"http://127.0.0.1:{port}/healthz",
+                 tmp_path / "read.log") as proc:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     log = tmp_path / "read.log"
     assert any(line.get("logger") == "gunicorn.error" for line in _json_lines(log))
 
 
-@pytest.mark.parametrize("app", ["write_api", "read_api"])
+@pytest.mark.parametrize("api", [WRITE_API, READ_API], ids=lambda p: p.role)
 @pytest.mark.parametrize("broken, name", [({"DB_NAME": None}, "DB_NAME"),
                                           ({"DB_PORT": "not-a-port"}, "DB_PORT")])
-def test_a_bad_setting_stops_gunicorn_at_start_naming_it(platform_env, app, broken, name):
+def test_a_bad_setting_stops_gunicorn_at_start_naming_it(platform_env, api, broken, name):
     env = {k: v for k, v in os.environ.items() if k not in {s.env for s in CONTRACT}}
     env.update(platform_env)
     for key, value in broken.items():
@@ -150,7 +152,8 @@ def test_a_bad_setting_stops_gunicorn_at_start_naming_it(platform_env, app, brok
             env.pop(key)
         else:
             env[key] = value
-    result = subprocess.run(gunicorn_command(app, free_port()), env=env, capture_output=True,
+    env.update(environment(api))
+    result = subprocess.run(command(api, free_port()), env=env, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode != 0
     assert name in result.stdout + result.stderr

@@ -22,8 +22,9 @@ import psutil
 import pytest
 import requests
 
-from order_platform.localplatform import machine, postgres
-from order_platform.localplatform.runner import LocalPlatformProcess, free_ports
+from order_local import machine, postgres
+from order_local.ports import Ports
+from order_local.runner import LocalPlatformProcess
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def _tree_uids(pid: int) -> set[int]:
 def _race_to_create(user: str, racers: int) -> set[int]:
     """The uids that ``racers`` processes creating ``user`` at once each got back."""
     procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        from order_platform.localplatform import machine
+        from order_local import machine
         print(machine.ensure_system_user({user!r}).pw_uid)""")],
         stdout=subprocess.PIPE, text=True) for _ in range(racers)]
     uids = {int(p.communicate(timeout=60)[0]) for p in procs}
@@ -116,7 +117,7 @@ def unprivileged_home():
 
 
 def test_the_whole_platform_starts_for_an_unprivileged_user(unprivileged_home):
-    ports = free_ports()
+    ports = Ports.free()
     passwd_before = Path("/etc/passwd").read_text()
     run_as = None
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -144,26 +145,21 @@ def test_the_whole_platform_starts_for_an_unprivileged_user(unprivileged_home):
 
 
 def _order_local(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "order_platform.localplatform", "up", *args],
+    return subprocess.run([sys.executable, "-m", "order_local", "up", *args],
                           check=False, capture_output=True, text=True, timeout=timeout,
                           cwd=REPO)
 
 
-def _port_args(ports) -> list[str]:
-    return [arg for name, value in vars(ports).items()
-            for arg in (f"--{name.replace('_', '-')}-port", str(value))]
-
-
 def test_a_taken_port_stops_the_platform_at_once_with_one_line_naming_it(tmp_path):
-    ports = free_ports()
+    ports = Ports.free()
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", ports.read_api))
+        holder.bind(("127.0.0.1", ports["read-api"]))
         holder.listen()
-        result = _order_local("--data-dir", str(tmp_path / "local"), *_port_args(ports))
+        result = _order_local("--data-dir", str(tmp_path / "local"), *ports.args())
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert f"port {ports.read_api} on 127.0.0.1 (the read API) is in use" in lines[0]
+    assert f"port {ports['read-api']} on 127.0.0.1 (the read-api) is in use" in lines[0]
     assert f"by pid {os.getpid()} " in lines[0]  # this test holds it
     assert "--read-api-port" in lines[0]
     assert not (tmp_path / "local" / "pgdata").exists()  # refused before starting anything
@@ -173,7 +169,7 @@ def test_a_data_directory_of_another_postgresql_major_is_refused_with_one_line(t
     old = tmp_path / "local" / "pgdata"
     old.mkdir(parents=True)
     (old / "PG_VERSION").write_text("16\n")
-    result = _order_local("--data-dir", str(tmp_path / "local"), *_port_args(free_ports()))
+    result = _order_local("--data-dir", str(tmp_path / "local"), *Ports.free().args())
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

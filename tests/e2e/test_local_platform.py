@@ -15,8 +15,9 @@ import psycopg2
 import pytest
 import requests
 
-from order_platform.localplatform import postgres
-from order_platform.localplatform.runner import LocalPlatformProcess, free_ports
+from order_local import postgres
+from order_local.ports import Ports
+from order_local.runner import LocalPlatformProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +65,7 @@ def _socket_dirs(port: int) -> list[Path]:
 
 
 def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_system_user):
-    ports = free_ports()
+    ports = Ports.free()
     data_dir = tmp_path / "local"
     platform = LocalPlatformProcess(data_dir, ports, pg_system_user=pg_system_user)
     write_api, read_api = platform.write_url, platform.read_url
@@ -97,7 +98,7 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_sy
     assert "SIGKILL" not in platform.output(), platform.output()[-4000:]
     for name in ("write-api", "read-api", "worker", "relay"):
         assert f"{name} stopped (rc=0)" in platform.output()
-    needles = [str(data_dir), f"127.0.0.1:{ports.write_api}", f"-p {ports.aws}"]
+    needles = [str(data_dir), f"127.0.0.1:{ports['write-api']}", f"-p {ports.aws}"]
     assert _processes_mentioning(needles) == []
     assert [d for d in _socket_dirs(ports.postgres) if d.exists()] == []
     # Gone after the restart if the replica were cloned again instead of kept.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import psycopg2
 import pytest
 
-from order_platform.localplatform import postgres
+from order_local import postgres
 from tests.conftest import APP_DB, APP_ROLE, free_port
 
 DEADLINE_SECONDS = 30
@@ -47,9 +47,9 @@ def _scalar(dsn: dict, sql: str, params: tuple = ()) -> object:
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env, pg_system_user):
     """A migrated writer, its streaming replica, and settings whose reader is the replica."""
+    from order_local import provision
     from order_platform.adapters.schema import apply_migrations
     from order_platform.config import load_settings
-    from order_platform.localplatform import provision
 
     base = tmp_path_factory.mktemp("replicated")
     writer = postgres.LocalPostgres(data_dir=base / "pgdata", port=free_port(),

@@ -1,26 +1,33 @@
-"""Start service processes for e2e tests and stop them afterwards."""
+"""Start service processes for e2e tests and stop them afterwards, as the catalogue says."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
+from order_platform import launch
+from order_platform.processes import Process
+
 REPO = Path(__file__).resolve().parents[2]
-GUNICORN_CONF = REPO / "services" / "gunicorn.conf.py"
 
 
-def gunicorn_command(app: str, port: int, workers: int = 2) -> list[str]:
-    """gunicorn for ``app`` ('write_api' or 'read_api') on 127.0.0.1:port."""
-    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            f"order_platform.entrypoints.{app}.app:create_app()"]
+def command(proc: Process, port: int | None = None) -> list[str]:
+    """The catalogue's command for ``proc``, an API bound to 127.0.0.1:port."""
+    return launch.command(proc, host="127.0.0.1", port=port)
+
+
+def environment(proc: Process, port: int | None = None) -> dict[str, str]:
+    """What ``proc`` is started with besides the contract; a daemon's probes on ``port``."""
+    env = launch.environment(proc)
+    if port is not None and proc.health_port is not None:
+        env["HEALTH_PORT"] = str(port)
+    return env
 
 
 def wait_http_ok(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:

@@ -1,7 +1,7 @@
 """Adding a route to the topology without a worker handler fails here, not in production."""
 
 from order_platform import topology
-from order_platform.entrypoints.worker.bootstrap import event_handlers
+from order_platform.entrypoints.worker.wiring import event_handlers
 
 
 def test_every_topology_queue_has_exactly_one_handler():

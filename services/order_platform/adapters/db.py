@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Iterator
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extras
-import psycopg2.pool
 
 from order_platform.adapters.credentials import SecretsManagerCredentials
+from order_platform.adapters.pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +61,7 @@ class Database:
             self._dsn["options"] = options
         self._credentials = credentials
         self._readonly = readonly
-        self._pool = psycopg2.pool.ThreadedConnectionPool(0, max_connections)
-        # psycopg2 keeps at most ``minconn`` idle connections and closes the rest on return;
-        # raised after construction so that nothing connects until first use.
-        self._pool.minconn = max_connections
-        self._pool._connect = self._connect  # the pool's only hook for how to connect
-        # Bounds waiting callers: ThreadedConnectionPool raises instead of blocking.
-        self._slots = threading.BoundedSemaphore(max_connections)
-
-    def _connect(self, key=None):
-        conn = self._open()
-        if key is not None:
-            self._pool._used[key] = conn
-            self._pool._rused[id(conn)] = key
-        else:
-            self._pool._pool.append(conn)
-        return conn
+        self._pool = ConnectionPool(self._open, max_connections)
 
     def _open(self):
         creds = self._credentials.current()
@@ -96,12 +80,9 @@ class Database:
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """Borrow a connection; a broken one is discarded rather than returned."""
-        if not self._slots.acquire(timeout=30):
-            raise psycopg2.OperationalError("connection pool exhausted for 30s")
-        conn = None
+        conn = self._pool.acquire()
         broken = False
         try:
-            conn = self._pool.getconn()
             yield conn
         except psycopg2.OperationalError as exc:
             # A cancelled statement or a lock timeout leaves a healthy session behind
@@ -109,12 +90,13 @@ class Database:
             broken = not isinstance(exc, _SESSION_SURVIVES)
             raise
         finally:
-            if conn is not None:
-                idle = conn.status == psycopg2.extensions.STATUS_READY
-                if not broken and not conn.closed and not idle:
+            broken = broken or bool(conn.closed)
+            if not broken and conn.status != psycopg2.extensions.STATUS_READY:
+                try:
                     conn.rollback()
-                self._pool.putconn(conn, close=broken or bool(conn.closed))
-            self._slots.release()
+                except psycopg2.Error:
+                    broken = True
+            self._pool.release(conn, discard=broken)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:
@@ -135,5 +117,5 @@ class Database:
             cur.execute("SELECT 1")
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        self._pool.closeall()
+        """Close every idle pooled connection."""
+        self._pool.close()

@@ -1,12 +1,12 @@
-"""``order-dlq``: inspect and redrive the dead-letter queues of the topology.
+"""``order-platform dlq``: inspect and redrive the dead-letter queues of the topology.
 
-    order-dlq depths                          every queue, its DLQ and its rule-target DLQ
-    order-dlq peek QUEUE [--max N] [--target] show DLQ messages (they stay in the DLQ)
-    order-dlq redrive QUEUE [--max N] [--target]
+    order-platform dlq depths                          every queue, its DLQ and its rule-target DLQ
+    order-platform dlq peek QUEUE [--max N] [--target] show DLQ messages (they stay in the DLQ)
+    order-platform dlq redrive QUEUE [--max N] [--target]
                                               move DLQ messages back to QUEUE
-    order-dlq outbox [--max N]                outbox rows the relay parked (the bus kept
+    order-platform dlq outbox [--max N]                outbox rows the relay parked (the bus kept
                                               rejecting them), one JSON line each
-    order-dlq outbox-retry (--id ID ... | --all)
+    order-platform dlq outbox-retry (--id ID ... | --all)
                                               unpark rows: the relay tries them again
 
 QUEUE is a topology queue key (``stock-validation``, ``inventory-update``). ``--target``
@@ -28,11 +28,11 @@ from typing import TextIO
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from order_platform import topology
+from order_platform import bootstrap, topology
 from order_platform.adapters import aws
-from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
-from order_platform.config import ConfigError, Settings, load_settings
+from order_platform.config import Settings
+from order_platform.processes import DLQ, Endpoint
 from order_platform.service_layer import relay
 
 DEPTH_ATTRIBUTES = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
@@ -165,7 +165,8 @@ def redrive(sqs, settings: Settings, qs: QueueSet, *, most: int, target: bool) -
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="order-dlq", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="order-platform dlq",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("depths", help="depth of every queue and DLQ")
     keys = [q.key for q in topology.QUEUES]
@@ -184,14 +185,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _writer(settings: Settings) -> Database:
-    credentials = SecretsManagerCredentials(aws.client("secretsmanager", settings),
-                                            settings.db_secret_arn)
-    return Database(host=settings.db_writer_endpoint, port=settings.db_port,
-                    dbname=settings.db_name, credentials=credentials, max_connections=1,
-                    application_name="order-dlq")
-
-
 def run_outbox(db: Database, args: argparse.Namespace, out: TextIO) -> int:
     """The outbox commands: list parked rows, or unpark some or all of them."""
     if args.command == "outbox":
@@ -207,11 +200,11 @@ def run(settings: Settings, argv: Sequence[str], out: TextIO) -> int:
     """Run one command against the topology described by ``settings``."""
     args = _parser().parse_args(argv)
     if args.command.startswith("outbox"):
-        db = _writer(settings)
+        runtime = bootstrap.start(DLQ, settings)
         try:
-            return run_outbox(db, args, out)
+            return run_outbox(runtime.database(Endpoint.WRITER), args, out)
         finally:
-            db.close()
+            runtime.close()
     sqs = aws.client("sqs", settings)
     if args.command == "depths":
         print(f"{'queue':18} {'kind':11} {'visible':>8} {'in_flight':>9} {'delayed':>8}  name",
@@ -232,15 +225,10 @@ def run(settings: Settings, argv: Sequence[str], out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``order-dlq``."""
+    """Entry point of ``order-platform dlq``."""
     argv = sys.argv[1:] if argv is None else argv
     _parser().parse_args(argv)  # --help and usage errors need no configuration
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"order-dlq: {exc}", file=sys.stderr)
-        return 2
-    return run(settings, argv, sys.stdout)
+    return run(bootstrap.settings_or_exit(DLQ), argv, sys.stdout)
 
 
 if __name__ == "__main__":

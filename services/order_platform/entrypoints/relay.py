@@ -1,38 +1,31 @@
-"""``order-relay``: publish the outbox to EventBridge until SIGTERM.
+"""The outbox relay: publish the outbox to EventBridge until SIGTERM (``order-platform relay``).
 
-Its own process (and, in the cloud, its own Deployment and IAM role): it needs only
-the writer and ``events:PutEvents`` on the bus, it scales apart from the consumers,
-and the worker never needs permission to publish.
+Its own process (and, in the cloud, its own Deployment and IAM role): it needs only the
+writer and ``events:PutEvents`` on the bus, it scales apart from the consumers, and the
+worker never needs permission to publish.
 
-Shutdown is bounded by one cycle: backoffs and idle pauses end at once on SIGTERM,
-and a PutEvents call in progress ends within ``PUT_EVENTS_CONFIG``'s timeouts (two
-attempts of at most 3 s to connect and 5 s to answer), well inside the grace period.
+Shutdown is bounded by one cycle: backoffs and idle pauses end at once on SIGTERM, and a
+PutEvents call in progress ends within ``PUT_EVENTS_CONFIG``'s timeouts (two attempts of at
+most 3 s to connect and 5 s to answer), well inside the grace period.
 """
 
 from __future__ import annotations
 
-import logging
-import signal
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from botocore.config import Config
 
-from order_platform.adapters import aws
-from order_platform.adapters.credentials import SecretsManagerCredentials
+from order_platform import bootstrap
 from order_platform.adapters.db import Database
-from order_platform.adapters.event_bus import EventBus
-from order_platform.config import ConfigError, Settings, load_settings
-from order_platform.entrypoints.crash_hook import crash_hook
-from order_platform.entrypoints.probes import ProbeServer
-from order_platform.logs import configure_logging
-from order_platform.processes import RELAY
+from order_platform.adapters.event_bus import EntryResult, EventBus
+from order_platform.bootstrap import Runtime
+from order_platform.entrypoints import daemon
+from order_platform.processes import RELAY, Endpoint
 from order_platform.service_layer.relay import OutboxRelay, run_until_stopped
 
-log = logging.getLogger("order_platform.relay")
-
-SHUTDOWN_GRACE_SECONDS = 25.0
-"""Inside Kubernetes' 30 s termination grace (and the local platform's 25 s)."""
 PUT_EVENTS_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"},
                            connect_timeout=3, read_timeout=5)
 """The relay retries outages itself, with jitter; boto only retries a blip once, so one
@@ -41,64 +34,62 @@ IDLE_SECONDS = 0.25
 """Pause between outbox polls when nothing is waiting: an indexed, near-empty scan."""
 
 
-def build_relay(settings: Settings) -> tuple[OutboxRelay, Database]:
-    """The relay and its writer pool, from settings; connects nothing yet."""
-    credentials = SecretsManagerCredentials(aws.client("secretsmanager", settings),
-                                            settings.db_secret_arn)
-    writer = Database(host=settings.db_writer_endpoint, port=settings.db_port,
-                      dbname=settings.db_name, credentials=credentials,
-                      max_connections=2, application_name="order-relay")
-    bus = EventBus(aws.client("events", settings, config=PUT_EVENTS_CONFIG),
-                   settings.event_bus_name)
-    relay = OutboxRelay(writer, bus, max_attempts=settings.relay_max_attempts,
-                        after_publish=crash_hook("relay.after_publish"))
-    return relay, writer
+@dataclass
+class RelayLoop:
+    """The relay's one loop, as a daemon."""
 
+    relay: OutboxRelay
+    writer: Database
+    stop: threading.Event = field(default_factory=threading.Event)
 
-def main() -> int:
-    """Run the relay; exit 0 after a graceful stop."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"order-relay: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level, service="order-relay")
-    relay, writer = build_relay(settings)
-    stop = threading.Event()
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=run_until_stopped, args=(self.relay, self.stop),
+                                        kwargs={"idle_seconds": IDLE_SECONDS}, name="relay",
+                                        daemon=True)
 
-    def request_stop(signum, frame) -> None:
-        log.info("signal received; finishing the current batch",
-                 extra={"signal": signal.Signals(signum).name})
-        stop.set()
+    def start(self) -> None:
+        """Start publishing in the background."""
+        self._thread.start()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    loop = threading.Thread(target=run_until_stopped, args=(relay, stop),
-                            kwargs={"idle_seconds": IDLE_SECONDS}, name="relay", daemon=True)
+    def alive(self) -> bool:
+        """Liveness: the loop runs (or we are stopping on purpose)."""
+        return self.stop.is_set() or self._thread.is_alive()
 
-    def ready() -> bool:
-        if stop.is_set():
+    def ready(self) -> bool:
+        """Readiness: not stopping, and the writer answers."""
+        if self.stop.is_set():
             return False
-        writer.ping()
+        self.writer.ping()
         return True
 
-    probes = ProbeServer(settings.health_port or RELAY.health_port,
-                         alive=lambda: stop.is_set() or loop.is_alive(), ready=ready).start()
-    loop.start()
-    log.info("relay started", extra={"bus": settings.event_bus_name, "health_port": probes.port,
-                                      "max_attempts": settings.relay_max_attempts})
-    while not stop.wait(0.5):
-        if not loop.is_alive():
-            log.error("relay loop died; exiting so the pod restarts")
-            stop.set()
-            probes.stop()
-            return 1
-    loop.join(SHUTDOWN_GRACE_SECONDS)
-    probes.stop()
-    writer.close()
-    clean = not loop.is_alive()
-    log.info("relay stopped", extra={"clean": clean})
-    return 0 if clean else 1
+    def shutdown(self, grace_seconds: float) -> bool:
+        """Finish the current batch; True when the loop ended in time."""
+        self.stop.set()
+        self._thread.join(grace_seconds)
+        return not self._thread.is_alive()
+
+
+def build_relay(runtime: Runtime, *,
+                after_publish: Callable[[list[EntryResult]], None] | None = None) -> RelayLoop:
+    """The relay on the runtime's writer pool; connects nothing yet.
+
+    ``after_publish`` runs after PutEvents answered and before the rows are marked: the
+    crash tests inject a hard exit there.
+    """
+    writer = runtime.database(Endpoint.WRITER)
+    bus = EventBus(runtime.client("events", config=PUT_EVENTS_CONFIG),
+                   runtime.settings.event_bus_name)
+    relay = OutboxRelay(writer, bus, max_attempts=runtime.settings.relay_max_attempts,
+                        after_publish=after_publish)
+    return RelayLoop(relay, writer)
+
+
+def main(after_publish: Callable[[list[EntryResult]], None] | None = None) -> int:
+    """Run the relay; exit 0 after a graceful stop. ``after_publish`` is for crash tests."""
+    runtime = bootstrap.start_or_exit(RELAY)
+    return daemon.serve(runtime, build_relay(runtime, after_publish=after_publish),
+                        bus=runtime.settings.event_bus_name,
+                        max_attempts=runtime.settings.relay_max_attempts)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ deduplicate on ``detail.event_id``, which never changes.
 A row EventBridge rejects ``max_attempts`` times (an entry too large, a malformed
 detail: things no retry will fix) is *parked*: ``parked_at`` is set, the relay logs
 an error and never claims it again. ``parked_rows`` and ``unpark`` (behind
-``order-dlq outbox`` and ``order-dlq outbox-retry``) show and replay parked rows.
+``order-platform dlq outbox`` and ``order-platform dlq outbox-retry``) show and replay parked rows.
 """
 
 from __future__ import annotations
@@ -133,8 +133,8 @@ class OutboxRelay:
                 self._not_before.pop(result.key, None)
                 parked += 1
                 log.error("outbox row PARKED: the bus rejected it on every attempt; it is no "
-                          "longer retried (see `order-dlq outbox`, replay with "
-                          "`order-dlq outbox-retry`)",
+                          "longer retried (see `order-platform dlq outbox`, replay with "
+                          "`order-platform dlq outbox-retry`)",
                           extra={"outbox_id": result.key, "event_id": str(row["event_id"]),
                                  "event_type": row["event_type"], "attempts": attempts,
                                  "error": result.error})

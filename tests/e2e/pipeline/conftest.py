@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from order_platform.processes import RELAY, WORKER, WRITE_API
 from tests.conftest import free_port
 from tests.integration.pipeline.harness import Pipeline, make_pipeline, wait_until
-from tests.support.processes import gunicorn_command, running
+from tests.support.processes import command, environment, running
 
 
 class Services:
@@ -46,21 +47,30 @@ class Services:
         proc.port = port
         return proc
 
-    def worker(self, wait_ready: bool = True, **env: str):
-        """An ``order-worker`` process."""
-        return self.start("worker", [sys.executable, "-m", "order_platform.entrypoints.worker"],
-                          env, ready_path="/readyz" if wait_ready else None)
+    def worker(self, wait_ready: bool = True, crash_at: str | None = None, **env: str):
+        """A worker process; ``crash_at`` kills it at that point (``tests.support.crash_at``)."""
+        return self.start("worker", self._command(WORKER, crash_at),
+                          {**environment(WORKER), **env},
+                          ready_path="/readyz" if wait_ready else None)
 
-    def relay(self, wait_ready: bool = True, **env: str):
-        """An ``order-relay`` process."""
-        return self.start("relay", [sys.executable, "-m", "order_platform.entrypoints.relay"],
-                          env, ready_path="/readyz" if wait_ready else None)
+    def relay(self, wait_ready: bool = True, crash_at: str | None = None, **env: str):
+        """A relay process; ``crash_at`` kills it at that point (``tests.support.crash_at``)."""
+        return self.start("relay", self._command(RELAY, crash_at),
+                          {**environment(RELAY), **env},
+                          ready_path="/readyz" if wait_ready else None)
+
+    @staticmethod
+    def _command(proc, crash_at: str | None) -> list[str]:
+        if crash_at is None:
+            return command(proc)
+        return [sys.executable, "-m", "tests.support.crash_at", crash_at]
 
     def write_api(self) -> str:
         """The write API under gunicorn; returns its base URL."""
         port = free_port()
-        self.start("write-api", gunicorn_command("write_api", port), {"DB_POOL_MAX": "12"},
-                   ready_path="/readyz", port=port)
+        self.start("write-api", command(WRITE_API, port),
+                   {**environment(WRITE_API), "DB_POOL_MAX": "12"}, ready_path="/readyz",
+                   port=port)
         return f"http://127.0.0.1:{port}"
 
 

@@ -1,7 +1,7 @@
 """Processes killed inside the at-least-once windows lose nothing and apply nothing twice.
 
-The kill is the worker's and relay's test hook (ORDER_PLATFORM_TEST_CRASH_AT): the
-process calls os._exit at the named line, like a SIGKILL there.
+The kill is injected by the test launcher (``tests.support.crash_at``) through the worker's
+and relay's callbacks: the process calls os._exit at the named line, like a SIGKILL there.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from order_platform import topology
-from order_platform.entrypoints.crash_hook import CRASH_ENV, CRASH_EXIT_CODE
 from order_platform.service_layer import stock
 from tests.e2e.pipeline.conftest import log_records, wait_exit, wait_status
 from tests.integration.pipeline.harness import wait_until
+from tests.support.crash_at import CRASH_EXIT_CODE
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def test_worker_killed_after_commit_before_delete(pipeline, services):
     order_id = pipeline.place_order([(product, 4)])
     services.relay()
 
-    doomed = services.worker(wait_ready=False, **{CRASH_ENV: "worker.after_commit"})
+    doomed = services.worker(wait_ready=False, crash_at="worker.after_commit")
     assert wait_exit(doomed) == CRASH_EXIT_CODE
     # Committed, not acknowledged: the effect is there and the message is still queued.
     assert pipeline.order(order_id)["status"] == "STOCK_VALIDATED"
@@ -52,7 +52,7 @@ def test_relay_killed_after_put_events_before_marking(pipeline, services):
     order_id = pipeline.place_order([(product, 4)])
     queue = pipeline.queue_url(topology.STOCK_VALIDATION_QUEUE)
 
-    doomed = services.relay(wait_ready=False, **{CRASH_ENV: "relay.after_publish"})
+    doomed = services.relay(wait_ready=False, crash_at="relay.after_publish")
     assert wait_exit(doomed) == CRASH_EXIT_CODE
     # EventBridge accepted it, but the row was never marked.
     assert pipeline.outbox("OrderCreated")[0]["published_at"] is None

@@ -1,4 +1,4 @@
-"""`make dlq ARGS=...`: order-dlq with the contract a running `make dev` wrote."""
+"""`make dlq ARGS=...`: order-platform dlq with the contract a running `make dev` wrote."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import psycopg2
@@ -15,6 +14,8 @@ import requests
 
 from order_platform import topology
 from order_platform.config import CONTRACT
+from order_platform.launch import command
+from order_platform.processes import DLQ
 from order_platform.service_layer import stock
 from tests.e2e.pipeline.conftest import log_records, stop
 from tests.integration.pipeline.harness import wait_until
@@ -25,7 +26,7 @@ VALIDATION = topology.STOCK_VALIDATION_QUEUE
 
 
 def _order_dlq(pipeline, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "order_platform.entrypoints.dlq", *args],
+    done = subprocess.run(command(DLQ, args=args),
                           env={**os.environ, **pipeline.env}, capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr

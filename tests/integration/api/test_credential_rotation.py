@@ -12,9 +12,9 @@ import uuid
 import pytest
 from psycopg2 import sql
 
+from order_local import provision
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
-from order_platform.localplatform import provision
 from tests.conftest import APP_ROLE
 
 

@@ -13,14 +13,9 @@ import uuid
 import psycopg2
 import pytest
 
-from order_platform import topology
+from order_platform import bootstrap, topology
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
-from order_platform.entrypoints.web.bootstrap import (
-    API_TIMEOUTS,
-    Endpoint,
-    Timeouts,
-    build_database,
-)
+from order_platform.processes import READ_API, WRITE_API, Endpoint
 from order_platform.service_layer.idempotency import _LOCK_NAMESPACE
 from tests.conftest import APP_DB
 
@@ -59,7 +54,9 @@ def _assert_timeout_503(response, limit: str) -> None:
     ("read", {"statement_timeout": "5s", "lock_timeout": "0"}),
 ])
 def test_each_api_pool_sets_its_timeouts_on_every_connection(api, expected, write_app, read_app):
-    assert {e: (t.statement_ms, t.lock_ms) for e, t in API_TIMEOUTS.items()} == {
+    specs = {**bootstrap.pool_specs(WRITE_API, write_app.extensions["order_platform"].settings),
+             **bootstrap.pool_specs(READ_API, read_app.extensions["order_platform"].settings)}
+    assert {e: (s.statement_timeout_ms, s.lock_timeout_ms) for e, s in specs.items()} == {
         Endpoint.WRITER: (5_000, 2_000), Endpoint.READER: (5_000, None)}
     database = (write_app if api == "write" else read_app).extensions["order_platform"].database
     with database.transaction() as cur:
@@ -111,10 +108,10 @@ def test_an_order_waiting_on_its_idempotency_key_lock_is_a_503_and_creates_nothi
 @pytest.fixture
 def impatient_read_client(settings):
     """The read API on a reader pool whose statements may run 300 ms (production: 5 s)."""
-    database = build_database(settings, Endpoint.READER, service="read-api",
-                              timeouts=Timeouts(statement_ms=300))
-    yield create_read_app(settings, database=database).test_client()
-    database.close()
+    runtime = bootstrap.start(READ_API, settings, pools={
+        Endpoint.READER: bootstrap.PoolSpec(max_connections=2, statement_timeout_ms=300)})
+    yield create_read_app(settings, database=runtime.database(Endpoint.READER)).test_client()
+    runtime.close()
 
 
 @pytest.mark.parametrize("path", ["/orders?limit=5", f"/orders/{uuid.uuid4()}"])

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 
+from order_local import provision
 from order_platform import topology
 from order_platform.adapters import aws
 from order_platform.adapters.credentials import SecretsManagerCredentials
@@ -24,7 +25,6 @@ from order_platform.adapters.event_bus import EventBus
 from order_platform.adapters.schema import apply_migrations
 from order_platform.config import Settings, load_settings
 from order_platform.domain.orders import OrderItem
-from order_platform.localplatform import provision
 from order_platform.service_layer.orders import place_order
 
 ROLE = "pipeline_app"

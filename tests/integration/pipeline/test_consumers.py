@@ -19,7 +19,7 @@ from order_platform.adapters.queues import (
     VisibilityExtender,
     decode_event,
 )
-from order_platform.entrypoints.worker.bootstrap import event_handlers, message_handler
+from order_platform.entrypoints.worker.wiring import event_handlers, message_handler
 from order_platform.service_layer import stock
 from tests.integration.pipeline.harness import wait_until
 

@@ -26,6 +26,7 @@ from order_platform.adapters.event_bus import (
 )
 from order_platform.entrypoints import dlq
 from order_platform.entrypoints import relay as relay_entrypoint
+from order_platform.processes import RELAY
 from order_platform.service_layer.relay import OutboxRelay, outage_wait, run_until_stopped
 from tests.integration.pipeline.harness import wait_until
 
@@ -55,7 +56,7 @@ class RecordingEvents:
 
 
 def _dlq(pipeline, *argv: str) -> str:
-    """Run an ``order-dlq`` command in-process; its output."""
+    """Run an ``order-platform dlq`` command in-process; its output."""
     out = io.StringIO()
     assert dlq.run(pipeline.settings, list(argv), out) == 0
     return out.getvalue()
@@ -362,7 +363,7 @@ def test_stop_during_a_put_events_that_hangs_ends_within_the_grace(pipeline):
             "WHERE c.relname = 'outbox' AND l.mode = 'RowShareLock'")[0]["n"],
             timeout=10, what="a cycle holding its claim while PutEvents hangs")
         stop.set()  # what SIGTERM does
-        loop.join(relay_entrypoint.SHUTDOWN_GRACE_SECONDS)
+        loop.join(RELAY.shutdown_grace_seconds)
         assert not loop.is_alive(), "the relay outlived its shutdown grace"
     row = pipeline.outbox()[0]
     assert row["published_at"] is None and row["attempts"] == 0

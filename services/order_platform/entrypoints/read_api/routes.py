@@ -11,7 +11,7 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductListQuery,
     ProductPage,
 )
-from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.dependencies import dependencies
 from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut

@@ -6,20 +6,16 @@ from collections.abc import Iterable
 
 from apiflask import APIBlueprint, APIFlask
 
-from order_platform.config import Settings, load_settings
-from order_platform.entrypoints.web.bootstrap import (
-    EXTENSION_KEY,
-    ApiDependencies,
-    Endpoint,
-    build_database,
-)
+from order_platform import bootstrap
+from order_platform.config import Settings
+from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDependencies
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
 from order_platform.entrypoints.web.health import health
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, register_request_hooks
 from order_platform.entrypoints.web.schemas import ErrorResponse
-from order_platform.logs import configure_logging
+from order_platform.processes import Process
 
 API_VERSION = "1.0.0"
 
@@ -27,10 +23,9 @@ API_VERSION = "1.0.0"
 def create_api(
     import_name: str,
     *,
-    service: str,
+    process: Process,
     title: str,
     description: str,
-    endpoint: Endpoint,
     blueprints: Iterable[APIBlueprint],
     settings: Settings | None = None,
     database=None,
@@ -38,17 +33,14 @@ def create_api(
 ) -> APIFlask:
     """Build an API: settings (from the environment unless given), its pool, routes.
 
-    A process started by gunicorn passes nothing: config is read and validated here
-    (ConfigError names the bad setting) and logs go to stderr as JSON. Tests pass
-    their own Settings and, if they like, their own Database.
+    A process started by gunicorn passes nothing: ``bootstrap.start`` reads and validates
+    the config and sends logs to stderr as JSON. Tests pass their own Settings and, if they
+    like, their own Database.
     """
-    from_environment = settings is None
-    if settings is None:
-        settings = load_settings()
-    if from_environment:
-        configure_logging(settings.log_level, service=service)
+    runtime = bootstrap.start(process, settings)
+    settings = runtime.settings
     if database is None:
-        database = build_database(settings, endpoint, service=service)
+        database = runtime.database(process.endpoints[0])
 
     app = APIFlask(import_name, title=title, version=API_VERSION,
                    spec_path="/openapi.json", docs_path="/docs",

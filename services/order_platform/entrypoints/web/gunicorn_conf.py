@@ -1,9 +1,10 @@
-"""gunicorn settings for both APIs; the command line names the app and usually the bind.
+"""gunicorn settings for both APIs, loaded by ``order-platform <api>`` (see ``launch.py``):
 
-    gunicorn -c services/gunicorn.conf.py --bind 0.0.0.0:3000 \
+    gunicorn -c python:order_platform.entrypoints.web.gunicorn_conf --bind 0.0.0.0:3000 \
         'order_platform.entrypoints.write_api.app:create_app()'
 
-Every knob reads an environment variable so a Deployment can tune it without a new image.
+The port and the grace period are the process catalogue's; the other knobs read an
+environment variable so a Deployment can tune them without a new image.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import os
 import sys
 
 from order_platform.config import ConfigError, load_settings
+from order_platform.launch import PROCESS_ENV
+from order_platform.processes import WRITE_API, process
 
-# Without --bind: PORT (3000 for the write API; the read API is run with PORT=3001).
-bind = [f"0.0.0.0:{os.environ.get('PORT', '3000')}"]
+_api = process(os.environ.get(PROCESS_ENV, WRITE_API.role))
+
+# The launcher always passes --bind; this is for a gunicorn started by hand.
+bind = [f"0.0.0.0:{_api.port}"]
 
 # Threads, not processes, carry concurrency: requests mostly wait on PostgreSQL, and
 # each worker's pool (DB_POOL_MAX, default 8) covers its threads with room to spare.
@@ -24,15 +29,19 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # A request that takes 30 s is stuck (statements are short); the worker is replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# Shorter than the pod's terminationGracePeriodSeconds (30 s), so in-flight requests
-# finish on SIGTERM before the kubelet escalates to SIGKILL.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
+# The catalogue's shutdown grace, shorter than the pod's terminationGracePeriodSeconds, so
+# in-flight requests finish on SIGTERM before the kubelet escalates to SIGKILL.
+graceful_timeout = _api.shutdown_grace_seconds
 # Idle keep-alive connections are closed after this. It stays under the NLB's 350 s TCP
 # idle timeout, so the pod closes them cleanly before the balancer silently drops the flow.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 # Recycle workers now and then (jittered so they do not all restart at once).
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = 2000
+
+# Heartbeat files on a tmpfs: the root filesystem is read-only in the cloud, and a disk-backed
+# /tmp can stall the heartbeat long enough to get a healthy worker killed.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 # Headers and request lines: gunicorn's defaults; bodies are capped at 64 KiB by Flask.
 limit_request_line = 8190

@@ -8,7 +8,7 @@ import psycopg2
 from apiflask import APIBlueprint
 
 from order_platform.adapters.credentials import CredentialsError
-from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.dependencies import dependencies
 from order_platform.entrypoints.web.errors import error_body
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,2 @@
-"""The event worker (``order-worker``): the stock-validation and inventory-update consumers."""
+"""The event worker (``order-platform worker``): the stock-validation and inventory-update
+consumers."""

@@ -1,4 +1,4 @@
-"""The worker's composition root: pools, SQS clients and one consumer per topology queue."""
+"""The worker's wiring: SQS clients and one consumer per topology queue, on the runtime's pools."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from order_platform import logs, topology
-from order_platform.adapters import aws
-from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.queues import (
     DeliveredEvent,
@@ -21,8 +19,8 @@ from order_platform.adapters.queues import (
     VisibilityExtender,
     decode_event,
 )
-from order_platform.config import Settings
-from order_platform.entrypoints.crash_hook import crash_hook
+from order_platform.bootstrap import Runtime
+from order_platform.processes import Endpoint
 from order_platform.service_layer import stock
 
 log = logging.getLogger(__name__)
@@ -103,32 +101,26 @@ class Worker:
         polls_done = not any(t.is_alive() for t in self.threads)
         drained = self.pool.drain(max(0.0, deadline - time.monotonic()))
         self.extender.stop()
-        for db in self.databases:
-            db.close()
         return polls_done and drained
 
 
-def build_worker(settings: Settings) -> Worker:
-    """Wire pools, clients and consumers from settings; connects nothing yet."""
-    credentials = SecretsManagerCredentials(aws.client("secretsmanager", settings),
-                                            settings.db_secret_arn)
-    # Each handler holds at most one connection per pool at a time; +1 for the probes.
-    pool_size = max(settings.db_pool_max, settings.worker_concurrency + 1)
-    writer = Database(host=settings.db_writer_endpoint, port=settings.db_port,
-                      dbname=settings.db_name, credentials=credentials,
-                      max_connections=pool_size, application_name="order-worker")
-    reader = Database(host=settings.db_reader_endpoint, port=settings.db_port,
-                      dbname=settings.db_name, credentials=credentials,
-                      max_connections=pool_size, readonly=True,
-                      application_name="order-worker-reader")
+def build_worker(runtime: Runtime, *,
+                 after_commit: Callable[[ReceivedMessage], None] | None = None) -> Worker:
+    """Wire consumers from a started runtime; connects nothing yet.
+
+    ``after_commit`` runs between a handler's commit and the message's delete: the crash
+    tests inject a hard exit there.
+    """
+    settings = runtime.settings
+    writer, reader = runtime.database(Endpoint.WRITER), runtime.database(Endpoint.READER)
     pool = HandlerPool(settings.worker_concurrency)
     extender = VisibilityExtender()
-    after_commit = crash_hook("worker.after_commit")
     consumers = []
     for queue, handler in event_handlers(writer, reader).items():
-        sqs = SqsQueue(aws.client("sqs", settings), settings.queue_url(queue.url_env_var))
+        sqs = SqsQueue(runtime.client("sqs"), settings.queue_url(queue.url_env_var))
         consumers.append(QueueConsumer(
             queue=sqs, handle=message_handler(queue, handler), pool=pool, extender=extender,
-            wait_seconds=settings.worker_poll_wait_seconds, after_commit=after_commit))
+            wait_seconds=settings.worker_poll_wait_seconds,
+            after_commit=after_commit or (lambda message: None)))
     return Worker(consumers=consumers, pool=pool, extender=extender,
                   databases=[writer, reader])

@@ -6,19 +6,18 @@ from apiflask import APIFlask
 
 from order_platform.config import Settings
 from order_platform.entrypoints.web.app import create_api
-from order_platform.entrypoints.web.bootstrap import Endpoint
 from order_platform.entrypoints.write_api.routes import orders, products
+from order_platform.processes import WRITE_API
 
 
 def create_app(settings: Settings | None = None, *, database=None) -> APIFlask:
     """The write API on the writer pool (port 3000 by convention)."""
     return create_api(
         __name__,
-        service="write-api",
+        process=WRITE_API,
         title="order-platform write API",
         description="Places orders (202, processed asynchronously) and administers the "
                     "catalogue. Every error is {\"error\": {\"code\", \"message\", \"details\"}}.",
-        endpoint=Endpoint.WRITER,
         blueprints=(orders, products),
         settings=settings,
         database=database,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from order_platform.entrypoints.web.bootstrap import dependencies
+from order_platform.entrypoints.web.dependencies import dependencies
 from order_platform.entrypoints.web.openapi import UNAVAILABLE
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut

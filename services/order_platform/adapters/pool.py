@@ -1,0 +1,74 @@
+"""A bounded pool of connections of our own: a semaphore for the bound, a LIFO queue of idle ones.
+
+psycopg2's ThreadedConnectionPool raises instead of waiting when it is exhausted and has no
+public hook for how to connect (we re-fetch rotated credentials there), so it was bent with
+its private attributes. Forty lines of our own need no such thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import psycopg2
+
+Conn = TypeVar("Conn")
+
+
+class PoolExhausted(psycopg2.OperationalError):
+    """Every connection stayed busy for the whole wait (the APIs answer 503)."""
+
+
+class ConnectionPool(Generic[Conn]):
+    """At most ``size`` connections, opened on first use; callers wait up to ``wait_seconds``.
+
+    Idle connections are reused most-recently-returned first, so a quiet process keeps a few
+    warm sessions and lets the others idle out on the server.
+    """
+
+    def __init__(self, connect: Callable[[], Conn], size: int, wait_seconds: float = 30) -> None:
+        self._connect = connect
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: queue.LifoQueue[Conn] = queue.LifoQueue()
+        self._wait = wait_seconds
+        self.size = size
+
+    def acquire(self) -> Conn:
+        """An idle connection, or a new one while fewer than ``size`` are out."""
+        if not self._slots.acquire(timeout=self._wait):
+            raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            return self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, conn: Conn, *, discard: bool = False) -> None:
+        """Give ``conn`` back; ``discard`` closes it instead (a broken session)."""
+        try:
+            if discard:
+                _close_quietly(conn)
+            else:
+                self._idle.put(conn)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close the idle connections (those still out are closed when discarded)."""
+        while True:
+            try:
+                _close_quietly(self._idle.get_nowait())
+            except queue.Empty:
+                return
+
+
+def _close_quietly(conn) -> None:
+    with contextlib.suppress(Exception):  # already broken; closing is best effort
+        conn.close()

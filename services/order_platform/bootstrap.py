@@ -1,0 +1,134 @@
+"""One start-up for every process: settings or a clean exit, logging, credentials and pools.
+
+Every entrypoint (both APIs, the worker, the relay, the migrator, the DLQ tool) and every test
+harness starts here, so nothing else reads the environment, configures logging or builds a
+database pool. Nothing connects at start: the secret is fetched and connections are opened
+on first use.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from order_platform.adapters import aws
+from order_platform.adapters.credentials import SecretsManagerCredentials
+from order_platform.adapters.db import Database
+from order_platform.config import ConfigError, Settings, load_settings
+from order_platform.logs import configure_logging
+from order_platform.processes import Endpoint, Kind, Process
+
+CONFIG_EXIT = 2
+"""Exit code of a process whose configuration is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """How one pool is built: its size, and the limits of every session in it."""
+
+    max_connections: int
+    statement_timeout_ms: int | None = None
+    """PostgreSQL cancels a statement that runs longer (QueryCanceled)."""
+    lock_timeout_ms: int | None = None
+    """PostgreSQL cancels a statement that waits longer for a lock (LockNotAvailable)."""
+
+
+# Well under gunicorn's 30 s worker timeout, so a stuck query becomes a 503 the client can
+# retry instead of a killed worker. Our statements take milliseconds; row locks (restocks,
+# the idempotency key's advisory lock) are held for milliseconds too, so a writer that waits
+# seconds for one is better told to retry.
+API_STATEMENT_TIMEOUT_MS = 5_000
+API_LOCK_TIMEOUT_MS = 2_000
+RELAY_POOL_SIZE = 2
+"""The relay's loop uses one connection at a time; one more for its readiness probe."""
+
+
+def pool_specs(proc: Process, settings: Settings) -> dict[Endpoint, PoolSpec]:
+    """The pools ``proc`` gets: one per endpoint it uses, sized and bounded for its work."""
+    if proc.kind is Kind.API:
+        size = settings.db_pool_max
+        return {e: PoolSpec(size, API_STATEMENT_TIMEOUT_MS,
+                            API_LOCK_TIMEOUT_MS if e is Endpoint.WRITER else None)
+                for e in proc.endpoints}
+    if proc.consumes:
+        # Each handler holds at most one connection per pool at a time; +1 for the probes.
+        size = max(settings.db_pool_max, settings.worker_concurrency + 1)
+        return {e: PoolSpec(size) for e in proc.endpoints}
+    return {e: PoolSpec(RELAY_POOL_SIZE) for e in proc.endpoints}
+
+
+def settings_or_exit(proc: Process) -> Settings:
+    """The config contract from the environment, or exit 2 with one line that names every
+    bad setting."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"order-platform {proc.role}: {exc}", file=sys.stderr)
+        raise SystemExit(CONFIG_EXIT) from None
+
+
+@dataclass
+class Runtime:
+    """What a started process holds: its settings, credentials and database pools."""
+
+    process: Process
+    settings: Settings
+    credentials: SecretsManagerCredentials
+    databases: dict[Endpoint, Database]
+
+    def database(self, endpoint: Endpoint) -> Database:
+        """The pool on ``endpoint``; KeyError if the catalogue does not give it this one."""
+        return self.databases[endpoint]
+
+    def client(self, service: str, **overrides):
+        """A boto3 client; ``AWS_ENDPOINT_URL`` is the only local difference."""
+        return aws.client(service, self.settings, **overrides)
+
+    @property
+    def health_port(self) -> int | None:
+        """Where a daemon answers its probes: ``HEALTH_PORT``, else the catalogue's."""
+        return self.settings.health_port or self.process.health_port
+
+    def close(self) -> None:
+        """Close every pool."""
+        for database in self.databases.values():
+            database.close()
+
+
+def start(proc: Process, settings: Settings | None = None, *,
+          pools: Mapping[Endpoint, PoolSpec] | None = None) -> Runtime:
+    """Start ``proc``: settings (from the environment unless given), logging, credentials, pools.
+
+    A process started for real passes no settings: they are read and validated here
+    (ConfigError names every bad one) and logs go to stderr as JSON. Tests pass their own
+    Settings and keep their logging. ``pools`` replaces the catalogue-derived ``pool_specs``.
+    """
+    if settings is None:
+        settings = load_settings()
+        configure_logging(settings.log_level, service=proc.role)
+    credentials = SecretsManagerCredentials(aws.client("secretsmanager", settings),
+                                            settings.db_secret_arn)
+    specs = pool_specs(proc, settings) if pools is None else dict(pools)
+    databases = {endpoint: _database(proc, settings, credentials, endpoint, spec)
+                 for endpoint, spec in specs.items()}
+    return Runtime(proc, settings, credentials, databases)
+
+
+def start_or_exit(proc: Process, **kwargs) -> Runtime:
+    """``start`` from the environment for a process's ``main``: a bad setting exits 2 with
+    one line naming it, instead of a traceback."""
+    settings = settings_or_exit(proc)
+    configure_logging(settings.log_level, service=proc.role)
+    return start(proc, settings, **kwargs)
+
+
+def _database(proc: Process, settings: Settings, credentials: SecretsManagerCredentials,
+              endpoint: Endpoint, spec: PoolSpec) -> Database:
+    reader = endpoint is Endpoint.READER
+    return Database(
+        host=settings.db_reader_endpoint if reader else settings.db_writer_endpoint,
+        port=settings.db_port, dbname=settings.db_name, credentials=credentials,
+        max_connections=spec.max_connections, readonly=reader,
+        application_name=f"order-{proc.role}" + ("-reader" if reader else ""),
+        statement_timeout_ms=spec.statement_timeout_ms, lock_timeout_ms=spec.lock_timeout_ms)
