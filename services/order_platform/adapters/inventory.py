@@ -1,0 +1,99 @@
+"""The stock consumers' storage on PostgreSQL: the SQL behind ``service_layer.inventory``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from order_platform.adapters import outbox
+from order_platform.adapters.db import Database
+from order_platform.adapters.processed_events import record_first_delivery
+from order_platform.domain.model import OrderStatus
+from order_platform.domain.stock import OrderMissing, Shortage, shortages_in
+from order_platform.topology import EventType
+
+
+def find_shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
+    """Compare ``wanted`` with the stock ``cur`` sees (no locks); products in id order."""
+    cur.execute("SELECT id::text AS id, sku, stock FROM products WHERE id = ANY(%s::uuid[])",
+                (list(wanted),))
+    return shortages_in(wanted, {row["id"]: (row["stock"], row["sku"])
+                                 for row in cur.fetchall()})
+
+
+class SqlInventory:
+    """``Inventory`` on one open writer transaction (a RealDictCursor)."""
+
+    def __init__(self, cur) -> None:
+        self._cur = cur
+
+    def claim(self, consumer: str, event_id: str) -> bool:
+        """Insert the dedupe row; a concurrent claim waits on the key, so one wins."""
+        return record_first_delivery(self._cur, consumer, event_id)
+
+    def lock_order(self, order_id: str) -> OrderStatus:
+        """SELECT ... FOR UPDATE: a second delivery waits here until we commit."""
+        self._cur.execute("SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+        row = self._cur.fetchone()
+        if row is None:
+            raise OrderMissing(f"order {order_id} not found on the writer")
+        return OrderStatus(row["status"])
+
+    def order_lines(self, order_id: str) -> list[dict[str, Any]]:
+        """The order's own lines on the writer: authoritative, unlike an event's copy."""
+        self._cur.execute("SELECT product_id::text AS product_id, quantity, unit_price_cents "
+                          "FROM order_lines WHERE order_id = %s ORDER BY line_no", (order_id,))
+        return [dict(row) for row in self._cur.fetchall()]
+
+    def shortages(self, wanted: dict[str, int]) -> list[Shortage]:
+        """What the writer cannot fill now."""
+        return find_shortages(self._cur, wanted)
+
+    def deduct(self, wanted: dict[str, int]) -> bool:
+        """Conditional decrements inside a savepoint: every line or none."""
+        cur = self._cur
+        # One fixed lock order (product id) for every order: two orders that share
+        # products queue behind each other instead of deadlocking.
+        cur.execute("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE",
+                    (list(wanted),))
+        cur.execute("SAVEPOINT deduct")
+        short = False
+        for product_id in sorted(wanted):
+            cur.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
+                        "WHERE id = %s AND stock >= %s",
+                        (wanted[product_id], product_id, wanted[product_id]))
+            short = short or cur.rowcount != 1
+        # All or nothing: undo the lines that did fit.
+        cur.execute("ROLLBACK TO SAVEPOINT deduct" if short else "RELEASE SAVEPOINT deduct")
+        return not short
+
+    def move(self, order_id: str, target: OrderStatus, reason: str | None = None) -> None:
+        """The status and its history row, together."""
+        self._cur.execute("UPDATE orders SET status = %s, rejection_reason = %s, "
+                          "updated_at = now() WHERE id = %s", (target.value, reason, order_id))
+        self._cur.execute("INSERT INTO order_status_history (order_id, status, reason) "
+                          "VALUES (%s, %s, %s)", (order_id, target.value, reason))
+
+    def add_event(self, event_type: EventType, detail: dict[str, Any]) -> None:
+        """An outbox row in this transaction."""
+        outbox.add_event(self._cur, event_type, detail)
+
+
+class SqlInventoryUnitOfWork:
+    """``InventoryUnitOfWork`` on the writer and the reader pools."""
+
+    def __init__(self, writer: Database, reader: Database) -> None:
+        self._writer = writer
+        self._reader = reader
+
+    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage]:
+        """The reader's view, in its own short read-only transaction."""
+        with self._reader.transaction() as cur:
+            return find_shortages(cur, wanted)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[SqlInventory]:
+        """One writer transaction."""
+        with self._writer.transaction() as cur:
+            yield SqlInventory(cur)
