@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-APP_ROLE = "orders_app"
-APP_DB = "orders"
+from order_local.stack import APP_DB, APP_ROLE  # the names make dev uses
 
 
 def free_port() -> int:
