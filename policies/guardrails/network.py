@@ -12,6 +12,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
+from guardrails.catalogue import API_PORTS
 from guardrails.props import (
     WORLD_CIDRS,
     for_types,
@@ -27,7 +28,7 @@ from guardrails.props import (
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-NLB_LISTENER_PORTS = (3000, 3001)
+NLB_LISTENER_PORTS = API_PORTS  # the NLB listens on each API process's port
 ALL_PROTOCOLS = {"-1", "all"}
 IAM_DOCUMENT_TYPES = (
     "aws:iam/policy:Policy",

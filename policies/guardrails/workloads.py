@@ -61,6 +61,11 @@ CLUSTER_SCOPED_KINDS = {
     "FlowSchema",
     "PriorityLevelConfiguration",
     "CertificateSigningRequest",
+    # Karpenter's kinds (karpenter.sh, karpenter.k8s.aws): node pools and classes are cluster-wide.
+    "NodePool",
+    "NodeClaim",
+    "NodeOverlay",
+    "EC2NodeClass",
 }
 
 Check = Callable[[Mapping, Mapping], str | None]

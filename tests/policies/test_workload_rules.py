@@ -233,6 +233,10 @@ def test_default_namespace_is_refused_unless_the_provider_sets_one():
     assert check(policy, no_namespace, provider_resource=k8s) == []
     cluster_scoped = {"metadata": {"name": "order-platform"}}
     assert check(policy, cluster_scoped, "kubernetes:core/v1:Namespace") == []
+    # Karpenter's pools and node classes are cluster-scoped custom resources.
+    node_pool = {"metadata": {"name": "workloads"}, "spec": {}}
+    assert check(policy, node_pool, "kubernetes:karpenter.sh/v1:NodePool") == []
+    assert check(policy, node_pool, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") == []
     config_map = {"metadata": {"name": "contract"}, "data": {"A": "b"}}
     assert check(policy, config_map, "kubernetes:core/v1:ConfigMap") != []
 
