@@ -2,6 +2,8 @@
 
 Reads the stack config once, builds each component from the previous ones' outputs,
 and is the only place that exports stack outputs (names in ``infra/outputs.py``).
+Processes (roles, ports, probes, grace periods, grants) come from the catalogue,
+``order_platform.processes``.
 """
 
 import sys
@@ -16,33 +18,40 @@ import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
 
 from infra import outputs  # noqa: E402
-from infra.components import iam  # noqa: E402
-from infra.components.cluster import Cluster, ClusterArgs  # noqa: E402
+from infra.capacity import POD_SIZES  # noqa: E402
+from infra.components.cluster import Cluster, ClusterArgs, SystemNodes  # noqa: E402
 from infra.components.database import Database, DatabaseArgs  # noqa: E402
 from infra.components.identity import ServiceIdentities, ServiceIdentityArgs  # noqa: E402
 from infra.components.loadbalancer import ApiListener, LoadBalancer, LoadBalancerArgs  # noqa: E402
 from infra.components.messaging import Messaging, MessagingArgs, QueueAlarmArgs  # noqa: E402
 from infra.components.network import Network, NetworkArgs  # noqa: E402
+from infra.components.node_autoscaling import NodeAutoscaling, NodeAutoscalingArgs  # noqa: E402
 from infra.components.registry import Registry, RegistryArgs  # noqa: E402
 from infra.components.workloads import Workloads, WorkloadsArgs, WorkloadSpec  # noqa: E402
 from infra.config import load_stack_config  # noqa: E402
 from infra.wiring import contract_values  # noqa: E402
-from order_platform.processes import RELAY, WORKER  # noqa: E402
-from order_platform.topology import QUEUES, ROUTES  # noqa: E402
+from order_platform import processes  # noqa: E402
+from order_platform.topology import ROUTES  # noqa: E402
 
-WRITE_API_PORT = 3000
-READ_API_PORT = 3001
 NODE_PORTS = {"write-api": 30300, "read-api": 30301}
-WORKER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                  "sqs:GetQueueAttributes")
+"""The fixed NodePort of each API process: the NLB's target groups point at these."""
 
 config = load_stack_config()
 prefix = config.prefix
+apis = [p for p in processes.DEPLOYED if p.kind is processes.Kind.API]
+if missing := sorted({p.role for p in apis} - set(NODE_PORTS)):
+    raise ValueError(f"API processes without a NodePort in infra/__main__.py: {missing}")
 
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": config.tags})
 aws_only = pulumi.ResourceOptions(providers=[aws_provider])
-zones = tuple(aws.get_availability_zones(
-    state="available", opts=pulumi.InvokeOptions(provider=aws_provider)).names[:config.az_count])
+invoke = pulumi.InvokeOptions(provider=aws_provider)
+zones = tuple(aws.get_availability_zones(state="available", opts=invoke).names[:config.az_count])
+caller = aws.get_caller_identity(opts=invoke)
+partition = caller.arn.split(":")[1]
+deployer = aws.iam.get_session_context(arn=caller.arn, opts=invoke).issuer_arn
+if deployer not in (*config.access.deployer_role_arns, *config.access.admin_role_arns):
+    pulumi.log.warn(f"{deployer} is not in clusterDeployerRoleArns: it has no access entry, so "
+                    "every Kubernetes resource of this `up` will fail with Unauthorized")
 
 network = Network(prefix, NetworkArgs(
     cidr=config.vpc_cidr, availability_zones=zones, nat_strategy=config.nat_strategy,
@@ -52,55 +61,64 @@ registry = Registry(prefix, RegistryArgs(
     repository_name=prefix, force_delete=not config.db_deletion_protection), opts=aws_only)
 
 cluster = Cluster(prefix, ClusterArgs(
-    cluster_name=prefix, kubernetes_version=config.kubernetes_version, region=config.region,
-    vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
-    public_access_cidrs=config.cluster_public_access_cidrs,
-    admin_role_arns=config.cluster_admin_role_arns,
-    node_instance_types=config.node_instance_types, node_min_size=config.node_min_size,
-    node_desired_size=config.node_desired_size, node_max_size=config.node_max_size,
+    cluster_name=prefix, kubernetes_version=config.kubernetes_version,
+    support_type=config.cluster_support_type, region=config.region, vpc_id=network.vpc_id,
+    private_subnet_ids=network.private_subnet_ids,
+    public_access_cidrs=config.cluster_public_access_cidrs, access=config.access,
+    system_nodes=SystemNodes(
+        instance_types=config.system_node_instance_types, min_size=config.system_node_min_size,
+        desired_size=config.system_node_desired_size, max_size=config.system_node_max_size),
     log_retention_days=config.log_retention_days), opts=aws_only)
 
 database = Database(prefix, DatabaseArgs(
     identifier=f"{prefix}-db", vpc_id=network.vpc_id,
     isolated_subnet_ids=network.isolated_subnet_ids, availability_zones=zones,
     client_security_group_id=cluster.security_group_id,
-    engine_version=config.db_engine_version, instance_class=config.db_instance_class,
+    engine_version=config.db_engine_version,
+    major_version_upgrade=config.db_major_version_upgrade,
+    instance_class=config.db_instance_class,
     reader_count=config.db_reader_count, database_name=config.db_name,
     backup_retention_days=config.db_backup_retention_days,
     deletion_protection=config.db_deletion_protection, final_snapshot=config.db_final_snapshot,
     log_retention_days=config.log_retention_days), opts=aws_only)
 
-caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=aws_provider))
 if config.alarm_email is None and config.stack == "prod":
     pulumi.log.warn("alarmEmail is not set: the queue alarms notify a topic nobody subscribes to "
                     "(pulumi config set alarmEmail <address> --stack prod)")
 messaging = Messaging(prefix, MessagingArgs(
     prefix=prefix, routes=ROUTES,
-    alarms=QueueAlarmArgs(account_id=caller.account_id, partition=caller.arn.split(":")[1],
+    alarms=QueueAlarmArgs(account_id=caller.account_id, partition=partition,
                           oldest_message_age_seconds=config.queue_age_alarm_seconds,
                           email=config.alarm_email)), opts=aws_only)
+
+nodes = NodeAutoscaling(prefix, NodeAutoscalingArgs(
+    prefix=prefix, cluster_name=cluster.name, partition=partition, region=config.region,
+    account_id=caller.account_id, oidc_provider_arn=cluster.oidc_provider_arn,
+    oidc_issuer=cluster.oidc_issuer, subnet_ids=network.private_subnet_ids,
+    node_security_group_id=cluster.security_group_id,
+    instance_types=config.node_pool_instance_types, shape=config.node_pool_shape,
+    max_nodes=config.node_pool_max_nodes, ami_alias=config.node_ami_alias,
+    # The chart keeps its replicas on different nodes: never more than there are system nodes.
+    controller_replicas=min(2, config.system_node_min_size),
+    alarm_topic_arn=messaging.alarm_topic_arn, alarm_topic_policy=messaging.alarm_topic_policy,
+    node_tags=config.tags),
+    opts=pulumi.ResourceOptions(providers=[aws_provider, cluster.provider]))
 
 load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     name=f"{prefix}-api", target_group_prefix=f"op-{config.stack}", vpc_id=network.vpc_id,
     public_subnet_ids=network.public_subnet_ids, allowed_cidrs=config.nlb_allowed_cidrs,
-    listeners=(ApiListener("write-api", WRITE_API_PORT, NODE_PORTS["write-api"]),
-               ApiListener("read-api", READ_API_PORT, NODE_PORTS["read-api"])),
+    listeners=tuple(ApiListener(p.role, p.port, NODE_PORTS[p.role]) for p in apis),
     node_security_group_id=cluster.security_group_id,
     node_autoscaling_group_name=cluster.node_autoscaling_group_name,
     deletion_protection=config.lb_deletion_protection), opts=aws_only)
 
+in_cluster = (*processes.DEPLOYED, processes.MIGRATE)
 identities = ServiceIdentities(prefix, ServiceIdentityArgs(
     role_name_prefix=prefix, namespace=config.namespace, region=config.region,
     oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
     db_secret_arn=database.secret_arn, db_secret_kms_key_arn=database.secret_kms_key_arn,
-    grants={
-        "write-api": [],
-        "read-api": [],
-        "worker": [iam.statement("ConsumeOwnQueues", WORKER_ACTIONS,
-                                 [messaging.queue_arns[q.key] for q in QUEUES])],
-        "relay": [iam.statement("PublishToBus", ["events:PutEvents"], [messaging.bus_arn])],
-        "migrate": [],
-    }), opts=aws_only)
+    processes=in_cluster, queue_arns=messaging.queue_arns, event_bus_arn=messaging.bus_arn),
+    opts=aws_only)
 
 config_data = contract_values(
     db_secret_arn=database.secret_arn, db_writer_endpoint=database.writer_endpoint,
@@ -109,28 +127,28 @@ config_data = contract_values(
     queue_urls=messaging.queue_urls, aws_region=config.region,
     read_api_url=load_balancer.urls["read-api"], worker_concurrency=config.worker_concurrency)
 
-scales = config.scales
-workloads = Workloads(prefix, WorkloadsArgs(
-    namespace=config.namespace,
-    image=registry.repository_url.apply(lambda url: f"{url}:{config.image_tag}"),
-    release=config.image_tag,
-    config_data=config_data,
-    role_arns=identities.role_arns,
-    workloads=(
-        WorkloadSpec("write-api", WRITE_API_PORT, scales["write-api"].min_replicas,
-                     scales["write-api"].max_replicas, node_port=NODE_PORTS["write-api"]),
-        WorkloadSpec("read-api", READ_API_PORT, scales["read-api"].min_replicas,
-                     scales["read-api"].max_replicas, node_port=NODE_PORTS["read-api"]),
-        WorkloadSpec("worker", WORKER.health_port, scales["worker"].min_replicas,
-                     scales["worker"].max_replicas),
-        WorkloadSpec("relay", RELAY.health_port, scales["relay"].min_replicas,
-                     scales["relay"].max_replicas, cpu_limit="500m"),
-    ),
-    vpc_cidr=network.vpc_cidr,
-    database_cidrs=tuple(network.isolated_cidrs),
-    database_port=5432,
-    migration_depends_on=[database, identities, messaging],
-), opts=pulumi.ResourceOptions(providers=[cluster.provider]))
+namespace: pulumi.Input[str] = config.namespace
+image = registry.release_image(config.image_tag)
+if image is None:
+    pulumi.log.warn(f"ECR repository {prefix} is new: the services are not deployed yet. Push "
+                    f"the image (make image STACK={config.stack} TAG={config.image_tag}), then "
+                    "run `make up` again.")
+else:
+    workloads = Workloads(prefix, WorkloadsArgs(
+        namespace=config.namespace, image=image, release=config.image_tag,
+        config_data=config_data, role_arns=identities.role_arns,
+        workloads=tuple(
+            WorkloadSpec(p, config.scales[p.role].min_replicas,
+                         config.scales[p.role].max_replicas, POD_SIZES[p.role],
+                         node_port=NODE_PORTS.get(p.role))
+            for p in processes.DEPLOYED),
+        migration=processes.MIGRATE, migration_size=POD_SIZES[processes.MIGRATE.role],
+        vpc_cidr=network.vpc_cidr,
+        database_cidrs=tuple(network.isolated_cidrs),
+        database_port=5432,
+        migration_depends_on=[database, identities, messaging, nodes.node_pool],
+    ), opts=pulumi.ResourceOptions(providers=[cluster.provider]))
+    namespace = workloads.namespace_name
 
 pulumi.export(outputs.VPC_ID, network.vpc_id)
 pulumi.export(outputs.CLUSTER_NAME, cluster.name)
@@ -144,4 +162,4 @@ pulumi.export(outputs.ALARM_TOPIC_ARN, messaging.alarm_topic_arn)
 pulumi.export(outputs.ECR_REPOSITORY_URL, registry.repository_url)
 pulumi.export(outputs.WRITE_API_URL, load_balancer.urls["write-api"])
 pulumi.export(outputs.READ_API_URL, load_balancer.urls["read-api"])
-pulumi.export(outputs.NAMESPACE, workloads.namespace_name)
+pulumi.export(outputs.NAMESPACE, namespace)

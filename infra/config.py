@@ -2,7 +2,9 @@
 
 Only this module calls ``pulumi.Config()``. Components receive the typed pieces
 they need, so they can be built in tests without any stack config at all.
-Defaults and descriptions live in the project-level schema in ``Pulumi.yaml``.
+Defaults and descriptions live in the project-level schema in ``Pulumi.yaml``;
+what AWS accepts only from a list is in ``infra/accepted_values.py``; what the
+workload nodes hold is in ``infra/capacity.py``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from dataclasses import dataclass
 
 import pulumi
 
+from infra import accepted_values as accepted
+from infra import capacity
+from order_platform import processes
 from order_platform.topology import QUEUES
 
 NAT_STRATEGIES = ("single", "per-az")
-WORKLOADS = ("write-api", "read-api", "worker", "relay")
 OPEN_CIDR = "0.0.0.0/0"
 MIN_AGE_ALARM_SECONDS = 60  # SQS publishes its metrics once a minute
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -35,6 +39,18 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class ClusterAccess:
+    """Who reaches the Kubernetes API: each IAM role gets an access entry in the stack."""
+
+    deployer_role_arns: tuple[str, ...]
+    """CI and the people who run ``pulumi up``: cluster admin (the program applies RBAC, CRDs
+    and Helm charts)."""
+    admin_role_arns: tuple[str, ...]
+    viewer_role_arns: tuple[str, ...]
+    """Read-only colleagues (AmazonEKSViewPolicy)."""
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything the program needs from ``Pulumi.<stack>.yaml`` and the project defaults."""
 
@@ -47,14 +63,20 @@ class StackConfig:
     az_count: int
     nat_strategy: str
     kubernetes_version: str
+    cluster_support_type: str
     cluster_public_access_cidrs: tuple[str, ...]
     nlb_allowed_cidrs: tuple[str, ...]
-    cluster_admin_role_arns: tuple[str, ...]
-    node_instance_types: tuple[str, ...]
-    node_min_size: int
-    node_desired_size: int
-    node_max_size: int
+    access: ClusterAccess
+    system_node_instance_types: tuple[str, ...]
+    system_node_min_size: int
+    system_node_desired_size: int
+    system_node_max_size: int
+    node_pool_instance_types: tuple[str, ...]
+    node_pool_max_nodes: int
+    node_ami_alias: str
     db_engine_version: str
+    """The Aurora PostgreSQL major; AWS picks and upgrades the minor."""
+    db_major_version_upgrade: bool
     db_instance_class: str
     db_reader_count: int
     db_name: str
@@ -81,16 +103,30 @@ class StackConfig:
         """The default tags every AWS resource carries (through the provider)."""
         return {"environment": self.stack, "owner": self.owner, "cost-center": self.cost_center}
 
+    @property
+    def node_pool_shape(self) -> capacity.InstanceShape:
+        """The one shape every NodePool instance type shares (validated)."""
+        return capacity.INSTANCE_SHAPES[self.node_pool_instance_types[0]]
+
+
+def workload_roles() -> tuple[str, ...]:
+    """The Deployments, one per deployed process of the catalogue."""
+    return tuple(p.role for p in processes.DEPLOYED)
+
+
+def replica_keys(role: str) -> tuple[str, str]:
+    """The HPA config keys of a role: ``writeApiMinReplicas``, ``writeApiMaxReplicas``."""
+    head, *rest = role.split("-")
+    stem = head + "".join(part.capitalize() for part in rest)
+    return f"{stem}MinReplicas", f"{stem}MaxReplicas"
+
 
 def load_stack_config() -> StackConfig:
     """Read and validate the current stack's config; raise StackConfigError naming the key."""
     cfg = pulumi.Config()
     aws_cfg = pulumi.Config("aws")
-    scales = {
-        name: Scale(cfg.require_int(f"{_camel(name)}MinReplicas"),
-                    cfg.require_int(f"{_camel(name)}MaxReplicas"))
-        for name in WORKLOADS
-    }
+    scales = {role: Scale(*(cfg.require_int(key) for key in replica_keys(role)))
+              for role in workload_roles()}
     config = StackConfig(
         project=pulumi.get_project(),
         stack=pulumi.get_stack(),
@@ -101,14 +137,22 @@ def load_stack_config() -> StackConfig:
         az_count=cfg.require_int("azCount"),
         nat_strategy=cfg.require("natStrategy"),
         kubernetes_version=cfg.require("kubernetesVersion"),
+        cluster_support_type=cfg.require("clusterSupportType"),
         cluster_public_access_cidrs=tuple(cfg.require_object("clusterPublicAccessCidrs")),
         nlb_allowed_cidrs=tuple(cfg.require_object("nlbAllowedCidrs")),
-        cluster_admin_role_arns=tuple(cfg.get_object("clusterAdminRoleArns") or ()),
-        node_instance_types=tuple(cfg.require_object("nodeInstanceTypes")),
-        node_min_size=cfg.require_int("nodeMinSize"),
-        node_desired_size=cfg.require_int("nodeDesiredSize"),
-        node_max_size=cfg.require_int("nodeMaxSize"),
+        access=ClusterAccess(
+            deployer_role_arns=tuple(cfg.get_object("clusterDeployerRoleArns") or ()),
+            admin_role_arns=tuple(cfg.get_object("clusterAdminRoleArns") or ()),
+            viewer_role_arns=tuple(cfg.get_object("clusterViewerRoleArns") or ())),
+        system_node_instance_types=tuple(cfg.require_object("systemNodeInstanceTypes")),
+        system_node_min_size=cfg.require_int("systemNodeMinSize"),
+        system_node_desired_size=cfg.require_int("systemNodeDesiredSize"),
+        system_node_max_size=cfg.require_int("systemNodeMaxSize"),
+        node_pool_instance_types=tuple(cfg.require_object("nodePoolInstanceTypes")),
+        node_pool_max_nodes=cfg.require_int("nodePoolMaxNodes"),
+        node_ami_alias=cfg.require("nodeAmiAlias"),
         db_engine_version=cfg.require("dbEngineVersion"),
+        db_major_version_upgrade=cfg.require_bool("dbMajorVersionUpgrade"),
         db_instance_class=cfg.require("dbInstanceClass"),
         db_reader_count=cfg.require_int("dbReaderCount"),
         db_name=cfg.require("dbName"),
@@ -130,11 +174,15 @@ def load_stack_config() -> StackConfig:
 
 def validate(config: StackConfig) -> None:
     """Refuse settings that would build an unsafe or broken stack."""
-    problems = [*_network_problems(config), *_sizing_problems(config),
-                *_alarm_problems(config)]
+    problems = [*_network_problems(config), *_cluster_problems(config),
+                *_access_problems(config), *_node_problems(config),
+                *_database_problems(config), *_alarm_problems(config)]
     tag = config.image_tag.strip()
     if not tag or tag == "latest":
         problems.append("imageTag must name an immutable tag, never empty or 'latest'")
+    if config.log_retention_days not in accepted.LOG_RETENTION_DAYS:
+        problems.append(f"logRetentionDays must be one of CloudWatch's values "
+                        f"{accepted.LOG_RETENTION_DAYS}, not {config.log_retention_days}")
     if problems:
         raise StackConfigError(f"stack {config.stack!r}: " + "; ".join(problems))
 
@@ -159,17 +207,90 @@ def _network_problems(config: StackConfig) -> list[str]:
     return problems
 
 
-def _sizing_problems(config: StackConfig) -> list[str]:
+def _cluster_problems(config: StackConfig) -> list[str]:
     problems: list[str] = []
-    if not config.node_min_size <= config.node_desired_size <= config.node_max_size:
-        problems.append("node sizes must satisfy nodeMinSize <= nodeDesiredSize <= nodeMaxSize")
+    if config.kubernetes_version not in accepted.KUBERNETES_VERSIONS:
+        problems.append(f"kubernetesVersion must be one of {accepted.KUBERNETES_VERSIONS}, "
+                        f"not {config.kubernetes_version!r}")
+    if config.cluster_support_type not in accepted.CLUSTER_SUPPORT_TYPES:
+        problems.append(f"clusterSupportType must be one of {accepted.CLUSTER_SUPPORT_TYPES}, "
+                        f"not {config.cluster_support_type!r}")
+    if not accepted.NODE_AMI_ALIAS.fullmatch(config.node_ami_alias):
+        problems.append(f"nodeAmiAlias must be al2023@latest or al2023@v<YYYYMMDD>, "
+                        f"not {config.node_ami_alias!r}")
+    return problems
+
+
+def _access_problems(config: StackConfig) -> list[str]:
+    access = config.access
+    problems: list[str] = []
+    if not access.deployer_role_arns:
+        problems.append("clusterDeployerRoleArns must list at least one IAM role: with no "
+                        "cluster-creator admin, only these roles can apply the Kubernetes side")
+    named = [*access.deployer_role_arns, *access.admin_role_arns, *access.viewer_role_arns]
+    for arn in named:
+        if not accepted.IAM_ROLE_ARN.fullmatch(arn):
+            problems.append(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>;"
+                            " for SSO use the role behind the session, not the session)")
+    duplicates = sorted({arn for arn in named if named.count(arn) > 1})
+    if duplicates:
+        problems.append(f"each role may have one access entry; listed twice: {duplicates}")
+    return problems
+
+
+def _node_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    if not 1 <= config.system_node_min_size <= config.system_node_desired_size \
+            <= config.system_node_max_size:
+        problems.append("system node sizes must satisfy 1 <= systemNodeMinSize <= "
+                        "systemNodeDesiredSize <= systemNodeMaxSize")
+    if config.node_pool_max_nodes < 1:
+        problems.append("nodePoolMaxNodes must be at least 1")
+    for key, types in (("systemNodeInstanceTypes", config.system_node_instance_types),
+                       ("nodePoolInstanceTypes", config.node_pool_instance_types)):
+        unknown = [t for t in types if t not in capacity.INSTANCE_SHAPES]
+        if not types or unknown:
+            problems.append(f"{key} must list x86_64 types from infra/capacity.INSTANCE_SHAPES "
+                            f"(the image is {capacity.NODE_ARCHITECTURE}); unknown: {unknown}")
+    for name, scale in config.scales.items():
+        if not 1 <= scale.min_replicas <= scale.max_replicas:
+            problems.append(f"{'/'.join(replica_keys(name))} must satisfy 1 <= min <= max")
+    if problems:
+        return problems
+    shapes = {capacity.INSTANCE_SHAPES[t] for t in config.node_pool_instance_types}
+    if len(shapes) > 1:
+        return ["nodePoolInstanceTypes must share one size (vCPU, memory, max pods) so the "
+                f"NodePool's limits buy a known number of nodes; got {sorted(shapes, key=str)}"]
+    return _capacity_problems(config)
+
+
+def _capacity_problems(config: StackConfig) -> list[str]:
+    missing = [role for role in config.scales if role not in capacity.POD_SIZES]
+    if missing:
+        return [f"no pod size for {missing}: add them to infra/capacity.POD_SIZES"]
+    demand = capacity.release_demand({r: s.max_replicas for r, s in config.scales.items()})
+    needed = capacity.nodes_needed(demand, capacity.schedulable(config.node_pool_shape))
+    if needed > config.node_pool_max_nodes:
+        return [f"nodePoolMaxNodes {config.node_pool_max_nodes} of "
+                f"{config.node_pool_instance_types[0]} cannot schedule every replica at the HPA "
+                f"maxima during a release (it takes {needed}): raise nodePoolMaxNodes or lower "
+                "the *MaxReplicas"]
+    return []
+
+
+def _database_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    if config.db_engine_version not in accepted.AURORA_POSTGRESQL_MAJOR_VERSIONS:
+        problems.append(f"dbEngineVersion must be an Aurora PostgreSQL major "
+                        f"{accepted.AURORA_POSTGRESQL_MAJOR_VERSIONS} (AWS picks and upgrades "
+                        f"the minor), not {config.db_engine_version!r}")
+    if config.db_instance_class not in accepted.AURORA_POSTGRESQL_INSTANCE_CLASSES:
+        problems.append(f"dbInstanceClass {config.db_instance_class!r} is not an Aurora "
+                        "PostgreSQL instance class (infra/accepted_values.py)")
     if config.db_reader_count < 0:
         problems.append("dbReaderCount must not be negative")
     if not 1 <= config.db_backup_retention_days <= 35:
         problems.append("dbBackupRetentionDays must be between 1 and 35")
-    for name, scale in config.scales.items():
-        if not 1 <= scale.min_replicas <= scale.max_replicas:
-            problems.append(f"{_camel(name)}MinReplicas/MaxReplicas must satisfy 1 <= min <= max")
     return problems
 
 
@@ -183,9 +304,3 @@ def _alarm_problems(config: StackConfig) -> list[str]:
     if config.alarm_email is not None and not _EMAIL.fullmatch(config.alarm_email):
         problems.append(f"alarmEmail {config.alarm_email!r} is not an email address")
     return problems
-
-
-def _camel(workload: str) -> str:
-    """``write-api`` -> ``writeApi``: the config key stem of a workload."""
-    head, *rest = workload.split("-")
-    return head + "".join(part.capitalize() for part in rest)

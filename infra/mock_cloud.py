@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import pulumi
 
@@ -22,31 +22,29 @@ def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+def image_digest(repository: str, tag: str) -> str:
+    """The digest ECR reports for a pushed tag (deterministic here)."""
+    return f"sha256:{hashlib.sha256(f'{repository}:{tag}'.encode()).hexdigest()}"
+
+
+CALLER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/order-platform-ci"
+"""The IAM role behind the mocked caller's session."""
+
+
 class CloudMocks(pulumi.runtime.Mocks):
     """Mocks that return realistic outputs for every resource type the program creates."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, ecr: Mapping[str, Iterable[str]] | None = None) -> None:
         self.region = region
+        self.ecr = {repo: tuple(tags) for repo, tags in (ecr or {}).items()}
+        """Repositories that exist in the account, with their pushed tags."""
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         """Answer provider functions (invokes) the program uses."""
-        function = args.token
-        if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            letters = "abcdef"
-            return {
-                "names": [f"{self.region}{c}" for c in letters],
-                "zoneIds": [f"euw1-az{i + 1}" for i in range(len(letters))],
-                "id": self.region,
-                "state": "available",
-            }
-        if function == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
-                    "userId": "AIDAEXAMPLE", "id": ACCOUNT_ID}
-        if function == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        if function == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "id": self.region}
-        raise NotImplementedError(f"no mock for invoke {function}")
+        answer = _INVOKES.get(args.token)
+        if answer is None:
+            raise NotImplementedError(f"no mock for invoke {args.token}")
+        return answer(self, args.args)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         """Return (id, state) for a new resource: inputs plus computed attributes."""
@@ -70,6 +68,72 @@ class CloudMocks(pulumi.runtime.Mocks):
         service = typ.split(":")[1].split("/", maxsplit=1)[0]
         kind = typ.split(":")[2].lower()
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind}/{name}"
+
+
+Invoke = Callable[["CloudMocks", dict], dict]
+_INVOKES: dict[str, Invoke] = {}
+
+
+def _invoke(token: str) -> Callable[[Invoke], Invoke]:
+    def register(fn: Invoke) -> Invoke:
+        _INVOKES[token] = fn
+        return fn
+    return register
+
+
+@_invoke("aws:index/getAvailabilityZones:getAvailabilityZones")
+def _availability_zones(m, args):
+    letters = "abcdef"
+    return {"names": [f"{m.region}{c}" for c in letters],
+            "zoneIds": [f"euw1-az{i + 1}" for i in range(len(letters))],
+            "id": m.region, "state": "available"}
+
+
+@_invoke("aws:index/getCallerIdentity:getCallerIdentity")
+def _caller_identity(m, args):
+    return {"accountId": ACCOUNT_ID, "userId": "AROAEXAMPLE:ci", "id": ACCOUNT_ID,
+            "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/order-platform-ci/ci"}
+
+
+@_invoke("aws:iam/getSessionContext:getSessionContext")
+def _session_context(m, args):
+    return {"arn": args["arn"], "issuerArn": CALLER_ROLE, "id": args["arn"],
+            "issuerId": "AROAEXAMPLE", "issuerName": "order-platform-ci", "sessionName": "ci"}
+
+
+@_invoke("aws:index/getPartition:getPartition")
+def _partition(m, args):
+    return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+
+
+@_invoke("aws:index/getRegion:getRegion")
+def _region(m, args):
+    return {"name": m.region, "region": m.region, "id": m.region}
+
+
+@_invoke("aws:eks/getAddonVersion:getAddonVersion")
+def _addon_version(m, args):
+    """A version per add-on and Kubernetes minor, as EKS names its default."""
+    minor = args["kubernetesVersion"].split(".")[1]
+    build = int(short_hash(args["addonName"], 2), 16) % 9 + 1
+    return {"addonName": args["addonName"], "id": args["addonName"],
+            "kubernetesVersion": args["kubernetesVersion"],
+            "version": f"v1.{minor}.0-eksbuild.{build}"}
+
+
+@_invoke("aws:ecr/getRepositories:getRepositories")
+def _repositories(m, args):
+    return {"names": sorted(m.ecr), "id": m.region, "region": m.region}
+
+
+@_invoke("aws:ecr/getImages:getImages")
+def _images(m, args):
+    repository = args["repositoryName"]
+    if repository not in m.ecr:
+        raise ValueError(f"RepositoryNotFoundException: {repository}")
+    return {"id": repository, "repositoryName": repository, "imageIds": [
+        {"imageTag": tag, "imageDigest": image_digest(repository, tag)}
+        for tag in m.ecr[repository]]}
 
 
 Builder = Callable[[CloudMocks, pulumi.runtime.MockResourceArgs, dict, str], tuple[str, dict]]
@@ -273,6 +337,11 @@ def _ecr_repository(m, args, state, name):
 
 def _kubernetes(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:
     """Kubernetes objects come back as applied, with a uid; ids are ``namespace/name``."""
+    if args.typ == "kubernetes:helm.sh/v3:Release":
+        name, namespace = state.get("name") or args.name, state.get("namespace", "default")
+        state["status"] = {"name": name, "namespace": namespace, "status": "deployed",
+                           "version": state.get("version"), "revision": 1}
+        return f"{namespace}/{name}", state
     metadata = dict(state.get("metadata") or {})
     metadata.setdefault("name", args.name)
     metadata["uid"] = short_hash(args.typ + args.name, 32)
@@ -293,3 +362,11 @@ def _launch_template(m, args, state, name):
     rid = f"lt-{short_hash(args.name, 17)}"
     return rid, {"arn": f"arn:aws:ec2:{m.region}:{ACCOUNT_ID}:launch-template/{rid}",
                  "latestVersion": 1, "defaultVersion": 1}
+
+
+@_builder("aws:iam/instanceProfile:InstanceProfile")
+def _instance_profile(m, args, state, name):
+    profile = state.get("name") or f"{args.name}-{short_hash(args.name, 7)}"
+    return profile, {"name": profile,
+                     "arn": f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/{profile}",
+                     "uniqueId": f"AIPA{short_hash(profile, 16).upper()}"}

@@ -69,6 +69,8 @@ class Registration:
     """``create``/``update``/``delete`` as Pulumi duration strings (``"20m"``), when set."""
     protect: bool = False
     retain_on_delete: bool = False
+    aliases: tuple[str, ...] = ()
+    """Former names (or URNs) the resource answers to, so a rename is not a replacement."""
 
 
 @dataclass
@@ -120,7 +122,9 @@ def monitor_class():
                 custom_timeouts={key: getattr(timeouts, key)
                                  for key in ("create", "update", "delete")
                                  if getattr(timeouts, key)},
-                protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete)))
+                protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+                aliases=(*request.aliasURNs, *(alias.urn or alias.spec.name
+                                               for alias in request.aliases))))
             return response
 
     return RecordingMonitor

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import runpy
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,8 @@ class SimulatedResource:
     """None when the program left it to the provider."""
     protect: bool = False
     retain_on_delete: bool = False
+    aliases: tuple[str, ...] = ()
+    """Former logical names (or URNs): a rename with an alias keeps the resource in place."""
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -135,12 +138,21 @@ def stack_config(stack: str, config_overrides: dict[str, object] | None = None) 
     return {key: _encode(value) for key, value in values.items()}
 
 
-def run_stack(stack: str, config_overrides: dict[str, object] | None = None) -> StackRun:
-    """Run ``infra/__main__.py`` under mocks for ``stack`` and return every registered resource."""
-    return _run(stack, stack_config(stack, config_overrides))
+def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
+              ecr: Mapping[str, Iterable[str]] | None = None) -> StackRun:
+    """Run ``infra/__main__.py`` under mocks for ``stack`` and return every registered resource.
+
+    ``ecr`` is what the account's registry holds (repository name -> pushed tags); by default
+    the stack's repository exists with its ``imageTag`` pushed, as after a release.
+    """
+    config = stack_config(stack, config_overrides)
+    if ecr is None:
+        tag = config[_qualify(project_name(), "imageTag")]
+        ecr = {f"{project_name()}-{stack}": [tag]}
+    return _run(stack, config, ecr)
 
 
-def _run(stack: str, config: dict[str, str]) -> StackRun:
+def _run(stack: str, config: dict[str, str], ecr: Mapping[str, Iterable[str]]) -> StackRun:
     from infra import pulumi_internals
     from infra.mock_cloud import CloudMocks
 
@@ -156,7 +168,7 @@ def _run(stack: str, config: dict[str, str]) -> StackRun:
 
     result = pulumi_internals.run_program(
         lambda: runpy.run_path(str(PROGRAM_DIR), run_name="__main__"),
-        mocks=CloudMocks(region), on_register=record, config=config,
+        mocks=CloudMocks(region, ecr), on_register=record, config=config,
         project=project_name(), stack=stack)
     return StackRun(stack=stack, resources=list(records), outputs=result.outputs,
                     secret_outputs=frozenset(result.secret), config=dict(config))
@@ -172,7 +184,8 @@ def _simulated(registration) -> SimulatedResource:
         custom_timeouts=dict(registration.custom_timeouts),
         replace_on_changes=registration.replace_on_changes,
         delete_before_replace=registration.delete_before_replace,
-        protect=registration.protect, retain_on_delete=registration.retain_on_delete)
+        protect=registration.protect, retain_on_delete=registration.retain_on_delete,
+        aliases=registration.aliases)
 
 
 def _plain(value):

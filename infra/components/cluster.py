@@ -1,7 +1,9 @@
-"""The EKS cluster: its role, KMS envelope encryption, logs, node group, OIDC, add-ons, provider."""
+"""The EKS cluster: its role, KMS envelope encryption, logs, access entries, the system node group,
+OIDC, add-ons pinned to the Kubernetes version, and the provider for everything inside it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -9,14 +11,36 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from infra.capacity import NODE_ARCHITECTURE
 from infra.components import iam
+from infra.config import ClusterAccess
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/"
+CLUSTER_ADMIN_POLICY = ACCESS_POLICY + "AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = ACCESS_POLICY + "AmazonEKSViewPolicy"
 _MANAGED = "arn:aws:iam::aws:policy/"
 CLUSTER_ROLE_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly",
                       "AmazonEKS_CNI_Policy")
+AMI_TYPES = {"amd64": "AL2023_x86_64_STANDARD", "arm64": "AL2023_ARM_64_STANDARD"}
+NETWORK_ADDONS = ("vpc-cni", "kube-proxy")
+"""Nodes become Ready only with these."""
+NODE_ADDONS = ("coredns", "metrics-server")
+"""These run on nodes, so they wait for the node group."""
+MINUTES_PER_NODE_REPLACEMENT = 20
+"""A rolling node-group update launches a node, then drains one (EKS waits up to 15 minutes
+for PodDisruptionBudgets before it forces the eviction)."""
+
+
+@dataclass(frozen=True)
+class SystemNodes:
+    """The managed node group: Karpenter, CoreDNS, metrics-server and the NLB's NodePorts."""
+
+    instance_types: tuple[str, ...]
+    min_size: int
+    desired_size: int
+    max_size: int
 
 
 @dataclass(frozen=True)
@@ -25,22 +49,27 @@ class ClusterArgs:
 
     cluster_name: str
     kubernetes_version: str
+    support_type: str
+    """``STANDARD`` or ``EXTENDED``: what happens when the version's standard support ends."""
     region: str
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Input[str]]
     public_access_cidrs: tuple[str, ...]
-    admin_role_arns: tuple[str, ...]
-    node_instance_types: tuple[str, ...]
-    node_min_size: int
-    node_desired_size: int
-    node_max_size: int
+    access: ClusterAccess
+    system_nodes: SystemNodes
     log_retention_days: int
 
 
+def access_entry_name(role_arn: str) -> str:
+    """A logical-name suffix per role that does not move when the lists are reordered."""
+    return f"{role_arn.rsplit('/', 1)[-1]}-{hashlib.sha256(role_arn.encode()).hexdigest()[:6]}"
+
+
 class Cluster(pulumi.ComponentResource):
-    """An EKS cluster with one managed node group and a Kubernetes provider for its workloads."""
+    """An EKS cluster with a system node group and a Kubernetes provider for its workloads."""
 
     name: pulumi.Output[str]
+    version: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
@@ -55,28 +84,34 @@ class Cluster(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         key = self._create_secrets_key()
-        role = self._create_role("cluster", "eks.amazonaws.com", CLUSTER_ROLE_POLICIES)
+        role, attachments = self._create_role("cluster", "eks.amazonaws.com",
+                                              CLUSTER_ROLE_POLICIES)
         # The managed cluster policy has no KMS rights; envelope encryption needs these on our key.
-        aws.iam.RolePolicy(f"{name}-cluster-kms", role=role.name, policy=iam.policy_document([
+        kms = aws.iam.RolePolicy(f"{name}-cluster-kms", role=role.name, policy=iam.policy_document([
             iam.statement("EnvelopeEncryption", ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants",
                                                  "kms:DescribeKey"], [key.arn])]),
-                           opts=self._child)
-        self.cluster = self._create_cluster(role, key)
+                                 opts=self._child)
+        # EKS checks the role's rights while it creates the cluster, and needs them again to
+        # delete its ENIs and security groups: the grants live as long as the cluster.
+        self.cluster = self._create_cluster(role, key, [*attachments, kms])
         self.name = self.cluster.name
+        self.version = self.cluster.version
         self.security_group_id = self.cluster.vpc_config.cluster_security_group_id
         self.oidc_issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         self.oidc_provider_arn = self._create_oidc_provider().arn
-        self._create_access_entries()
-        network_addons = [self._create_addon(addon, []) for addon in ("vpc-cni", "kube-proxy")]
+        access = self._create_access_entries()
+        network_addons = [self._create_addon(addon, []) for addon in NETWORK_ADDONS]
         node_group = self._create_node_group(network_addons)
         self.node_autoscaling_group_name = node_group.resources.apply(
             lambda res: res[0].autoscaling_groups[0].name)
-        node_addons = [self._create_addon(addon, [node_group])
-                       for addon in ("coredns", "metrics-server")]
+        node_addons = [self._create_addon(addon, [node_group]) for addon in NODE_ADDONS]
         self.kubeconfig = pulumi.Output.secret(self._kubeconfig())
+        # Every Kubernetes call of the program authenticates as a deployer role: its access
+        # entry must exist first, or the first `up` gets Unauthorized.
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group, *node_addons]))
+            opts=pulumi.ResourceOptions(parent=self,
+                                        depends_on=[node_group, *node_addons, *access]))
 
         self.register_outputs({
             "name": self.name,
@@ -93,16 +128,19 @@ class Cluster(pulumi.ComponentResource):
                       target_key_id=key.key_id, opts=self._child)
         return key
 
-    def _create_role(self, purpose: str, principal: str, managed: tuple[str, ...]) -> aws.iam.Role:
+    def _create_role(self, purpose: str, principal: str, managed: tuple[str, ...]
+                     ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
         role = aws.iam.Role(f"{self._name}-{purpose}",
                             assume_role_policy=iam.service_trust_policy(principal),
                             opts=self._child)
-        for policy in managed:
-            aws.iam.RolePolicyAttachment(f"{self._name}-{purpose}-{policy}", role=role.name,
-                                         policy_arn=_MANAGED + policy, opts=self._child)
-        return role
+        attachments = [aws.iam.RolePolicyAttachment(f"{self._name}-{purpose}-{policy}",
+                                                    role=role.name, policy_arn=_MANAGED + policy,
+                                                    opts=self._child)
+                       for policy in managed]
+        return role, attachments
 
-    def _create_cluster(self, role: aws.iam.Role, key: aws.kms.Key) -> aws.eks.Cluster:
+    def _create_cluster(self, role: aws.iam.Role, key: aws.kms.Key,
+                        grants: list[pulumi.Resource]) -> aws.eks.Cluster:
         args = self._args
         # EKS would create this group itself, unmanaged and kept forever; owning it sets the
         # retention and lets `pulumi destroy` remove it.
@@ -114,8 +152,10 @@ class Cluster(pulumi.ComponentResource):
             name=args.cluster_name,
             version=args.kubernetes_version,
             role_arn=role.arn,
+            # Who may use the cluster is the access entries below, not who happened to create it.
             access_config={"authentication_mode": "API",
-                           "bootstrap_cluster_creator_admin_permissions": True},
+                           "bootstrap_cluster_creator_admin_permissions": False},
+            upgrade_policy={"support_type": args.support_type},
             # Core add-ons are managed below (vpc-cni with network policy enforcement on).
             bootstrap_self_managed_addons=False,
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
@@ -126,38 +166,58 @@ class Cluster(pulumi.ComponentResource):
                 "endpoint_public_access": True,
                 "public_access_cidrs": list(args.public_access_cidrs),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]))
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group, *grants],
+                # The flag only matters at creation and changing it replaces the cluster:
+                # clusters created before it was off keep theirs (docs/deploying.md, Access).
+                ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"]))
 
     def _create_oidc_provider(self) -> aws.iam.OpenIdConnectProvider:
         return aws.iam.OpenIdConnectProvider(
             f"{self._name}-oidc", url=self.oidc_issuer, client_id_lists=["sts.amazonaws.com"],
             opts=self._child)
 
-    def _create_access_entries(self) -> None:
-        for index, role_arn in enumerate(self._args.admin_role_arns):
-            entry = aws.eks.AccessEntry(f"{self._name}-admin-{index}",
-                                        cluster_name=self.cluster.name, principal_arn=role_arn,
-                                        type="STANDARD", opts=self._child)
-            aws.eks.AccessPolicyAssociation(
-                f"{self._name}-admin-{index}", cluster_name=self.cluster.name,
-                principal_arn=role_arn, policy_arn=CLUSTER_ADMIN_POLICY,
-                access_scope={"type": "cluster"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]))
+    def _create_access_entries(self) -> list[pulumi.Resource]:
+        access = self._args.access
+        grants = [*((arn, CLUSTER_ADMIN_POLICY) for arn in access.deployer_role_arns),
+                  *((arn, CLUSTER_ADMIN_POLICY) for arn in access.admin_role_arns),
+                  *((arn, VIEW_POLICY) for arn in access.viewer_role_arns)]
+        # Entries were once named by list position; the alias keeps those in place, because a
+        # delete-and-create of an entry for the same principal fails (it already exists).
+        former = {arn: f"{self._name}-admin-{index}"
+                  for index, arn in enumerate(access.admin_role_arns)}
+        created: list[pulumi.Resource] = []
+        for role_arn, policy_arn in grants:
+            logical = f"{self._name}-access-{access_entry_name(role_arn)}"
+            aliases = [pulumi.Alias(name=former[role_arn])] if role_arn in former else []
+            entry = aws.eks.AccessEntry(
+                logical, cluster_name=self.cluster.name, principal_arn=role_arn, type="STANDARD",
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases))
+            created += [entry, aws.eks.AccessPolicyAssociation(
+                logical, cluster_name=self.cluster.name, principal_arn=role_arn,
+                policy_arn=policy_arn, access_scope={"type": "cluster"},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry], aliases=aliases))]
+        return created
 
     def _create_addon(self, addon: str, depends_on: list[pulumi.Resource]) -> aws.eks.Addon:
         configuration = None
         if addon == "vpc-cni":
             # Without this the NetworkPolicies of the workloads would be accepted but not enforced.
             configuration = json.dumps({"enableNetworkPolicy": "true"})
+        # The version EKS names the default for this Kubernetes version: raising
+        # kubernetesVersion moves every add-on with it, and preview shows the new versions.
+        version = aws.eks.get_addon_version_output(
+            addon_name=addon, kubernetes_version=self._args.kubernetes_version,
+            most_recent=False, opts=pulumi.InvokeOptions(parent=self))
         return aws.eks.Addon(
             f"{self._name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
-            configuration_values=configuration,
+            addon_version=version.version, configuration_values=configuration,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
     def _create_node_group(self, addons: list[aws.eks.Addon]) -> aws.eks.NodeGroup:
-        args = self._args
-        role = self._create_role("node", "ec2.amazonaws.com", NODE_ROLE_POLICIES)
+        nodes = self._args.system_nodes
+        role, attachments = self._create_role("node", "ec2.amazonaws.com", NODE_ROLE_POLICIES)
         # IMDSv2 with a hop limit of 1 keeps pods off the node role: they use IRSA only.
         template = aws.ec2.LaunchTemplate(
             f"{self._name}-nodes",
@@ -167,20 +227,28 @@ class Cluster(pulumi.ComponentResource):
                 "volume_size": 50, "volume_type": "gp3", "encrypted": "true",
                 "delete_on_termination": "true"}}],
             update_default_version=True, opts=self._child)
+        update_minutes = max(60, nodes.max_size * MINUTES_PER_NODE_REPLACEMENT)
         return aws.eks.NodeGroup(
             f"{self._name}-nodes",
             cluster_name=self.cluster.name,
+            # The cluster's own version, so raising kubernetesVersion rolls the nodes after
+            # the control plane instead of leaving them behind.
+            version=self.cluster.version,
             node_role_arn=role.arn,
-            subnet_ids=args.private_subnet_ids,
-            instance_types=list(args.node_instance_types),
-            ami_type="AL2023_x86_64_STANDARD",
+            subnet_ids=self._args.private_subnet_ids,
+            instance_types=list(nodes.instance_types),
+            ami_type=AMI_TYPES[NODE_ARCHITECTURE],
             capacity_type="ON_DEMAND",
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-            scaling_config={"min_size": args.node_min_size, "desired_size": args.node_desired_size,
-                            "max_size": args.node_max_size},
+            scaling_config={"min_size": nodes.min_size, "desired_size": nodes.desired_size,
+                            "max_size": nodes.max_size},
             update_config={"max_unavailable": 1},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=addons,
-                                        ignore_changes=["scalingConfig.desiredSize"]))
+            labels={"order-platform/nodes": "system"},
+            # Nodes join with the role's rights (and leave their ENIs behind without them).
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*addons, *attachments],
+                ignore_changes=["scalingConfig.desiredSize"],
+                custom_timeouts=pulumi.CustomTimeouts(update=f"{update_minutes}m")))
 
     def _kubeconfig(self) -> pulumi.Output[str]:
         def render(values: list[str]) -> str:

@@ -35,6 +35,9 @@ class DatabaseArgs:
     client_security_group_id: pulumi.Input[str]
     """The only source admitted on 5432: the EKS cluster security group (nodes and pods)."""
     engine_version: str
+    """The PostgreSQL major (``"16"``): AWS chooses the minor and upgrades it automatically."""
+    major_version_upgrade: bool
+    """True only for the ``up`` that moves ``engine_version`` to a new major."""
     instance_class: str
     reader_count: int
     database_name: str
@@ -100,9 +103,8 @@ class Database(pulumi.ComponentResource):
                                            subnet_ids=args.isolated_subnet_ids,
                                            description="Isolated subnets of the Aurora cluster",
                                            opts=self._child)
-        major = args.engine_version.split(".")[0]
         parameters = aws.rds.ClusterParameterGroup(
-            f"{self._name}-params", family=f"aurora-postgresql{major}",
+            f"{self._name}-params", family=f"aurora-postgresql{args.engine_version}",
             description="order-platform logging and TLS settings",
             parameters=[{"name": k, "value": v, "apply_method": "immediate"}
                         for k, v in CLUSTER_PARAMETERS.items()],
@@ -135,7 +137,15 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=not args.final_snapshot,
             final_snapshot_identifier=f"{args.identifier}-final" if args.final_snapshot else None,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]))
+            allow_major_version_upgrade=args.major_version_upgrade,
+            apply_immediately=args.major_version_upgrade or None,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[log_group],
+                # AWS upgrades the minor in the maintenance window (the instances have
+                # auto_minor_version_upgrade); comparing "16" or "16.8" with the "16.9" it
+                # runs afterwards would make every later `up` try a downgrade, which RDS
+                # refuses. Only a deliberate major upgrade lets the version through.
+                ignore_changes=[] if args.major_version_upgrade else ["engineVersion"]))
 
     def _create_instances(self) -> list[aws.rds.ClusterInstance]:
         args = self._args
@@ -149,7 +159,7 @@ class Database(pulumi.ComponentResource):
                 identifier=f"{args.identifier}-{index}",
                 cluster_identifier=self.cluster.id,
                 engine="aurora-postgresql",
-                engine_version=args.engine_version,
+                # No engine_version: instances run the cluster's, whatever minor AWS chose.
                 instance_class=args.instance_class,
                 availability_zone=zones[index % len(zones)],
                 promotion_tier=0 if index == 0 else 1,

@@ -1,19 +1,20 @@
-"""IRSA roles, one per Kubernetes ServiceAccount, each naming exact resource ARNs."""
+"""IRSA roles, one per process of the catalogue that runs in the cluster, on exact ARNs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components import iam
+from order_platform.processes import Process, Resource
 
 
 @dataclass(frozen=True)
 class ServiceIdentityArgs:
-    """Who may assume which role, and what each role may do beyond reading the DB secret."""
+    """Who may assume which role, and the ARNs the catalogue's grants resolve to."""
 
     role_name_prefix: str
     namespace: str
@@ -22,8 +23,11 @@ class ServiceIdentityArgs:
     oidc_issuer: pulumi.Input[str]
     db_secret_arn: pulumi.Input[str]
     db_secret_kms_key_arn: pulumi.Input[str]
-    grants: Mapping[str, Sequence[dict]]
-    """ServiceAccount name -> extra statements (built with ``iam.statement``)."""
+    processes: tuple[Process, ...]
+    """Each gets a role trusted by the ServiceAccount named after its role."""
+    queue_arns: Mapping[str, pulumi.Input[str]]
+    """By topology queue key."""
+    event_bus_arn: pulumi.Input[str]
 
 
 def db_secret_statements(secret_arn: pulumi.Input[str], key_arn: pulumi.Input[str],
@@ -39,6 +43,22 @@ def db_secret_statements(secret_arn: pulumi.Input[str], key_arn: pulumi.Input[st
     ]
 
 
+def grant_statements(process: Process, queue_arns: Mapping[str, pulumi.Input[str]],
+                     event_bus_arn: pulumi.Input[str]) -> list[dict]:
+    """The catalogue's grants of a process, each on the exact ARNs its symbol stands for."""
+    statements = []
+    for grant in process.grants:
+        if grant.resource is Resource.CONSUMED_QUEUES:
+            resources = [queue_arns[queue.key] for queue in process.consumes]
+        elif grant.resource is Resource.EVENT_BUS:
+            resources = [event_bus_arn]
+        else:
+            raise ValueError(f"{process.role}: no ARN for {grant.resource!r}; teach "
+                             "infra/components/identity.py what it stands for")
+        statements.append(iam.statement(grant.sid, grant.actions, resources))
+    return statements
+
+
 class ServiceIdentities(pulumi.ComponentResource):
     """An IAM role per ServiceAccount, trusted only by that ServiceAccount (through OIDC)."""
 
@@ -50,7 +70,8 @@ class ServiceIdentities(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         common = db_secret_statements(args.db_secret_arn, args.db_secret_kms_key_arn, args.region)
         self.role_arns = {}
-        for account, extra in args.grants.items():
+        for process in args.processes:
+            account = process.role
             role = aws.iam.Role(
                 f"{name}-{account}",
                 name=f"{args.role_name_prefix}-{account}",
@@ -58,6 +79,7 @@ class ServiceIdentities(pulumi.ComponentResource):
                 assume_role_policy=iam.irsa_trust_policy(
                     args.oidc_provider_arn, args.oidc_issuer, args.namespace, account),
                 opts=child)
+            extra = grant_statements(process, args.queue_arns, args.event_bus_arn)
             aws.iam.RolePolicy(f"{name}-{account}", role=role.name,
                                policy=iam.policy_document([*common, *extra]), opts=child)
             self.role_arns[account] = role.arn

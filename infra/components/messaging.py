@@ -63,6 +63,8 @@ class Messaging(pulumi.ComponentResource):
         self.queue_arns = {}
         self.alarm_topic, topic_policy = self._create_alarm_topic()
         self.alarm_topic_arn = self.alarm_topic.arn
+        self.alarm_topic_policy = topic_policy
+        """Alarms of other components wait for it too: it is what lets CloudWatch publish."""
         self._alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=[topic_policy])
         for route in args.routes:
             queue = self._create_queue(route.queue)
@@ -98,8 +100,9 @@ class Messaging(pulumi.ComponentResource):
         self._alarm_when_dlq_not_empty(
             f"{spec.key}-dlq", dlq, spec.dlq_name(prefix),
             f"Messages in the DLQ of {spec.name(prefix)}: the {spec.consumer} consumer failed "
-            f"them {spec.max_receive_count} times. Inspect with `order-dlq peek {spec.key}`, "
-            f"fix the cause, then `order-dlq redrive {spec.key}`.")
+            f"them {spec.max_receive_count} times. Inspect with "
+            f"`order-platform dlq peek {spec.key}`, fix the cause, then "
+            f"`order-platform dlq redrive {spec.key}`.")
         self._alarm_when_oldest_message_waits(spec.key, queue, spec.name(prefix))
         return queue
 
@@ -115,8 +118,8 @@ class Messaging(pulumi.ComponentResource):
             f"{route.name}-target-dlq", target_dlq, route.target_dlq_name(prefix),
             f"Events the rule {route.rule_name(prefix)} could not deliver to its queue "
             "(queue policy, KMS or throttling). Inspect with "
-            f"`order-dlq peek {route.queue.key} --target`, then "
-            f"`order-dlq redrive {route.queue.key} --target`.")
+            f"`order-platform dlq peek {route.queue.key} --target`, then "
+            f"`order-platform dlq redrive {route.queue.key} --target`.")
         # Queue policies first: a target whose queue refuses the rule loses events silently.
         policies = [self._allow_rule_to_send(f"{route.name}-queue", queue, rule),
                     self._allow_rule_to_send(f"{route.name}-target-dlq", target_dlq, rule)]

@@ -69,8 +69,8 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [s.id for s in private]
         self.isolated_subnet_ids = [s.id for s in isolated]
 
-        self._create_public_routes(public)
-        nat_gateways = self._create_nat_gateways(public)
+        igw = self._create_public_routes(public)
+        nat_gateways = self._create_nat_gateways(public, igw)
         private_tables = self._create_private_routes(private, nat_gateways)
         isolated_table = self._create_isolated_routes(isolated)
         self._create_flow_logs()
@@ -97,7 +97,7 @@ class Network(pulumi.ComponentResource):
             for az, cidr in zip(self._args.availability_zones, cidrs, strict=True)
         ]
 
-    def _create_public_routes(self, public: list[aws.ec2.Subnet]) -> None:
+    def _create_public_routes(self, public: list[aws.ec2.Subnet]) -> aws.ec2.InternetGateway:
         igw = aws.ec2.InternetGateway(f"{self._name}-igw", vpc_id=self.vpc.id,
                                       tags={"Name": self._name}, opts=self._child)
         table = aws.ec2.RouteTable(f"{self._name}-public", vpc_id=self.vpc.id,
@@ -107,16 +107,21 @@ class Network(pulumi.ComponentResource):
         for subnet, az in zip(public, self._args.availability_zones, strict=True):
             aws.ec2.RouteTableAssociation(f"{self._name}-public-{az}", subnet_id=subnet.id,
                                           route_table_id=table.id, opts=self._child)
+        return igw
 
-    def _create_nat_gateways(self, public: list[aws.ec2.Subnet]) -> list[aws.ec2.NatGateway]:
+    def _create_nat_gateways(self, public: list[aws.ec2.Subnet],
+                             igw: aws.ec2.InternetGateway) -> list[aws.ec2.NatGateway]:
         count = 1 if self._args.nat_strategy == "single" else len(public)
+        # A public NAT gateway and its EIP need the VPC's internet gateway: created before it,
+        # they can fail or come up without a route out, and on destroy the IGW waits for them.
+        after_igw = pulumi.ResourceOptions(parent=self, depends_on=[igw])
         gateways = []
         for subnet, az in zip(public[:count], self._args.availability_zones, strict=False):
             eip = aws.ec2.Eip(f"{self._name}-nat-{az}", domain="vpc",
-                              tags={"Name": f"{self._name}-nat-{az}"}, opts=self._child)
+                              tags={"Name": f"{self._name}-nat-{az}"}, opts=after_igw)
             gateways.append(aws.ec2.NatGateway(
                 f"{self._name}-nat-{az}", allocation_id=eip.allocation_id, subnet_id=subnet.id,
-                tags={"Name": f"{self._name}-nat-{az}"}, opts=self._child))
+                tags={"Name": f"{self._name}-nat-{az}"}, opts=after_igw))
         return gateways
 
     def _create_private_routes(self, private: list[aws.ec2.Subnet],
@@ -153,7 +158,7 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(f"{self._name}-flow-logs",
                             assume_role_policy=iam.service_trust_policy("vpc-flow-logs.amazonaws.com"),
                             opts=self._child)
-        aws.iam.RolePolicy(
+        delivery = aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
             role=role.name,
             policy=iam.policy_document([iam.statement(
@@ -162,10 +167,13 @@ class Network(pulumi.ComponentResource):
                 [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
             )]),
             opts=self._child)
+        # Created before its role may write, a flow log reports "Access error" and delivers
+        # nothing until someone recreates it: the role's policy comes first.
         aws.ec2.FlowLog(f"{self._name}-flow-log", vpc_id=self.vpc.id, traffic_type="ALL",
                         log_destination_type="cloud-watch-logs", log_destination=log_group.arn,
                         iam_role_arn=role.arn, max_aggregation_interval=60,
-                        tags={"Name": self._name}, opts=self._child)
+                        tags={"Name": self._name},
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]))
 
     def _create_endpoints(self, private: list[aws.ec2.Subnet],
                           route_tables: list[aws.ec2.RouteTable]) -> None:

@@ -23,6 +23,10 @@ LIFECYCLE_POLICY = json.dumps({"rules": [
 ]})
 
 
+class ImageNotPushedError(RuntimeError):
+    """The stack's imageTag is not in its repository; the message says how to push it."""
+
+
 @dataclass(frozen=True)
 class RegistryArgs:
     """The repository name and whether destroy may delete it with its images."""
@@ -49,4 +53,25 @@ class Registry(pulumi.ComponentResource):
                                 policy=LIFECYCLE_POLICY, opts=child)
         self.repository_url = self.repository.repository_url
         self.repository_arn = self.repository.arn
+        self._repository_name = args.repository_name
         self.register_outputs({"repositoryUrl": self.repository_url})
+
+    def release_image(self, tag: str) -> pulumi.Output[str] | None:
+        """``<repository>:<tag>@sha256:...``: the bytes pushed (and scanned) under ``tag``.
+
+        Pods pull by digest, so they can run nothing but that image, whatever happens to the
+        tag. None while the repository does not exist yet (the first ``up`` of a stack creates
+        it; push, then ``up`` again). A missing tag in an existing repository is an error,
+        never a reason to deploy less.
+        """
+        invoke = pulumi.InvokeOptions(parent=self)
+        if self._repository_name not in aws.ecr.get_repositories(opts=invoke).names:
+            return None
+        pushed = {image.image_tag: image.image_digest for image in aws.ecr.get_images(
+            repository_name=self._repository_name, opts=invoke).image_ids if image.image_tag}
+        if tag not in pushed:
+            raise ImageNotPushedError(
+                f"imageTag {tag!r} is not in ECR repository {self._repository_name}: build and "
+                f"push it first (make image STACK=<stack> TAG={tag}), then run `up` again")
+        digest = pushed[tag]
+        return self.repository_url.apply(lambda url: f"{url}:{tag}@{digest}")

@@ -1,12 +1,21 @@
-"""The services on EKS: namespace, ServiceAccounts, ConfigMap, migration Job, Deployments."""
+"""The services on EKS: namespace, ServiceAccounts, ConfigMap, migration Job, Deployments.
+
+Every process-specific value (role, ports, probe paths, grace periods) comes from the
+process catalogue (``order_platform.processes``); sizes from ``infra/capacity.py``.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
+
+from infra.capacity import SURGE_PERCENT, PodSize, surge
+from order_platform.processes import Kind, Process
 
 PART_OF = "order-platform"
 RUN_AS_ID = 10001
@@ -14,29 +23,55 @@ CPU_TARGET_PERCENT = 70
 DNS_PORT = 53
 HTTPS_PORT = 443
 CONFIG_MAP_NAME = "order-platform-config"
+CONFIG_CHECKSUM = "checksum/config"
+"""Pod-template annotation: the SHA-256 of the ConfigMap data, so pods restart when it changes."""
+REPLACE_UNREADY = "pulumi.com/replaceUnready"
+
+MIGRATION_DEADLINE_SECONDS = 900
+"""The Job's activeDeadlineSeconds: pending, pulling and running all count."""
+AWAIT_MARGIN_SECONDS = 300
+"""What Pulumi waits beyond a deadline, so Kubernetes reports the failure, not a Pulumi timeout."""
+STARTUP_PERIOD_SECONDS = 2
+STARTUP_FAILURES = 30
+READINESS_PERIOD_SECONDS = 5
+READINESS_FAILURES = 2
+NODE_READY_SECONDS = 180
+"""Karpenter launching a node and the kubelet pulling the image, per rollout batch."""
 
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """One Deployment: its image argument, port, probes and scale."""
+    """One Deployment: a deployed process of the catalogue, its scale and size."""
 
-    name: str
-    """Deployment, ServiceAccount and container name, and the image entrypoint argument."""
-    port: int
-    """The API port, or the health port of a background process."""
+    process: Process
     min_replicas: int
     max_replicas: int
+    size: PodSize
     node_port: int | None = None
     """Set for the APIs: the fixed NodePort the NLB targets."""
-    cpu_request: str = "250m"
-    memory_request: str = "256Mi"
-    cpu_limit: str = "1"
-    memory_limit: str = "512Mi"
+
+    @property
+    def name(self) -> str:
+        """Deployment, ServiceAccount and container name, and the image's argument."""
+        return self.process.role
+
+    @property
+    def port(self) -> int:
+        """The API port, or the health port of a background process: where probes answer."""
+        return self.process.probe_port
 
     @property
     def port_name(self) -> str:
         """``http`` for the APIs, ``health`` for background processes."""
-        return "http" if self.node_port else "health"
+        return "http" if self.process.kind is Kind.API else "health"
+
+    def rollout_seconds(self) -> int:
+        """The longest a rollout at ``max_replicas`` may take: every surge batch needs a node,
+        the image, a started container and consecutive ready probes."""
+        batches = math.ceil(self.max_replicas / surge(self.max_replicas))
+        per_batch = (NODE_READY_SECONDS + STARTUP_PERIOD_SECONDS * STARTUP_FAILURES
+                     + READINESS_PERIOD_SECONDS * READINESS_FAILURES)
+        return batches * per_batch
 
 
 @dataclass(frozen=True)
@@ -45,17 +80,20 @@ class WorkloadsArgs:
 
     namespace: str
     image: pulumi.Input[str]
-    """``<ecr url>:<tag>``; never ``latest``."""
+    """``<ecr url>:<tag>@sha256:<digest>``; never ``latest``."""
     release: str
     """The image tag: names the migration Job so each release migrates once."""
     config_data: dict[str, pulumi.Input[str]]
     role_arns: dict[str, pulumi.Input[str]]
-    """IRSA role per ServiceAccount: every workload name plus ``migrate``."""
+    """IRSA role per ServiceAccount: every workload name plus the migration's."""
     workloads: tuple[WorkloadSpec, ...]
+    migration: Process
+    migration_size: PodSize
     vpc_cidr: str
     database_cidrs: tuple[str, ...]
     database_port: int
     migration_depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """The database, IAM, queues and node capacity the migration (and so every rollout) needs."""
 
 
 def labels(name: str) -> dict[str, str]:
@@ -77,6 +115,16 @@ def container_security_context() -> dict:
     }
 
 
+def config_checksum(data: dict[str, str]) -> str:
+    """The SHA-256 of ConfigMap data, independent of key order."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def await_timeout(seconds: int) -> str:
+    """A Pulumi duration that covers ``seconds`` plus the margin, never under the 10m default."""
+    return f"{max(10, math.ceil((seconds + AWAIT_MARGIN_SECONDS) / 60))}m"
+
+
 class Workloads(pulumi.ComponentResource):
     """The order-platform services in one Pod-Security-restricted namespace."""
 
@@ -95,7 +143,13 @@ class Workloads(pulumi.ComponentResource):
         self._config_map = k8s.core.v1.ConfigMap(
             f"{name}-config", metadata=self._meta(CONFIG_MAP_NAME),
             data=args.config_data, immutable=False, opts=self._child)
-        self._create_network_policies()
+        # envFrom is read once, at container start: a changed value reaches running pods only
+        # through a changed pod template. The checksum is of the applied data, so a pod never
+        # restarts before its ConfigMap holds the new values, nor when nothing changed.
+        self._checksum = self._config_map.data.apply(config_checksum)
+        # Default-deny comes with the allow rules: a pod started between the two would find
+        # no DNS, database or AWS endpoints, and the migration would fail its first attempts.
+        self._egress = self._create_network_policies()
         migration = self._create_migration_job()
         for spec in args.workloads:
             self._create_workload(spec, migration)
@@ -122,71 +176,82 @@ class Workloads(pulumi.ComponentResource):
                       "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
             automount_service_account_token=False, opts=self._child)
 
-    def _pod_spec(self, account: str, container: dict) -> dict:
+    def _template(self, process: Process, container: dict) -> dict:
+        """The pod template of a process: its labels, config checksum and locked-down pod."""
         return {
-            "service_account_name": self._service_accounts[account].metadata.name,
-            "automount_service_account_token": False,
-            "enable_service_links": False,
-            "security_context": {"run_as_non_root": True, "run_as_user": RUN_AS_ID,
-                                 "run_as_group": RUN_AS_ID, "fs_group": RUN_AS_ID,
-                                 "seccomp_profile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "image": self._args.image,
-                "image_pull_policy": "IfNotPresent",
-                "env_from": [{"config_map_ref": {"name": self._config_map.metadata.name}}],
-                "security_context": container_security_context(),
-                # The only writable path: gunicorn's heartbeat files and Python temp files.
-                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108
-                **container,
-            }],
-            "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+            "metadata": {"labels": labels(process.role),
+                         "annotations": {CONFIG_CHECKSUM: self._checksum}},
+            "spec": {
+                "service_account_name": self._service_accounts[process.role].metadata.name,
+                "automount_service_account_token": False,
+                "enable_service_links": False,
+                # SIGTERM, then the process's own shutdown grace, then a margin before SIGKILL.
+                "termination_grace_period_seconds": process.termination_grace_seconds,
+                "security_context": {"run_as_non_root": True, "run_as_user": RUN_AS_ID,
+                                     "run_as_group": RUN_AS_ID, "fs_group": RUN_AS_ID,
+                                     "seccomp_profile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": process.role,
+                    "image": self._args.image,
+                    "image_pull_policy": "IfNotPresent",
+                    "args": [process.role],
+                    "env_from": [{"config_map_ref": {"name": self._config_map.metadata.name}}],
+                    "security_context": container_security_context(),
+                    # The only writable path: gunicorn's heartbeat files and Python temp files.
+                    "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108
+                    **container,
+                }],
+                "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+            },
         }
 
     def _create_migration_job(self) -> k8s.batch.v1.Job:
-        release = hashlib.sha256(self._args.release.encode()).hexdigest()[:10]
+        args = self._args
+        release = hashlib.sha256(args.release.encode()).hexdigest()[:10]
+        template = self._template(args.migration, {"resources": args.migration_size.resources})
+        template["spec"]["restart_policy"] = "Never"
+        timeout = await_timeout(MIGRATION_DEADLINE_SECONDS)
         return k8s.batch.v1.Job(
             f"{self._name}-migrate",
             # A name per release: each image migrates once, and Jobs are immutable anyway.
-            metadata=self._meta(f"db-migrate-{release}", labels("migrate")),
-            spec={
-                "backoff_limit": 2,
-                "active_deadline_seconds": 900,
-                "template": {
-                    "metadata": {"labels": labels("migrate")},
-                    "spec": {**self._pod_spec("migrate", {
-                        "name": "migrate", "args": ["migrate"],
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                      "limits": {"cpu": "500m", "memory": "256Mi"}},
-                    }), "restart_policy": "Never"},
-                },
-            },
+            # A Job that failed stays failed; without replaceUnready every later `up` of the
+            # same release would wait on it and fail again. With it, the next `up` deletes
+            # the failed Job (same name, so delete first) and runs the migration anew.
+            metadata={**self._meta(f"db-migrate-{release}", labels(args.migration.role)),
+                      "annotations": {REPLACE_UNREADY: "true"}},
+            spec={"backoff_limit": 2, "active_deadline_seconds": MIGRATION_DEADLINE_SECONDS,
+                  "template": template},
             opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[self._config_map, *self._args.migration_depends_on]))
+                parent=self, delete_before_replace=True,
+                depends_on=[self._config_map, *self._egress, *args.migration_depends_on],
+                # Pulumi's default wait for a Job is 10 minutes, shorter than its deadline.
+                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)))
 
     def _create_workload(self, spec: WorkloadSpec, migration: k8s.batch.v1.Job) -> None:
         selector = labels(spec.name)
+        probes = spec.process.probes
         probe_port = spec.port_name
         container = {
-            "name": spec.name,
-            "args": [spec.name],
             "ports": [{"name": spec.port_name, "container_port": spec.port, "protocol": "TCP"}],
-            "liveness_probe": {"http_get": {"path": "/healthz", "port": probe_port},
+            "liveness_probe": {"http_get": {"path": probes.liveness, "port": probe_port},
                                "period_seconds": 10, "timeout_seconds": 2,
                                "failure_threshold": 3},
-            "readiness_probe": {"http_get": {"path": "/readyz", "port": probe_port},
-                                "period_seconds": 5, "timeout_seconds": 2,
-                                "failure_threshold": 2},
-            "startup_probe": {"http_get": {"path": "/healthz", "port": probe_port},
-                              "period_seconds": 2, "failure_threshold": 30},
-            "resources": {"requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
-                          "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit}},
+            "readiness_probe": {"http_get": {"path": probes.readiness, "port": probe_port},
+                                "period_seconds": READINESS_PERIOD_SECONDS, "timeout_seconds": 2,
+                                "failure_threshold": READINESS_FAILURES},
+            "startup_probe": {"http_get": {"path": probes.liveness, "port": probe_port},
+                              "period_seconds": STARTUP_PERIOD_SECONDS,
+                              "failure_threshold": STARTUP_FAILURES},
+            "resources": spec.size.resources,
         }
-        spread = [
+        template = self._template(spec.process, container)
+        template["spec"]["topology_spread_constraints"] = [
             {"max_skew": 1, "topology_key": key, "when_unsatisfiable": "ScheduleAnyway",
              "label_selector": {"match_labels": selector}}
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
+        ingress = self._allow_ingress(spec)
+        timeout = await_timeout(spec.rollout_seconds())
         # No `replicas`: the HPA owns it (starting at min_replicas); setting it here would
         # reset the HPA's choice on every `pulumi up`.
         deployment = k8s.apps.v1.Deployment(
@@ -195,15 +260,15 @@ class Workloads(pulumi.ComponentResource):
             spec={
                 "selector": {"match_labels": selector},
                 "strategy": {"type": "RollingUpdate",
-                             "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
-                "template": {
-                    "metadata": {"labels": selector},
-                    "spec": {**self._pod_spec(spec.name, container),
-                             "termination_grace_period_seconds": 30,
-                             "topology_spread_constraints": spread},
-                },
+                             "rolling_update": {"max_unavailable": 0,
+                                                "max_surge": f"{SURGE_PERCENT}%"}},
+                "template": template,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[migration]))
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[migration, ingress],
+                # Pulumi waits 10 minutes for a rollout by default; at the HPA maximum a
+                # release rolls in several surge batches, each maybe on a new node.
+                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout)))
         if spec.node_port:
             k8s.core.v1.Service(
                 f"{self._name}-{spec.name}-svc", metadata=self._meta(spec.name, selector),
@@ -226,16 +291,15 @@ class Workloads(pulumi.ComponentResource):
             f"{self._name}-{spec.name}-pdb", metadata=self._meta(spec.name, selector),
             spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
             opts=self._child)
-        self._allow_ingress(spec)
 
-    def _allow_ingress(self, spec: WorkloadSpec) -> None:
+    def _allow_ingress(self, spec: WorkloadSpec) -> k8s.networking.v1.NetworkPolicy:
         if spec.node_port:
             # Clients arrive through the NLB, whose security group already limits them to the
             # configured CIDRs; client IPs are preserved, so any source may reach this port.
             sources: list[dict] = []
         else:
             sources = [{"ip_block": {"cidr": self._args.vpc_cidr}}]  # kubelet probes only
-        k8s.networking.v1.NetworkPolicy(
+        return k8s.networking.v1.NetworkPolicy(
             f"{self._name}-{spec.name}-ingress",
             metadata=self._meta(f"{spec.name}-ingress"),
             spec={"pod_selector": {"match_labels": labels(spec.name)},
@@ -244,7 +308,7 @@ class Workloads(pulumi.ComponentResource):
                                "ports": [{"port": spec.port, "protocol": "TCP"}]}]},
             opts=self._child)
 
-    def _create_network_policies(self) -> None:
+    def _create_network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
         args = self._args
         everyone = {}
         policies = {
@@ -266,7 +330,8 @@ class Workloads(pulumi.ComponentResource):
                                            "ports": [{"port": args.database_port,
                                                       "protocol": "TCP"}]}]},
         }
-        for policy_name, spec in policies.items():
-            k8s.networking.v1.NetworkPolicy(f"{self._name}-{policy_name}",
-                                            metadata=self._meta(policy_name), spec=spec,
-                                            opts=self._child)
+        return [k8s.networking.v1.NetworkPolicy(f"{self._name}-{policy_name}",
+                                                metadata=self._meta(policy_name), spec=spec,
+                                                opts=self._child)
+                for policy_name, spec in policies.items()]
+

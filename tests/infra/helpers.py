@@ -49,8 +49,15 @@ def document(resource: SimulatedResource, key: str = "policy") -> dict:
 
 
 def k8s_objects(run: StackRun) -> list[SimulatedResource]:
-    """Every Kubernetes object (not the provider)."""
-    return [r for r in run.resources if r.type.startswith(K8S_PREFIX)]
+    """Every Kubernetes object of the services (the Workloads component's children)."""
+    workloads = one(run, "order-platform:workloads:Workloads").urn
+    return [r for r in run.resources if r.type.startswith(K8S_PREFIX) and r.parent == workloads]
+
+
+def cluster_add_ons(run: StackRun) -> list[SimulatedResource]:
+    """Kubernetes resources the platform installs besides the services (Karpenter)."""
+    workloads = one(run, "order-platform:workloads:Workloads").urn
+    return [r for r in run.resources if r.type.startswith(K8S_PREFIX) and r.parent != workloads]
 
 
 def k8s_named(run: StackRun, kind: str, name: str) -> SimulatedResource:

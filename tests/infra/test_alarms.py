@@ -10,6 +10,7 @@ import pytest
 
 from infra import outputs
 from infra.components import alerting
+from infra.components.node_autoscaling import interruption_queue_name
 from infra.config import StackConfigError
 from infra.simulation import StackRun, run_stack
 from order_platform.topology import QUEUES, ROUTES
@@ -61,6 +62,8 @@ def test_every_dlq_of_the_topology_is_a_dlq_of_the_program(run):
     p = prefix(run)
     names = {q.outputs["arn"]: q.outputs["name"] for q in run.of_type(QUEUE)}
     expected = {q.dlq_name(p) for q in QUEUES} | {r.target_dlq_name(p) for r in ROUTES}
+    # Karpenter's interruption queue is not an event route, but its DLQ is watched the same way.
+    expected.add(f"{interruption_queue_name(p)}-dlq")
     assert {names[arn] for arn in dead_letter_arns(run)} == expected
 
 

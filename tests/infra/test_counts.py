@@ -97,12 +97,12 @@ def test_retention_grows_towards_prod(stack_runs):
     assert retention("dev") < retention("staging") < retention("prod")
 
 
-def test_node_group_size_and_types(run, stack_file):
+def test_system_node_group_size_and_types(run, stack_file):
     group = one(run, "aws:eks/nodeGroup:NodeGroup")
-    assert group.inputs["instanceTypes"] == stack_file["nodeInstanceTypes"]
-    assert group.inputs["scalingConfig"] == {"minSize": stack_file["nodeMinSize"],
-                                             "desiredSize": stack_file["nodeDesiredSize"],
-                                             "maxSize": stack_file["nodeMaxSize"]}
+    assert group.inputs["instanceTypes"] == stack_file["systemNodeInstanceTypes"]
+    assert group.inputs["scalingConfig"] == {"minSize": stack_file["systemNodeMinSize"],
+                                             "desiredSize": stack_file["systemNodeDesiredSize"],
+                                             "maxSize": stack_file["systemNodeMaxSize"]}
 
 
 def test_overrides_change_the_shape(stack_runs):

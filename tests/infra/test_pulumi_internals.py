@@ -46,6 +46,7 @@ def tiny_program():
     pulumi.CustomResource(
         "test:index:Thing", "second", {"size": first.id, "secret": pulumi.Output.secret("s3")},
         pulumi.ResourceOptions(depends_on=[first], ignore_changes=["size"],
+                               aliases=[pulumi.Alias(name="former")],
                                replace_on_changes=["secret"], delete_before_replace=True,
                                custom_timeouts=pulumi.CustomTimeouts(create="20m")))
     pulumi.export("firstId", first.id)
@@ -92,6 +93,7 @@ def test_what_the_engine_is_told_about_options_is_reported():
         assert second.replace_on_changes == ("secret",)
         assert second.delete_before_replace is True
         assert second.custom_timeouts == {"create": "20m"}
+        assert second.aliases == ("former",)
         assert seen["first"].delete_before_replace is None
         assert pulumi_internals.unwrap_secrets(second.inputs["secret"]) == "s3"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from infra import outputs
+from infra.mock_cloud import image_digest
 from order_platform.config import CONTRACT, load_settings
 from order_platform.processes import DEPLOYED
 from order_platform.topology import QUEUES, bus_name
@@ -78,12 +79,14 @@ def test_every_pod_reads_the_config_map_and_sets_no_other_env(run):
             assert var["name"] in config_map(run) and var["value"] == config_map(run)[var["name"]]
 
 
-def test_image_is_the_stack_repository_at_the_configured_tag(run):
-    repo = one(run, "aws:ecr/repository:Repository").outputs["repositoryUrl"]
+def test_image_is_the_stack_repository_at_the_configured_tag_and_its_digest(run):
+    repository = one(run, "aws:ecr/repository:Repository").outputs
     tag = config_value(run, "imageTag")
     assert tag != "latest"
+    digest = image_digest(repository["name"], tag)  # what ECR reports for the pushed tag
     for name, pod in pod_templates(run).items():
-        assert pod["containers"][0]["image"] == f"{repo}:{tag}", name
+        assert pod["containers"][0]["image"] == f"{repository['repositoryUrl']}:{tag}@{digest}", \
+            name
 
 
 def test_stack_outputs_equal_resource_outputs(run):
