@@ -103,5 +103,21 @@ up: _pulumi-cli $(STAMP) ## pulumi up of STACK (asks before changing anything)
 destroy: _pulumi-cli $(STAMP) ## pulumi destroy of STACK (asks first)
 	$(PULUMI) destroy --stack $(STACK) $(PULUMI_ARGS)
 
+# The nodes are x86_64 (infra/capacity.py NODE_ARCHITECTURE): build for them whatever the
+# laptop is, as one plain image manifest, so the digest deployed is the image ECR scanned.
+IMAGE_PLATFORM ?= linux/amd64
+TAG ?= $(shell git rev-parse --short HEAD)
+.PHONY: image
+image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push it to STACK's ECR as TAG
+	@command -v docker >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1 || { \
+	  echo "make image needs Docker with buildx" >&2; exit 1; }
+	@repo=$$($(PULUMI) stack output ecrRepositoryUrl --stack $(STACK)); \
+	aws ecr get-login-password --region "$$(echo "$$repo" | cut -d. -f4)" \
+	  | docker login --username AWS --password-stdin "$${repo%%/*}"; \
+	docker buildx build --platform $(IMAGE_PLATFORM) --provenance=false --sbom=false \
+	  -f services/Dockerfile -t "$$repo:$(TAG)" --push .; \
+	echo "pushed $$repo:$(TAG) ($(IMAGE_PLATFORM)); deploy it with:"; \
+	echo "  pulumi config set imageTag $(TAG) --stack $(STACK) && make up STACK=$(STACK)"
+
 clean: ## remove the venv and local data
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache
