@@ -28,16 +28,19 @@ def image_digest(repository: str, tag: str) -> str:
 
 
 CALLER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/order-platform-ci"
-"""The IAM role behind the mocked caller's session."""
+"""The IAM role behind the mocked caller's session unless a run names another."""
 
 
 class CloudMocks(pulumi.runtime.Mocks):
     """Mocks that return realistic outputs for every resource type the program creates."""
 
-    def __init__(self, region: str, ecr: Mapping[str, Iterable[str]] | None = None) -> None:
+    def __init__(self, region: str, ecr: Mapping[str, Iterable[str]] | None = None,
+                 caller_role: str = CALLER_ROLE) -> None:
         self.region = region
         self.ecr = {repo: tuple(tags) for repo, tags in (ecr or {}).items()}
         """Repositories that exist in the account, with their pushed tags."""
+        self.caller_role = caller_role
+        """The IAM role whose session runs the program."""
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         """Answer provider functions (invokes) the program uses."""
@@ -91,14 +94,16 @@ def _availability_zones(m, args):
 
 @_invoke("aws:index/getCallerIdentity:getCallerIdentity")
 def _caller_identity(m, args):
+    role_name = m.caller_role.rsplit("/", 1)[-1]
     return {"accountId": ACCOUNT_ID, "userId": "AROAEXAMPLE:ci", "id": ACCOUNT_ID,
-            "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/order-platform-ci/ci"}
+            "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role_name}/ci"}
 
 
 @_invoke("aws:iam/getSessionContext:getSessionContext")
 def _session_context(m, args):
-    return {"arn": args["arn"], "issuerArn": CALLER_ROLE, "id": args["arn"],
-            "issuerId": "AROAEXAMPLE", "issuerName": "order-platform-ci", "sessionName": "ci"}
+    return {"arn": args["arn"], "issuerArn": m.caller_role, "id": args["arn"],
+            "issuerId": "AROAEXAMPLE", "issuerName": m.caller_role.rsplit("/", 1)[-1],
+            "sessionName": "ci"}
 
 
 @_invoke("aws:index/getPartition:getPartition")

@@ -139,25 +139,35 @@ def stack_config(stack: str, config_overrides: dict[str, object] | None = None) 
 
 
 def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
-              ecr: Mapping[str, Iterable[str]] | None = None) -> StackRun:
+              ecr: Mapping[str, Iterable[str]] | None = None,
+              caller_role: str | None = None) -> StackRun:
     """Run ``infra/__main__.py`` under mocks for ``stack`` and return every registered resource.
 
     ``ecr`` is what the account's registry holds (repository name -> pushed tags); by default
     the stack's repository exists with its ``imageTag`` pushed, as after a release.
+    ``caller_role`` is the IAM role that runs the program; by default the stack's first
+    deployer role, as when CI deploys.
     """
+    from infra.mock_cloud import CALLER_ROLE, CloudMocks  # pulumi loads only when a stack runs
+
     config = stack_config(stack, config_overrides)
+    project = project_name()
     if ecr is None:
-        tag = config[_qualify(project_name(), "imageTag")]
-        ecr = {f"{project_name()}-{stack}": [tag]}
-    return _run(stack, config, ecr)
+        ecr = {f"{project}-{stack}": [config[_qualify(project, "imageTag")]]}
+    if caller_role is None:
+        deployers = json.loads(config.get(_qualify(project, "clusterDeployerRoleArns"), "[]"))
+        caller_role = deployers[0] if deployers else CALLER_ROLE
+    return _run(stack, config, CloudMocks(_region(config), ecr, caller_role))
 
 
-def _run(stack: str, config: dict[str, str], ecr: Mapping[str, Iterable[str]]) -> StackRun:
+def _region(config: dict[str, str]) -> str:
+    raw = config["aws:region"]
+    return json.loads(raw) if raw.startswith('"') else raw
+
+
+def _run(stack: str, config: dict[str, str], mocks) -> StackRun:
     from infra import pulumi_internals
-    from infra.mock_cloud import CloudMocks
 
-    region = json.loads(config["aws:region"]) if config["aws:region"].startswith('"') \
-        else config["aws:region"]
     records: list[SimulatedResource] = []
     records_lock = threading.Lock()
 
@@ -168,7 +178,7 @@ def _run(stack: str, config: dict[str, str], ecr: Mapping[str, Iterable[str]]) -
 
     result = pulumi_internals.run_program(
         lambda: runpy.run_path(str(PROGRAM_DIR), run_name="__main__"),
-        mocks=CloudMocks(region, ecr), on_register=record, config=config,
+        mocks=mocks, on_register=record, config=config,
         project=project_name(), stack=stack)
     return StackRun(stack=stack, resources=list(records), outputs=result.outputs,
                     secret_outputs=frozenset(result.secret), config=dict(config))

@@ -77,8 +77,9 @@ def test_unusable_access_settings_are_refused(override):
 
 
 def test_deploying_as_a_role_without_an_entry_warns(caplog):
-    run_stack("dev")  # the mocked caller is not among the stack file's roles
-    assert "is not in clusterDeployerRoleArns" in caplog.text
+    run_stack("dev", caller_role=CALLER_ROLE)  # not among the stack file's roles
+    assert f"{CALLER_ROLE} is not in clusterDeployerRoleArns" in caplog.text
     caplog.clear()
-    run_stack("dev", {"clusterDeployerRoleArns": [CALLER_ROLE]})
+    run_stack("dev", {"clusterDeployerRoleArns": [CALLER_ROLE]}, caller_role=CALLER_ROLE)
+    run_stack("dev")  # the stack file's first deployer runs it
     assert "is not in clusterDeployerRoleArns" not in caplog.text
