@@ -118,11 +118,13 @@ def _region(m, args):
 
 @_invoke("aws:eks/getAddonVersion:getAddonVersion")
 def _addon_version(m, args):
-    """A version per add-on and Kubernetes minor, as EKS names its default."""
+    """A version per add-on and Kubernetes minor: EKS's default, or a newer build if asked."""
     minor = args["kubernetesVersion"].split(".")[1]
-    build = int(short_hash(args["addonName"], 2), 16) % 9 + 1
+    build = int(short_hash(args["addonName"], 2), 16) % 9 + 1 + (2 if args.get("mostRecent")
+                                                                 else 0)
     return {"addonName": args["addonName"], "id": args["addonName"],
             "kubernetesVersion": args["kubernetesVersion"],
+            "mostRecent": bool(args.get("mostRecent")),
             "version": f"v1.{minor}.0-eksbuild.{build}"}
 
 

@@ -28,6 +28,9 @@ NETWORK_ADDONS = ("vpc-cni", "kube-proxy")
 """Nodes become Ready only with these."""
 NODE_ADDONS = ("coredns", "metrics-server")
 """These run on nodes, so they wait for the node group."""
+NEWEST_BUILD_ADDONS = frozenset({"metrics-server"})
+"""Community add-ons may have no version EKS marks as the default for a Kubernetes version (the
+lookup then fails): these take the newest build for it instead."""
 MINUTES_PER_NODE_REPLACEMENT = 20
 """A rolling node-group update launches a node, then drains one (EKS waits up to 15 minutes
 for PodDisruptionBudgets before it forces the eviction)."""
@@ -208,7 +211,7 @@ class Cluster(pulumi.ComponentResource):
         # kubernetesVersion moves every add-on with it, and preview shows the new versions.
         version = aws.eks.get_addon_version_output(
             addon_name=addon, kubernetes_version=self._args.kubernetes_version,
-            most_recent=False, opts=pulumi.InvokeOptions(parent=self))
+            most_recent=addon in NEWEST_BUILD_ADDONS, opts=pulumi.InvokeOptions(parent=self))
         return aws.eks.Addon(
             f"{self._name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
             addon_version=version.version, configuration_values=configuration,
