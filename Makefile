@@ -121,3 +121,8 @@ image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push 
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+
+CHAOS_ARGS ?=
+.PHONY: chaos
+chaos: $(STAMP) ## fault injection on a platform of its own; one line of invariants per scenario
+	$(BIN)/python -m order_local.chaos $(CHAOS_ARGS)

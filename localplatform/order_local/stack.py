@@ -47,6 +47,8 @@ class Backing:
     pg_reader: subprocess.Popen
     aws: subprocess.Popen
     contract: dict[str, str]
+    writer: postgres.LocalPostgres
+    reader: postgres.LocalPostgres
 
     def stop(self) -> None:
         """Stop the emulator, then the reader, then the writer."""
@@ -103,7 +105,8 @@ def start_backing(data_dir: Path, ports: Ports,
         on_failure.pop_all()
     (data_dir / "contract.env").write_text(
         "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(contract.items())))
-    return Backing(pg=pg, pg_reader=pg_reader, aws=aws, contract=contract)
+    return Backing(pg=pg, pg_reader=pg_reader, aws=aws, contract=contract, writer=writer,
+                   reader=reader)
 
 
 def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:

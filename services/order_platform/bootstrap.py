@@ -28,34 +28,47 @@ class PoolSpec:
     """How one pool is built: its size, and the limits of every session in it."""
 
     max_connections: int
-    statement_timeout_ms: int | None = None
+    statement_timeout_ms: int = 5_000
     """PostgreSQL cancels a statement that runs longer (QueryCanceled)."""
-    lock_timeout_ms: int | None = None
+    lock_timeout_ms: int | None = 2_000
     """PostgreSQL cancels a statement that waits longer for a lock (LockNotAvailable)."""
+    idle_in_transaction_timeout_ms: int = 5_000
+    """PostgreSQL ends a session idle this long inside a transaction, releasing its locks:
+    a client frozen or cut off mid-transaction cannot hold up anyone for longer."""
+
+    @property
+    def deadline_seconds(self) -> float:
+        """How long a call waits for a server that does not answer at all: past the server's
+        own limit, so that a slow statement is still cancelled by the server (which keeps
+        the session) and only a silent server costs the connection."""
+        return self.statement_timeout_ms / 1000 + DEADLINE_MARGIN_SECONDS
 
 
-# Well under gunicorn's 30 s worker timeout, so a stuck query becomes a 503 the client can
-# retry instead of a killed worker. Our statements take milliseconds; row locks (restocks,
-# the idempotency key's advisory lock) are held for milliseconds too, so a writer that waits
-# seconds for one is better told to retry.
-API_STATEMENT_TIMEOUT_MS = 5_000
-API_LOCK_TIMEOUT_MS = 2_000
+# Statements take milliseconds and row locks are held for milliseconds, so a call that takes
+# seconds is better failed and retried: a 503 with Retry-After on the APIs (well under
+# gunicorn's 30 s worker timeout), a message held and retried by the worker.
+DEADLINE_MARGIN_SECONDS = 1.0
 RELAY_POOL_SIZE = 2
 """The relay's loop uses one connection at a time; one more for its readiness probe."""
+RELAY_IDLE_IN_TRANSACTION_MS = 30_000
+"""The relay's claim stays open while PutEvents answers (about 17 s at worst)."""
 
 
 def pool_specs(proc: Process, settings: Settings) -> dict[Endpoint, PoolSpec]:
     """The pools ``proc`` gets: one per endpoint it uses, sized and bounded for its work."""
     if proc.kind is Kind.API:
-        size = settings.db_pool_max
-        return {e: PoolSpec(size, API_STATEMENT_TIMEOUT_MS,
-                            API_LOCK_TIMEOUT_MS if e is Endpoint.WRITER else None)
+        # The reader takes no locks worth waiting for; the writer's are the idempotency
+        # key's advisory lock and restocks.
+        return {e: PoolSpec(settings.db_pool_max,
+                            lock_timeout_ms=2_000 if e is Endpoint.WRITER else None)
                 for e in proc.endpoints}
     if proc.consumes:
         # Each handler holds at most one connection per pool at a time; +1 for the probes.
         size = max(settings.db_pool_max, settings.worker_concurrency + 1)
-        return {e: PoolSpec(size) for e in proc.endpoints}
-    return {e: PoolSpec(RELAY_POOL_SIZE) for e in proc.endpoints}
+        return {e: PoolSpec(size, lock_timeout_ms=3_000) for e in proc.endpoints}
+    return {e: PoolSpec(RELAY_POOL_SIZE,
+                        idle_in_transaction_timeout_ms=RELAY_IDLE_IN_TRANSACTION_MS)
+            for e in proc.endpoints}
 
 
 def settings_or_exit(proc: Process) -> Settings:
@@ -131,4 +144,6 @@ def _database(proc: Process, settings: Settings, credentials: SecretsManagerCred
         port=settings.db_port, dbname=settings.db_name, credentials=credentials,
         max_connections=spec.max_connections, readonly=reader,
         application_name=f"order-{proc.role}" + ("-reader" if reader else ""),
-        statement_timeout_ms=spec.statement_timeout_ms, lock_timeout_ms=spec.lock_timeout_ms)
+        statement_timeout_ms=spec.statement_timeout_ms, lock_timeout_ms=spec.lock_timeout_ms,
+        idle_in_transaction_timeout_ms=spec.idle_in_transaction_timeout_ms,
+        deadline_seconds=spec.deadline_seconds)

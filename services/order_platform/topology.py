@@ -92,6 +92,27 @@ EVENT_TYPES: MappingProxyType[str, EventType] = MappingProxyType(
 
 
 @dataclass(frozen=True)
+class Backoff:
+    """Exponential waits: ``base_seconds`` doubled for each attempt, at most ``cap_seconds``."""
+
+    base_seconds: float
+    cap_seconds: float
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1, 2, ...), before jitter."""
+        return min(self.cap_seconds, self.base_seconds * 2 ** (max(attempt, 1) - 1))
+
+
+MESSAGE_RETRY = Backoff(base_seconds=1, cap_seconds=60)
+"""A message whose handling failed (not a dependency) comes back after 1, 2, 4 ... 60 s.
+Each return costs one of the queue's ``max_receive_count`` receives."""
+DEPENDENCY_PROBE = Backoff(base_seconds=0.5, cap_seconds=5)
+"""While the database is down the worker receives nothing and probes it every 0.5 ... 5 s
+(jittered), so an outage of any length costs no message a receive, and work resumes within
+seconds of the database answering again."""
+
+
+@dataclass(frozen=True)
 class Queue:
     """An SQS queue fed by one route, with its dead-letter queue."""
 
@@ -101,15 +122,23 @@ class Queue:
     """The config-contract variable that carries this queue's URL to the services."""
     consumer: str
     """The consumer name recorded in ``processed_events`` for deduplication."""
-    max_receive_count: int = 5
-    """Receives before SQS moves a message to the DLQ."""
-    visibility_timeout_seconds: int = 60
-    """Longer than the worst handler time; the worker extends it for slow handlers."""
+    max_receive_count: int = 10
+    """Receives before SQS moves a message to the DLQ. Only failures of the message itself
+    spend them (see ``MESSAGE_RETRY``, and ``time_to_dead_letter``): a dependency outage
+    spends none, and a crash of the worker holding it spends one."""
+    visibility_timeout_seconds: int = 10
+    """How long a received message stays invisible. The worker keeps extending it while the
+    message is in its hands, so this only bounds how soon a crashed worker's messages come
+    back to the others: seconds, not a minute."""
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
     """Longer than the source's, so a message that expires in the DLQ has had its chance."""
     receive_wait_seconds: int = 20
     """Long polling."""
+
+    def time_to_dead_letter(self) -> float:
+        """Seconds a message that always fails spends before SQS dead-letters it, at most."""
+        return sum(MESSAGE_RETRY.delay(n) for n in range(1, self.max_receive_count))
 
     def name(self, prefix: str) -> str:
         """The queue's name for a resource prefix such as ``order-platform-dev``."""

@@ -33,11 +33,23 @@ def test_a_cancelled_statement_keeps_its_pooled_session(database):
     assert _backend_pid(database) == pid
 
 
-def test_a_session_killed_by_the_server_is_replaced(database, superuser_conn):
+def test_a_session_killed_by_the_server_is_replaced_before_anyone_uses_it(database,
+                                                                         superuser_conn):
     pid = _backend_pid(database)
     with superuser_conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        cur.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits for the exit
+        assert cur.fetchone()[0] is True
+    # What a restart or failover does to every idle session: the next call does not fail.
+    assert _backend_pid(database) != pid
+
+
+def test_a_session_that_dies_under_a_call_fails_that_call_and_is_replaced(database,
+                                                                         superuser_conn):
     with pytest.raises(psycopg2.OperationalError), database.transaction() as cur:
+        cur.execute("SELECT pg_backend_pid() AS pid")
+        pid = cur.fetchone()["pid"]
+        with superuser_conn.cursor() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
         cur.execute("SELECT 1")
     assert _backend_pid(database) != pid
 

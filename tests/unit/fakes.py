@@ -69,14 +69,19 @@ class FakeInventoryUnitOfWork(InventoryUnitOfWork):
     """``InventoryUnitOfWork`` whose transactions roll the store back on an error.
 
     ``reader_stock`` is what the (lagging) reader sees; None means the same as the writer.
+    ``reader_down`` makes the reader unable to tell.
     """
 
-    def __init__(self, store: Store, reader_stock: dict[str, int] | None = None) -> None:
+    def __init__(self, store: Store, reader_stock: dict[str, int] | None = None,
+                 reader_down: bool = False) -> None:
         self.store = store
         self.reader_stock = reader_stock
+        self.reader_down = reader_down
         self.committed = 0
 
-    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage]:
+    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage] | None:
+        if self.reader_down:
+            return None
         seen = self.store.stock if self.reader_stock is None else self.reader_stock
         return shortages_in(wanted, {p: (n, None) for p, n in seen.items()})
 

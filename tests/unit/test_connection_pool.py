@@ -94,3 +94,13 @@ def test_close_closes_the_idle_connections(pool):
         pool.release(conn)
     pool.close()
     assert all(c.closed for c in conns)
+
+
+def test_an_idle_connection_that_died_is_replaced_not_handed_out():
+    FakeConnection.opened = 0
+    pool = ConnectionPool(FakeConnection, size=2, wait_seconds=0.05,
+                          usable=lambda conn: conn.number != 1)
+    first = pool.acquire()
+    pool.release(first)
+    replacement = pool.acquire()
+    assert replacement is not first and first.closed

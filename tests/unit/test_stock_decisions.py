@@ -80,6 +80,15 @@ def test_a_lagging_reader_cannot_reject_an_order_the_writer_can_fill(store):
     assert validate_stock(uow, "e1", detail) is Outcome.STOCK_VALIDATED
 
 
+@pytest.mark.parametrize(("writer_stock", "outcome"), [(5, Outcome.STOCK_VALIDATED),
+                                                       (1, Outcome.REJECTED)])
+def test_with_the_reader_down_the_writer_decides_alone(store, writer_stock, outcome):
+    store.stock[KB] = writer_stock
+    _, detail = _order(store, OrderStatus.PENDING, kb=3)
+    assert validate_stock(FakeInventoryUnitOfWork(store, reader_down=True), "e1",
+                          detail) is outcome
+
+
 def test_an_unknown_product_rejects_as_unknown(store):
     order_id, detail = _order(store, OrderStatus.PENDING, kb=1)
     detail["lines"].append({"product_id": "p-gone", "quantity": 1})

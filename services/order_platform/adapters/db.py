@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 from collections.abc import Iterator
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
+from order_platform.adapters import deadlines
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.pool import ConnectionPool
 
@@ -22,6 +24,13 @@ log = logging.getLogger(__name__)
 
 psycopg2.extras.register_uuid()
 
+
+DEFAULT_DEADLINE_SECONDS = 10.0
+"""How long any one database call may wait for the server, when a pool does not say."""
+KEEPALIVE_IDLE_SECONDS = 5
+KEEPALIVE_INTERVAL_SECONDS = 2
+KEEPALIVE_COUNT = 3
+CLIENT_CHECK_INTERVAL_MS = 2_000
 
 # OperationalErrors after which the connection is still usable.
 _SESSION_SURVIVES = (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable)
@@ -31,6 +40,16 @@ def is_auth_failure(exc: BaseException) -> bool:
     """True when PostgreSQL rejected the password (psycopg2 gives no pgcode at connect)."""
     text = str(exc)
     return "password authentication failed" in text or "28P01" in text
+
+
+def _still_open(conn) -> bool:
+    """False for an idle connection the server has closed (a restart, a failover, an idle
+    timeout): a closing server writes its farewell and EOF, so an idle socket that has
+    something to read is a dead one. A syscall, not a round trip."""
+    if conn.closed:
+        return False
+    readable, _, _ = select.select([conn], [], [], 0)
+    return not readable
 
 
 class Database:
@@ -46,22 +65,35 @@ class Database:
         max_connections: int,
         readonly: bool = False,
         application_name: str = "order-platform",
-        connect_timeout: int = 5,
         statement_timeout_ms: int | None = None,
         lock_timeout_ms: int | None = None,
+        idle_in_transaction_timeout_ms: int | None = None,
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     ) -> None:
         self.host = host
-        self._dsn = dict(host=host, port=port, dbname=dbname,
-                         application_name=application_name, connect_timeout=connect_timeout)
+        self._dsn = dict(host=host, port=port, dbname=dbname, application_name=application_name,
+                         # Ours: every call, connecting included, ends after the deadline.
+                         connection_factory=deadlines.connection_class(deadline_seconds),
+                         # A peer that vanished (no FIN) is noticed in seconds, both ways.
+                         keepalives=1, keepalives_idle=KEEPALIVE_IDLE_SECONDS,
+                         keepalives_interval=KEEPALIVE_INTERVAL_SECONDS,
+                         keepalives_count=KEEPALIVE_COUNT)
         # Session settings sent at connect, so every statement on every pooled connection
-        # is bounded; PostgreSQL cancels past them (QueryCanceled / LockNotAvailable).
-        limits = {"statement_timeout": statement_timeout_ms, "lock_timeout": lock_timeout_ms}
-        options = " ".join(f"-c {name}={ms}" for name, ms in limits.items() if ms is not None)
-        if options:
-            self._dsn["options"] = options
+        # is bounded; PostgreSQL cancels past them (QueryCanceled / LockNotAvailable), and
+        # ends a session left idle inside a transaction (a client frozen or cut off in the
+        # middle of one), releasing its locks.
+        limits = {"statement_timeout": statement_timeout_ms, "lock_timeout": lock_timeout_ms,
+                  "idle_in_transaction_session_timeout": idle_in_transaction_timeout_ms,
+                  "tcp_keepalives_idle": KEEPALIVE_IDLE_SECONDS,
+                  "tcp_keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,
+                  "tcp_keepalives_count": KEEPALIVE_COUNT,
+                  # Checks for a client gone while a query runs, not only when it answers.
+                  "client_connection_check_interval": CLIENT_CHECK_INTERVAL_MS}
+        self._dsn["options"] = " ".join(f"-c {name}={value}" for name, value in limits.items()
+                                        if value is not None)
         self._credentials = credentials
         self._readonly = readonly
-        self._pool = ConnectionPool(self._open, max_connections)
+        self._pool = ConnectionPool(self._open, max_connections, usable=_still_open)
 
     def _open(self):
         creds = self._credentials.current()
@@ -97,6 +129,10 @@ class Database:
                 except psycopg2.Error:
                     broken = True
             self._pool.release(conn, discard=broken)
+            if broken:
+                # A session lost to a restart or failover means its idle siblings are gone
+                # too: drop them now rather than fail one call on each of them.
+                self._pool.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg2
+
 from order_platform.adapters import outbox
+from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.db import Database
 from order_platform.adapters.processed_events import record_first_delivery
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.stock import OrderMissing, Shortage, shortages_in
 from order_platform.topology import EventType
+
+log = logging.getLogger(__name__)
 
 
 def find_shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
@@ -33,8 +41,10 @@ class SqlInventory:
         return record_first_delivery(self._cur, consumer, event_id)
 
     def lock_order(self, order_id: str) -> OrderStatus:
-        """SELECT ... FOR UPDATE: a second delivery waits here until we commit."""
-        self._cur.execute("SELECT status FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+        """A second delivery waits here until we commit. NO KEY: the weakest lock that
+        excludes another writer of the row, and the one that lets new rows reference it."""
+        self._cur.execute("SELECT status FROM orders WHERE id = %s FOR NO KEY UPDATE",
+                          (order_id,))
         row = self._cur.fetchone()
         if row is None:
             raise OrderMissing(f"order {order_id} not found on the writer")
@@ -54,9 +64,11 @@ class SqlInventory:
         """Conditional decrements inside a savepoint: every line or none."""
         cur = self._cur
         # One fixed lock order (product id) for every order: two orders that share
-        # products queue behind each other instead of deadlocking.
-        cur.execute("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE",
-                    (list(wanted),))
+        # products queue behind each other instead of deadlocking. FOR NO KEY UPDATE, not
+        # FOR UPDATE: new order lines reference these rows (their foreign key takes FOR KEY
+        # SHARE), so a worker stalled here must not stop order intake for these products.
+        cur.execute("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id "
+                    "FOR NO KEY UPDATE", (list(wanted),))
         cur.execute("SAVEPOINT deduct")
         short = False
         for product_id in sorted(wanted):
@@ -80,6 +92,12 @@ class SqlInventory:
         outbox.add_event(self._cur, event_type, detail)
 
 
+READER_COOLDOWN_SECONDS = 5.0
+"""After the reader fails, the advisory check skips it this long: the writer decides anyway,
+and a frozen reader would otherwise cost every message a deadline."""
+_reader_down_until: weakref.WeakKeyDictionary[Database, float] = weakref.WeakKeyDictionary()
+
+
 class SqlInventoryUnitOfWork:
     """``InventoryUnitOfWork`` on the writer and the reader pools."""
 
@@ -87,10 +105,19 @@ class SqlInventoryUnitOfWork:
         self._writer = writer
         self._reader = reader
 
-    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage]:
-        """The reader's view, in its own short read-only transaction."""
-        with self._reader.transaction() as cur:
-            return find_shortages(cur, wanted)
+    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage] | None:
+        """The reader's view, in its own short read-only transaction; None while the reader
+        is down (its outage must not stop the pipeline: the writer checks instead)."""
+        if _reader_down_until.get(self._reader, 0.0) > time.monotonic():
+            return None
+        try:
+            with self._reader.transaction() as cur:
+                return find_shortages(cur, wanted)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, CredentialsError) as exc:
+            _reader_down_until[self._reader] = time.monotonic() + READER_COOLDOWN_SECONDS
+            log.warning("the reader does not answer; checking stock on the writer",
+                        extra={"error": str(exc)[:300]})
+            return None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SqlInventory]:

@@ -29,8 +29,10 @@ class ConnectionPool(Generic[Conn]):
     warm sessions and lets the others idle out on the server.
     """
 
-    def __init__(self, connect: Callable[[], Conn], size: int, wait_seconds: float = 30) -> None:
+    def __init__(self, connect: Callable[[], Conn], size: int, wait_seconds: float = 30,
+                 usable: Callable[[Conn], bool] = lambda conn: True) -> None:
         self._connect = connect
+        self._usable = usable
         self._slots = threading.BoundedSemaphore(size)
         self._idle: queue.LifoQueue[Conn] = queue.LifoQueue()
         self._wait = wait_seconds
@@ -40,10 +42,14 @@ class ConnectionPool(Generic[Conn]):
         """An idle connection, or a new one while fewer than ``size`` are out."""
         if not self._slots.acquire(timeout=self._wait):
             raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if self._usable(conn):
+                return conn
+            _close_quietly(conn)  # died while idle: take the next, or a new one
         try:
             return self._connect()
         except BaseException:

@@ -40,8 +40,9 @@ class Inventory(Protocol):
 class InventoryUnitOfWork(Protocol):
     """Where the consumers read and write."""
 
-    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage]:
-        """An early, advisory check on the reader, which may lag the writer."""
+    def reader_shortages(self, wanted: dict[str, int]) -> list[Shortage] | None:
+        """An early, advisory check on the reader, which may lag the writer; None when the
+        reader cannot tell (it is down)."""
 
     def transaction(self) -> AbstractContextManager[Inventory]:
         """One writer transaction: commits at the end of the block, rolls back on an error."""

@@ -1,6 +1,6 @@
 """The outbox relay: publish committed outbox rows to EventBridge, at least once.
 
-Each cycle claims up to ten unpublished rows with ``FOR UPDATE SKIP LOCKED`` (so
+Each cycle claims up to ten unpublished rows with ``FOR NO KEY UPDATE SKIP LOCKED`` (so
 several relays share the work without sending a row twice at the same time), sends
 them in one PutEvents call, and in the same transaction marks published exactly the
 entries EventBridge accepted. Rejected entries stay unpublished, count an attempt,
@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
+from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.db import Database
 from order_platform.adapters.event_bus import (
     MAX_ENTRIES_PER_CALL,
@@ -35,6 +37,7 @@ from order_platform.adapters.event_bus import (
     EventBus,
     OutgoingEvent,
 )
+from order_platform.topology import DEPENDENCY_PROBE
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +94,7 @@ class OutboxRelay:
             cur.execute(
                 "SELECT id, event_id, event_type, source, detail, attempts FROM outbox "
                 "WHERE published_at IS NULL AND parked_at IS NULL AND NOT (id = ANY(%s)) "
-                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                "ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED",
                 (list(self._not_before), self._batch_size),
             )
             rows = cur.fetchall()
@@ -168,11 +171,22 @@ def outage_wait(max_backoff_seconds: float):
     return wait_random_exponential(multiplier=0.5, max=max_backoff_seconds)
 
 
+DATABASE_DOWN = (psycopg2.OperationalError, psycopg2.InterfaceError,
+                 psycopg2.errors.ReadOnlySqlTransaction, CredentialsError)
+"""The writer unreachable, frozen (a client deadline), failing over, or its secret unreadable."""
+
+
 def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
-                      idle_seconds: float = 0.5, max_backoff_seconds: float = 30.0) -> None:
-    """Publish continuously until ``stop``; back off with jitter while bus or DB is down."""
+                      idle_seconds: float = 0.5,
+                      max_backoff_seconds: float = DEPENDENCY_PROBE.cap_seconds) -> None:
+    """Publish continuously until ``stop``; back off with jitter while bus or DB is down.
+
+    The waits are capped at the topology's ``DEPENDENCY_PROBE`` cap, a few seconds, so that
+    the relay publishes again within seconds of either answering. A handful of relays, each
+    trying once every few seconds with full jitter, is no load on a recovering bus.
+    """
     retrying = Retrying(
-        retry=retry_if_exception_type((BusUnavailable, psycopg2.OperationalError)),
+        retry=retry_if_exception_type((BusUnavailable, *DATABASE_DOWN)),
         wait=outage_wait(max_backoff_seconds),
         stop=lambda state: stop.is_set(),
         sleep=stop.wait,  # a SIGTERM cuts a backoff short
@@ -186,7 +200,7 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
     while not stop.is_set():
         try:
             report = retrying(relay.publish_batch)
-        except (BusUnavailable, psycopg2.OperationalError):
+        except (BusUnavailable, *DATABASE_DOWN):
             break  # only reached when stopping during an outage
         if report.published or report.parked:
             log.info("outbox rows published", extra={"published": report.published,

@@ -71,8 +71,9 @@ def validate_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, An
         if status is not OrderStatus.PENDING:
             return Outcome.STALE
         # The reader may lag the writer (a product just created or restocked): a "no"
-        # from the reader is confirmed on the writer before it becomes final.
-        shortages = inventory.shortages(wanted) if advisory else []
+        # from the reader is confirmed on the writer before it becomes final, and so is
+        # everything while the reader is down.
+        shortages = inventory.shortages(wanted) if advisory is None or advisory else []
         if shortages:
             _reject(inventory, order_id, status, shortages)
             return Outcome.REJECTED

@@ -8,19 +8,20 @@ import time
 import uuid
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
 from order_platform import topology
-from order_platform.adapters.queues import (
-    HandlerPool,
-    PoisonMessage,
-    QueueConsumer,
-    SqsQueue,
-    VisibilityExtender,
-    decode_event,
-)
+from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
+from order_platform.adapters.credentials import CredentialsError
+from order_platform.adapters.deadlines import DeadlineExceeded
+from order_platform.adapters.outage import DependencyGate, Failure, classify
+from order_platform.adapters.pool import PoolExhausted
+from order_platform.adapters.queues import PoisonMessage, SqsQueue, decode_event
+from order_platform.domain.stock import OrderMissing
 from order_platform.entrypoints.worker.wiring import event_handlers, message_handler
 from order_platform.service_layer import stock
+from order_platform.topology import Backoff
 from tests.integration.pipeline.harness import wait_until
 
 INVENTORY = topology.INVENTORY_UPDATE_QUEUE
@@ -33,11 +34,11 @@ class RunningConsumer:
     def __init__(self, pipeline, queue: topology.Queue, handle, *, concurrency: int = 4,
                  sqs_queue: SqsQueue | None = None, wait_seconds: int = 1, **kwargs):
         self.stop = threading.Event()
-        self.extender = VisibilityExtender(tick=0.2).start()
+        self.leases = Leases(tick=0.2).start()
         self.pool = HandlerPool(concurrency)
         self.consumer = QueueConsumer(
             queue=sqs_queue or SqsQueue(pipeline.sqs(), pipeline.queue_url(queue)),
-            handle=handle, pool=self.pool, extender=self.extender, wait_seconds=wait_seconds,
+            handle=handle, pool=self.pool, leases=self.leases, wait_seconds=wait_seconds,
             **kwargs)
         self.thread = threading.Thread(target=self.consumer.run, args=(self.stop,))
 
@@ -49,7 +50,7 @@ class RunningConsumer:
         self.stop.set()
         self.thread.join(15)
         assert self.pool.drain(15)
-        self.extender.stop()
+        self.leases.stop()
         assert not self.thread.is_alive()
 
 
@@ -241,7 +242,7 @@ def test_poison_and_always_failing_messages_reach_the_dlq_after_max_receives(pip
     handle = message_handler(VALIDATION, event_handlers(pipeline.database(),
                                                         pipeline.database())[VALIDATION])
 
-    with RunningConsumer(pipeline, VALIDATION, handle, failure_backoff_cap=1):
+    with RunningConsumer(pipeline, VALIDATION, handle, retry=Backoff(1, 1)):
         wait_until(lambda: pipeline.depth(dlq)[0] == 2, timeout=60, what="both in the DLQ")
         assert pipeline.depth(url) == (0, 0)
 
@@ -276,3 +277,83 @@ def test_visibility_is_extended_while_a_slow_handler_runs(pipeline):
         finish.set()
         wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=20, what="deleted")
     assert calls == [1], "the message was received again while its handler ran"
+
+
+class FlakyDatabase:
+    """A dependency that is down until ``up`` is set: the handler and the gate's probe fail."""
+
+    def __init__(self) -> None:
+        self.up = threading.Event()
+
+    def ping(self) -> None:
+        if not self.up.is_set():
+            raise psycopg2.OperationalError("connection refused")
+
+
+def test_a_dependency_outage_holds_the_message_and_spends_no_receive(pipeline):
+    url = pipeline.queue_url(VALIDATION)
+    pipeline.set_visibility_timeout(2)  # so that a lease that were not renewed would lapse
+    pipeline.sqs().send_message(QueueUrl=url, MessageBody="during an outage")
+    database = FlakyDatabase()
+    gate = DependencyGate(database.ping, Backoff(0.05, 0.2), verified=True)
+    attempts = []
+
+    def handler(message):
+        attempts.append(message.receive_count)
+        database.ping()
+
+    with RunningConsumer(pipeline, VALIDATION, handler, gate=gate):
+        wait_until(lambda: attempts and not gate.closed, timeout=20, what="the gate open")
+        # Held, not released: invisible to everyone, and never received again meanwhile.
+        time.sleep(4)  # two visibility timeouts: the lease must have been renewed
+        assert pipeline.depth(url) == (0, 1)
+        assert attempts == [1]
+        database.up.set()
+        wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=30, what="handled, deleted")
+    assert gate.closed and gate.trips == 1
+    assert attempts == [1, 1], "handled again from the hold, with no second receive"
+
+
+def test_a_worker_started_during_an_outage_receives_nothing_until_it_ends(pipeline):
+    url = pipeline.queue_url(VALIDATION)
+    pipeline.sqs().send_message(QueueUrl=url, MessageBody="waiting")
+    database = FlakyDatabase()
+    gate = DependencyGate(database.ping, Backoff(0.05, 0.2))  # unverified, as at start
+    handled = []
+    with RunningConsumer(pipeline, VALIDATION, handled.append, gate=gate):
+        time.sleep(2)
+        assert handled == [] and pipeline.depth(url) == (1, 0), "nothing was received"
+        database.up.set()
+        wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=30, what="handled")
+    assert [m.receive_count for m in handled] == [1]
+
+
+def test_contention_is_retried_in_place_without_spending_a_receive(pipeline):
+    url = pipeline.queue_url(VALIDATION)
+    pipeline.sqs().send_message(QueueUrl=url, MessageBody="contended")
+    attempts = []
+
+    def contended(message):
+        attempts.append(message.receive_count)
+        if len(attempts) < 3:
+            raise psycopg2.errors.LockNotAvailable("lock timeout")
+
+    with RunningConsumer(pipeline, VALIDATION, contended):
+        wait_until(lambda: pipeline.depth(url) == (0, 0), timeout=30, what="handled")
+    assert attempts == [1, 1, 1]
+
+
+@pytest.mark.parametrize(("error", "failure"), [
+    (psycopg2.OperationalError("server closed the connection"), Failure.DEPENDENCY),
+    (psycopg2.InterfaceError("connection already closed"), Failure.DEPENDENCY),
+    (DeadlineExceeded("no answer"), Failure.DEPENDENCY),
+    (PoolExhausted("all busy"), Failure.DEPENDENCY),
+    (CredentialsError("secret unreadable"), Failure.DEPENDENCY),
+    (psycopg2.errors.QueryCanceled("statement timeout"), Failure.CONTENTION),
+    (psycopg2.errors.DeadlockDetected("deadlock"), Failure.CONTENTION),
+    (PoisonMessage("not json"), Failure.POISON),
+    (OrderMissing("o"), Failure.MESSAGE),
+    (KeyError("a bug"), Failure.MESSAGE),
+])
+def test_failures_are_told_apart(error, failure):
+    assert classify(error) is failure

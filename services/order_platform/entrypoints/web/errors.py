@@ -9,6 +9,7 @@ import psycopg2.errors
 from apiflask import APIFlask, HTTPError
 
 from order_platform.adapters.credentials import CredentialsError
+from order_platform.adapters.deadlines import DeadlineExceeded
 from order_platform.domain import errors as domain
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, set_order_id
 
@@ -89,15 +90,19 @@ def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> No
     # Registered for the subclasses, so Flask picks these over OperationalError's handler.
     @app.errorhandler(psycopg2.errors.QueryCanceled)
     @app.errorhandler(psycopg2.errors.LockNotAvailable)
+    @app.errorhandler(DeadlineExceeded)
     def database_timeout(exc: psycopg2.OperationalError):
-        limit = ("lock_timeout" if isinstance(exc, psycopg2.errors.LockNotAvailable)
-                 else "statement_timeout")
+        limit = {psycopg2.errors.LockNotAvailable: "lock_timeout",
+                 DeadlineExceeded: "client_deadline"}.get(type(exc), "statement_timeout")
         log.warning("database %s: %s", limit, str(exc).strip())
         return (error_body("database_timeout", "The database did not answer in time; retry later.",
                            {"limit": limit}),
                 503, {"Retry-After": str(TIMEOUT_RETRY_AFTER_SECONDS)})
 
+    # Down, restarting, or failing over (the writer endpoint briefly names a reader).
     @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(psycopg2.InterfaceError)
+    @app.errorhandler(psycopg2.errors.ReadOnlySqlTransaction)
     @app.errorhandler(CredentialsError)
     def database_unavailable(exc: Exception):
         log.error("database unavailable: %s", exc)

@@ -8,22 +8,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from botocore.config import Config
+
 from order_platform import logs, topology
+from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
 from order_platform.adapters.db import Database
-from order_platform.adapters.queues import (
-    DeliveredEvent,
-    HandlerPool,
-    QueueConsumer,
-    ReceivedMessage,
-    SqsQueue,
-    VisibilityExtender,
-    decode_event,
-)
+from order_platform.adapters.outage import DependencyGate, Failure, classify
+from order_platform.adapters.queues import DeliveredEvent, ReceivedMessage, SqsQueue, decode_event
 from order_platform.bootstrap import Runtime
 from order_platform.processes import Endpoint
 from order_platform.service_layer import stock
 
 log = logging.getLogger(__name__)
+
+RECEIVE_CONFIG = Config(retries={"total_max_attempts": 3, "mode": "standard"},
+                        connect_timeout=3, read_timeout=25)
+"""Past the 20 s long poll; a hung SQS endpoint costs a receive 25 s, not boto's 60."""
+CONTROL_CONFIG = Config(retries={"total_max_attempts": 3, "mode": "standard"},
+                        connect_timeout=3, read_timeout=5)
+"""Deletes and visibility changes."""
 
 EventHandler = Callable[[DeliveredEvent], stock.Outcome]
 
@@ -65,14 +68,15 @@ class Worker:
 
     consumers: list[QueueConsumer]
     pool: HandlerPool
-    extender: VisibilityExtender
-    databases: list[Database]
+    leases: Leases
+    gate: DependencyGate
+    writer: Database
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start the visibility extender and one polling thread per queue."""
-        self.extender.start()
+        """Start the leases and one polling thread per queue."""
+        self.leases.start()
         for consumer in self.consumers:
             # Daemon: a long poll in progress must not keep a finished process alive.
             thread = threading.Thread(target=consumer.run, args=(self.stop,), daemon=True,
@@ -81,15 +85,22 @@ class Worker:
             self.threads.append(thread)
 
     def alive(self) -> bool:
-        """Liveness: every polling thread runs (or we are stopping on purpose)."""
+        """Liveness: every polling thread runs (or we are stopping on purpose). A database
+        outage is not a reason to restart the pod: the gate is waiting it out."""
         return self.stop.is_set() or all(t.is_alive() for t in self.threads)
 
     def ready(self) -> bool:
-        """Readiness: not stopping, and the databases answer."""
-        if self.stop.is_set():
+        """Readiness: not stopping, not paused by an outage, and the writer answers now (a
+        failed check also pauses the work, before a message meets the outage)."""
+        if self.stop.is_set() or not self.gate.closed:
             return False
-        for db in self.databases:
-            db.ping()
+        try:
+            self.writer.ping()
+        except Exception as exc:
+            if classify(exc) is not Failure.DEPENDENCY:
+                raise
+            self.gate.trip(exc)
+            return False
         return True
 
     def shutdown(self, grace_seconds: float) -> bool:
@@ -100,7 +111,7 @@ class Worker:
             thread.join(max(0.0, deadline - time.monotonic()))
         polls_done = not any(t.is_alive() for t in self.threads)
         drained = self.pool.drain(max(0.0, deadline - time.monotonic()))
-        self.extender.stop()
+        self.leases.stop()  # acknowledges what finished
         return polls_done and drained
 
 
@@ -108,19 +119,22 @@ def build_worker(runtime: Runtime, *,
                  after_commit: Callable[[ReceivedMessage], None] | None = None) -> Worker:
     """Wire consumers from a started runtime; connects nothing yet.
 
-    ``after_commit`` runs between a handler's commit and the message's delete: the crash
-    tests inject a hard exit there.
+    ``after_commit`` runs between a handler's commit and the message's acknowledgement:
+    the crash tests inject a hard exit there.
     """
     settings = runtime.settings
     writer, reader = runtime.database(Endpoint.WRITER), runtime.database(Endpoint.READER)
     pool = HandlerPool(settings.worker_concurrency)
-    extender = VisibilityExtender()
+    leases = Leases()
+    # Only the writer decides: a reader outage is handled by checking on the writer.
+    gate = DependencyGate(writer.ping, topology.DEPENDENCY_PROBE)
+    sqs = runtime.client("sqs", config=RECEIVE_CONFIG)
+    control = runtime.client("sqs", config=CONTROL_CONFIG)
     consumers = []
     for queue, handler in event_handlers(writer, reader).items():
-        sqs = SqsQueue(runtime.client("sqs"), settings.queue_url(queue.url_env_var))
         consumers.append(QueueConsumer(
-            queue=sqs, handle=message_handler(queue, handler), pool=pool, extender=extender,
+            queue=SqsQueue(sqs, settings.queue_url(queue.url_env_var), control_client=control),
+            handle=message_handler(queue, handler), pool=pool, leases=leases, gate=gate,
             wait_seconds=settings.worker_poll_wait_seconds,
             after_commit=after_commit or (lambda message: None)))
-    return Worker(consumers=consumers, pool=pool, extender=extender,
-                  databases=[writer, reader])
+    return Worker(consumers=consumers, pool=pool, leases=leases, gate=gate, writer=writer)
