@@ -23,6 +23,7 @@ from infra.components.cluster import Cluster, ClusterArgs, SystemNodes  # noqa: 
 from infra.components.database import Database, DatabaseArgs  # noqa: E402
 from infra.components.identity import ServiceIdentities, ServiceIdentityArgs  # noqa: E402
 from infra.components.loadbalancer import ApiListener, LoadBalancer, LoadBalancerArgs  # noqa: E402
+from infra.components.log_encryption import LogEncryption, LogEncryptionArgs  # noqa: E402
 from infra.components.messaging import Messaging, MessagingArgs, QueueAlarmArgs  # noqa: E402
 from infra.components.network import Network, NetworkArgs  # noqa: E402
 from infra.components.node_autoscaling import NodeAutoscaling, NodeAutoscalingArgs  # noqa: E402
@@ -53,9 +54,14 @@ if deployer not in (*config.access.deployer_role_arns, *config.access.admin_role
     pulumi.log.warn(f"{deployer} is not in clusterDeployerRoleArns: it has no access entry, so "
                     "every Kubernetes resource of this `up` will fail with Unauthorized")
 
+logs = LogEncryption(prefix, LogEncryptionArgs(
+    alias=prefix, region=config.region, account_id=caller.account_id, partition=partition),
+    opts=aws_only)
+
 network = Network(prefix, NetworkArgs(
     cidr=config.vpc_cidr, availability_zones=zones, nat_strategy=config.nat_strategy,
-    region=config.region, log_retention_days=config.log_retention_days), opts=aws_only)
+    region=config.region, log_retention_days=config.log_retention_days,
+    log_kms_key_arn=logs.key_arn), opts=aws_only)
 
 registry = Registry(prefix, RegistryArgs(
     repository_name=prefix, force_delete=not config.db_deletion_protection), opts=aws_only)
@@ -68,7 +74,7 @@ cluster = Cluster(prefix, ClusterArgs(
     system_nodes=SystemNodes(
         instance_types=config.system_node_instance_types, min_size=config.system_node_min_size,
         desired_size=config.system_node_desired_size, max_size=config.system_node_max_size),
-    log_retention_days=config.log_retention_days), opts=aws_only)
+    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
 
 database = Database(prefix, DatabaseArgs(
     identifier=f"{prefix}-db", vpc_id=network.vpc_id,
@@ -80,7 +86,7 @@ database = Database(prefix, DatabaseArgs(
     reader_count=config.db_reader_count, database_name=config.db_name,
     backup_retention_days=config.db_backup_retention_days,
     deletion_protection=config.db_deletion_protection, final_snapshot=config.db_final_snapshot,
-    log_retention_days=config.log_retention_days), opts=aws_only)
+    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
 
 if config.alarm_email is None and config.stack == "prod":
     pulumi.log.warn("alarmEmail is not set: the queue alarms notify a topic nobody subscribes to "

@@ -377,3 +377,14 @@ def _instance_profile(m, args, state, name):
     return profile, {"name": profile,
                      "arn": f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/{profile}",
                      "uniqueId": f"AIPA{short_hash(profile, 16).upper()}"}
+
+
+def _autonamed(m, args, state, name):
+    """Pulumi's auto-naming: ``<logical name>-<7 hex>`` when the program gives no name."""
+    physical = state.get("name") or f"{args.name}-{short_hash(args.name, 7)}"
+    return physical, {"name": physical, "arn": m._arn(args.typ, physical)}
+
+
+for _typ in ("aws:rds/clusterParameterGroup:ClusterParameterGroup",
+             "aws:rds/subnetGroup:SubnetGroup"):
+    _BUILDERS[_typ] = _autonamed

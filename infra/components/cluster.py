@@ -61,6 +61,7 @@ class ClusterArgs:
     access: ClusterAccess
     system_nodes: SystemNodes
     log_retention_days: int
+    log_kms_key_arn: pulumi.Input[str]
 
 
 def access_entry_name(role_arn: str) -> str:
@@ -149,7 +150,8 @@ class Cluster(pulumi.ComponentResource):
         # retention and lets `pulumi destroy` remove it.
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-control-plane", name=f"/aws/eks/{args.cluster_name}/cluster",
-            retention_in_days=args.log_retention_days, opts=self._child)
+            retention_in_days=args.log_retention_days, kms_key_id=args.log_kms_key_arn,
+            opts=self._child)
         return aws.eks.Cluster(
             f"{self._name}-eks",
             name=args.cluster_name,

@@ -7,10 +7,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import iam
+
 POSTGRES_PORT = 5432
 MASTER_USERNAME = "order_admin"
 LOG_EXPORTS = ("postgresql",)
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier; raise it for longer investigations
+MONITORING_INTERVAL_SECONDS = 60
+"""Enhanced Monitoring: OS metrics (per-process CPU, memory, I/O) every minute, into the
+RDSOSMetrics log group: what Performance Insights cannot show when the instance is short."""
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 # Sane logging: slow statements, DDL, lock waits, temp files, connections; TLS enforced.
 CLUSTER_PARAMETERS = {
@@ -45,6 +51,7 @@ class DatabaseArgs:
     deletion_protection: bool
     final_snapshot: bool
     log_retention_days: int
+    log_kms_key_arn: pulumi.Input[str]
 
 
 class Database(pulumi.ComponentResource):
@@ -71,7 +78,7 @@ class Database(pulumi.ComponentResource):
                       opts=self._child)
         security_group = self._create_security_group()
         self.cluster = self._create_cluster(security_group)
-        self.instances = self._create_instances()
+        self.instances = self._create_instances(self._create_monitoring_role())
 
         self.writer_endpoint = self.cluster.endpoint
         self.reader_endpoint = self.cluster.reader_endpoint
@@ -113,7 +120,8 @@ class Database(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-postgresql-logs",
             name=f"/aws/rds/cluster/{args.identifier}/postgresql",
-            retention_in_days=args.log_retention_days, opts=self._child)
+            retention_in_days=args.log_retention_days, kms_key_id=args.log_kms_key_arn,
+            opts=self._child)
         return aws.rds.Cluster(
             f"{self._name}-cluster",
             cluster_identifier=args.identifier,
@@ -147,7 +155,19 @@ class Database(pulumi.ComponentResource):
                 # refuses. Only a deliberate major upgrade lets the version through.
                 ignore_changes=[] if args.major_version_upgrade else ["engineVersion"]))
 
-    def _create_instances(self) -> list[aws.rds.ClusterInstance]:
+    def _create_monitoring_role(self) -> aws.iam.Role:
+        role = aws.iam.Role(f"{self._name}-monitoring",
+                            description=f"Enhanced Monitoring of {self._args.identifier}",
+                            assume_role_policy=iam.service_trust_policy(
+                                "monitoring.rds.amazonaws.com"), opts=self._child)
+        # RDS checks the role's rights when an instance starts monitoring.
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{self._name}-monitoring", role=role.name, policy_arn=MONITORING_POLICY,
+            opts=self._child)
+        self._monitoring_grant = attachment
+        return role
+
+    def _create_instances(self, monitoring: aws.iam.Role) -> list[aws.rds.ClusterInstance]:
         args = self._args
         zones = args.availability_zones
         instances: list[aws.rds.ClusterInstance] = []
@@ -168,5 +188,8 @@ class Database(pulumi.ComponentResource):
                 performance_insights_enabled=True,
                 performance_insights_kms_key_id=self.key.arn,
                 performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=instances[:1])))
+                monitoring_interval=MONITORING_INTERVAL_SECONDS,
+                monitoring_role_arn=monitoring.arn,
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*instances[:1], self._monitoring_grant])))
         return instances

@@ -25,6 +25,8 @@ class NetworkArgs:
     """``single`` or ``per-az``."""
     region: str
     log_retention_days: int
+    log_kms_key_arn: pulumi.Input[str]
+    """Encrypts the flow-log group (``LogEncryption``)."""
 
 
 def subnet_plan(cidr: str, az_count: int) -> dict[str, list[str]]:
@@ -61,6 +63,10 @@ class Network(pulumi.ComponentResource):
         self.vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr, enable_dns_support=True,
                                enable_dns_hostnames=True, tags={"Name": name}, opts=self._child)
         self.vpc_id = self.vpc.id
+        # The default group admits the VPC to itself and lets all out; nothing uses it, so
+        # adopting it with no rules leaves nothing to attach to it by mistake.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id,
+                                     tags={"Name": f"{name}-default-unused"}, opts=self._child)
         public = self._create_subnets("public", plan["public"], {"kubernetes.io/role/elb": "1"})
         private = self._create_subnets("private", plan["private"],
                                        {"kubernetes.io/role/internal-elb": "1"})
@@ -154,7 +160,8 @@ class Network(pulumi.ComponentResource):
     def _create_flow_logs(self) -> None:
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-flow-logs", name=f"/vpc/{self._name}/flow-logs",
-            retention_in_days=self._args.log_retention_days, opts=self._child)
+            retention_in_days=self._args.log_retention_days,
+            kms_key_id=self._args.log_kms_key_arn, opts=self._child)
         role = aws.iam.Role(f"{self._name}-flow-logs",
                             assume_role_policy=iam.service_trust_policy("vpc-flow-logs.amazonaws.com"),
                             opts=self._child)

@@ -33,6 +33,7 @@ DEFAULT_BACKUP_DAYS = 7
 DEFAULT_LOG_EXPORTS = ("postgresql",)
 DEFAULT_MIN_READERS = 2
 DEFAULT_MIN_AZS = 2
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
 @for_types(CLUSTER)
@@ -267,6 +268,32 @@ aurora_multi_az_readers = StackValidationPolicy(
     ),
 )
 
+@for_types(CLUSTER_INSTANCE, DB_INSTANCE)
+def _enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Enhanced Monitoring reports the instance's OS metrics, through a role RDS can assume."""
+    interval = int(number(get(args.props, "monitoringInterval"), 0))
+    if interval not in MONITORING_INTERVALS:
+        report(
+            f"Instance {label(args)} has no Enhanced Monitoring (monitoringInterval {interval}), "
+            "so a starved instance shows no per-process CPU, memory or I/O. Set "
+            "monitoring_interval=60 and monitoring_role_arn to a role with "
+            "AmazonRDSEnhancedMonitoringRole that monitoring.rds.amazonaws.com may assume."
+        )
+    elif not get(args.props, "monitoringRoleArn"):
+        report(
+            f"Instance {label(args)} sets monitoringInterval without monitoring_role_arn. Give "
+            "it a role with AmazonRDSEnhancedMonitoringRole that monitoring.rds.amazonaws.com "
+            "may assume."
+        )
+
+
+aurora_enhanced_monitoring = ResourceValidationPolicy(
+    name="aurora-enhanced-monitoring",
+    description="Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
+    validate=_enhanced_monitoring,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
 POLICIES = [
     aurora_storage_encrypted,
     aurora_not_publicly_accessible,
@@ -275,4 +302,5 @@ POLICIES = [
     aurora_multi_az_readers,
     aurora_log_exports,
     aurora_managed_master_password,
+    aurora_enhanced_monitoring,
 ]

@@ -1,4 +1,5 @@
-"""AWS network and access rules: world-open ingress, admin IAM, ECR hygiene, NLB protection."""
+"""AWS network and access rules: world-open ingress, admin IAM, ECR hygiene, NLB protection,
+the default security group, encrypted log groups."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
 from guardrails.catalogue import API_PORTS
@@ -46,6 +49,9 @@ IAM_ATTACHMENT_TYPES = (
 ADMIN_POLICY_SUFFIX = ":iam::aws:policy/AdministratorAccess"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+VPC = "aws:ec2/vpc:Vpc"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 
 def _world_ingress(args: ResourceValidationArgs) -> list[Mapping]:
@@ -212,10 +218,63 @@ nlb_deletion_protection = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
 )
 
+def _default_security_group_closed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every VPC's default security group is adopted by the program and has no rules."""
+    adopted = set()
+    for group in args.resources:
+        if group.resource_type != DEFAULT_SECURITY_GROUP:
+            continue
+        adopted.add(str(get(group.props, "vpcId", "")))
+        rules = items(get(group.props, "ingress")) + items(get(group.props, "egress"))
+        if rules:
+            report(
+                f"Default security group '{group.name}' keeps {len(rules)} rule(s), so anything "
+                "launched without a group of its own is reachable. Remove its ingress and "
+                "egress; give each resource a security group that names what it needs.",
+                group.urn,
+            )
+    for vpc in args.resources:
+        if vpc.resource_type == VPC and str(get(vpc.props, "id", "")) not in adopted:
+            report(
+                f"VPC '{vpc.name}' leaves its default security group as AWS made it (all "
+                "traffic between its members, all egress). Adopt it with "
+                "aws.ec2.DefaultSecurityGroup(vpc_id=...) and no ingress or egress.",
+                vpc.urn,
+            )
+
+
+vpc_default_security_group_closed = StackValidationPolicy(
+    name="vpc-default-security-group-closed",
+    description="Each VPC's default security group must be adopted with no rules.",
+    validate=_default_security_group_closed,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
+
+@for_types(LOG_GROUP)
+def _log_group_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Log groups are encrypted with a customer-managed KMS key."""
+    if not get(args.props, "kmsKeyId"):
+        report(
+            f"Log group {label(args)} is encrypted only with CloudWatch's own key, which no key "
+            "policy of yours controls. Set kms_key_id to the stack's logs key (LogEncryption), "
+            "whose policy lets logs.<region>.amazonaws.com use it for this account's log groups."
+        )
+
+
+cloudwatch_log_group_kms = ResourceValidationPolicy(
+    name="cloudwatch-log-group-kms",
+    description="CloudWatch log groups must be encrypted with a customer-managed KMS key.",
+    validate=_log_group_kms,
+    enforcement_level=EnforcementLevel.MANDATORY,
+)
+
 POLICIES = [
     security_group_no_public_ingress,
     iam_no_wildcard_admin,
     ecr_scan_on_push,
     ecr_immutable_tags,
     nlb_deletion_protection,
+    vpc_default_security_group_closed,
+    cloudwatch_log_group_kms,
 ]

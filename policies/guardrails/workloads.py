@@ -36,6 +36,9 @@ LONG_RUNNING = frozenset(
 )
 SERVICE = "kubernetes:core/v1:Service"
 RESOURCE_KINDS = ("cpu", "memory")
+HIGH_UID = 10000
+"""UIDs below this may be a user of the node's own system (checkov CKV_K8S_40)."""
+DIGEST_MARK = "@sha256:"
 FORBIDDEN_TAGS = ("latest",)
 FORBIDDEN_NAMESPACES = ("default",)
 CLUSTER_SCOPED_KINDS = {
@@ -159,6 +162,31 @@ def _seccomp(container: Mapping, spec: Mapping) -> str | None:
     return None
 
 
+def _by_tag(container: Mapping, _spec: Mapping) -> str | None:
+    image = str(get(container, "image", ""))
+    return None if DIGEST_MARK in image else f"runs '{image}' by tag, not by digest"
+
+
+def _low_uid(container: Mapping, spec: Mapping) -> str | None:
+    uid = _effective(container, spec, "runAsUser")
+    if uid is None:
+        return "sets no runAsUser, so the image's user decides"
+    if int(uid) < HIGH_UID:
+        return f"runs as UID {int(uid)}, below {HIGH_UID}"
+    return None
+
+
+def _pull_policy(container: Mapping, _spec: Mapping) -> str | None:
+    policy = get(container, "imagePullPolicy")
+    if policy is None:
+        return "sets no imagePullPolicy, so Kubernetes picks one from the image's tag"
+    if str(policy) == "Never":
+        return "never pulls, so it runs whatever a node happens to hold"
+    if str(policy) != "Always" and DIGEST_MARK not in str(get(container, "image", "")):
+        return f"pulls {policy} by tag, so a node may keep an older image under that tag"
+    return None
+
+
 def _probes(container: Mapping, _spec: Mapping) -> str | None:
     missing = [p for p in ("livenessProbe", "readinessProbe") if not get(container, p)]
     return f"has no {' or '.join(missing)}" if missing else None
@@ -193,6 +221,27 @@ k8s_seccomp_runtime_default = _container_policy(
     "Containers must use the RuntimeDefault seccomp profile.",
     _seccomp,
     "Set securityContext.seccompProfile.type: RuntimeDefault on the pod or container.",
+)
+k8s_image_digest = _container_policy(
+    "k8s-image-digest",
+    "Container images must be pinned by digest.",
+    _by_tag,
+    "Deploy <repository>:<tag>@sha256:<digest> (Registry.release_image resolves the pushed tag), "
+    "so the bytes that run are the bytes ECR scanned.",
+)
+k8s_run_as_high_uid = _container_policy(
+    "k8s-run-as-high-uid",
+    f"Containers must run as a UID of at least {HIGH_UID}.",
+    _low_uid,
+    f"Set securityContext.runAsUser (and runAsGroup) to {HIGH_UID} or more on the pod or "
+    "container, matching the image's USER (10001).",
+)
+k8s_explicit_pull_policy = _container_policy(
+    "k8s-explicit-pull-policy",
+    "Containers must set imagePullPolicy: Always, or IfNotPresent for an image by digest.",
+    _pull_policy,
+    "Set imagePullPolicy explicitly: IfNotPresent with an image by digest (what the program "
+    "deploys), Always otherwise.",
 )
 k8s_probes = _container_policy(
     "k8s-liveness-and-readiness-probes",
@@ -372,6 +421,9 @@ POLICIES = [
     k8s_seccomp_runtime_default,
     k8s_probes,
     k8s_image_pinned,
+    k8s_image_digest,
+    k8s_run_as_high_uid,
+    k8s_explicit_pull_policy,
     k8s_no_default_namespace,
     k8s_no_host_access,
     k8s_no_load_balancer_service,

@@ -42,7 +42,7 @@ def test_children_are_parented_to_components_and_named_from_them(run):
     components = {r.urn: r for r in run.resources if r.type.startswith("order-platform:")}
     assert {c.type.split(":")[1] for c in components.values()} == {
         "network", "cluster", "database", "messaging", "loadbalancer", "registry", "identity",
-        "nodes", "workloads"}
+        "nodes", "workloads", "logs"}
     for resource in run.resources:
         if resource.type.startswith(("aws:", "kubernetes:")):
             assert resource.parent in components, f"{resource.type} {resource.name} is top-level"

@@ -17,16 +17,18 @@ from tests.policies.conftest import POLICIES_DIR
 EXPECTED = [
     "aurora-storage-encrypted", "aurora-not-publicly-accessible", "aurora-backup-retention",
     "aurora-deletion-protection", "aurora-multi-az-readers", "aurora-log-exports",
-    "aurora-managed-master-password",
+    "aurora-managed-master-password", "aurora-enhanced-monitoring",
     "eks-secrets-encryption", "eks-control-plane-logging", "eks-public-endpoint-restricted",
     "eks-supported-version", "eks-nodes-in-private-subnets",
     "sqs-queue-encrypted", "sqs-queue-has-dlq", "sqs-dlq-retention", "sqs-queue-policy-source-arn",
     "eventbridge-target-dlq", "eventbridge-targeted-queue-has-dlq", "sqs-dlq-has-alarm",
     "security-group-no-public-ingress", "iam-no-wildcard-admin", "ecr-scan-on-push",
-    "ecr-immutable-tags", "nlb-deletion-protection", "required-tags",
+    "ecr-immutable-tags", "nlb-deletion-protection", "vpc-default-security-group-closed",
+    "cloudwatch-log-group-kms", "required-tags",
     "k8s-resource-requests-and-limits", "k8s-run-as-non-root", "k8s-read-only-root-filesystem",
     "k8s-no-privilege-escalation", "k8s-drop-all-capabilities", "k8s-seccomp-runtime-default",
-    "k8s-liveness-and-readiness-probes", "k8s-image-pinned", "k8s-no-default-namespace",
+    "k8s-liveness-and-readiness-probes", "k8s-image-pinned", "k8s-image-digest",
+    "k8s-run-as-high-uid", "k8s-explicit-pull-policy", "k8s-no-default-namespace",
     "k8s-no-host-network-or-path", "k8s-no-load-balancer-service",
     "k8s-deployment-has-pdb", "k8s-deployment-has-network-policy",
 ]  # fmt: skip
@@ -34,7 +36,7 @@ STACK_LEVEL = {
     "aurora-multi-az-readers", "eks-nodes-in-private-subnets", "sqs-queue-has-dlq",
     "sqs-dlq-retention", "eventbridge-targeted-queue-has-dlq", "sqs-dlq-has-alarm",
     "k8s-deployment-has-pdb",
-    "k8s-deployment-has-network-policy",
+    "k8s-deployment-has-network-policy", "vpc-default-security-group-closed",
 }  # fmt: skip
 
 

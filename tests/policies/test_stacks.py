@@ -94,6 +94,7 @@ def test_an_unencrypted_cluster_a_queue_without_dlq_and_a_root_container_are_cau
         # Its DLQ is now an orphan that nothing redrives to, and it has no redrive policy itself.
         ("sqs-queue-has-dlq", dlq),
         ("k8s-run-as-non-root", deployment.name),
+        ("k8s-run-as-high-uid", deployment.name),  # UID 0
     }
 
 

@@ -20,6 +20,7 @@ CRONJOB = "kubernetes:batch/v1:CronJob"
 POD = "kubernetes:core/v1:Pod"
 SECURE = {
     "runAsNonRoot": True,
+    "runAsUser": 10001,
     "readOnlyRootFilesystem": True,
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
@@ -27,7 +28,9 @@ SECURE = {
 }
 CONTAINER = {
     "name": "write-api",
-    "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-platform-prod:0.1.0",
+    "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/order-platform-prod:0.1.0"
+    "@sha256:" + "ab" * 32,
+    "imagePullPolicy": "IfNotPresent",
     "args": ["write-api"],
     "ports": [{"containerPort": 3000, "name": "http"}],
     "resources": {
