@@ -91,6 +91,11 @@ _wrk:
 	  else echo "make: the benchmark needs wrk: apt-get install wrk (or brew install wrk)" >&2; \
 	    exit 1; fi; }
 
+PROFILE_ARGS ?=
+.PHONY: profile
+profile: $(STAMP) _wrk ## py-spy under wrk load: flame graph and top costs, PROFILE_ARGS="--endpoint get"
+	$(BIN)/python bench/profile.py $(PROFILE_ARGS)
+
 bench-compare: $(STAMP) _wrk ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
 	$(BIN)/python bench/compare.py $(COMPARE_ARGS)
 
@@ -161,3 +166,8 @@ image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push 
 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+
+CHAOS_ARGS ?=
+.PHONY: chaos
+chaos: $(STAMP) ## fault injection on a platform of its own; one line of invariants per scenario
+	$(BIN)/python -m order_local.chaos $(CHAOS_ARGS)

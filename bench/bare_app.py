@@ -1,0 +1,101 @@
+"""The reference the benchmark measures the APIs against: bare Flask + psycopg2, no more.
+
+It runs exactly the SQL of the real endpoints (``POST /orders`` without an Idempotency-Key,
+``GET /orders/<id>``), with none of what the project adds: no validation library, no schema
+serialisation, no logging, no request ids, no pool (one connection per thread), no error
+mapping. It checks only what it must not crash on. Never deploy it.
+
+    DB_HOST=127.0.0.1 DB_PORT=5432 DB_NAME=orders DB_USER=... DB_PASSWORD=... \\
+        gunicorn -k gthread -w 2 --threads 4 'bare_app:create_app()'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import psycopg2
+import psycopg2.extras
+from flask import Flask, abort, jsonify, request
+
+from order_platform.service_layer.order_queries import _ORDER_DETAIL
+
+psycopg2.extras.register_uuid()
+_local = threading.local()
+
+
+def _connection(host_env: str):
+    """This thread's connection to the writer or the reader, opened on first use."""
+    conn = getattr(_local, host_env, None)
+    if conn is None or conn.closed:
+        conn = psycopg2.connect(host=os.environ[host_env], port=os.environ["DB_PORT"],
+                                dbname=os.environ["DB_NAME"], user=os.environ["DB_USER"],
+                                password=os.environ["DB_PASSWORD"])
+        setattr(_local, host_env, conn)
+    return conn
+
+
+def create_app() -> Flask:
+    """Two routes, the real SQL, nothing else."""
+    app = Flask(__name__)
+
+    @app.post("/orders")
+    def place_order():
+        body = request.get_json()
+        customer_id, items = body["customer_id"], body["items"]
+        ids = [i["product_id"] for i in items if "product_id" in i]
+        skus = [i["sku"] for i in items if "sku" in i]
+        conn = _connection("DB_WRITER_HOST")
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT id, sku, price_cents FROM products"
+                        " WHERE id = ANY(%s::uuid[]) OR sku = ANY(%s::text[])", (ids, skus))
+            catalogue = {}
+            for product_id, sku, price in cur.fetchall():
+                catalogue[str(product_id)] = catalogue[sku] = (product_id, sku, price)
+            lines = []
+            for n, item in enumerate(items, 1):
+                product_id, sku, price = catalogue[item.get("product_id") or item["sku"]]
+                lines.append((n, product_id, sku, int(item["quantity"]), price))
+            order_id = uuid.uuid4()
+            total = sum(q * p for _, _, _, q, p in lines)
+            cur.execute("INSERT INTO orders (id, customer_id, status, total_cents) "
+                        "VALUES (%s, %s, %s, %s) RETURNING created_at",
+                        (order_id, customer_id, "PENDING", total))
+            created_at = cur.fetchone()[0]
+            psycopg2.extras.execute_values(
+                cur, "INSERT INTO order_lines (order_id, line_no, product_id, quantity,"
+                " unit_price_cents) VALUES %s",
+                [(order_id, n, pid, q, p) for n, pid, _, q, p in lines])
+            cur.execute("INSERT INTO order_status_history (order_id, status) VALUES (%s, %s)",
+                        (order_id, "PENDING"))
+            event_id = str(uuid.uuid4())
+            detail = {"order_id": str(order_id), "customer_id": customer_id, "total_cents": total,
+                      "lines": [{"product_id": str(pid), "sku": sku, "quantity": q,
+                                 "unit_price_cents": p} for _, pid, sku, q, p in lines],
+                      "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
+            cur.execute("INSERT INTO outbox (event_id, event_type, source, detail) "
+                        "VALUES (%s, %s, %s, %s)", (event_id, "OrderCreated",
+                                                    "order-platform.orders", json.dumps(detail)))
+        return jsonify({
+            "id": str(order_id), "customer_id": customer_id, "status": "PENDING",
+            "total_cents": total, "created_at": created_at.isoformat(),
+            "lines": [{"line_no": n, "product_id": str(pid), "sku": sku, "quantity": q,
+                       "unit_price_cents": p, "line_total_cents": q * p}
+                      for n, pid, sku, q, p in lines]}), 202
+
+    @app.get("/orders/<order_id>")
+    def get_order(order_id: str):
+        conn = _connection("DB_READER_HOST")
+        with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(_ORDER_DETAIL, (order_id,))
+            order = cur.fetchone()
+        if order is None:
+            abort(404)
+        for line in order["lines"]:
+            line["line_total_cents"] = line["quantity"] * line["unit_price_cents"]
+        return jsonify(order)
+
+    return app
