@@ -11,7 +11,7 @@ STACK ?= dev
 PYTEST_ARGS ?=
 
 .PHONY: help install dev test lint unit integration e2e infra-test policy bench migrate \
-        preview up destroy clean _pulumi-cli lock cost
+        preview up destroy clean _pulumi-cli lock cost benchmarks
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,13 @@ lint: $(STAMP) ## ruff, lock freshness, workflow lint + audit, Dockerfile and sh
 	$(BIN)/zizmor --offline --min-severity low .github
 	$(BIN)/hadolint services/Dockerfile
 	$(BIN)/shellcheck $(SHELL_SCRIPTS)
+
+benchmarks: $(STAMP) ## checkov over every stack: each finding, fixed or accepted and why
+	$(BIN)/python -m infra.benchmarks
+
+COST_ARGS ?=
+cost: $(STAMP) ## monthly cost of every stack, or STACK=..; COST_ARGS="--diff staging|<git ref>"
+	$(BIN)/python -m cost $(if $(filter-out file,$(origin STACK)),$(STACK)) $(COST_ARGS)
 
 # STACK has a file default (dev) for preview/up; `policy` checks every stack unless STACK is given.
 policy: $(STAMP) ## offline CrossGuard check of every stack, or STACK=dev|staging|prod

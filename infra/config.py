@@ -92,6 +92,8 @@ class StackConfig:
     queue_age_alarm_seconds: int
     alarm_email: str | None
     """None when unset: the alarm topic then has no subscriber."""
+    orders_per_second: int = 0
+    """Assumed monthly-average traffic; only the cost estimate (``cost/``) reads it."""
 
     @property
     def prefix(self) -> str:
@@ -167,6 +169,7 @@ def load_stack_config() -> StackConfig:
         scales=scales,
         queue_age_alarm_seconds=cfg.require_int("queueAgeAlarmSeconds"),
         alarm_email=(cfg.get("alarmEmail") or "").strip() or None,
+        orders_per_second=cfg.require_int("ordersPerSecond"),
     )
     validate(config)
     return config
@@ -180,6 +183,8 @@ def validate(config: StackConfig) -> None:
     tag = config.image_tag.strip()
     if not tag or tag == "latest":
         problems.append("imageTag must name an immutable tag, never empty or 'latest'")
+    if config.orders_per_second < 0:
+        problems.append("ordersPerSecond must not be negative (it is the assumed traffic)")
     if config.log_retention_days not in accepted.LOG_RETENTION_DAYS:
         problems.append(f"logRetentionDays must be one of CloudWatch's values "
                         f"{accepted.LOG_RETENTION_DAYS}, not {config.log_retention_days}")

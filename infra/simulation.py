@@ -160,6 +160,23 @@ def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
     return _run(stack, config, CloudMocks(_region(config), ecr, caller_role))
 
 
+def typed_config(run: StackRun):
+    """The ``infra.config.StackConfig`` the program read in ``run``: same config, same checks.
+
+    ``load_stack_config`` needs a Pulumi runtime, so it runs under the same mocks as the
+    program; readers of stack settings (``cost/``) get them typed and validated, once.
+    """
+    from infra import pulumi_internals
+    from infra.config import load_stack_config
+    from infra.mock_cloud import CloudMocks
+
+    loaded = []
+    pulumi_internals.run_program(lambda: loaded.append(load_stack_config()),
+                                 mocks=CloudMocks(_region(run.config)), on_register=lambda _: None,
+                                 config=run.config, project=project_name(), stack=run.stack)
+    return loaded[0]
+
+
 def _region(config: dict[str, str]) -> str:
     raw = config["aws:region"]
     return json.loads(raw) if raw.startswith('"') else raw
