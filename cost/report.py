@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cost import assumptions
-from cost.estimate import Estimate, Line
+from cost.lines import Estimate, Line
 
 
 def _widths(lines: Iterable[Line]) -> tuple[int, int]:

@@ -9,8 +9,9 @@ import json
 import pytest
 
 from cost import assumptions, report
-from cost.estimate import FREE, RULES, UnpricedResourceError, estimate
+from cost.estimate import UnpricedResourceError, estimate
 from cost.prices import PRICES_FILE, MissingPriceError, load_prices
+from cost.rules import FREE, RULES
 from infra.simulation import run_stack, stack_names, typed_config
 from tests.policies.stacks import shipped_run
 
