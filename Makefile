@@ -16,20 +16,20 @@ PYTEST_ARGS ?=
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-# The service image's dependencies come from requirements.lock, hash-checked, in CI as in the
+# The service image's dependencies come from requirements-lock.txt, hash-checked, in CI as in the
 # image; the dev, infra and local-platform tools resolve around them. The second lock install
 # puts back any pin a tool moved, and pip check fails if a tool cannot live with the image's
 # versions. checkov has a venv of its own: its pins conflict with the services'.
 CHECKOV := $(VENV)/checkov/bin/checkov
-$(STAMP): pyproject.toml localplatform/pyproject.toml requirements.lock infra/benchmarks/requirements.txt
+$(STAMP): pyproject.toml localplatform/pyproject.toml requirements-lock.txt infra/benchmarks/requirements.txt
 	@command -v $(firstword $(PYTHON)) >/dev/null 2>&1 || { \
 	  echo "make: $(firstword $(PYTHON)) not found: install Python 3.11 or 3.12, or pass one: make $(or $(MAKECMDGOALS),install) PYTHON=python3.11" >&2; exit 1; }
 	@$(PYTHON) tools/check_python.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-lock.txt
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./localplatform
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-lock.txt
 	$(BIN)/pip check
 	$(BIN)/python -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet -r infra/benchmarks/requirements.txt
@@ -41,22 +41,22 @@ DEV_ARGS ?=
 dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
 	$(BIN)/order-local up $(DEV_ARGS)
 
-# requirements.lock: every runtime dependency of the image (and the build backend), with hashes
+# requirements-lock.txt: every runtime dependency of the image (and the build backend), with hashes
 # for every platform, from pyproject.toml. -o reads the current lock, so only what pyproject.toml
 # changed moves; `make lock UPGRADE=1` moves everything to the newest allowed release.
 LOCK_COMPILE = $(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
 	| $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) pyproject.toml -
-lock: $(STAMP) ## regenerate requirements.lock from pyproject.toml (UPGRADE=1: newest allowed)
-	$(LOCK_COMPILE) -o requirements.lock
+lock: $(STAMP) ## regenerate requirements-lock.txt from pyproject.toml (UPGRADE=1: newest allowed)
+	$(LOCK_COMPILE) -o requirements-lock.txt
 
 SHELL_SCRIPTS = .ci/run $(shell git ls-files '*.sh' '*.bash' 2>/dev/null)
 lint: $(STAMP) ## ruff, lock freshness, workflow lint + audit, Dockerfile and shell linters
 	$(BIN)/ruff check .
-	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp requirements.lock "$$tmp/lock"; \
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp requirements-lock.txt "$$tmp/lock"; \
 	$(LOCK_COMPILE) -o "$$tmp/lock"; \
-	diff -u requirements.lock "$$tmp/lock" || { \
-	  echo "requirements.lock is not what pyproject.toml gives: run make lock" >&2; exit 1; }
+	diff -u requirements-lock.txt "$$tmp/lock" || { \
+	  echo "requirements-lock.txt is not what pyproject.toml gives: run make lock" >&2; exit 1; }
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jactionlint
 	$(BIN)/zizmor --offline --min-severity low .github
 	$(BIN)/hadolint services/Dockerfile

