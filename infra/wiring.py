@@ -33,9 +33,15 @@ def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pul
                     db_reader_endpoint: pulumi.Input[str], db_port: pulumi.Input[int],
                     db_name: pulumi.Input[str], event_bus_name: pulumi.Input[str],
                     queue_urls: Mapping[str, pulumi.Input[str]], aws_region: str,
-                    read_api_url: pulumi.Input[str],
-                    worker_concurrency: int) -> dict[str, pulumi.Output[str]]:
-    """ConfigMap data keyed by contract variable; raises if it drifts from the contract."""
+                    read_api_url: pulumi.Input[str], worker_concurrency: int,
+                    cache_url: pulumi.Input[str] = "",
+                    cache_auth_secret_arn: pulumi.Input[str] = "",
+                    otel_exporter_otlp_endpoint: pulumi.Input[str] = "",
+                    ) -> dict[str, pulumi.Output[str]]:
+    """ConfigMap data keyed by contract variable; raises if it drifts from the contract.
+
+    An empty value is an unset setting (the optional cache and trace export when a stack
+    turns them off)."""
     values: dict[str, pulumi.Input] = {
         env_name("db_secret_arn"): db_secret_arn,
         env_name("db_writer_endpoint"): db_writer_endpoint,
@@ -46,6 +52,9 @@ def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pul
         env_name("aws_region"): aws_region,
         env_name("read_api_url"): read_api_url,
         env_name("worker_concurrency"): worker_concurrency,
+        env_name("cache_url"): cache_url,
+        env_name("cache_auth_secret_arn"): cache_auth_secret_arn,
+        env_name("otel_exporter_otlp_endpoint"): otel_exporter_otlp_endpoint,
     }
     for queue in QUEUES:
         values[queue.url_env_var] = queue_urls[queue.key]

@@ -70,6 +70,15 @@ def _url(raw: str) -> str:
     return value
 
 
+def _cache_url(raw: str) -> str:
+    value = raw.strip()
+    parsed = urlparse(value)
+    if parsed.scheme not in ("redis", "rediss") or not parsed.hostname or parsed.password:
+        raise ValueError("must be redis://host:port or rediss://host:port (TLS), with no "
+                         "password in it (the AUTH token comes from CACHE_AUTH_SECRET_ARN)")
+    return value
+
+
 def _secret_arn(raw: str) -> str:
     value = raw.strip()
     if not value.startswith("arn:") or ":secretsmanager:" not in value:
@@ -113,6 +122,15 @@ CONTRACT: tuple[Setting, ...] = (
             required=False, default=10, from_infra=False),
     Setting("LOG_LEVEL", "log_level", _text, "Python log level.", required=False,
             default="INFO", from_infra=False),
+    Setting("CACHE_URL", "cache_url", _cache_url,
+            "The product cache (Valkey/Redis): redis:// or rediss:// (TLS). Unset: no cache, "
+            "the read API reads the reader directly.", required=False),
+    Setting("CACHE_AUTH_SECRET_ARN", "cache_auth_secret_arn", _secret_arn,
+            "Secrets Manager secret holding the cache's AUTH token ({\"password\"}); unset "
+            "when the cache has no AUTH (locally).", required=False),
+    Setting("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint", _url,
+            "Where traces go (OTLP over HTTP, e.g. a collector). Unset: no export.",
+            required=False),
 )
 
 
@@ -137,6 +155,9 @@ class Settings:
     worker_poll_wait_seconds: int
     relay_max_attempts: int
     log_level: str
+    cache_url: str | None
+    cache_auth_secret_arn: str | None
+    otel_exporter_otlp_endpoint: str | None
 
     def queue_url(self, url_env_var: str) -> str:
         """The URL of a topology queue, looked up by its contract variable."""
