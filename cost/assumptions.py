@@ -57,3 +57,14 @@ IMAGES_KEPT = 20
 """Service images in ECR at any time (the lifecycle policy allows up to 100)."""
 IMAGE_GB = 0.15
 """One compressed service image (layers shared between releases are stored once)."""
+
+EMF_GB_PER_POD = 0.5
+"""EMF log events the collector writes per scraped pod and month (one a minute per label set the
+exporter keeps: an API's routes x methods x statuses, and its latency bounds)."""
+STATUS_CLASSES_SEEN = 3
+"""Status classes an API answers in a month (2xx, 4xx, 5xx): each is a CloudWatch metric."""
+FINAL_STATUSES = 2
+"""CONFIRMED and REJECTED: each is a metric of the orders settled."""
+TRACES_PER_ORDER = REQUESTS_PER_ORDER
+"""Each request starts a trace (the order's POST carries on through the relay and the worker);
+X-Ray bills the traces the collector keeps (traceSamplePercent)."""

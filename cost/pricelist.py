@@ -25,8 +25,6 @@ USAGE_PREFIX = {"us-east-1": "", "us-east-2": "USE2-", "us-west-2": "USW2-", "eu
                 "eu-west-2": "EUW2-", "eu-central-1": "EUC1-", "eu-north-1": "EUN1-",
                 "ap-southeast-1": "APS1-", "ap-northeast-1": "APN1-"}
 """Usage types carry a region prefix (``EU-NatGateway-Hours`` in eu-west-1)."""
-CACHE_NODE_TYPES = ("cache.t4g.small", "cache.r7g.large")
-"""ElastiCache nodes the estimate can price; the program creates none today."""
 
 
 class PriceListError(RuntimeError):
@@ -80,16 +78,19 @@ def queries(region: str) -> dict[str, Query]:
         "logs:store-gb-month": _usage("AmazonCloudWatch", region, "TimedStorage-ByteHrs"),
         "kms:key-month": _usage("awskms", region, "KMS-Keys"),
         "cloudwatch:alarm-month": _usage("AmazonCloudWatch", region, "CW:AlarmMonitorUsage"),
+        "cloudwatch:metric-month": _usage("AmazonCloudWatch", region, "CW:MetricMonitorUsage"),
+        "cloudwatch:dashboard-hour": _usage("AmazonCloudWatch", region, "DashboardsUsageHour"),
+        "xray:trace-million": _usage("AWSXRay", region, "XRay-TracesStored"),
         "secretsmanager:secret-month": _usage("AWSSecretsManager", region,
                                               "AWSSecretsManager-Secrets"),
         "ecr:storage-gb-month": _usage("AmazonECR", region, "TimedStorage-ByteHrs"),
     }
     for instance_type in capacity.INSTANCE_SHAPES:
         table[f"ec2:instance-hour:{instance_type}"] = _ec2(instance_type, region)
-    for node_type in CACHE_NODE_TYPES:
-        table[f"elasticache:node-hour:{node_type}"] = Query(
+    for node_type in accepted_values.CACHE_NODE_TYPES:
+        table[f"elasticache:node-hour:valkey:{node_type}"] = Query(
             "AmazonElastiCache", {"regionCode": region, "instanceType": node_type,
-                                  "cacheEngine": "Redis"})
+                                  "cacheEngine": "Valkey"})
     for instance_class in accepted_values.AURORA_POSTGRESQL_INSTANCE_CLASSES:
         table[f"rds:aurora-postgresql-hour:{instance_class}"] = _usage(
             "AmazonRDS", region, f"InstanceUsage:{instance_class}",

@@ -21,6 +21,7 @@ from cost.context import (
 )
 from cost.lines import Line
 from infra import capacity
+from infra.components import telemetry_pipeline as pipeline
 from infra.simulation import SimulatedResource
 from order_platform import processes
 from order_platform.topology import ROUTES
@@ -52,6 +53,7 @@ FREE = frozenset({
     "aws:ec2/subnet:Subnet",
     "aws:ec2/vpc:Vpc",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:eks/accessEntry:AccessEntry",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
     "aws:eks/addon:Addon",  # runs on the nodes
@@ -61,6 +63,7 @@ FREE = frozenset({
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:kms/alias:Alias",
+    "aws:secretsmanager/secretVersion:SecretVersion",  # priced on its secret
     "aws:lb/listener:Listener",  # priced on the load balancer (hours and LCUs)
     "aws:lb/targetGroup:TargetGroup",
     "aws:rds/clusterParameterGroup:ClusterParameterGroup",
@@ -72,6 +75,7 @@ FREE = frozenset({
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "random:index/randomPassword:RandomPassword",  # a value in the state, nothing in AWS
     # Kubernetes objects run on the nodes, which are priced; Karpenter's chart too.
     "kubernetes:helm.sh/v3:Release",
     "kubernetes:apps/v1:Deployment",
@@ -83,6 +87,8 @@ FREE = frozenset({
     "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "kubernetes:policy/v1:PodDisruptionBudget",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
     NODE_CLASS,  # its volumes are priced with the NodePool's nodes
 })
 NOT_RESOURCES = ("pulumi:providers:", "order-platform:")
@@ -237,6 +243,8 @@ def _log_volume(r: SimulatedResource, c: Context) -> tuple[str, float]:
         return "EKS control-plane logs", assume.CONTROL_PLANE_LOG_GB
     if name.startswith("/aws/rds/"):
         return "Aurora postgresql log", assume.POSTGRESQL_LOG_GB
+    if name == f"/{c.config.prefix}/metrics":
+        return "collector EMF metric events", _scraped_pods(c) * assume.EMF_GB_PER_POD
     raise UnpricedResourceError(f"no log volume assumed for log group {name!r}: add one to "
                                 "cost/rules.py and cost/assumptions.py")
 
@@ -258,7 +266,41 @@ def _key(r: SimulatedResource, c: Context) -> Iterator[Line]:
 
 @rule("aws:cloudwatch/metricAlarm:MetricAlarm")
 def _alarm(r: SimulatedResource, c: Context) -> Iterator[Line]:
-    yield c.line(r, "CloudWatch alarm", 1, "alarm-month", "cloudwatch:alarm-month")
+    # CloudWatch bills an alarm per metric it reads: a metric-math alarm is several.
+    metrics = sum("metric" in q for q in r.inputs.get("metricQueries") or []) or 1
+    yield c.line(r, f"CloudWatch alarm ({metrics} metric{'s' * (metrics > 1)})", metrics,
+                 "alarm-month", "cloudwatch:alarm-month")
+
+
+@rule("aws:cloudwatch/dashboard:Dashboard")
+def _dashboard(r: SimulatedResource, c: Context) -> Iterator[Line]:
+    yield c.line(r, "CloudWatch dashboard", HOURS, "hour", "cloudwatch:dashboard-hour")
+
+
+@rule("aws:secretsmanager/secret:Secret")
+def _secret(r: SimulatedResource, c: Context) -> Iterator[Line]:
+    yield c.line(r, "Secrets Manager secret", 1, "secret-month", "secretsmanager:secret-month")
+
+
+def _scraped_pods(c: Context) -> int:
+    """Pods the collector scrapes: every Deployment at its HPA minimum."""
+    return sum(int(h.inputs["spec"]["minReplicas"]) for h in c.run.of_type(HPA))
+
+
+@rule("kubernetes:opentelemetry.io/v1beta1:OpenTelemetryCollector")
+def _collector(r: SimulatedResource, c: Context) -> Iterator[Line]:
+    # Its pod runs on the nodes (priced there), its log events on its log group; what it
+    # creates besides are CloudWatch metrics and X-Ray traces.
+    apis = sum(p.kind is processes.Kind.API for p in processes.DEPLOYED)
+    metrics = (apis * (1 + assume.STATUS_CLASSES_SEEN + len(pipeline.latency_bounds()))
+               + len(pipeline.OUTBOX_GAUGES) + assume.FINAL_STATUSES)
+    yield c.line(r, f"{metrics} CloudWatch metrics (EMF)", metrics, "metric-month",
+                 "cloudwatch:metric-month")
+    percent = r.inputs["spec"]["config"]["processors"]["probabilistic_sampler"][
+        "sampling_percentage"]
+    traces = c.traffic.orders * assume.TRACES_PER_ORDER * percent / 100
+    yield c.line(r, f"X-Ray traces recorded ({percent}% sampled)", traces / 1e6, "million",
+                 "xray:trace-million")
 
 
 @rule("aws:ecr/repository:Repository")
@@ -270,7 +312,7 @@ def _registry(r: SimulatedResource, c: Context) -> Iterator[Line]:
 
 @rule("aws:elasticache/replicationGroup:ReplicationGroup", "aws:elasticache/cluster:Cluster")
 def _cache(r: SimulatedResource, c: Context) -> Iterator[Line]:
-    node_type = r.inputs["nodeType"]
+    node_type, engine = r.inputs["nodeType"], r.inputs.get("engine", "redis")
     nodes = int(r.inputs.get("numCacheClusters") or r.inputs.get("numCacheNodes") or 1)
-    yield c.line(r, f"{nodes} x ElastiCache {node_type}", nodes * HOURS, "node-hour",
-                 f"elasticache:node-hour:{node_type}")
+    yield c.line(r, f"{nodes} x ElastiCache for {engine.capitalize()} {node_type}",
+                 nodes * HOURS, "node-hour", f"elasticache:node-hour:{engine}:{node_type}")

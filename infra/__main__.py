@@ -19,16 +19,35 @@ import pulumi_aws as aws  # noqa: E402
 
 from infra import outputs  # noqa: E402
 from infra.capacity import POD_SIZES  # noqa: E402
+from infra.components import telemetry_pipeline  # noqa: E402
+from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs  # noqa: E402
 from infra.components.cluster import Cluster, ClusterArgs, SystemNodes  # noqa: E402
+from infra.components.collector import Collector, CollectorArgs  # noqa: E402
+from infra.components.dashboard import DashboardArgs  # noqa: E402
 from infra.components.database import Database, DatabaseArgs  # noqa: E402
-from infra.components.identity import ServiceIdentities, ServiceIdentityArgs  # noqa: E402
+from infra.components.identity import (  # noqa: E402
+    CacheSecretGrant,
+    ServiceIdentities,
+    ServiceIdentityArgs,
+)
 from infra.components.loadbalancer import ApiListener, LoadBalancer, LoadBalancerArgs  # noqa: E402
 from infra.components.log_encryption import LogEncryption, LogEncryptionArgs  # noqa: E402
 from infra.components.messaging import Messaging, MessagingArgs, QueueAlarmArgs  # noqa: E402
+from infra.components.monitoring import (  # noqa: E402
+    ApiAlarmThresholds,
+    Monitoring,
+    MonitoringArgs,
+)
 from infra.components.network import Network, NetworkArgs  # noqa: E402
 from infra.components.node_autoscaling import NodeAutoscaling, NodeAutoscalingArgs  # noqa: E402
 from infra.components.registry import Registry, RegistryArgs  # noqa: E402
-from infra.components.workloads import Workloads, WorkloadsArgs, WorkloadSpec  # noqa: E402
+from infra.components.workloads import (  # noqa: E402
+    CacheEgress,
+    CollectorAccess,
+    Workloads,
+    WorkloadsArgs,
+    WorkloadSpec,
+)
 from infra.config import load_stack_config  # noqa: E402
 from infra.wiring import contract_values  # noqa: E402
 from order_platform import processes  # noqa: E402
@@ -118,20 +137,57 @@ load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     node_autoscaling_group_name=cluster.node_autoscaling_group_name,
     deletion_protection=config.lb_deletion_protection), opts=aws_only)
 
+# Off, nothing of the cache exists and the read API reads the Aurora reader directly.
+cache = Cache(prefix, CacheArgs(
+    identifier=f"{prefix}-cache", vpc_id=network.vpc_id,
+    private_subnet_ids=network.private_subnet_ids, availability_zones=zones,
+    client_security_group_id=cluster.security_group_id, node_type=config.cache_node_type,
+    replicas=config.cache_replicas), opts=aws_only) if config.cache_enabled else None
+
+# Off, the services export no traces and nothing sends their metrics to CloudWatch.
+collector = Collector(prefix, CollectorArgs(
+    prefix=prefix, cluster_name=cluster.name, kubernetes_version=config.kubernetes_version,
+    region=config.region, oidc_provider_arn=cluster.oidc_provider_arn,
+    oidc_issuer=cluster.oidc_issuer, workloads_namespace=config.namespace,
+    metrics_namespace=prefix, trace_sample_percent=config.trace_sample_percent,
+    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn,
+    cluster_ready=cluster.provider),
+    opts=pulumi.ResourceOptions(providers=[aws_provider, cluster.provider]),
+) if config.collector_enabled else None
+
+monitoring = Monitoring(prefix, MonitoringArgs(
+    prefix=prefix,
+    dashboard=DashboardArgs(
+        region=config.region, metrics_namespace=prefix, apis=tuple(p.role for p in apis),
+        source_queues=(*messaging.source_queue_names, nodes.queue_name),
+        dead_letter_queues=(*messaging.dead_letter_queue_names, nodes.dlq_name),
+        collector_enabled=config.collector_enabled),
+    thresholds=ApiAlarmThresholds(error_rate_percent=config.api_error_rate_alarm_percent,
+                                  p99_seconds=config.api_latency_p99_alarm_seconds),
+    alarm_topic_arn=messaging.alarm_topic_arn, alarm_topic_policy=messaging.alarm_topic_policy),
+    opts=aws_only)
+
 in_cluster = (*processes.DEPLOYED, processes.MIGRATE)
 identities = ServiceIdentities(prefix, ServiceIdentityArgs(
     role_name_prefix=prefix, namespace=config.namespace, region=config.region,
     oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
     db_secret_arn=database.secret_arn, db_secret_kms_key_arn=database.secret_kms_key_arn,
-    processes=in_cluster, queue_arns=messaging.queue_arns, event_bus_arn=messaging.bus_arn),
+    processes=in_cluster, queue_arns=messaging.queue_arns, event_bus_arn=messaging.bus_arn,
+    cache=CacheSecretGrant(roles=CLIENT_ROLES, secret_arn=cache.auth_secret_arn,
+                           key_arn=cache.key_arn) if cache else None),
     opts=aws_only)
 
+cache_url: pulumi.Input[str] = cache.url if cache else ""
+cache_auth_secret_arn: pulumi.Input[str] = cache.auth_secret_arn if cache else ""
+otlp_endpoint: pulumi.Input[str] = collector.otlp_endpoint if collector else ""
 config_data = contract_values(
     db_secret_arn=database.secret_arn, db_writer_endpoint=database.writer_endpoint,
     db_reader_endpoint=database.reader_endpoint, db_port=database.port,
     db_name=database.cluster.database_name, event_bus_name=messaging.bus_name,
     queue_urls=messaging.queue_urls, aws_region=config.region,
-    read_api_url=load_balancer.urls["read-api"], worker_concurrency=config.worker_concurrency)
+    read_api_url=load_balancer.urls["read-api"], worker_concurrency=config.worker_concurrency,
+    cache_url=cache_url, cache_auth_secret_arn=cache_auth_secret_arn,
+    otel_exporter_otlp_endpoint=otlp_endpoint)
 
 namespace: pulumi.Input[str] = config.namespace
 image = registry.release_image(config.image_tag)
@@ -152,7 +208,14 @@ else:
         vpc_cidr=network.vpc_cidr,
         database_cidrs=tuple(network.isolated_cidrs),
         database_port=5432,
-        migration_depends_on=[database, identities, messaging, nodes.node_pool],
+        migration_depends_on=[database, identities, messaging, nodes.node_pool,
+                              *([cache] if cache else [])],
+        cache=CacheEgress(roles=CLIENT_ROLES, cidrs=tuple(network.private_cidrs),
+                          port=CACHE_PORT) if cache else None,
+        collector=CollectorAccess(
+            namespace=collector.namespace, service_account=collector.service_account,
+            otlp_ports=(telemetry_pipeline.OTLP_HTTP_PORT, telemetry_pipeline.OTLP_GRPC_PORT),
+        ) if collector else None,
     ), opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     namespace = workloads.namespace_name
 
@@ -169,3 +232,7 @@ pulumi.export(outputs.ECR_REPOSITORY_URL, registry.repository_url)
 pulumi.export(outputs.WRITE_API_URL, load_balancer.urls["write-api"])
 pulumi.export(outputs.READ_API_URL, load_balancer.urls["read-api"])
 pulumi.export(outputs.NAMESPACE, namespace)
+pulumi.export(outputs.CACHE_URL, cache_url)
+pulumi.export(outputs.CACHE_AUTH_SECRET_ARN, cache_auth_secret_arn)
+pulumi.export(outputs.OTLP_ENDPOINT, otlp_endpoint)
+pulumi.export(outputs.DASHBOARD_NAME, monitoring.dashboard_name)

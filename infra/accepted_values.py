@@ -45,3 +45,9 @@ NODE_AMI_ALIAS = re.compile(r"al2023@(latest|v\d{8})")
 
 IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 """An IAM role ARN, the only principal an access entry of ours names (never a session ARN)."""
+
+CACHE_NODE_TYPES = ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium", "cache.m7g.large",
+                    "cache.m7g.xlarge", "cache.r7g.large", "cache.r7g.xlarge")
+"""ElastiCache node types the product cache may run on: Graviton, Valkey-capable, priced in
+``cost/prices.json`` (``aws elasticache describe-reserved-cache-nodes-offerings
+--product-description valkey`` lists what a region offers)."""

@@ -158,9 +158,21 @@ def nodes_needed(pods: Iterable[Room], node: Room) -> int:
     return len(free)
 
 
-def release_demand(max_replicas: dict[str, int]) -> list[Room]:
-    """Every pod of a release at the HPA maxima: each Deployment surging, plus the migration."""
-    pods = []
+COLLECTOR_SIZE = PodSize(200, 256, 1000, 512)
+"""The OpenTelemetry collector (one replica: two would scrape every pod twice)."""
+
+
+def platform_pods(collector_enabled: bool) -> list[Room]:
+    """Pods of the platform's own that land on the workload nodes: the collector, surging."""
+    if not collector_enabled:
+        return []
+    return [Room(COLLECTOR_SIZE.cpu_millis, COLLECTOR_SIZE.memory_mib)] * (1 + surge(1))
+
+
+def release_demand(max_replicas: dict[str, int], extra: Iterable[Room] = ()) -> list[Room]:
+    """Every pod of a release at the HPA maxima: each Deployment surging, plus the migration
+    and ``extra`` pods of the platform's own (``platform_pods``)."""
+    pods = list(extra)
     for role, replicas in max_replicas.items():
         size = POD_SIZES[role]
         pods += [Room(size.cpu_millis, size.memory_mib)] * (replicas + surge(replicas))

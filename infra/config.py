@@ -17,7 +17,7 @@ import pulumi
 
 from infra import accepted_values as accepted
 from infra import capacity
-from order_platform import processes
+from order_platform import processes, telemetry
 from order_platform.topology import QUEUES
 
 NAT_STRATEGIES = ("single", "per-az")
@@ -94,6 +94,19 @@ class StackConfig:
     """None when unset: the alarm topic then has no subscriber."""
     orders_per_second: int = 0
     """Assumed monthly-average traffic; only the cost estimate (``cost/``) reads it."""
+    collector_enabled: bool = False
+    """The managed collector (ADOT): scrapes the pods into CloudWatch, exports traces to X-Ray."""
+    trace_sample_percent: int = 100
+    """Share of traces the collector keeps (by trace id, so a trace is kept whole or not)."""
+    api_error_rate_alarm_percent: float = 5.0
+    """The API alarm fires when more than this share of an API's requests answer 5xx."""
+    api_latency_p99_alarm_seconds: float = 1.0
+    """The API alarm fires when an API's p99 exceeds this; a bucket bound of the histogram."""
+    cache_enabled: bool = False
+    """The product cache (ElastiCache for Valkey); off, nothing of it is created."""
+    cache_node_type: str = "cache.t4g.small"
+    cache_replicas: int = 0
+    """Replicas besides the primary, each in another AZ; one or more turns failover on."""
 
     @property
     def prefix(self) -> str:
@@ -170,6 +183,13 @@ def load_stack_config() -> StackConfig:
         queue_age_alarm_seconds=cfg.require_int("queueAgeAlarmSeconds"),
         alarm_email=(cfg.get("alarmEmail") or "").strip() or None,
         orders_per_second=cfg.require_int("ordersPerSecond"),
+        collector_enabled=cfg.require_bool("collectorEnabled"),
+        trace_sample_percent=cfg.require_int("traceSamplePercent"),
+        api_error_rate_alarm_percent=cfg.require_float("apiErrorRateAlarmPercent"),
+        api_latency_p99_alarm_seconds=cfg.require_float("apiLatencyP99AlarmSeconds"),
+        cache_enabled=cfg.require_bool("cacheEnabled"),
+        cache_node_type=cfg.require("cacheNodeType"),
+        cache_replicas=cfg.require_int("cacheReplicaCount"),
     )
     validate(config)
     return config
@@ -179,7 +199,8 @@ def validate(config: StackConfig) -> None:
     """Refuse settings that would build an unsafe or broken stack."""
     problems = [*_network_problems(config), *_cluster_problems(config),
                 *_access_problems(config), *_node_problems(config),
-                *_database_problems(config), *_alarm_problems(config)]
+                *_database_problems(config), *_alarm_problems(config),
+                *_observability_problems(config), *_cache_problems(config)]
     tag = config.image_tag.strip()
     if not tag or tag == "latest":
         problems.append("imageTag must name an immutable tag, never empty or 'latest'")
@@ -273,7 +294,8 @@ def _capacity_problems(config: StackConfig) -> list[str]:
     missing = [role for role in config.scales if role not in capacity.POD_SIZES]
     if missing:
         return [f"no pod size for {missing}: add them to infra/capacity.POD_SIZES"]
-    demand = capacity.release_demand({r: s.max_replicas for r, s in config.scales.items()})
+    demand = capacity.release_demand({r: s.max_replicas for r, s in config.scales.items()},
+                                     extra=capacity.platform_pods(config.collector_enabled))
     needed = capacity.nodes_needed(demand, capacity.schedulable(config.node_pool_shape))
     if needed > config.node_pool_max_nodes:
         return [f"nodePoolMaxNodes {config.node_pool_max_nodes} of "
@@ -308,4 +330,32 @@ def _alarm_problems(config: StackConfig) -> list[str]:
                         f"below the queues' retention ({retention}s)")
     if config.alarm_email is not None and not _EMAIL.fullmatch(config.alarm_email):
         problems.append(f"alarmEmail {config.alarm_email!r} is not an email address")
+    return problems
+
+
+def _observability_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    if not 1 <= config.trace_sample_percent <= 100:
+        problems.append("traceSamplePercent must be between 1 and 100")
+    if not 0 < config.api_error_rate_alarm_percent < 100:
+        problems.append("apiErrorRateAlarmPercent must be above 0 and below 100 (a percentage "
+                        "of an API's requests)")
+    bounds = telemetry.HTTP_DURATION.buckets
+    # The alarm counts the requests slower than the threshold, which only a bucket bound
+    # of the histogram tells exactly.
+    if config.api_latency_p99_alarm_seconds not in bounds:
+        problems.append(f"apiLatencyP99AlarmSeconds must be a bucket bound of "
+                        f"{telemetry.HTTP_DURATION.name} {bounds}, not "
+                        f"{config.api_latency_p99_alarm_seconds}")
+    return problems
+
+
+def _cache_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    if config.cache_node_type not in accepted.CACHE_NODE_TYPES:
+        problems.append(f"cacheNodeType must be one of {accepted.CACHE_NODE_TYPES}, "
+                        f"not {config.cache_node_type!r}")
+    if not 0 <= config.cache_replicas < config.az_count:
+        problems.append(f"cacheReplicaCount must be between 0 and {config.az_count - 1}: each "
+                        "replica goes to an availability zone of its own")
     return problems

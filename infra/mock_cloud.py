@@ -388,3 +388,42 @@ def _autonamed(m, args, state, name):
 for _typ in ("aws:rds/clusterParameterGroup:ClusterParameterGroup",
              "aws:rds/subnetGroup:SubnetGroup"):
     _BUILDERS[_typ] = _autonamed
+
+
+@_builder("random:index/randomPassword:RandomPassword")
+def _random_password(m, args, state, name):
+    """A password of the asked length, stable per logical name (letters and digits only)."""
+    length = int(state.get("length", 16))
+    digest = hashlib.sha256(f"password {args.name}".encode()).hexdigest()
+    return "none", {"result": (digest * (length // len(digest) + 1))[:length],
+                    "bcryptHash": f"$2a$10${short_hash(args.name, 53)}"}
+
+
+@_builder("aws:secretsmanager/secret:Secret")
+def _secret(m, args, state, name):
+    arn = f"arn:aws:secretsmanager:{m.region}:{ACCOUNT_ID}:secret:{name}-{short_hash(name, 6)}"
+    return arn, {"arn": arn, "name": name}
+
+
+@_builder("aws:elasticache/replicationGroup:ReplicationGroup")
+def _replication_group(m, args, state, name):
+    group = state.get("replicationGroupId") or args.name
+    domain = f"{short_hash(group, 6)}.euw1.cache.amazonaws.com"
+    nodes = int(state.get("numCacheClusters") or 1)
+    return group, {
+        "arn": f"arn:aws:elasticache:{m.region}:{ACCOUNT_ID}:replicationgroup:{group}",
+        "primaryEndpointAddress": f"master.{group}.{domain}",
+        "readerEndpointAddress": f"replica.{group}.{domain}",
+        "port": state.get("port", 6379),
+        "memberClusters": [f"{group}-{index + 1:03d}" for index in range(nodes)],
+        "engineVersionActual": f"{state.get('engineVersion', '8.0')}.1",
+    }
+
+
+@_builder("aws:cloudwatch/dashboard:Dashboard")
+def _dashboard(m, args, state, name):
+    board = state["dashboardName"]
+    return board, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{board}"}
+
+
+_BUILDERS["aws:elasticache/subnetGroup:SubnetGroup"] = _autonamed

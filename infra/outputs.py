@@ -20,6 +20,13 @@ ECR_REPOSITORY_URL = "ecrRepositoryUrl"
 WRITE_API_URL = "writeApiUrl"
 READ_API_URL = "readApiUrl"
 NAMESPACE = "namespace"
+CACHE_URL = "cacheUrl"
+"""``rediss://<primary endpoint>:6379``; empty when the stack has no cache."""
+CACHE_AUTH_SECRET_ARN = "cacheAuthSecretArn"  # noqa: S105 - the output's name; its value is an ARN
+"""The secret holding the cache's AUTH token; empty when the stack has no cache."""
+OTLP_ENDPOINT = "otlpEndpoint"
+"""The collector's OTLP/HTTP endpoint; empty when the stack has no collector."""
+DASHBOARD_NAME = "dashboardName"
 
 ALL = (
     VPC_ID,
@@ -35,5 +42,9 @@ ALL = (
     WRITE_API_URL,
     READ_API_URL,
     NAMESPACE,
+    CACHE_URL,
+    CACHE_AUTH_SECRET_ARN,
+    OTLP_ENDPOINT,
+    DASHBOARD_NAME,
 )
 SECRET = frozenset({KUBECONFIG})

@@ -21,6 +21,7 @@ from infra.simulation import SimulatedResource, StackRun
 
 TERRAFORM_TYPES = {
     "aws:autoscaling/attachment:Attachment": "aws_autoscaling_attachment",
+    "aws:cloudwatch/dashboard:Dashboard": "aws_cloudwatch_dashboard",
     "aws:cloudwatch/eventBus:EventBus": "aws_cloudwatch_event_bus",
     "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
     "aws:cloudwatch/eventTarget:EventTarget": "aws_cloudwatch_event_target",
@@ -47,6 +48,8 @@ TERRAFORM_TYPES = {
     "aws:eks/addon:Addon": "aws_eks_addon",
     "aws:eks/cluster:Cluster": "aws_eks_cluster",
     "aws:eks/nodeGroup:NodeGroup": "aws_eks_node_group",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "aws_elasticache_replication_group",
+    "aws:elasticache/subnetGroup:SubnetGroup": "aws_elasticache_subnet_group",
     "aws:iam/instanceProfile:InstanceProfile": "aws_iam_instance_profile",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "aws_iam_openid_connect_provider",
     "aws:iam/role:Role": "aws_iam_role",
@@ -61,6 +64,8 @@ TERRAFORM_TYPES = {
     "aws:rds/clusterInstance:ClusterInstance": "aws_rds_cluster_instance",
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": "aws_rds_cluster_parameter_group",
     "aws:rds/subnetGroup:SubnetGroup": "aws_db_subnet_group",
+    "aws:secretsmanager/secret:Secret": "aws_secretsmanager_secret",
+    "aws:secretsmanager/secretVersion:SecretVersion": "aws_secretsmanager_secret_version",
     "aws:sns/topic:Topic": "aws_sns_topic",
     "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
     "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",

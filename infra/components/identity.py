@@ -13,6 +13,15 @@ from order_platform.processes import Process, Resource
 
 
 @dataclass(frozen=True)
+class CacheSecretGrant:
+    """Which processes may read the cache's AUTH secret, and the ARNs it stands for."""
+
+    roles: tuple[str, ...]
+    secret_arn: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class ServiceIdentityArgs:
     """Who may assume which role, and the ARNs the catalogue's grants resolve to."""
 
@@ -28,19 +37,27 @@ class ServiceIdentityArgs:
     queue_arns: Mapping[str, pulumi.Input[str]]
     """By topology queue key."""
     event_bus_arn: pulumi.Input[str]
+    cache: CacheSecretGrant | None = None
+    """None when the stack has no cache."""
+
+
+def secret_statements(name: str, secret_arn: pulumi.Input[str], key_arn: pulumi.Input[str],
+                      region: str) -> list[dict]:
+    """Read one secret, and decrypt with its key only when Secrets Manager asks."""
+    return [
+        iam.statement(f"Read{name}Secret",
+                      ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                      [secret_arn]),
+        iam.statement(f"Decrypt{name}Secret", ["kms:Decrypt"], [key_arn],
+                      {"StringEquals": {
+                          "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}),
+    ]
 
 
 def db_secret_statements(secret_arn: pulumi.Input[str], key_arn: pulumi.Input[str],
                          region: str) -> list[dict]:
     """Read the one DB secret, and decrypt with its key only when Secrets Manager asks."""
-    return [
-        iam.statement("ReadDatabaseSecret",
-                      ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                      [secret_arn]),
-        iam.statement("DecryptDatabaseSecret", ["kms:Decrypt"], [key_arn],
-                      {"StringEquals": {
-                          "kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}),
-    ]
+    return secret_statements("Database", secret_arn, key_arn, region)
 
 
 def grant_statements(process: Process, queue_arns: Mapping[str, pulumi.Input[str]],
@@ -80,6 +97,9 @@ class ServiceIdentities(pulumi.ComponentResource):
                     args.oidc_provider_arn, args.oidc_issuer, args.namespace, account),
                 opts=child)
             extra = grant_statements(process, args.queue_arns, args.event_bus_arn)
+            if args.cache is not None and account in args.cache.roles:
+                extra += secret_statements("Cache", args.cache.secret_arn, args.cache.key_arn,
+                                           args.region)
             aws.iam.RolePolicy(f"{name}-{account}", role=role.name,
                                policy=iam.policy_document([*common, *extra]), opts=child)
             self.role_arns[account] = role.arn

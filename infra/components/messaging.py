@@ -48,6 +48,10 @@ class Messaging(pulumi.ComponentResource):
     queue_arns: dict[str, pulumi.Output[str]]
     alarm_topic_arn: pulumi.Output[str]
     """The SNS topic every queue alarm notifies (alarm and OK)."""
+    source_queue_names: tuple[str, ...]
+    """SQS names of the queues the consumers read (the dashboard plots their oldest message)."""
+    dead_letter_queue_names: tuple[str, ...]
+    """SQS names of every DLQ: each queue's and each rule target's."""
 
     def __init__(self, name: str, args: MessagingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("order-platform:messaging:Messaging", name, None, opts)
@@ -66,6 +70,10 @@ class Messaging(pulumi.ComponentResource):
         self.alarm_topic_policy = topic_policy
         """Alarms of other components wait for it too: it is what lets CloudWatch publish."""
         self._alarm_opts = pulumi.ResourceOptions(parent=self, depends_on=[topic_policy])
+        self.source_queue_names = tuple(r.queue.name(args.prefix) for r in args.routes)
+        self.dead_letter_queue_names = tuple(
+            name for r in args.routes
+            for name in (r.queue.dlq_name(args.prefix), r.target_dlq_name(args.prefix)))
         for route in args.routes:
             queue = self._create_queue(route.queue)
             self._create_route(route, queue)

@@ -50,6 +50,8 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     isolated_subnet_ids: list[pulumi.Output[str]]
     isolated_cidrs: list[str]
+    private_cidrs: list[str]
+    """Where the nodes, the pods and the product cache live."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("order-platform:network:Network", name, None, opts)
@@ -59,6 +61,7 @@ class Network(pulumi.ComponentResource):
         plan = subnet_plan(args.cidr, len(args.availability_zones))
         self.vpc_cidr = args.cidr
         self.isolated_cidrs = plan["isolated"]
+        self.private_cidrs = plan["private"]
 
         self.vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr, enable_dns_support=True,
                                enable_dns_hostnames=True, tags={"Name": name}, opts=self._child)

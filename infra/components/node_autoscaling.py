@@ -29,6 +29,9 @@ NODE_POOL = "workloads"
 HELM_TIMEOUT_SECONDS = 600
 """Helm waits for the controller's pods; a node of the system group may be rolling."""
 INTERRUPTION_RETENTION_SECONDS = 300  # an interruption notice is useless after five minutes
+INTERRUPTION_AGE_ALARM_SECONDS = 120
+"""Karpenter polls its queue continuously: a notice two minutes old means no controller reads
+it, and the node it announces will stop without being drained."""
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 INTERRUPTION_EVENTS = {
     "health": ("aws.health", "AWS Health Event"),
@@ -74,6 +77,9 @@ class NodeAutoscaling(pulumi.ComponentResource):
     """Karpenter with least-privilege IRSA, an interruption queue, an EC2NodeClass, a NodePool."""
 
     node_pool: k8s.apiextensions.CustomResource
+    queue_name: str
+    """The interruption queue's SQS name; its DLQ is ``dlq_name``."""
+    dlq_name: str
 
     def __init__(self, name: str, args: NodeAutoscalingArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -81,6 +87,8 @@ class NodeAutoscaling(pulumi.ComponentResource):
         self._name = f"{name}-karpenter"  # children apart from the cluster's own node role
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
+        self.queue_name = interruption_queue_name(args.prefix)
+        self.dlq_name = f"{self.queue_name}-dlq"
 
         node_role, profile, node_access = self._create_node_identity()
         queue = self._create_interruption_queue()
@@ -149,6 +157,18 @@ class NodeAutoscaling(pulumi.ComponentResource):
             dimensions={"QueueName": dlq.name}, statistic="Maximum",
             period=alerting.ALARM_PERIOD_SECONDS, evaluation_periods=1,
             comparison_operator="GreaterThanThreshold", threshold=0,
+            treat_missing_data="notBreaching", alarm_actions=[args.alarm_topic_arn],
+            ok_actions=[args.alarm_topic_arn],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.alarm_topic_policy]))
+        aws.cloudwatch.MetricAlarm(
+            f"{self._name}-interruption-age-alarm", name=alerting.age_alarm_name(name),
+            alarm_description=("Interruption notices wait unread in the queue: the Karpenter "
+                               "controller is down, so announced nodes stop without a drain. "
+                               "Check the karpenter pods in kube-system."),
+            namespace=alerting.SQS_NAMESPACE, metric_name=alerting.AGE_METRIC,
+            dimensions={"QueueName": queue.name}, statistic="Maximum",
+            period=alerting.ALARM_PERIOD_SECONDS, evaluation_periods=1,
+            comparison_operator="GreaterThanThreshold", threshold=INTERRUPTION_AGE_ALARM_SECONDS,
             treat_missing_data="notBreaching", alarm_actions=[args.alarm_topic_arn],
             ok_actions=[args.alarm_topic_arn],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.alarm_topic_policy]))

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.capacity import SURGE_PERCENT, PodSize, surge
+from infra.components.telemetry_pipeline import scrape_annotations
 from order_platform.processes import Kind, Process
 
 PART_OF = "order-platform"
@@ -75,6 +76,25 @@ class WorkloadSpec:
 
 
 @dataclass(frozen=True)
+class CacheEgress:
+    """Which processes reach the product cache, and where it listens."""
+
+    roles: tuple[str, ...]
+    cidrs: tuple[str, ...]
+    """The subnets the cache's nodes are in (the private ones)."""
+    port: int
+
+
+@dataclass(frozen=True)
+class CollectorAccess:
+    """The collector: where the pods send OTLP, and who scrapes them."""
+
+    namespace: pulumi.Input[str]
+    service_account: str
+    otlp_ports: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class WorkloadsArgs:
     """Everything the Kubernetes side needs, already resolved from other components."""
 
@@ -94,6 +114,10 @@ class WorkloadsArgs:
     database_port: int
     migration_depends_on: list[pulumi.Resource] = field(default_factory=list)
     """The database, IAM, queues and node capacity the migration (and so every rollout) needs."""
+    cache: CacheEgress | None = None
+    """None when the stack has no cache: no pod may reach one."""
+    collector: CollectorAccess | None = None
+    """None when the stack has no collector: no OTLP egress, nobody may list the pods."""
 
 
 def labels(name: str) -> dict[str, str]:
@@ -150,6 +174,8 @@ class Workloads(pulumi.ComponentResource):
         # Default-deny comes with the allow rules: a pod started between the two would find
         # no DNS, database or AWS endpoints, and the migration would fail its first attempts.
         self._egress = self._create_network_policies()
+        if args.collector is not None:
+            self._let_collector_discover_pods(args.collector)
         migration = self._create_migration_job()
         for spec in args.workloads:
             self._create_workload(spec, migration)
@@ -245,6 +271,7 @@ class Workloads(pulumi.ComponentResource):
             "resources": spec.size.resources,
         }
         template = self._template(spec.process, container)
+        template["metadata"]["annotations"].update(scrape_annotations(spec.process))
         template["spec"]["topology_spread_constraints"] = [
             {"max_skew": 1, "topology_key": key, "when_unsatisfiable": "ScheduleAnyway",
              "label_selector": {"match_labels": selector}}
@@ -330,8 +357,39 @@ class Workloads(pulumi.ComponentResource):
                                            "ports": [{"port": args.database_port,
                                                       "protocol": "TCP"}]}]},
         }
+        if args.cache is not None:
+            # Only the processes that read the cache reach it, and only on its port.
+            policies["allow-cache"] = {
+                "pod_selector": {"match_expressions": [{
+                    "key": "app.kubernetes.io/name", "operator": "In",
+                    "values": list(args.cache.roles)}]},
+                "policy_types": ["Egress"],
+                "egress": [{"to": [{"ip_block": {"cidr": cidr}} for cidr in args.cache.cidrs],
+                            "ports": [{"port": args.cache.port, "protocol": "TCP"}]}]}
+        if args.collector is not None:
+            policies["allow-telemetry"] = {
+                "pod_selector": everyone, "policy_types": ["Egress"],
+                "egress": [{"to": [{"namespace_selector": {"match_labels": {
+                                "kubernetes.io/metadata.name": args.collector.namespace}}}],
+                            "ports": [{"port": port, "protocol": "TCP"}
+                                      for port in args.collector.otlp_ports]}]}
         return [k8s.networking.v1.NetworkPolicy(f"{self._name}-{policy_name}",
                                                 metadata=self._meta(policy_name), spec=spec,
                                                 opts=self._child)
                 for policy_name, spec in policies.items()]
+
+    def _let_collector_discover_pods(self, collector: CollectorAccess) -> None:
+        """The collector finds the pods to scrape through the API: read-only, this namespace."""
+        role = k8s.rbac.v1.Role(
+            f"{self._name}-pod-discovery", metadata=self._meta("pod-discovery"),
+            rules=[{"api_groups": [""], "resources": ["pods"],
+                    "verbs": ["get", "list", "watch"]}],
+            opts=self._child)
+        k8s.rbac.v1.RoleBinding(
+            f"{self._name}-pod-discovery", metadata=self._meta("pod-discovery"),
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role",
+                      "name": role.metadata.name},
+            subjects=[{"kind": "ServiceAccount", "name": collector.service_account,
+                       "namespace": collector.namespace}],
+            opts=self._child)
 

@@ -184,23 +184,38 @@ def _public_route_tables(args: StackValidationArgs) -> set[str]:
     return public - {""}
 
 
-def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
-    """Managed node groups use only subnets without public IPs or a route to an IGW."""
-    subnets = _by_id(args.resources, SUBNET)
+def subnets_by_id(args: StackValidationArgs) -> dict[str, object]:
+    """The stack's subnets keyed by their id."""
+    return _by_id(args.resources, SUBNET)
+
+
+def public_subnet_ids(args: StackValidationArgs) -> set[str]:
+    """Subnets that map public IPs or whose route table sends traffic to an internet gateway."""
     public_tables = _public_route_tables(args)
-    public_subnets = {
+    routed = {
         str(get(r.props, "subnetId", ""))
         for r in args.resources
         if r.resource_type == ROUTE_TABLE_ASSOCIATION
         and str(get(r.props, "routeTableId", "")) in public_tables
     }
+    mapped = {
+        subnet_id
+        for subnet_id, subnet in subnets_by_id(args).items()
+        if truthy(get(subnet.props, "mapPublicIpOnLaunch"))
+    }
+    return routed | mapped
+
+
+def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Managed node groups use only subnets without public IPs or a route to an IGW."""
+    subnets = subnets_by_id(args)
+    public_subnets = public_subnet_ids(args)
     for group in args.resources:
         if group.resource_type != NODE_GROUP:
             continue
         for subnet_id in (str(s) for s in items(get(group.props, "subnetIds"))):
             subnet = subnets.get(subnet_id)
-            maps_public_ip = subnet is not None and truthy(get(subnet.props, "mapPublicIpOnLaunch"))
-            if maps_public_ip or subnet_id in public_subnets:
+            if subnet_id in public_subnets:
                 name = subnet.name if subnet is not None else subnet_id
                 report(
                     f"Node group '{group.name}' places nodes in public subnet '{name}' (it maps "

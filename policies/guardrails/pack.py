@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from guardrails import alarms, aurora, eks, messaging, network, tags, workload_coverage, workloads
+from guardrails import (
+    alarms,
+    aurora,
+    eks,
+    elasticache,
+    messaging,
+    monitoring,
+    network,
+    tags,
+    workload_coverage,
+    workloads,
+)
 
 PACK_NAME = "order-platform-guardrails"
 PACK_DESCRIPTION = (
-    "Guardrails for the order platform: Aurora, EKS, SQS, EventBridge, network and access, "
-    "and the Kubernetes workloads."
+    "Guardrails for the order platform: Aurora, EKS, SQS, EventBridge, ElastiCache, monitoring, "
+    "network and access, and the Kubernetes workloads."
 )
 DEFAULT_ENFORCEMENT = EnforcementLevel.MANDATORY
 """Every rule blocks unless the stack's policy config (policies/config/<stack>.json) relaxes it."""
@@ -19,6 +30,8 @@ POLICIES: list[Policy] = [
     *eks.POLICIES,
     *messaging.POLICIES,
     *alarms.POLICIES,
+    *monitoring.POLICIES,
+    *elasticache.POLICIES,
     *network.POLICIES,
     *tags.POLICIES,
     *workloads.POLICIES,

@@ -13,8 +13,9 @@ from infra.components import alerting
 from infra.components.node_autoscaling import interruption_queue_name
 from infra.config import StackConfigError
 from infra.simulation import StackRun, run_stack
+from order_platform.processes import DEPLOYED, Kind
 from order_platform.topology import QUEUES, ROUTES
-from tests.infra.helpers import as_list, by_output, document, one, prefix
+from tests.infra.helpers import as_list, by_output, config_value, document, one, prefix
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 QUEUE = "aws:sqs/queue:Queue"
@@ -114,16 +115,25 @@ def test_each_source_queue_alarms_on_its_oldest_message(run, stack_file, queue_s
 def test_no_other_alarm_and_every_alarm_also_reports_recovery(run):
     topic_arn = one(run, TOPIC).outputs["arn"]
     alarms = run.of_type(ALARM)
-    assert len(alarms) == len(dead_letter_arns(run)) + len(QUEUES)
+    queue_alarms = [a for a in alarms if a.inputs.get("namespace") == alerting.SQS_NAMESPACE]
+    # Every DLQ, every source queue and Karpenter's interruption queue; two per API with the
+    # collector (tests/infra/test_monitoring.py).
+    apis = sum(p.kind is Kind.API for p in DEPLOYED)
+    with_collector = 2 * apis if config_value(run, "collectorEnabled") else 0
+    assert len(queue_alarms) == len(dead_letter_arns(run)) + len(QUEUES) + 1
+    assert len(alarms) == len(queue_alarms) + with_collector
     for alarm in alarms:
         assert alarm.inputs["okActions"] == [topic_arn], alarm.name
+    for alarm in queue_alarms:
         assert alarm.inputs["period"] == 60 and alarm.inputs["evaluationPeriods"] == 1
 
 
 def test_the_age_threshold_differs_where_environments_differ(stack_runs):
     def threshold(stack):
+        names = {q.name(prefix(stack_runs[stack])) for q in QUEUES}
         return {a.inputs["threshold"] for a in stack_runs[stack].of_type(ALARM)
-                if a.inputs["metricName"] == alerting.AGE_METRIC}
+                if a.inputs.get("metricName") == alerting.AGE_METRIC
+                and a.inputs["dimensions"]["QueueName"] in names}
     assert threshold("prod") == {300}
     assert threshold("dev") == {900}
     assert threshold("staging") == {600}

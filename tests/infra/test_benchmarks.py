@@ -25,6 +25,11 @@ FIXED = {
     "CKV_K8S_43": "Deployment.*.write-api",  # images by digest
     "CKV_K8S_40": "Deployment.*.write-api",  # UID >= 10000
     "CKV_K8S_15": "Deployment.*.write-api",  # explicit pull policy (IfNotPresent by digest)
+    "CKV_AWS_29": "aws_elasticache_replication_group.*",  # the cache encrypted at rest
+    "CKV_AWS_30": "aws_elasticache_replication_group.*",  # the cache requires TLS
+    "CKV_AWS_31": "aws_elasticache_replication_group.*",  # the cache requires an AUTH token
+    "CKV_AWS_191": "aws_elasticache_replication_group.*",  # with our KMS key
+    "CKV2_AWS_50": "aws_elasticache_replication_group.*",  # prod's cache fails over (Multi-AZ)
 }
 
 
@@ -52,6 +57,11 @@ def canary(prod: StackRun) -> StackRun:
     del container["imagePullPolicy"]
     for context in (pod["securityContext"], container["securityContext"]):
         context.update(runAsUser=1000, runAsGroup=1000)
+    cache, = run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    for attribute in ("authToken", "kmsKeyId"):
+        cache.outputs.pop(attribute)
+    cache.outputs.update(atRestEncryptionEnabled=False, transitEncryptionEnabled=False,
+                         automaticFailoverEnabled=False, multiAzEnabled=False)
     return run
 
 

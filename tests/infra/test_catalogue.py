@@ -13,6 +13,7 @@ import pulumi
 import pytest
 
 from infra import capacity
+from infra.components.cache import CLIENT_ROLES
 from infra.config import StackConfigError, replica_keys
 from infra.simulation import REPO_ROOT, read_yaml, run_stack, stack_names
 from order_platform import processes
@@ -46,7 +47,15 @@ def expected_grants(run, process) -> dict[str, tuple[set, set]]:
     bus = one(run, "aws:cloudwatch/eventBus:EventBus").outputs["arn"]
     resolved = {Resource.CONSUMED_QUEUES: {queues[q.name(prefix(run))] for q in process.consumes},
                 Resource.EVENT_BUS: {bus}}
-    return {g.sid: (set(g.actions), resolved[g.resource]) for g in process.grants}
+    expected = {g.sid: (set(g.actions), resolved[g.resource]) for g in process.grants}
+    secrets = run.of_type("aws:secretsmanager/secret:Secret")
+    if secrets and process.role in CLIENT_ROLES:
+        cache = one(run, "order-platform:cache:Cache").urn
+        key = next(k.outputs["arn"] for k in run.of_type("aws:kms/key:Key") if k.parent == cache)
+        reads = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+        expected["ReadCacheSecret"] = (reads, {secrets[0].outputs["arn"]})
+        expected["DecryptCacheSecret"] = ({"kms:Decrypt"}, {key})
+    return expected
 
 
 def test_one_deployment_per_deployed_process_running_its_role(run):

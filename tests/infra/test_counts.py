@@ -86,8 +86,9 @@ def test_retention(run, stack_file):
     assert db.inputs["backupRetentionPeriod"] == stack_file["dbBackupRetentionDays"]
     groups = run.of_type("aws:cloudwatch/logGroup:LogGroup")
     names = {g.inputs["name"] for g in groups}
+    collector = {f"/{prefix(run)}/metrics"} if config_value(run, "collectorEnabled") else set()
     assert names == {f"/vpc/{prefix(run)}/flow-logs", f"/aws/eks/{prefix(run)}/cluster",
-                     f"/aws/rds/cluster/{prefix(run)}-db/postgresql"}
+                     f"/aws/rds/cluster/{prefix(run)}-db/postgresql", *collector}
     assert {g.inputs["retentionInDays"] for g in groups} == {stack_file["logRetentionDays"]}
 
 

@@ -67,8 +67,9 @@ def test_the_node_group_runs_the_clusters_version(run):
 def test_every_add_on_is_pinned_to_a_version_for_the_clusters_kubernetes(run):
     minor = config_value(run, "kubernetesVersion").split(".")[1]
     addons = run.of_type(ADDON)
+    collector = {"cert-manager", "adot"} if config_value(run, "collectorEnabled") else set()
     assert {a.inputs["addonName"] for a in addons} == {
-        "vpc-cni", "kube-proxy", "coredns", "metrics-server"}
+        "vpc-cni", "kube-proxy", "coredns", "metrics-server", *collector}
     for addon in addons:
         # The mock answers EKS's lookup with v1.<minor>.0-eksbuild.N for the version asked.
         assert addon.inputs["addonVersion"].startswith(f"v1.{minor}."), addon.name

@@ -41,6 +41,16 @@ def secret_pairs(run):
     return {(a, secret) for a in SECRET_ACTIONS} | {("kms:Decrypt", key_arn)}
 
 
+def cache_secret_pairs(run):
+    """What reading the cache's AUTH secret takes; nothing when the stack has no cache."""
+    secrets = run.of_type("aws:secretsmanager/secret:Secret")
+    if not secrets:
+        return set()
+    cache = one(run, "order-platform:cache:Cache").urn
+    key_arn = next(k.outputs["arn"] for k in run.of_type("aws:kms/key:Key") if k.parent == cache)
+    return {(a, secrets[0].outputs["arn"]) for a in SECRET_ACTIONS} | {("kms:Decrypt", key_arn)}
+
+
 def test_one_role_per_service_account(run):
     assert set(service_roles(run)) == set(ACCOUNTS)
 
@@ -61,7 +71,7 @@ def test_each_role_reaches_only_its_own_resources(run):
     base = secret_pairs(run)
     expected = {
         "write-api": base,
-        "read-api": base,
+        "read-api": base | cache_secret_pairs(run),
         "migrate": base,
         "relay": base | {("events:PutEvents", bus_arn)},
         "worker": base | {(a, q) for a in WORKER_ACTIONS for q in own_queues},

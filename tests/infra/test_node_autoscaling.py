@@ -144,9 +144,14 @@ def test_interruption_notices_reach_the_queue_and_failures_are_alarmed(run):
     assert {patterns[t.inputs["rule"]]["detail-type"][0] for t in targets} == {
         detail for _, detail in karpenter.INTERRUPTION_EVENTS.values()}
     assert all(t.inputs["deadLetterConfig"] == {"arn": dlq.outputs["arn"]} for t in targets)
-    alarms = [a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-              if a.inputs["dimensions"] == {"QueueName": dlq.outputs["name"]}]
-    assert len(alarms) == 1
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    on_dlq = [a for a in alarms if a.inputs.get("dimensions") == {"QueueName": dlq.outputs["name"]}]
+    assert len(on_dlq) == 1
+    on_queue = [a for a in alarms
+                if a.inputs.get("dimensions") == {"QueueName": queue.outputs["name"]}]
+    assert [(a.inputs["metricName"], a.inputs["threshold"]) for a in on_queue] == [
+        ("ApproximateAgeOfOldestMessage", karpenter.INTERRUPTION_AGE_ALARM_SECONDS)]
+    assert karpenter.INTERRUPTION_AGE_ALARM_SECONDS < karpenter.INTERRUPTION_RETENTION_SECONDS
 
 
 def test_nodes_join_like_the_system_nodes_and_keep_pods_off_their_role(run):

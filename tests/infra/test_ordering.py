@@ -7,7 +7,7 @@ taken from another resource) rather than waiting for a real `pulumi up` to trip 
 
 from __future__ import annotations
 
-from tests.infra.helpers import deployments, k8s_named, k8s_objects, one
+from tests.infra.helpers import config_value, deployments, k8s_named, k8s_objects, one
 
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 ROLE = "aws:iam/role:Role"
@@ -70,8 +70,10 @@ def test_the_migration_waits_for_its_network_policies_and_node_capacity(run):
     job = one(run, "kubernetes:batch/v1:Job")
     policies = [r for r in k8s_objects(run) if r.inputs["kind"] == "NetworkPolicy"
                 and not r.inputs["metadata"]["name"].endswith("-ingress")]
+    optional = {"allow-cache": "cacheEnabled", "allow-telemetry": "collectorEnabled"}
     assert {p.inputs["metadata"]["name"] for p in policies} == {
-        "default-deny", "allow-dns", "allow-aws-endpoints", "allow-database"}
+        "default-deny", "allow-dns", "allow-aws-endpoints", "allow-database",
+        *(name for name, key in optional.items() if config_value(run, key))}
     assert missing(job, policies) == []
     assert job.depends_on(one(run, "kubernetes:karpenter.sh/v1:NodePool"))
 

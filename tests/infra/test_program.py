@@ -40,9 +40,11 @@ def test_every_kubernetes_object_uses_the_cluster_provider(run):
 
 def test_children_are_parented_to_components_and_named_from_them(run):
     components = {r.urn: r for r in run.resources if r.type.startswith("order-platform:")}
+    optional = {"cache": "cacheEnabled", "collector": "collectorEnabled"}
     assert {c.type.split(":")[1] for c in components.values()} == {
         "network", "cluster", "database", "messaging", "loadbalancer", "registry", "identity",
-        "nodes", "workloads", "logs"}
+        "nodes", "workloads", "logs", "monitoring",
+        *(kind for kind, key in optional.items() if config_value(run, key))}
     for resource in run.resources:
         if resource.type.startswith(("aws:", "kubernetes:")):
             assert resource.parent in components, f"{resource.type} {resource.name} is top-level"

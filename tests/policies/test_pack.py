@@ -22,6 +22,9 @@ EXPECTED = [
     "eks-supported-version", "eks-nodes-in-private-subnets",
     "sqs-queue-encrypted", "sqs-queue-has-dlq", "sqs-dlq-retention", "sqs-queue-policy-source-arn",
     "eventbridge-target-dlq", "eventbridge-targeted-queue-has-dlq", "sqs-dlq-has-alarm",
+    "sqs-queue-has-widget-and-alarm",
+    "elasticache-encryption-in-transit", "elasticache-encryption-at-rest",
+    "elasticache-auth-required", "elasticache-private-subnets", "elasticache-automatic-failover",
     "security-group-no-public-ingress", "iam-no-wildcard-admin", "ecr-scan-on-push",
     "ecr-immutable-tags", "nlb-deletion-protection", "vpc-default-security-group-closed",
     "cloudwatch-log-group-kms", "required-tags",
@@ -35,7 +38,7 @@ EXPECTED = [
 STACK_LEVEL = {
     "aurora-multi-az-readers", "eks-nodes-in-private-subnets", "sqs-queue-has-dlq",
     "sqs-dlq-retention", "eventbridge-targeted-queue-has-dlq", "sqs-dlq-has-alarm",
-    "k8s-deployment-has-pdb",
+    "sqs-queue-has-widget-and-alarm", "elasticache-private-subnets", "k8s-deployment-has-pdb",
     "k8s-deployment-has-network-policy", "vpc-default-security-group-closed",
 }  # fmt: skip
 
