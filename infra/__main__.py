@@ -151,7 +151,7 @@ collector = Collector(prefix, CollectorArgs(
     oidc_issuer=cluster.oidc_issuer, workloads_namespace=config.namespace,
     metrics_namespace=prefix, trace_sample_percent=config.trace_sample_percent,
     log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn,
-    cluster_ready=cluster.provider),
+    cluster_ready=cluster.nodes_ready),
     opts=pulumi.ResourceOptions(providers=[aws_provider, cluster.provider]),
 ) if config.collector_enabled else None
 

@@ -109,6 +109,8 @@ class Cluster(pulumi.ComponentResource):
         self.node_autoscaling_group_name = node_group.resources.apply(
             lambda res: res[0].autoscaling_groups[0].name)
         node_addons = [self._create_addon(addon, [node_group]) for addon in NODE_ADDONS]
+        self.nodes_ready: list[pulumi.Resource] = [node_group, *node_addons]
+        """What pods need before they can run: the system nodes and their add-ons."""
         self.kubeconfig = pulumi.Output.secret(self._kubeconfig())
         # Every Kubernetes call of the program authenticates as a deployer role: its access
         # entry must exist first, or the first `up` gets Unauthorized.

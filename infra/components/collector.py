@@ -45,8 +45,8 @@ class CollectorArgs:
     trace_sample_percent: int
     log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
-    cluster_ready: pulumi.Resource
-    """What the add-ons' pods need first: nodes and the core add-ons (the cluster's provider)."""
+    cluster_ready: list[pulumi.Resource]
+    """What the add-ons' pods need first: the system nodes and the core add-ons."""
 
 
 def collector_statements(log_group_arn: pulumi.Input[str]) -> list[dict]:
@@ -111,7 +111,7 @@ class Collector(pulumi.ComponentResource):
 
     def _create_addons(self) -> aws.eks.Addon:
         args = self._args
-        previous: list[pulumi.Resource] = [args.cluster_ready]
+        previous: list[pulumi.Resource] = list(args.cluster_ready)
         for addon in ADDONS:
             version = aws.eks.get_addon_version_output(
                 addon_name=addon, kubernetes_version=args.kubernetes_version,

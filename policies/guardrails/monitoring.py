@@ -87,7 +87,7 @@ def _queue_observed(args: StackValidationArgs, report: ReportViolation) -> None:
                    if name not in seen]
         if missing:
             report(
-                f"Queue '{queue.name}' (SQS name '{name}') has no {' and no '.join(missing)}, so "
+                f"Queue '{queue.name}' (SQS name '{name}') lacks {' and '.join(missing)}, so "
                 f"a backlog or a dead letter there goes unseen. {FIX}",
                 queue.urn,
             )

@@ -113,3 +113,14 @@ def test_first_fit_packs_and_refuses_a_pod_no_node_holds():
     assert capacity.nodes_needed([capacity.Room(500, 100)] * 4, node) == 2
     with pytest.raises(ValueError, match="fits on no node"):
         capacity.nodes_needed([capacity.Room(1001, 1)], node)
+
+
+def test_the_collector_counts_against_the_node_pool():
+    # dev's t3.medium pool of 3 holds read-api at 8 replicas, but not with the collector too.
+    run_stack("dev", {"readApiMaxReplicas": 8, "collectorEnabled": False})
+    run_stack("dev", {"readApiMaxReplicas": 8, "collectorEnabled": True})
+    with pytest.raises(StackConfigError, match="nodePoolMaxNodes"):
+        run_stack("dev", {"readApiMaxReplicas": 9, "collectorEnabled": True})
+    run_stack("dev", {"readApiMaxReplicas": 9, "collectorEnabled": False})
+    assert capacity.platform_pods(False) == []
+    assert len(capacity.platform_pods(True)) == 2  # one replica and its rollout surge

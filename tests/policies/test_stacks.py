@@ -154,3 +154,43 @@ def test_a_dlq_without_its_alarm_is_a_warning_in_dev():
     assert ("sqs-dlq-has-alarm", EnforcementLevel.ADVISORY, dlq.name) in {
         (v.policy, v.level, v.resource_name) for v in found
     }
+
+
+def test_prod_without_a_cache_replica_is_caught_and_staging_only_warns():
+    prod = simulation.run_stack("prod", {"cacheReplicaCount": 0})
+    group = prod.of_type("aws:elasticache/replicationGroup:ReplicationGroup")[0].name
+    assert mandatory(check(prod)) == {("elasticache-automatic-failover", group)}
+    staging = check(shipped_run("staging"))
+    assert mandatory(staging) == set()
+    assert ("elasticache-automatic-failover", EnforcementLevel.ADVISORY) in {
+        (v.policy, v.level) for v in staging}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_a_cache_in_public_subnets_without_tls_or_auth_is_caught(stack):
+    run = copy.deepcopy(shipped_run(stack))
+    group = run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")[0]
+    subnet_group = run.of_type("aws:elasticache/subnetGroup:SubnetGroup")[0]
+    public = [s.id for s in run.of_type("aws:ec2/subnet:Subnet")
+              if s.inputs["tags"]["tier"] == "public"]
+    for props in (subnet_group.inputs, subnet_group.outputs):
+        props["subnetIds"] = public
+    for props in (group.inputs, group.outputs):
+        props.pop("authToken")
+        props.update(transitEncryptionEnabled=False, atRestEncryptionEnabled=False)
+    assert mandatory(check(run)) == {
+        ("elasticache-private-subnets", group.name),
+        ("elasticache-encryption-in-transit", group.name),
+        ("elasticache-encryption-at-rest", group.name),
+        ("elasticache-auth-required", group.name)}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_queue_left_off_the_dashboard_is_caught(stack):
+    run = copy.deepcopy(shipped_run(stack))
+    board = run.of_type("aws:cloudwatch/dashboard:Dashboard")[0]
+    queue = next(q for q in run.of_type("aws:sqs/queue:Queue")
+                 if q.outputs["name"].endswith("stock-validation"))
+    body = board.inputs["dashboardBody"].replace(f'"{queue.outputs["name"]}"', '"elsewhere"')
+    board.inputs["dashboardBody"] = board.outputs["dashboardBody"] = body
+    assert mandatory(check(run)) == {("sqs-queue-has-widget-and-alarm", queue.name)}
