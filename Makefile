@@ -101,7 +101,7 @@ _wrk:
 PROFILE_ARGS ?=
 .PHONY: profile
 profile: $(STAMP) _wrk ## py-spy under wrk load: flame graph and top costs, PROFILE_ARGS="--endpoint get"
-	$(BIN)/python bench/profile.py $(PROFILE_ARGS)
+	$(BIN)/python bench/hotspots.py $(PROFILE_ARGS)
 
 bench-compare: $(STAMP) _wrk ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
 	$(BIN)/python bench/compare.py $(COMPARE_ARGS)

@@ -22,6 +22,11 @@ import psycopg2.extras
 from flask import Flask, abort, jsonify, request
 
 from order_platform.service_layer.order_queries import _ORDER_DETAIL
+from order_platform.service_layer.orders import _ORDER_CREATED_AT, _ORDER_ROWS
+
+# The real endpoint's one write statement: order, lines, history and OrderCreated together.
+_CREATE = (f"WITH {_ORDER_ROWS},\n    staged_0 AS (INSERT INTO outbox (event_id, event_type, "
+           f"source, detail) VALUES (%s, %s, %s, %s))\n{_ORDER_CREATED_AT}")
 
 psycopg2.extras.register_uuid()
 _local = threading.local()
@@ -49,36 +54,31 @@ def create_app() -> Flask:
         ids = [i["product_id"] for i in items if "product_id" in i]
         skus = [i["sku"] for i in items if "sku" in i]
         conn = _connection("DB_WRITER_HOST")
-        with conn, conn.cursor() as cur:
+        conn.autocommit = True  # two statements, each atomic, as the real endpoint runs them
+        with conn.cursor() as cur:
             cur.execute("SELECT id, sku, price_cents FROM products"
                         " WHERE id = ANY(%s::uuid[]) OR sku = ANY(%s::text[])", (ids, skus))
             catalogue = {}
             for product_id, sku, price in cur.fetchall():
                 catalogue[str(product_id)] = catalogue[sku] = (product_id, sku, price)
-            lines = []
-            for n, item in enumerate(items, 1):
-                product_id, sku, price = catalogue[item.get("product_id") or item["sku"]]
-                lines.append((n, product_id, sku, int(item["quantity"]), price))
-            order_id = uuid.uuid4()
-            total = sum(q * p for _, _, _, q, p in lines)
-            cur.execute("INSERT INTO orders (id, customer_id, status, total_cents) "
-                        "VALUES (%s, %s, %s, %s) RETURNING created_at",
-                        (order_id, customer_id, "PENDING", total))
+        lines = []
+        for n, item in enumerate(items, 1):
+            product_id, sku, price = catalogue[item.get("product_id") or item["sku"]]
+            lines.append((n, product_id, sku, int(item["quantity"]), price))
+        order_id = uuid.uuid4()
+        total = sum(q * p for _, _, _, q, p in lines)
+        event_id = str(uuid.uuid4())
+        detail = {"order_id": str(order_id), "customer_id": customer_id, "total_cents": total,
+                  "lines": [{"product_id": str(pid), "sku": sku, "quantity": q,
+                             "unit_price_cents": p} for _, pid, sku, q, p in lines],
+                  "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
+        with conn.cursor() as cur:
+            cur.execute(_CREATE, (order_id, customer_id, "PENDING", total, order_id,
+                                  [n for n, *_ in lines], [pid for _, pid, *_ in lines],
+                                  [q for *_, q, _ in lines], [p for *_, p in lines],
+                                  order_id, "PENDING", event_id, "OrderCreated",
+                                  "order-platform.orders", json.dumps(detail)))
             created_at = cur.fetchone()[0]
-            psycopg2.extras.execute_values(
-                cur, "INSERT INTO order_lines (order_id, line_no, product_id, quantity,"
-                " unit_price_cents) VALUES %s",
-                [(order_id, n, pid, q, p) for n, pid, _, q, p in lines])
-            cur.execute("INSERT INTO order_status_history (order_id, status) VALUES (%s, %s)",
-                        (order_id, "PENDING"))
-            event_id = str(uuid.uuid4())
-            detail = {"order_id": str(order_id), "customer_id": customer_id, "total_cents": total,
-                      "lines": [{"product_id": str(pid), "sku": sku, "quantity": q,
-                                 "unit_price_cents": p} for _, pid, sku, q, p in lines],
-                      "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
-            cur.execute("INSERT INTO outbox (event_id, event_type, source, detail) "
-                        "VALUES (%s, %s, %s, %s)", (event_id, "OrderCreated",
-                                                    "order-platform.orders", json.dumps(detail)))
         return jsonify({
             "id": str(order_id), "customer_id": customer_id, "status": "PENDING",
             "total_cents": total, "created_at": created_at.isoformat(),
@@ -89,7 +89,8 @@ def create_app() -> Flask:
     @app.get("/orders/<order_id>")
     def get_order(order_id: str):
         conn = _connection("DB_READER_HOST")
-        with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        conn.autocommit = True  # one statement: no BEGIN, no COMMIT
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             cur.execute(_ORDER_DETAIL, (order_id,))
             order = cur.fetchone()
         if order is None:

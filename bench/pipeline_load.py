@@ -76,7 +76,7 @@ class Processes:
     def start(self, name: str, command: list[str], ready_url: str,
               extra: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        proc = subprocess.Popen(command, env={**self.env, **(extra or {})},  # noqa: S603
+        proc = subprocess.Popen(command, env={**self.env, **(extra or {})},
                                 stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         self.running[name] = proc
         _wait_ok(ready_url, proc)

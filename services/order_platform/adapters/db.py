@@ -42,6 +42,38 @@ def is_auth_failure(exc: BaseException) -> bool:
     return "password authentication failed" in text or "28P01" in text
 
 
+class DictRowCursor(psycopg2.extensions.cursor):
+    """A cursor whose rows are plain dicts keyed by column name.
+
+    What RealDictCursor gives, built with one ``dict(zip(...))`` per row instead of a
+    Python ``__setitem__`` per column: every query of every request goes through it.
+    """
+
+    def fetchone(self) -> dict | None:
+        """The next row as a dict, or None."""
+        row = super().fetchone()
+        return None if row is None else dict(zip(self._columns(), row, strict=True))
+
+    def fetchall(self) -> list[dict]:
+        """The remaining rows as dicts."""
+        columns = self._columns()
+        return [dict(zip(columns, row, strict=True)) for row in super().fetchall()]
+
+    def fetchmany(self, size: int | None = None) -> list[dict]:
+        """Up to ``size`` rows as dicts."""
+        columns = self._columns()
+        rows = super().fetchmany(self.arraysize if size is None else size)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def __iter__(self):
+        columns = self._columns()
+        for row in super().__iter__():
+            yield dict(zip(columns, row, strict=True))
+
+    def _columns(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.description or ())
+
+
 def _still_open(conn) -> bool:
     """False for an idle connection the server has closed (a restart, a failover, an idle
     timeout): a closing server writes its farewell and EOF, so an idle socket that has
@@ -88,11 +120,13 @@ class Database:
                   "tcp_keepalives_interval": KEEPALIVE_INTERVAL_SECONDS,
                   "tcp_keepalives_count": KEEPALIVE_COUNT,
                   # Checks for a client gone while a query runs, not only when it answers.
-                  "client_connection_check_interval": CLIENT_CHECK_INTERVAL_MS}
+                  "client_connection_check_interval": CLIENT_CHECK_INTERVAL_MS,
+                  # The server's own default, so that a single statement outside an explicit
+                  # transaction (``statement()``) is read-only too.
+                  "default_transaction_read_only": "on" if readonly else None}
         self._dsn["options"] = " ".join(f"-c {name}={value}" for name, value in limits.items()
                                         if value is not None)
         self._credentials = credentials
-        self._readonly = readonly
         self._pool = ConnectionPool(self._open, max_connections, usable=_still_open)
 
     def _open(self):
@@ -106,7 +140,9 @@ class Database:
             log.warning("database authentication failed; re-fetching the secret")
             creds = self._credentials.refresh()
             conn = psycopg2.connect(user=creds.username, password=creds.password, **self._dsn)
-        conn.set_session(readonly=self._readonly, autocommit=False)
+        # No set_session(readonly=...): psycopg2 would then re-send the setting whenever
+        # ``statement()`` flips autocommit (a round trip each way). A reader pool is
+        # read-only through the session default in its options, which covers both modes.
         return conn
 
     @contextlib.contextmanager
@@ -135,11 +171,27 @@ class Database:
                 self._pool.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+    def statement(self) -> Iterator[DictRowCursor]:
+        """A cursor whose statements each commit on their own (autocommit).
+
+        For work that is one statement (a read, one atomic write), it saves the BEGIN and
+        COMMIT round trips of ``transaction()``: a third of a single read's time.
+        """
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                with conn.cursor(cursor_factory=DictRowCursor) as cur:
+                    yield cur
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[DictRowCursor]:
         """One transaction: commit at the end of the block, roll back on any exception."""
         with self.connection() as conn:
             try:
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                with conn.cursor(cursor_factory=DictRowCursor) as cur:
                     yield cur
                 conn.commit()
             except BaseException:
@@ -149,7 +201,7 @@ class Database:
 
     def ping(self) -> None:
         """Raise unless the endpoint answers a trivial query."""
-        with self.transaction() as cur:
+        with self.statement() as cur:
             cur.execute("SELECT 1")
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ def find_shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
 
 
 class SqlInventory:
-    """``Inventory`` on one open writer transaction (a RealDictCursor)."""
+    """``Inventory`` on one open writer transaction (a cursor of dict rows)."""
 
     def __init__(self, cur) -> None:
         self._cur = cur
@@ -111,7 +111,7 @@ class SqlInventoryUnitOfWork:
         if _reader_down_until.get(self._reader, 0.0) > time.monotonic():
             return None
         try:
-            with self._reader.transaction() as cur:
+            with self._reader.statement() as cur:
                 return find_shortages(cur, wanted)
         except (psycopg2.OperationalError, psycopg2.InterfaceError, CredentialsError) as exc:
             _reader_down_until[self._reader] = time.monotonic() + READER_COOLDOWN_SECONDS

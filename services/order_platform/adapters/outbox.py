@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from psycopg2.extras import Json
 
 from order_platform.topology import ENVELOPE_FIELDS, EventType
@@ -35,4 +36,7 @@ def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=str, separators=(",", ":"))
+    try:
+        return orjson.dumps(value, default=str).decode()  # every order writes one
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, default=str, separators=(",", ":"))

@@ -8,7 +8,6 @@ its private attributes. Forty lines of our own need no such thing.
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -26,53 +25,58 @@ class ConnectionPool(Generic[Conn]):
     """At most ``size`` connections, opened on first use; callers wait up to ``wait_seconds``.
 
     Idle connections are reused most-recently-returned first, so a quiet process keeps a few
-    warm sessions and lets the others idle out on the server.
+    warm sessions and lets the others idle out on the server. One lock, taken once per
+    acquire and per release: this runs on every request.
     """
 
     def __init__(self, connect: Callable[[], Conn], size: int, wait_seconds: float = 30,
                  usable: Callable[[Conn], bool] = lambda conn: True) -> None:
         self._connect = connect
         self._usable = usable
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: queue.LifoQueue[Conn] = queue.LifoQueue()
+        self._idle: list[Conn] = []
+        self._out = 0
+        self._freed = threading.Condition(threading.Lock())
         self._wait = wait_seconds
         self.size = size
 
     def acquire(self) -> Conn:
         """An idle connection, or a new one while fewer than ``size`` are out."""
-        if not self._slots.acquire(timeout=self._wait):
-            raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
-        while True:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            if self._usable(conn):
-                return conn
-            _close_quietly(conn)  # died while idle: take the next, or a new one
+        with self._freed:
+            if self._out >= self.size and not self._freed.wait_for(
+                    lambda: self._out < self.size, self._wait):
+                raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
+            self._out += 1
+            idle = self._idle
+            while idle:
+                conn = idle.pop()
+                if self._usable(conn):
+                    return conn
+                _close_quietly(conn)  # died while idle: take the next, or a new one
         try:
             return self._connect()
         except BaseException:
-            self._slots.release()
+            self._give_back(None)
             raise
 
     def release(self, conn: Conn, *, discard: bool = False) -> None:
         """Give ``conn`` back; ``discard`` closes it instead (a broken session)."""
-        try:
-            if discard:
-                _close_quietly(conn)
-            else:
-                self._idle.put(conn)
-        finally:
-            self._slots.release()
+        if discard:
+            _close_quietly(conn)
+        self._give_back(None if discard else conn)
+
+    def _give_back(self, conn: Conn | None) -> None:
+        with self._freed:
+            self._out -= 1
+            if conn is not None:
+                self._idle.append(conn)
+            self._freed.notify()
 
     def close(self) -> None:
         """Close the idle connections (those still out are closed when discarded)."""
-        while True:
-            try:
-                _close_quietly(self._idle.get_nowait())
-            except queue.Empty:
-                return
+        with self._freed:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            _close_quietly(conn)
 
 
 def _close_quietly(conn) -> None:

@@ -53,7 +53,7 @@ class Page:
 
 def get_order(db: Database, order_id: uuid.UUID) -> dict[str, Any]:
     """The order with lines, total and status history; OrderNotFound if the reader lacks it."""
-    with db.transaction() as cur:
+    with db.statement() as cur:  # one statement, one snapshot
         cur.execute(_ORDER_DETAIL, (order_id,))
         order = cur.fetchone()
     if order is None:
@@ -84,7 +84,7 @@ def list_orders(db: Database, filters: OrderFilters, *, limit: int,
         conditions.append("seq < %s")
         params.append(cursor.after)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    with db.transaction() as cur:
+    with db.statement() as cur:
         cur.execute(f"SELECT {_SUMMARY} FROM orders {where} ORDER BY seq DESC LIMIT %s",
                     (*params, limit + 1))
         rows = [dict(r) for r in cur.fetchall()]

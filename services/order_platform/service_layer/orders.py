@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg2.extras import execute_values
-
 from order_platform import topology
 from order_platform.adapters import outbox
+from order_platform.adapters.batch import StatementBatch
 from order_platform.adapters.db import Database
 from order_platform.domain.errors import IdempotencyKeyReused
 from order_platform.domain.model import OrderStatus
@@ -52,18 +51,25 @@ def place_order(db: Database, customer_id: str, items: Sequence[OrderItem],
     With an Idempotency-Key, a repeat of the same request returns the original
     receipt and a different request with the same key raises IdempotencyKeyReused.
     """
+    if idempotency_key is None:
+        # Two statements, no transaction: the prices, then the order with everything that
+        # commits with it in ONE statement (``_create``). A transaction under READ COMMITTED
+        # would not hold the prices still between the two either; it would only add its
+        # BEGIN and COMMIT round trips.
+        with db.statement() as cur:
+            return PlacedOrder(_create(cur, customer_id,
+                                       price_lines(items, _catalogue_for(cur, items))),
+                               replayed=False)
     request_hash = request_fingerprint(customer_id, items)
     with db.transaction() as cur:
-        if idempotency_key is not None:
-            idempotency.lock(cur, idempotency_key)
-            remembered = idempotency.recall(cur, idempotency_key)
-            if remembered is not None:
-                if remembered.request_hash != request_hash:
-                    raise IdempotencyKeyReused(idempotency_key, str(remembered.order_id))
-                return PlacedOrder(_load_receipt(cur, remembered.order_id), replayed=True)
+        idempotency.lock(cur, idempotency_key)
+        remembered = idempotency.recall(cur, idempotency_key)
+        if remembered is not None:
+            if remembered.request_hash != request_hash:
+                raise IdempotencyKeyReused(idempotency_key, str(remembered.order_id))
+            return PlacedOrder(_load_receipt(cur, remembered.order_id), replayed=True)
         receipt = _create(cur, customer_id, price_lines(items, _catalogue_for(cur, items)))
-        if idempotency_key is not None:
-            idempotency.remember(cur, idempotency_key, request_hash, receipt.order_id)
+        idempotency.remember(cur, idempotency_key, request_hash, receipt.order_id)
     return PlacedOrder(receipt, replayed=False)
 
 
@@ -79,31 +85,38 @@ def _catalogue_for(cur, items: Sequence[OrderItem]) -> list[CatalogEntry]:
             for r in cur.fetchall()]
 
 
+# The order, its lines and its first history row; with OrderCreated (staged by
+# outbox.add_event in a StatementBatch) they are ONE statement: all commit or none does.
+_ORDER_ROWS = """new_order AS (
+    INSERT INTO orders (id, customer_id, status, total_cents) VALUES (%s, %s, %s, %s)
+    RETURNING created_at
+), lines AS (
+    INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price_cents)
+    SELECT %s, * FROM unnest(%s::int[], %s::uuid[], %s::int[], %s::int[])
+), history AS (
+    INSERT INTO order_status_history (order_id, status) VALUES (%s, %s)
+)"""
+_ORDER_CREATED_AT = "SELECT created_at FROM new_order"
+
+
 def _create(cur, customer_id: str, lines: list[OrderLine]) -> OrderReceipt:
     order_id = uuid.uuid4()
     total = order_total(lines)
-    cur.execute(
-        "INSERT INTO orders (id, customer_id, status, total_cents) VALUES (%s, %s, %s, %s)"
-        " RETURNING created_at",
-        (order_id, customer_id, OrderStatus.PENDING.value, total),
-    )
-    created_at = cur.fetchone()["created_at"]
-    execute_values(
-        cur,
-        "INSERT INTO order_lines (order_id, line_no, product_id, quantity, unit_price_cents)"
-        " VALUES %s",
-        [(order_id, ln.line_no, ln.product_id, ln.quantity, ln.unit_price_cents)
-         for ln in lines],
-    )
-    cur.execute("INSERT INTO order_status_history (order_id, status) VALUES (%s, %s)",
-                (order_id, OrderStatus.PENDING.value))
-    outbox.add_event(cur, topology.ORDER_CREATED, {
+    status = OrderStatus.PENDING.value
+    batch = StatementBatch()
+    outbox.add_event(batch, topology.ORDER_CREATED, {
         "order_id": str(order_id),
         "customer_id": customer_id,
         "lines": [{"product_id": str(ln.product_id), "sku": ln.sku, "quantity": ln.quantity,
                    "unit_price_cents": ln.unit_price_cents} for ln in lines],
         "total_cents": total,
     })
+    cur.execute(batch.statement(_ORDER_ROWS, _ORDER_CREATED_AT), (
+        order_id, customer_id, status, total,
+        order_id, [ln.line_no for ln in lines], [ln.product_id for ln in lines],
+        [ln.quantity for ln in lines], [ln.unit_price_cents for ln in lines],
+        order_id, status, *batch.params))
+    created_at = cur.fetchone()["created_at"]
     return OrderReceipt(order_id=order_id, customer_id=customer_id, status=OrderStatus.PENDING,
                         total_cents=total, created_at=created_at, lines=tuple(lines))
 

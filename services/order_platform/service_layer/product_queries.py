@@ -21,7 +21,7 @@ def get_product(db: Database, ref_text: str) -> dict[str, Any]:
     if ref is None:  # neither a uuid nor a possible SKU: no need to ask the database
         raise ProductNotFound(ref_text, malformed=True)
     where, key = ("id = %s", ref.product_id) if ref.product_id else ("sku = %s", ref.sku)
-    with db.transaction() as cur:
+    with db.statement() as cur:
         cur.execute(f"SELECT {_COLUMNS} FROM products WHERE {where}", (key,))
         product = cur.fetchone()
     if product is None:
@@ -32,7 +32,7 @@ def get_product(db: Database, ref_text: str) -> dict[str, Any]:
 def list_products(db: Database, *, limit: int,
                   cursor: pagination.Cursor | None = None) -> Page:
     """Products in SKU order, keyset on the unique SKU."""
-    with db.transaction() as cur:
+    with db.statement() as cur:
         if cursor is None:
             cur.execute(f"SELECT {_COLUMNS} FROM products ORDER BY sku LIMIT %s", (limit + 1,))
         else:

@@ -7,6 +7,7 @@ from marshmallow import ValidationError, validates_schema
 
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.orders import MAX_CUSTOMER_ID_LENGTH
+from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import (
     CursorField,
     OrderLineOut,
@@ -52,7 +53,7 @@ class ProductListQuery(Schema):
             raise ValidationError(_CURSOR_MISMATCH, "cursor")
 
 
-class HistoryEntryOut(Schema):
+class HistoryEntryOut(OutputSchema):
     """One status transition."""
 
     status = fields.String(required=True, metadata={"enum": _STATUSES})
@@ -60,7 +61,7 @@ class HistoryEntryOut(Schema):
     occurred_at = fields.DateTime(required=True)
 
 
-class OrderSummaryOut(Schema):
+class OrderSummaryOut(OutputSchema):
     """An order without its lines and history."""
 
     id = fields.UUID(required=True)
@@ -79,7 +80,7 @@ class OrderOut(OrderSummaryOut):
     history = fields.List(fields.Nested(HistoryEntryOut), required=True)
 
 
-class OrderPage(Schema):
+class OrderPage(OutputSchema):
     """A page of orders; pass next_cursor back to get the next one (null at the end)."""
 
     items = fields.List(fields.Nested(OrderSummaryOut), required=True)
@@ -94,7 +95,7 @@ class ProductListItem(ProductOut):
     """
 
 
-class ProductPage(Schema):
+class ProductPage(OutputSchema):
     """A page of products; pass next_cursor back to get the next one (null at the end)."""
 
     items = fields.List(fields.Nested(ProductListItem), required=True)

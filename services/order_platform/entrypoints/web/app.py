@@ -12,6 +12,7 @@ from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDepend
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
 from order_platform.entrypoints.web.health import health
+from order_platform.entrypoints.web.json_provider import FastJSONProvider
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, register_request_hooks
 from order_platform.entrypoints.web.schemas import ErrorResponse
@@ -45,6 +46,7 @@ def create_api(
     app = APIFlask(import_name, title=title, version=API_VERSION,
                    spec_path="/openapi.json", docs_path="/docs",
                    spec_plugins=[CrossFieldRules()])
+    app.json = FastJSONProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         DESCRIPTION=description,

@@ -23,7 +23,7 @@ bind = [f"0.0.0.0:{_api.port}"]
 
 # Threads, not processes, carry concurrency: requests mostly wait on PostgreSQL, and
 # each worker's pool (DB_POOL_MAX, default 8) covers its threads with room to spare.
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
@@ -49,20 +49,16 @@ limit_request_fields = 100
 
 # Access logs: the app writes one JSON line per request itself (logger
 # order_platform.access) because only it knows the request id and the order id;
-# gunicorn's own access log would duplicate it without them.
+# gunicorn's own access line would duplicate it without them, at a cost on every request.
 accesslog = None
+logger_class = "order_platform.entrypoints.web.gunicorn_logging.NoAccessLog"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
-            "style": "{",
-            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
-        },
+        "json": {"()": "order_platform.logs.JsonLines"},
     },
     "handlers": {
         "stderr": {"class": "logging.StreamHandler", "formatter": "json",
@@ -73,7 +69,6 @@ logconfig_dict = {
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"],
                            "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
     },
 }
 

@@ -1,25 +1,18 @@
-"""Per-request hooks: request id, JSON-only bodies, and one structured access log line."""
+"""Per-request hooks: JSON-only bodies; the order id a request concerns, for its log lines."""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
-import time
-import uuid
 
 from apiflask import APIFlask, HTTPError
-from flask import g, request
+from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from order_platform import logs
-
-access_log = logging.getLogger("order_platform.access")
+from order_platform.entrypoints.web.access import RequestLog
 
 MAX_BODY_BYTES = 64 * 1024
-REQUEST_ID_HEADER = "X-Request-ID"
-# Echoed into a response header and every log line, so only a safe alphabet is trusted.
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON_MIMETYPE = re.compile(r"application/(?:[\w.+-]+\+)?json")
 
@@ -30,19 +23,9 @@ def set_order_id(order_id: object) -> None:
 
 
 def register_request_hooks(app: APIFlask) -> None:
-    """Install the hooks on ``app``."""
-    app.before_request(_start)
+    """Install the hooks on ``app``; request ids and access lines wrap it as middleware."""
     app.before_request(_require_json_body)
-    app.after_request(_finish)
-
-
-def _start() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-    g.started = time.perf_counter()
-    # gthread workers reuse threads: reset what a previous request left behind.
-    logs.request_id.set(g.request_id)
-    logs.order_id.set(None)
+    app.wsgi_app = RequestLog(app.wsgi_app)
 
 
 def _require_json_body() -> None:
@@ -69,23 +52,3 @@ def _require_json_body() -> None:
         raise HTTPError(400, "The request body is not valid JSON.",
                         detail={"json": str(exc)[:200]}, extra_data={"code": "malformed_json"},
                         ) from exc
-
-
-def _finish(response):
-    request_id = g.get("request_id") or uuid.uuid4().hex
-    response.headers[REQUEST_ID_HEADER] = request_id
-    started = g.get("started")
-    duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-    extra = {
-        "request_id": request_id,
-        "method": request.method,
-        "path": request.path,
-        "status": response.status_code,
-        "duration_ms": duration_ms,
-        "remote_addr": request.remote_addr,
-    }
-    if logs.order_id.get() is not None:
-        extra["order_id"] = logs.order_id.get()
-    access_log.info("%s %s %s", request.method, request.path, response.status_code,
-                    extra=extra)
-    return response

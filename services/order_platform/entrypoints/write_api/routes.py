@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import request
 
 from order_platform.entrypoints.web.dependencies import dependencies
+from order_platform.entrypoints.web.fast_io import respond, validated
 from order_platform.entrypoints.web.openapi import UNAVAILABLE
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
+from order_platform.entrypoints.write_api import orders_fast_path
 from order_platform.entrypoints.write_api.schemas import (
+    IDEMPOTENCY_HEADER,
     IdempotencyHeaders,
     OrderAccepted,
     OrderIn,
     ProductIn,
     RestockIn,
+    idempotency_key,
 )
 from order_platform.service_layer import orders as order_service
 from order_platform.service_layer import products as product_service
@@ -29,9 +34,13 @@ def _read_api(path: str) -> str:
     return dependencies().settings.read_api_url.rstrip("/") + path
 
 
+_ORDER_IN, _HEADERS_IN, _ACCEPTED = OrderIn(), IdempotencyHeaders(), OrderAccepted()
+
+
+# The hottest route: documented by the decorators, validated and serialised by fast_io.
 @orders.post("/orders")
-@orders.input(IdempotencyHeaders, location="headers", arg_name="headers")
-@orders.input(OrderIn, location="json", arg_name="order")
+@orders.input(IdempotencyHeaders, location="headers", arg_name="headers", validation=False)
+@orders.input(OrderIn, location="json", arg_name="order", validation=False)
 @orders.output(OrderAccepted, status_code=202,
                description="Accepted as PENDING; Location is the order on the read API.")
 @orders.doc(summary="Place an order", responses={
@@ -39,15 +48,17 @@ def _read_api(path: str) -> str:
     422: "Invalid body, unknown products or duplicate product lines"})
 def create_order(order, headers):
     """Validate, price from the catalogue, write order + history + OrderCreated atomically."""
+    order = validated(_ORDER_IN, "json", order, orders_fast_path.load)
+    key = validated(_HEADERS_IN, "headers", request.headers.get(IDEMPOTENCY_HEADER),
+                    idempotency_key).get("idempotency_key")
     placed = order_service.place_order(
-        dependencies().database, order["customer_id"], order["items"],
-        idempotency_key=headers.get("idempotency_key"))
+        dependencies().database, order["customer_id"], order["items"], idempotency_key=key)
     receipt = placed.receipt
     set_order_id(receipt.order_id)
     response_headers = {"Location": _read_api(f"/orders/{receipt.order_id}")}
     if placed.replayed:
         response_headers["Idempotent-Replayed"] = "true"
-    return receipt, 202, response_headers
+    return respond(_ACCEPTED, receipt, 202, response_headers)
 
 
 @products.post("/products")

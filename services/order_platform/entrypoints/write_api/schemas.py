@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError, post_load, validates_schema
 
@@ -13,6 +15,7 @@ from order_platform.domain.orders import (
     MAX_LINES,
     OrderItem,
 )
+from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text, WholeNumber
 
 
@@ -50,18 +53,30 @@ def _printable_ascii(value: str) -> None:
         raise ValidationError("Must be printable ASCII without spaces.")
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_PRINTABLE_KEY = re.compile(r"[!-~]{1,255}")
+
+
+def idempotency_key(value: str | None) -> dict[str, str] | None:
+    """What ``IdempotencyHeaders`` loads from the header's value when it is surely valid
+    (absent, or 1-255 printable ASCII characters); None when unsure."""
+    if value is None:
+        return {}
+    return {"idempotency_key": value} if _PRINTABLE_KEY.fullmatch(value) else None
+
+
 class IdempotencyHeaders(Schema):
     """The optional Idempotency-Key: a repeat with the same key and body replays."""
 
     idempotency_key = fields.String(
-        data_key="Idempotency-Key",
+        data_key=IDEMPOTENCY_HEADER,
         validate=[validators.Length(1, 255), _printable_ascii],
         metadata={"description": "A client-chosen unique key, e.g. a uuid.",
                   "pattern": "^[!-~]+$"},
     )
 
 
-class OrderAccepted(Schema):
+class OrderAccepted(OutputSchema):
     """The order as accepted: PENDING until the pipeline validates stock."""
 
     id = fields.UUID(required=True, attribute="order_id")

@@ -5,7 +5,7 @@ one endpoint with wrk, and samples every gunicorn worker with py-spy meanwhile. 
 flame graph (SVG) and prints the functions with the most samples: on their own ("self") and
 anywhere on the stack ("total"), the top costs to go after.
 
-    .venv/bin/python bench/profile.py --endpoint post --seconds 15
+    .venv/bin/python bench/hotspots.py --endpoint post --seconds 15
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch
 from order_platform.processes import READ_API, WRITE_API
+
+PY_SPY = str(Path(sys.executable).parent / "py-spy")
 
 
 def top(raw: Path, count: int) -> tuple[list, list, int]:
@@ -77,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             url = write_url if args.endpoint == "post" else read_url
             # One sampler at a time: two would double what sampling costs the workers.
             for fmt, path in (("raw", raw), ("flamegraph", flame)):
-                spy = subprocess.Popen(["py-spy", "record", "--pid", str(target.pid),
-                                        "--subprocesses", "--duration", str(args.seconds),
-                                        "--rate", "250", "--nonblocking", "--format", fmt,
+                # --gil: only threads holding the GIL, i.e. Python doing work, not waiting
+                # on the database (which the throughput already shows).
+                spy = subprocess.Popen([PY_SPY, "record", "--pid", str(target.pid),
+                                        "--subprocesses", "--gil", "--rate", "250",
+                                        "--duration", str(args.seconds), "--format", fmt,
                                         "--output", str(path)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)

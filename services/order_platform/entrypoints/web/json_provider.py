@@ -1,0 +1,31 @@
+"""Flask's JSON provider, with its encoding done by orjson.
+
+Every response body is encoded here. orjson gives the same JSON as Flask's default provider
+(sorted keys; dates, dataclasses and anything else it does not know handed to Flask's own
+``default``), several times faster; only non-ASCII characters come out as UTF-8 rather than
+``\\u`` escapes, which is the same JSON. A value orjson refuses (a lone surrogate, an integer
+past 64 bits) is encoded by Flask's provider instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from flask.json.provider import DefaultJSONProvider
+
+_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+class FastJSONProvider(DefaultJSONProvider):
+    """``DefaultJSONProvider`` whose ``dumps`` is orjson when called as Flask does."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Encode ``obj``; pretty-printing and other options go to the default provider."""
+        if not kwargs:
+            try:
+                return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
+            except (orjson.JSONEncodeError, TypeError):
+                pass
+        return super().dumps(obj, **kwargs)
