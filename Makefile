@@ -117,6 +117,19 @@ PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
 bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers (own PG + moto)
 	$(BIN)/python bench/pipeline_load.py $(PIPELINE_BENCH_ARGS)
 
+# --- load and live view ------------------------------------------------------------------
+# The load goes to the running `make dev`, or to API_URL (a load balancer's host: the APIs are
+# on the catalogue's ports), which must also be given --allow-remote when it is not loopback.
+API_URL ?=
+LOAD_ARGS ?=
+TOP_ARGS ?=
+.PHONY: load top
+load: $(STAMP) ## bounded locust load: summary, thresholds, report in .load/; API_URL=, LOAD_ARGS="--help"
+	$(BIN)/python -m loadtest $(if $(API_URL),--api-url '$(API_URL)') $(LOAD_ARGS)
+
+top: $(STAMP) ## live view of the running `make dev`: orders/s, backlog, queues, p99; TOP_ARGS="--once"
+	$(BIN)/order-local top $(TOP_ARGS)
+
 # --- operations on the running local platform ------------------------------------------
 LOCAL_DIR ?= .local
 ARGS ?= depths

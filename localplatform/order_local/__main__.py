@@ -12,6 +12,7 @@ from pathlib import Path
 import honcho.manager
 from honcho.manager import Manager
 
+from order_local import live
 from order_local.machine import DEFAULT_SYSTEM_USER, SetupError
 from order_local.ports import LISTENERS, Ports
 from order_local.preflight import check_ports_free
@@ -41,6 +42,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                     help="under root, the system user PostgreSQL runs as, created if missing "
                          f"(default: {DEFAULT_SYSTEM_USER}); ignored for a normal user")
     up.add_argument("--no-seed", action="store_true", help="skip the demo products")
+    top = sub.add_parser("top", help="a live view of the running platform, every second",
+                         description=live.__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    live.add_arguments(top)
     return parser.parse_args(argv)
 
 
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.command == "up":
         return up(args)
+    if args.command == "top":
+        return live.run(args)
     return 2
 
 

@@ -1,0 +1,7 @@
+"""``python -m loadtest``: see loadtest.run."""
+
+import sys
+
+from loadtest.run import main
+
+sys.exit(main())
