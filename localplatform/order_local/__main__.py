@@ -31,7 +31,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="order-local", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start PostgreSQL (writer and streaming reader), the AWS "
-                                   "emulator and every service")
+                                   "emulator, the product cache and every service")
     up.add_argument("--data-dir", type=Path, default=Path(".local"),
                     help="where PostgreSQL keeps its data (default: .local, git-ignored)")
     for listener in LISTENERS:
@@ -95,7 +95,8 @@ def up(args: argparse.Namespace) -> int:
         return 0 if manager.returncode in (None, 0, 130, 143) else manager.returncode
     finally:
         backing.stop()
-        print("local: stopped the AWS emulator and PostgreSQL (reader, then writer)", flush=True)
+        print("local: stopped the product cache, the AWS emulator and PostgreSQL (reader, then "
+              "writer)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ class Listener:
     """Something the local platform listens on."""
 
     name: str
-    """``postgres``, ``aws``, or a process role."""
+    """``postgres``, ``aws``, ``cache``, or a process role."""
     what: str
     default: int
     hosts: tuple[str, ...] = (WRITER_HOST,)
@@ -32,6 +32,7 @@ LISTENERS: tuple[Listener, ...] = (
     Listener("postgres", "PostgreSQL (the writer on 127.0.0.1, the reader on 127.0.0.2)", 54329,
              (WRITER_HOST, READER_HOST)),
     Listener("aws", "the AWS emulator", 4566),
+    Listener("cache", "the product cache (redis-server)", 6379),
     *(Listener(p.role, f"the {p.role}" if p.kind is Kind.API else f"the {p.role}'s health probes",
                p.probe_port)
       for p in DEPLOYED),
@@ -77,6 +78,11 @@ class Ports:
     def aws(self) -> int:
         """The AWS emulator's port."""
         return self.by_name["aws"]
+
+    @property
+    def cache(self) -> int:
+        """The product cache's port."""
+        return self.by_name["cache"]
 
     def url(self, role: str) -> str:
         """``http://127.0.0.1:<port>`` of a process."""

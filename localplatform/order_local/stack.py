@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from order_local import emulator, machine, postgres, provision
+from order_local import cache_server, emulator, machine, postgres, provision
 from order_local.ports import Ports
 from order_platform import launch
 from order_platform.adapters.schema import apply_migrations
@@ -49,9 +49,11 @@ class Backing:
     contract: dict[str, str]
     writer: postgres.LocalPostgres
     reader: postgres.LocalPostgres
+    cache: subprocess.Popen
 
     def stop(self) -> None:
-        """Stop the emulator, then the reader, then the writer."""
+        """Stop the cache and the emulator, then the reader, then the writer."""
+        cache_server.stop(self.cache)
         emulator.stop(self.aws)
         postgres.stop(self.pg_reader)
         postgres.stop(self.pg)
@@ -68,8 +70,8 @@ def _secret_file(path: Path) -> str:
 
 def start_backing(data_dir: Path, ports: Ports,
                   pg_system_user: str = machine.DEFAULT_SYSTEM_USER) -> Backing:
-    """Start PostgreSQL (writer and streaming reader) and the emulator; create role, database,
-    secret and topology; migrate."""
+    """Start PostgreSQL (writer and streaming reader), the emulator and the product cache;
+    create role, database, secret and topology; migrate."""
     data_dir.mkdir(parents=True, exist_ok=True)
     writer = postgres.LocalPostgres(
         data_dir=data_dir / "pgdata", port=ports.postgres,
@@ -85,6 +87,8 @@ def start_backing(data_dir: Path, ports: Ports,
         on_failure.callback(postgres.stop, pg_reader)
         aws = emulator.start(ports.aws, str(data_dir / "moto.log"))
         on_failure.callback(emulator.stop, aws)
+        cache = cache_server.start(ports.cache, data_dir / "cache", data_dir / "cache.log")
+        on_failure.callback(cache_server.stop, cache)
         # Roles, databases and schema are made on the writer only and replicate, as on Aurora.
         app_password = _secret_file(data_dir / "app.password")
         writer.ensure_role_and_database(role=APP_ROLE, password=app_password, dbname=APP_DB)
@@ -101,12 +105,13 @@ def start_backing(data_dir: Path, ports: Ports,
                                            db_user=APP_ROLE, db_password=app_password,
                                            db_reader_host=reader.host),
             "READ_API_URL": ports.url(READ_API.role),
+            "CACHE_URL": cache_server.url(ports.cache),
         }
         on_failure.pop_all()
     (data_dir / "contract.env").write_text(
         "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(contract.items())))
     return Backing(pg=pg, pg_reader=pg_reader, aws=aws, contract=contract, writer=writer,
-                   reader=reader)
+                   reader=reader, cache=cache)
 
 
 def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
@@ -173,6 +178,7 @@ order-platform is up.
   write API  {w}   (Swagger UI: {w}/docs)
   read API   {r}   (Swagger UI: {r}/docs)
   AWS emulator http://127.0.0.1:{ports.aws}
+  product cache {cache_server.url(ports.cache)} (redis-server; evicted by the worker)
   PostgreSQL {pg_writer} (writer), {pg_reader} (reader: a streaming replica)
 
 Place an order, then watch it reach CONFIRMED:

@@ -100,6 +100,9 @@ CONTRACT: tuple[Setting, ...] = (
             "SQS queue of OrderCreated events (stock validation)."),
     Setting("INVENTORY_UPDATE_QUEUE_URL", "inventory_update_queue_url", _url,
             "SQS queue of StockValidated events (inventory update)."),
+    Setting("PRODUCT_CACHE_QUEUE_URL", "product_cache_queue_url", _url,
+            "SQS queue of catalogue changes (ProductCreated, ProductRestocked, "
+            "InventoryUpdated) that evict the product cache."),
     Setting("AWS_REGION", "aws_region", _text, "AWS region of every client."),
     Setting("AWS_ENDPOINT_URL", "aws_endpoint_url", _url,
             "Local only: the AWS API emulator. Unset on AWS.",
@@ -146,6 +149,7 @@ class Settings:
     event_bus_name: str
     stock_validation_queue_url: str
     inventory_update_queue_url: str
+    product_cache_queue_url: str
     aws_region: str
     aws_endpoint_url: str | None
     read_api_url: str

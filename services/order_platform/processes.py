@@ -87,6 +87,9 @@ class Process:
     endpoints: tuple[Endpoint, ...] = ()
     consumes: tuple[topology.Queue, ...] = ()
     grants: tuple[Grant, ...] = ()
+    reaches_cache: bool = False
+    """Talks to the product cache when the stack has one (``CACHE_URL``): the cluster lets it
+    reach the cache's port, and its role may read the cache's AUTH secret."""
     shutdown_grace_seconds: int = SHUTDOWN_GRACE_SECONDS
     probes: Probes = Probes()
 
@@ -115,13 +118,14 @@ READ_API = Process(
     role="read-api", kind=Kind.API,
     description="Queries: orders and products, from the reader.",
     entry="order_platform.entrypoints.read_api.app:create_app()",
-    port=3001, endpoints=(Endpoint.READER,))
+    port=3001, endpoints=(Endpoint.READER,), reaches_cache=True)
 WORKER = Process(
     role="worker", kind=Kind.DAEMON,
-    description="Consumes the topology's queues: stock validation and inventory update.",
+    description="Consumes the topology's queues: stock validation, inventory update and "
+                "product-cache eviction.",
     entry="order_platform.entrypoints.worker",
     health_port=8081, endpoints=(Endpoint.WRITER, Endpoint.READER),
-    consumes=topology.QUEUES,
+    consumes=topology.QUEUES, reaches_cache=True,
     grants=(Grant("ConsumeOwnQueues",
                   ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                    "sqs:GetQueueAttributes"), Resource.CONSUMED_QUEUES),))
@@ -147,6 +151,10 @@ PROCESSES: MappingProxyType[str, Process] = MappingProxyType(
 
 DEPLOYED: tuple[Process, ...] = tuple(p for p in PROCESSES.values() if p.deployed)
 """The processes that run continuously: the local platform and the cluster run these."""
+
+CACHE_CLIENTS: tuple[Process, ...] = tuple(p for p in DEPLOYED if p.reaches_cache)
+"""The processes that talk to the product cache: the read API reads and fills it, the worker
+evicts from it. The cache's network rule and AUTH-secret grant are for these, and no others."""
 
 
 def process(role: str) -> Process:

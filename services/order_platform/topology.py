@@ -61,7 +61,8 @@ INVENTORY_UPDATED = EventType(
     "InventoryUpdated",
     INVENTORY_SOURCE,
     ("order_id", "lines"),
-    "Stock for every line was deducted atomically; the order is CONFIRMED.",
+    "Stock for every line was deducted atomically; the order is CONFIRMED. Lines carry "
+    "product_id, sku, quantity, unit_price_cents.",
 )
 PRODUCT_CREATED = EventType(
     "ProductCreated",
@@ -187,6 +188,13 @@ INVENTORY_UPDATE_QUEUE = Queue(
     url_env_var="INVENTORY_UPDATE_QUEUE_URL",
     consumer="inventory-update",
 )
+PRODUCT_CACHE_QUEUE = Queue(
+    key="product-cache",
+    url_env_var="PRODUCT_CACHE_QUEUE_URL",
+    consumer="product-cache",
+)
+"""Catalogue changes, for evicting the read API's product cache. Fed by the outbox like every
+other consumer, so an eviction is never lost to a process that died after its commit."""
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -200,6 +208,12 @@ ROUTES: tuple[Route, ...] = (
         event_types=(STOCK_VALIDATED,),
         queue=INVENTORY_UPDATE_QUEUE,
         description="Validated orders get their stock deducted on the writer.",
+    ),
+    Route(
+        name="catalog-changes-to-product-cache",
+        event_types=(PRODUCT_CREATED, PRODUCT_RESTOCKED, INVENTORY_UPDATED),
+        queue=PRODUCT_CACHE_QUEUE,
+        description="Every change of a product evicts it from the product cache.",
     ),
 )
 

@@ -181,3 +181,56 @@ def test_the_read_api_pool_is_on_the_replica_and_cannot_write(apps, replicated):
         control.rollback()
     finally:
         control.close()
+
+
+def test_a_lagging_reader_cannot_park_its_old_row_in_the_cache_for_a_whole_ttl(
+        apps, replicated, cache_server):
+    """The replica race: the worker evicts once the change is committed, the next read misses
+    and asks a reader that has not replayed the change yet. What it fills is kept only for the
+    settling TTL, so the change shows as soon as the reader has it, not a TTL later."""
+    from order_platform.adapters import cache as cache_adapter
+    from order_platform.domain.catalog import ProductRef
+    from order_platform.entrypoints.read_api.app import create_app as create_read_app
+    from order_platform.service_layer import product_cache as pc
+
+    write_app = apps[0]
+    writer, reader, reader_proc, settings = replicated
+    reader_dsn, writer_dsn = reader.superuser_dsn(APP_DB), writer.superuser_dsn(APP_DB)
+    cache = cache_adapter.connect(cache_server.url)
+    read_app = create_read_app(settings, cache=cache)
+    reads = read_app.test_client()
+    try:
+        sku = f"RACE-{uuid.uuid4().hex[:10]}"
+        created = write_app.test_client().post("/products", json={
+            "sku": sku, "name": "Raced", "price_cents": 500, "stock": 10})
+        assert created.status_code == 201, created.json
+        reader.wait_caught_up(reader_proc)
+        assert reads.get(f"/products/{sku}").headers["Cache-Status"].endswith("stored")
+
+        _scalar(reader_dsn, "SELECT pg_wal_replay_pause()")
+        try:
+            _poll(lambda: _scalar(reader_dsn, "SELECT pg_get_wal_replay_pause_state()")
+                  == "paused", "replay paused")
+            restocked = write_app.test_client().post(f"/products/{sku}/stock",
+                                                     json={"mode": "set", "quantity": 77})
+            assert restocked.status_code == 200, restocked.json
+            written = _scalar(writer_dsn, "SELECT pg_current_wal_lsn()")
+            _poll(lambda: _scalar(reader_dsn, "SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn",
+                                  (written,)), "WAL received by the replica")
+            detail = _scalar(writer_dsn, "SELECT detail FROM outbox WHERE event_type = "
+                             "'ProductRestocked' AND detail->>'sku' = %s", (sku,))
+            pc.evict_for_event(cache, "ProductRestocked", detail)  # as the worker does
+
+            stale = reads.get(f"/products/{sku}")
+            assert stale.headers["Cache-Status"].endswith("fwd=miss; stored")
+            assert stale.json["stock"] == 10, "the reader has not replayed the restock"
+            ttl = cache_server.client().pttl(pc.product_key(ProductRef(sku=sku)))
+            assert 0 < ttl <= pc.SETTLING_TTL_MS
+        finally:
+            _scalar(reader_dsn, "SELECT pg_wal_replay_resume()")
+
+        _poll(lambda: reads.get(f"/products/{sku}").json["stock"] == 77,
+              "the restock on the cached read API")
+    finally:
+        read_app.extensions["order_platform"].database.close()
+        cache.close()

@@ -16,6 +16,7 @@ VALID = {
     "EVENT_BUS_NAME": "bus",
     "STOCK_VALIDATION_QUEUE_URL": "http://127.0.0.1:1/q1",
     "INVENTORY_UPDATE_QUEUE_URL": "http://127.0.0.1:1/q2",
+    "PRODUCT_CACHE_QUEUE_URL": "http://127.0.0.1:1/q3",
     "AWS_REGION": "us-east-1",
 }
 

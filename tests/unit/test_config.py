@@ -12,6 +12,7 @@ VALID = {
     "EVENT_BUS_NAME": "order-platform-dev-orders",
     "STOCK_VALIDATION_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q1",
     "INVENTORY_UPDATE_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q2",
+    "PRODUCT_CACHE_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q3",
     "AWS_REGION": "eu-west-1",
 }
 

@@ -31,7 +31,9 @@ def test_event_patterns_name_existing_event_types_and_sources():
 
 def test_pipeline_routes():
     routed = {e.name: r.queue.key for r in topology.ROUTES for e in r.event_types}
-    assert routed == {"OrderCreated": "stock-validation", "StockValidated": "inventory-update"}
+    assert routed == {"OrderCreated": "stock-validation", "StockValidated": "inventory-update",
+                      "ProductCreated": "product-cache", "ProductRestocked": "product-cache",
+                      "InventoryUpdated": "product-cache"}
 
 
 def test_names_are_derived_from_the_prefix():

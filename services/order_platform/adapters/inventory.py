@@ -51,9 +51,13 @@ class SqlInventory:
         return OrderStatus(row["status"])
 
     def order_lines(self, order_id: str) -> list[dict[str, Any]]:
-        """The order's own lines on the writer: authoritative, unlike an event's copy."""
-        self._cur.execute("SELECT product_id::text AS product_id, quantity, unit_price_cents "
-                          "FROM order_lines WHERE order_id = %s ORDER BY line_no", (order_id,))
+        """The order's own lines on the writer: authoritative, unlike an event's copy. With
+        each product's SKU, which InventoryUpdated carries so the product cache can evict the
+        product's entry by SKU as well as by id."""
+        self._cur.execute("SELECT l.product_id::text AS product_id, p.sku, l.quantity, "
+                          "l.unit_price_cents FROM order_lines l "
+                          "JOIN products p ON p.id = l.product_id "
+                          "WHERE l.order_id = %s ORDER BY l.line_no", (order_id,))
         return [dict(row) for row in self._cur.fetchall()]
 
     def shortages(self, wanted: dict[str, int]) -> list[Shortage]:

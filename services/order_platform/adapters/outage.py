@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.errors
 from botocore.exceptions import BotoCoreError, ClientError
 
+from order_platform.adapters.cache import CacheUnavailable
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.queues import PoisonMessage
 from order_platform.topology import Backoff
@@ -30,7 +31,8 @@ class Failure(StrEnum):
     """Why handling a message failed."""
 
     DEPENDENCY = "dependency"
-    """The database, Secrets Manager or SQS did not answer: pause, hold the message."""
+    """The database, Secrets Manager, SQS or the product cache did not answer: pause, hold
+    the message."""
     CONTENTION = "contention"
     """A lock or statement timeout, a deadlock, a serialization failure: retry it soon."""
     POISON = "poison"
@@ -53,7 +55,7 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, _CONTENTION):
         return Failure.CONTENTION
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError, *_FAILOVER,
-                        CredentialsError, BotoCoreError, ClientError)):
+                        CredentialsError, BotoCoreError, ClientError, CacheUnavailable)):
         return Failure.DEPENDENCY
     return Failure.MESSAGE
 

@@ -22,7 +22,7 @@ class Inventory(Protocol):
         none."""
 
     def order_lines(self, order_id: str) -> list[dict[str, Any]]:
-        """The order's lines (product_id, quantity, unit_price_cents) in line order."""
+        """The order's lines (product_id, sku, quantity, unit_price_cents) in line order."""
 
     def shortages(self, wanted: dict[str, int]) -> list[Shortage]:
         """What the writer cannot fill now (no locks)."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
+from flask import current_app
 
+from order_platform.adapters.cache import Cache
 from order_platform.entrypoints.read_api.schemas import (
+    CACHED_STOCK,
+    CacheStatusHeader,
     OrderListQuery,
     OrderOut,
     OrderPage,
@@ -15,7 +19,10 @@ from order_platform.entrypoints.web.dependencies import dependencies
 from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
-from order_platform.service_layer import order_queries, product_queries
+from order_platform.service_layer import order_queries, product_cache
+
+CACHE_EXTENSION = "order_platform.product_cache"
+"""Where the app keeps its product cache (None when the stack has none)."""
 
 orders = APIBlueprint("orders", __name__, tag="orders")
 products = APIBlueprint("products", __name__, tag="products")
@@ -48,19 +55,29 @@ def list_orders(query):
                                      cursor=query.get("cursor"))
 
 
+def _cache() -> Cache | None:
+    return current_app.extensions.get(CACHE_EXTENSION)
+
+
 @products.get("/products/<ref>")
-@products.output(ProductOut)
-@products.doc(summary="A product by id or by sku", responses={**_LAGGING_404, **UNAVAILABLE})
+@products.output(ProductOut, headers=CacheStatusHeader,
+                 description=f"The product. {CACHED_STOCK}")
+@products.doc(summary="A product by id or by sku", description=CACHED_STOCK,
+              responses={**_LAGGING_404, **UNAVAILABLE})
 def get_product(ref):
-    """One product, from the reader."""
-    return product_queries.get_product(dependencies().database, ref)
+    """One product, from the product cache or the reader."""
+    product, status = product_cache.get_product(dependencies().database, _cache(), ref)
+    return product, 200, {"Cache-Status": status.header}
 
 
 @products.get("/products")
 @products.input(ProductListQuery, location="query", arg_name="query")
-@products.output(ProductPage)
-@products.doc(summary="Products in SKU order, keyset-paginated", responses=UNAVAILABLE)
+@products.output(ProductPage, headers=CacheStatusHeader,
+                 description=f"A page of products. {CACHED_STOCK}")
+@products.doc(summary="Products in SKU order, keyset-paginated", description=CACHED_STOCK,
+              responses=UNAVAILABLE)
 def list_products(query):
-    """A page of the catalogue."""
-    return product_queries.list_products(dependencies().database, limit=query["limit"],
-                                         cursor=query.get("cursor"))
+    """A page of the catalogue, from the product cache or the reader."""
+    page, status = product_cache.list_products(dependencies().database, _cache(),
+                                               limit=query["limit"], cursor=query.get("cursor"))
+    return page, 200, {"Cache-Status": status.header}

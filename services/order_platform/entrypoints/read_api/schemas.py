@@ -15,11 +15,21 @@ from order_platform.entrypoints.web.schemas import (
     Text,
     limit_field,
 )
+from order_platform.service_layer import product_cache
 from order_platform.service_layer.order_queries import OrderFilters
 from order_platform.service_layer.product_queries import PRODUCT_LIST_SCOPE
 
 _STATUSES = [s.value for s in OrderStatus]
 _CURSOR_MISMATCH = "This cursor belongs to a different list or filters; start without a cursor."
+
+CACHED_STOCK = (
+    "May be served from the product cache (`Cache-Status: "
+    f"{product_cache.CACHE_NAME}; hit`), so `stock` is informational, never a promise: "
+    "whether an order gets the units is decided only by the writer when it deducts them. "
+    "A change (creation, restock, sale) usually shows here as soon as its event reaches the "
+    "worker, well under a second; at worst, when that eviction cannot land, a cached entry "
+    f"is at most {product_cache.TTL_MS // 1000} s old.")
+"""The staleness label of every read the product cache may serve."""
 
 
 class OrderListQuery(Schema):
@@ -51,6 +61,18 @@ class ProductListQuery(Schema):
         cursor = data.get("cursor")
         if cursor is not None and cursor.scope != PRODUCT_LIST_SCOPE:
             raise ValidationError(_CURSOR_MISMATCH, "cursor")
+
+
+class CacheStatusHeader(Schema):
+    """The response header that says whether the product cache served the read."""
+
+    cache_status = fields.String(
+        data_key="Cache-Status", required=True,
+        metadata={"description": (
+            f"RFC 9211: `{product_cache.CACHE_NAME}; hit` (from the cache), `...; fwd=miss; "
+            "stored` (read from the database and cached), `...; fwd=miss` (read from the "
+            "database while another request filled the cache) or `...; fwd=bypass` (read "
+            "from the database: no cache, or it is down).")})
 
 
 class HistoryEntryOut(OutputSchema):

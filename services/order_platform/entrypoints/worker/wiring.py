@@ -7,17 +7,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from botocore.config import Config
 
 from order_platform import logs, topology
+from order_platform.adapters import cache as cache_adapter
+from order_platform.adapters.cache import Cache
 from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
 from order_platform.adapters.db import Database
 from order_platform.adapters.outage import DependencyGate, Failure, classify
 from order_platform.adapters.queues import DeliveredEvent, ReceivedMessage, SqsQueue, decode_event
 from order_platform.bootstrap import Runtime
 from order_platform.processes import Endpoint
-from order_platform.service_layer import stock
+from order_platform.service_layer import product_cache, stock
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +31,39 @@ CONTROL_CONFIG = Config(retries={"total_max_attempts": 3, "mode": "standard"},
                         connect_timeout=3, read_timeout=5)
 """Deletes and visibility changes."""
 
-EventHandler = Callable[[DeliveredEvent], stock.Outcome]
+EventHandler = Callable[[DeliveredEvent], StrEnum]
+"""Handles one event; returns what it did (logged as its outcome)."""
 
 
-def event_handlers(writer: Database, reader: Database) -> dict[topology.Queue, EventHandler]:
+def event_handlers(writer: Database, reader: Database,
+                   cache: Cache | None = None) -> dict[topology.Queue, EventHandler]:
     """Which service-layer function handles the events of each queue."""
     return {
         topology.STOCK_VALIDATION_QUEUE:
             lambda e: stock.validate_order_stock(writer, reader, e.event_id, e.detail),
         topology.INVENTORY_UPDATE_QUEUE:
             lambda e: stock.update_inventory(writer, e.event_id, e.detail),
+        # With no cache in the stack the queue still exists (it is in the topology) and is
+        # drained: each message is acknowledged without effect, so nothing piles up there
+        # and the queue's age alarm stays quiet.
+        topology.PRODUCT_CACHE_QUEUE:
+            lambda e: product_cache.evict_for_event(cache, e.detail_type, e.detail),
     }
+
+
+def dependency_gates(writer: Database,
+                     cache: Cache | None) -> dict[topology.Queue, DependencyGate]:
+    """What each queue's consumer waits for while a dependency is down: the writer, except
+    the product-cache consumer, which never touches the database and waits for the cache.
+    A cache outage thus holds the evictions (spending no receive, losing none) and nothing
+    else; a database outage does not hold them."""
+    # Only the writer decides: a reader outage is handled by checking on the writer.
+    writer_gate = DependencyGate(writer.ping, topology.DEPENDENCY_PROBE)
+    gates = dict.fromkeys(topology.QUEUES, writer_gate)
+    gates[topology.PRODUCT_CACHE_QUEUE] = (
+        DependencyGate(cache.ping, topology.DEPENDENCY_PROBE) if cache is not None
+        else DependencyGate.unguarded())
+    return gates
 
 
 def message_handler(queue: topology.Queue,
@@ -126,15 +151,17 @@ def build_worker(runtime: Runtime, *,
     writer, reader = runtime.database(Endpoint.WRITER), runtime.database(Endpoint.READER)
     pool = HandlerPool(settings.worker_concurrency)
     leases = Leases()
-    # Only the writer decides: a reader outage is handled by checking on the writer.
-    gate = DependencyGate(writer.ping, topology.DEPENDENCY_PROBE)
+    cache = cache_adapter.from_settings(settings)
+    gates = dependency_gates(writer, cache)
+    gate = gates[topology.STOCK_VALIDATION_QUEUE]  # the writer's: readiness follows it
     sqs = runtime.client("sqs", config=RECEIVE_CONFIG)
     control = runtime.client("sqs", config=CONTROL_CONFIG)
     consumers = []
-    for queue, handler in event_handlers(writer, reader).items():
+    for queue, handler in event_handlers(writer, reader, cache).items():
         consumers.append(QueueConsumer(
             queue=SqsQueue(sqs, settings.queue_url(queue.url_env_var), control_client=control),
-            handle=message_handler(queue, handler), pool=pool, leases=leases, gate=gate,
+            handle=message_handler(queue, handler), pool=pool, leases=leases,
+            gate=gates[queue],
             wait_seconds=settings.worker_poll_wait_seconds,
             after_commit=after_commit or (lambda message: None)))
     return Worker(consumers=consumers, pool=pool, leases=leases, gate=gate, writer=writer)
