@@ -118,14 +118,15 @@ class Shopper(FastHttpUser):
         """One product page."""
         self._read(f"/products/{random.choice(self.skus)}", "/products/{ref}")
 
-    @task(2)
+    @task(1)
     def my_orders(self) -> None:
         """The customer's latest orders."""
         self._read("/orders", params={"customer_id": self.customer_id, "limit": PAGE_SIZE})
 
     @task(3)
     def place_order(self) -> None:
-        """Buy one to three of the run's products, then poll the order until it is final."""
+        """Buy one to three of the run's products, poll the order until it is final, then
+        look at the order list, as a shopper does once the order is through."""
         items = [{"sku": sku, "quantity": random.randint(1, 2)}
                  for sku in random.sample(self.skus, random.randint(1, min(3, len(self.skus))))]
         sent = time.monotonic()
@@ -137,9 +138,11 @@ class Shopper(FastHttpUser):
                 return
             order_id = resp.json()["id"]
         SETTLES.placed += 1
-        self._follow(order_id, sent)
+        if self._follow(order_id, sent):
+            self.my_orders()
 
-    def _follow(self, order_id: str, sent: float) -> None:
+    def _follow(self, order_id: str, sent: float) -> bool:
+        """Poll until the order is final (True) or the settle timeout passes (False)."""
         # A fixed short interval rather than Retry-After's whole second: the settle time is
         # measured at the resolution of the polling.
         opts = self.environment.parsed_options
@@ -148,8 +151,9 @@ class Shopper(FastHttpUser):
             resp = self._read(f"/orders/{order_id}", "/orders/{order_id}")
             if resp.status_code == 200 and resp.json()["status"] in FINAL_STATUSES:
                 SETTLES.settled.append((resp.json()["status"], time.monotonic() - sent))
-                return
+                return True
         SETTLES.timed_out += 1
+        return False
 
 
 class StockKeeper(FastHttpUser):

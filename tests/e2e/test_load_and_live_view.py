@@ -64,9 +64,10 @@ def test_a_bounded_load_reports_every_endpoint_and_settled_orders(platform, tmp_
 
     # It ordered only the products it made, under customer ids of its own.
     run_id = re.search(r"^load: run (\w+),", done.stdout, re.M).group(1)
-    listed = requests.get(f"{platform.read_url}/orders", timeout=5,
-                          params={"customer_id": f"LOADTEST-{run_id}-1", "limit": 10}).json()
-    skus = {line["sku"] for order in listed["items"] for line in requests.get(
+    orders = [order for shopper in range(1, 6) for order in requests.get(
+        f"{platform.read_url}/orders", timeout=5,
+        params={"customer_id": f"LOADTEST-{run_id}-{shopper}", "limit": 3}).json()["items"]]
+    skus = {line["sku"] for order in orders for line in requests.get(
         f"{platform.read_url}/orders/{order['id']}", timeout=5).json()["lines"]}
     assert skus and all(sku.startswith(f"LOADTEST-{run_id}-") for sku in skus), skus
 
