@@ -47,7 +47,9 @@ dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_
 LOCK_COMPILE = $(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
 	| $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) pyproject.toml -
-lock: $(STAMP) ## regenerate requirements-lock.txt from pyproject.toml (UPGRADE=1: newest allowed)
+# Only uv is needed: a lock that pyproject.toml has outgrown cannot install, and is what this fixes.
+lock: ## regenerate requirements-lock.txt from pyproject.toml (UPGRADE=1: newest allowed)
+	@test -x $(BIN)/uv || $(MAKE) --no-print-directory $(STAMP)
 	$(LOCK_COMPILE) -o requirements-lock.txt
 
 SHELL_SCRIPTS = .ci/run $(shell git ls-files '*.sh' '*.bash' 2>/dev/null)

@@ -79,7 +79,9 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
                          timeout=seconds + 60, check=True).stdout
-    percentiles = {int(p): _ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.M)}
+    percentiles = {int(p): _ms(v) for p, v in re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.M)}
+    if not {50, 99} <= percentiles.keys():
+        raise RuntimeError(f"wrk printed no latency distribution:\n{out}")
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
             "p50_ms": percentiles[50], "p99_ms": percentiles[99],
@@ -88,8 +90,8 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
-    return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 3)
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit], 3)
 
 
 def _lua_post(sku: str) -> str:

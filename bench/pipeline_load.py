@@ -11,6 +11,9 @@ processes, then for each N in ``--workers``:
 It prints, per N, orders/s from the first POST to the last CONFIRMED, the POST rate,
 the POST->CONFIRMED latency percentiles (from the status history), and the CPU seconds
 each process used during the run, which shows what bounds the pipeline on this machine.
+It also divides the workers' CPU by the messages they handled and the relay's by the events it
+published (both counted by the processes' own /metrics, once the pipeline is quiet again):
+the CPU per event of each, with the emulator's and PostgreSQL's CPU apart.
 It asserts nothing: the figures depend on the machine.
 
     .venv/bin/python bench/pipeline_load.py --workers 1,2,4 --orders 400
@@ -33,10 +36,11 @@ from pathlib import Path
 import psutil
 import psycopg2
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from order_local import stack
 from order_local.ports import Ports
-from order_platform import launch
+from order_platform import launch, telemetry
 from order_platform.processes import RELAY, WORKER, WRITE_API
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +117,32 @@ def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
+def _metric_sum(url: str, name: str) -> float:
+    """The sum of every sample named ``name`` at ``url``/metrics."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == name)
+
+
+def _events(worker_urls: list[str], relay_url: str) -> tuple[float, float]:
+    """Messages the workers handled, events the relay published, so far."""
+    handled = sum(_metric_sum(u, telemetry.MESSAGES_HANDLED.name) for u in worker_urls)
+    return handled, _metric_sum(relay_url, telemetry.OUTBOX_PUBLISHED.name)
+
+
+def _quiet(worker_urls: list[str], relay_url: str, timeout: float = 30) -> tuple[float, float]:
+    """Wait until nothing moves for a second (the last events handled, bounded); the counts."""
+    deadline = time.monotonic() + timeout
+    last = _events(worker_urls, relay_url)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _events(worker_urls, relay_url)
+        if now == last and _metric_sum(relay_url, telemetry.OUTBOX_BACKLOG.name) == 0:
+            break
+        last = now
+    return last
+
+
 def _post_orders(api: str, product_id: str, total: int, concurrency: int) -> list[str]:
     ids: list[str] = []
     lock = threading.Lock()
@@ -149,12 +179,13 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
-             pids: dict[str, int]) -> dict:
+             pids: dict[str, int], worker_urls: list[str], relay_url: str) -> dict:
     """One measurement with ``workers`` worker processes already running."""
     with conn.cursor() as cur:
         cur.execute("INSERT INTO products (sku, name, price_cents, stock) VALUES (%s, 'bench', "
                     "100, %s) RETURNING id", (f"BENCH-{uuid.uuid4().hex[:10]}", orders))
         product_id = str(cur.fetchone()[0])
+    events_before = _events(worker_urls, relay_url)
     cpu_before = _cpu_seconds(pids)
     started = time.monotonic()
     ids = _post_orders(api, product_id, orders, concurrency)
@@ -171,6 +202,8 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
             break
         time.sleep(0.05)
     finished = time.monotonic()
+    handled, published = (after - before for after, before in
+                          zip(_quiet(worker_urls, relay_url), events_before, strict=True))
     cpu_after = _cpu_seconds(pids)
     with conn.cursor() as cur:
         cur.execute(
@@ -183,6 +216,8 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
         cur.execute("SELECT stock FROM products WHERE id = %s", (product_id,))
         stock_left = cur.fetchone()[0]
     elapsed = finished - started
+    cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+    worker_cpu = sum(v for k, v in cpu.items() if k.startswith("worker-"))
     return {
         "workers": workers,
         "orders_posted": len(ids),
@@ -193,7 +228,11 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
         "confirmed_per_s": round(len(latencies) / elapsed, 1),
         "seconds": round(elapsed, 2),
         "post_to_confirmed_ms": _percentiles(latencies),
-        "cpu_seconds": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after},
+        "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
+        "messages_handled": int(handled),
+        "events_published": int(published),
+        "worker_cpu_ms_per_message": round(1000 * worker_cpu / handled, 3) if handled else None,
+        "relay_cpu_ms_per_event": round(1000 * cpu["relay"] / published, 3) if published else None,
         "complete": done >= len(ids) == orders,
     }
 
@@ -229,8 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             conn.autocommit = True
             for count in counts:
                 names = [f"worker-{count}-{i}" for i in range(count)]
+                worker_urls = []
                 for name in names:
                     port = _free_port()
+                    worker_urls.append(f"http://127.0.0.1:{port}")
                     procs.start(name, launch.command(WORKER),
                                 f"http://127.0.0.1:{port}/readyz",
                                 {**launch.environment(WORKER), "HEALTH_PORT": str(port),
@@ -239,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                 pids["postgres"] = backing.pg.pid
                 pids["moto"] = backing.aws.pid
                 result = run_once(conn, api, workers=count, orders=args.orders,
-                                  concurrency=args.concurrency, timeout=args.timeout, pids=pids)
+                                  concurrency=args.concurrency, timeout=args.timeout, pids=pids,
+                                  worker_urls=worker_urls, relay_url=ports.url(RELAY.role))
                 result["worker_concurrency"] = args.worker_concurrency
                 result["cores"] = os.cpu_count()
                 print(json.dumps(result), flush=True)

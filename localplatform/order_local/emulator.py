@@ -1,16 +1,35 @@
-"""The moto server: a local AWS API for EventBridge, SQS and Secrets Manager."""
+"""The moto server: a local AWS API for EventBridge, SQS and Secrets Manager.
+
+moto's own ``moto.server`` runs on werkzeug's development server, which answers every request
+with ``Connection: close``: each SQS or EventBridge call of every process then opens a new TCP
+connection, which AWS never makes them do (boto3 keeps its connections alive) and which costs
+the services and the emulator CPU that the cloud would not. The same application under gunicorn
+keeps connections alive. One worker process, because moto keeps its state in memory; many
+threads, because each long poll (ReceiveMessage, up to 20 s) holds one.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 import urllib.request
 
+THREADS = 128
+"""Concurrent requests, long polls included: a few dozen consumers at once, with room."""
+
 
 def command(port: int) -> list[str]:
     """The foreground server command (what a supervisor runs)."""
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    return [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1",
+            "--threads", str(THREADS), "--keep-alive", "75", "--graceful-timeout", "1",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "order_local.moto_app:app"]
+
+
+def environment(port: int) -> dict[str, str]:
+    """What the server needs besides the caller's environment: the port its URLs name."""
+    return {**os.environ, "MOTO_PORT": str(port)}
 
 
 def wait_ready(endpoint: str, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
@@ -32,6 +51,7 @@ def start(port: int, log_path: str | None = None) -> subprocess.Popen:
     """Start the emulator as a child process and wait until it answers."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT,
+                            env=environment(port),
                             start_new_session=True)  # stopped by its owner, not by Ctrl-C
     wait_ready(f"http://127.0.0.1:{port}", proc)
     return proc

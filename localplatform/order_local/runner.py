@@ -113,7 +113,7 @@ def _owning_service(proc: psutil.Process) -> str | None:
 
 
 _MARKERS = (*((p.entry, p.role) for p in DEPLOYED),
-            ("moto.server", "aws-emulator"), ("redis-server", "product-cache"),
+            ("order_local.moto_app", "aws-emulator"), ("redis-server", "product-cache"),
             ("pgdata-reader", "postgres-reader"),
             ("bin/postgres", "postgres"))
 """What in a command line tells whose process it is: each process's entry (its app or

@@ -1,4 +1,5 @@
-"""One start-up for every process: settings or a clean exit, logging, credentials and pools.
+"""One start-up for every process: settings or a clean exit, logging, credentials, pools,
+metrics and traces.
 
 Every entrypoint (both APIs, the worker, the relay, the migrator, the DLQ tool) and every test
 harness starts here, so nothing else reads the environment, configures logging or builds a
@@ -12,9 +13,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from order_platform.adapters import aws
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from order_platform import telemetry
+from order_platform.adapters import aws, tracing
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
+from order_platform.adapters.metrics import Instruments, PoolGauges
+from order_platform.adapters.tracing import Tracing
 from order_platform.config import ConfigError, Settings, load_settings
 from order_platform.logs import configure_logging
 from order_platform.processes import Endpoint, Kind, Process
@@ -83,12 +89,15 @@ def settings_or_exit(proc: Process) -> Settings:
 
 @dataclass
 class Runtime:
-    """What a started process holds: its settings, credentials and database pools."""
+    """What a started process holds: settings, credentials, pools, metrics and tracing."""
 
     process: Process
     settings: Settings
     credentials: SecretsManagerCredentials
     databases: dict[Endpoint, Database]
+    metrics: Instruments
+    tracing: Tracing | None
+    """None unless traces are exported (``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
 
     def database(self, endpoint: Endpoint) -> Database:
         """The pool on ``endpoint``; KeyError if the catalogue does not give it this one."""
@@ -104,28 +113,38 @@ class Runtime:
         return self.settings.health_port or self.process.health_port
 
     def close(self) -> None:
-        """Close every pool."""
+        """Close every pool; export the spans still buffered."""
         for database in self.databases.values():
             database.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
 
 def start(proc: Process, settings: Settings | None = None, *,
-          pools: Mapping[Endpoint, PoolSpec] | None = None) -> Runtime:
-    """Start ``proc``: settings (from the environment unless given), logging, credentials, pools.
+          pools: Mapping[Endpoint, PoolSpec] | None = None,
+          span_exporter: SpanExporter | None = None) -> Runtime:
+    """Start ``proc``: settings (from the environment unless given), logging, credentials,
+    pools, its metrics, and tracing when it is exported.
 
     A process started for real passes no settings: they are read and validated here
     (ConfigError names every bad one) and logs go to stderr as JSON. Tests pass their own
-    Settings and keep their logging. ``pools`` replaces the catalogue-derived ``pool_specs``.
+    Settings and keep their logging. ``pools`` replaces the catalogue-derived ``pool_specs``;
+    ``span_exporter`` receives the spans (tests) instead of the OTLP endpoint.
     """
     if settings is None:
         settings = load_settings()
         configure_logging(settings.log_level, service=proc.role)
     credentials = SecretsManagerCredentials(aws.client("secretsmanager", settings),
                                             settings.db_secret_arn)
+    instruments = Instruments(telemetry.emitted_by(proc))
     specs = pool_specs(proc, settings) if pools is None else dict(pools)
-    databases = {endpoint: _database(proc, settings, credentials, endpoint, spec)
+    databases = {endpoint: _database(proc, settings, credentials, endpoint, spec,
+                                     watch=PoolGauges(instruments, endpoint.value,
+                                                      spec.max_connections))
                  for endpoint, spec in specs.items()}
-    return Runtime(proc, settings, credentials, databases)
+    traces = tracing.start(proc.role, settings.otel_exporter_otlp_endpoint,
+                           exporter=span_exporter)
+    return Runtime(proc, settings, credentials, databases, instruments, traces)
 
 
 def start_or_exit(proc: Process, **kwargs) -> Runtime:
@@ -137,7 +156,7 @@ def start_or_exit(proc: Process, **kwargs) -> Runtime:
 
 
 def _database(proc: Process, settings: Settings, credentials: SecretsManagerCredentials,
-              endpoint: Endpoint, spec: PoolSpec) -> Database:
+              endpoint: Endpoint, spec: PoolSpec, *, watch: PoolGauges) -> Database:
     reader = endpoint is Endpoint.READER
     return Database(
         host=settings.db_reader_endpoint if reader else settings.db_writer_endpoint,
@@ -146,4 +165,4 @@ def _database(proc: Process, settings: Settings, credentials: SecretsManagerCred
         application_name=f"order-{proc.role}" + ("-reader" if reader else ""),
         statement_timeout_ms=spec.statement_timeout_ms, lock_timeout_ms=spec.lock_timeout_ms,
         idle_in_transaction_timeout_ms=spec.idle_in_transaction_timeout_ms,
-        deadline_seconds=spec.deadline_seconds)
+        deadline_seconds=spec.deadline_seconds, watch=watch)

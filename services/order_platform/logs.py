@@ -7,12 +7,15 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 import orjson
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 order_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("order_id", default=None)
 event_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("event_id", default=None)
+trace_ids: Callable[[], tuple[str, str] | None] | None = None
+"""Set by ``adapters.tracing`` once the process traces: the current (trace_id, span_id)."""
 
 
 # What every LogRecord has; anything else on a record came from ``extra=`` and is logged.
@@ -68,6 +71,8 @@ class _ContextFilter(logging.Filter):
             value = var.get()
             if value is not None and not hasattr(record, var.name):
                 setattr(record, var.name, value)
+        if trace_ids is not None and (ids := trace_ids()) is not None:
+            record.trace_id, record.span_id = ids
         return True
 
 

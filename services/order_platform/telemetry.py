@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from order_platform import processes
+
 NAMESPACE = "order_platform"
 """Every metric name starts with this."""
 
@@ -102,6 +104,25 @@ METRICS: MappingProxyType[str, Metric] = MappingProxyType({m.name: m for m in (
     MESSAGES_RECEIVED, MESSAGES_HANDLED, HANDLER_DURATION, VISIBILITY_EXTENSIONS, MESSAGE_AGE,
     DEPENDENCY_PAUSED, ORDER_SETTLE)})
 """Every metric, by name."""
+
+API_METRICS = (HTTP_REQUESTS, HTTP_DURATION, HTTP_IN_FLIGHT)
+POOL_METRICS = (DB_POOL_IN_USE, DB_POOL_SIZE, DB_POOL_WAIT)
+RELAY_METRICS = (OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_FAILED, OUTBOX_PARKED)
+WORKER_METRICS = (MESSAGES_RECEIVED, MESSAGES_HANDLED, HANDLER_DURATION, VISIBILITY_EXTENSIONS,
+                  MESSAGE_AGE, DEPENDENCY_PAUSED, ORDER_SETTLE)
+
+
+def emitted_by(proc: processes.Process) -> tuple[Metric, ...]:
+    """The metrics ``proc`` exposes: a process shows only what it measures, so an API never
+    reports an outbox backlog of 0 it knows nothing about."""
+    emitted = POOL_METRICS if proc.endpoints else ()
+    if proc.kind is processes.Kind.API:
+        emitted += API_METRICS
+    if proc.consumes:
+        emitted += WORKER_METRICS
+    if proc is processes.RELAY:
+        emitted += RELAY_METRICS
+    return emitted
 
 METRICS_PATH = "/metrics"
 """Where each process answers Prometheus: on an API's port, on a daemon's health port."""

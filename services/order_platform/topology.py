@@ -34,6 +34,12 @@ ENVELOPE_FIELDS = ("event_id", "occurred_at")
 """Every ``detail`` carries these. ``event_id`` is a uuid chosen when the outbox row is
 written; it survives EventBridge retries (which get new envelope ids) and is the
 deduplication key of every consumer."""
+TRACE_FIELD = "traceparent"
+"""Optional in ``detail``: the W3C trace context of the span that wrote the event, so the
+relay and the consumers continue the order's trace across the bus and the queues."""
+PLACED_AT_FIELD = "placed_at"
+"""Optional in the details of events after ``OrderCreated``: when the order was placed (the
+OrderCreated ``occurred_at``), so the consumer that settles it can time the whole journey."""
 
 ORDERS_SOURCE = "order-platform.orders"
 INVENTORY_SOURCE = "order-platform.inventory"

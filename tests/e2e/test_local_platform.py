@@ -74,7 +74,7 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_sy
         # The benchmark's memory report finds every service, backends included.
         memory = platform.service_memory()
         assert set(memory) == {"write-api", "read-api", "worker", "relay", "aws-emulator",
-                               "postgres", "postgres-reader"}, memory
+                               "product-cache", "postgres", "postgres-reader"}, memory
         assert all(used > 0 for used in memory.values()), memory
         assert "demo products created: KB-001" in platform.output()
         # The read API's endpoint is a hot standby streaming from the writer; the app role

@@ -55,6 +55,8 @@ class CircuitBreaker:
     def allow(self) -> bool:
         """True if a call may go out now. In half-open, only the caller that got True makes
         the trial; it must report with ``success`` or ``failure``."""
+        if self._state is State.CLOSED:
+            return True  # the common case, without the lock on every cache call
         with self._lock:
             if self._state is State.CLOSED:
                 return True

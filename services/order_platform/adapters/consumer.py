@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -52,6 +53,12 @@ CONTENTION_ATTEMPTS = 5
 RECEIVE_RETRY = Backoff(base_seconds=0.5, cap_seconds=10)
 """Between receives that SQS did not answer."""
 _SQS_ERRORS = (BotoCoreError, ClientError)
+HELD = "held"
+"""Outcome of a message kept leased to run again (a dependency outage, contention)."""
+FAILED = "failed"
+"""Outcome of a message released to SQS to come back later (or reach its DLQ)."""
+HANDLED = "handled"
+"""Outcome of a handler that returned none of its own."""
 
 
 class Leases:
@@ -61,8 +68,10 @@ class Leases:
     deletes what handlers finished, both in batches of ten per queue.
     """
 
-    def __init__(self, tick: float = 0.05) -> None:
+    def __init__(self, tick: float = 0.05,
+                 on_extended: Callable[[int], None] = lambda count: None) -> None:
         self._tick = tick
+        self._on_extended = on_extended
         self._renew_at: dict[str, float] = {}
         self._leased: dict[str, tuple[SqsQueue, ReceivedMessage]] = {}
         self._done: list[tuple[SqsQueue, ReceivedMessage]] = []
@@ -132,6 +141,7 @@ class Leases:
                 log.exception("cannot extend visibility", extra={"queue_url": queue.url})
                 continue
             self.extensions += len(messages)
+            self._on_extended(len(messages))
             with self._lock:
                 for message in messages:
                     if message.receipt_handle in self._renew_at:
@@ -202,17 +212,37 @@ class HandlerPool:
         return True
 
 
+class ConsumerWatch(Protocol):
+    """Told what one queue's consumer does (metrics)."""
+
+    def received(self, count: int) -> None:
+        """One receive returned ``count`` messages."""
+
+    def handled(self, outcome: str, seconds: float) -> None:
+        """A message was handled: what the handler returned (lower case), or ``held`` /
+        ``failed``, and how long that took."""
+
+
+class _Unwatched:
+    def received(self, count: int) -> None:
+        pass
+
+    def handled(self, outcome: str, seconds: float) -> None:
+        pass
+
+
 @dataclass
 class QueueConsumer:
     """Long-polls one queue and runs ``handle`` for each message on the shared pool.
 
-    ``handle`` returns normally once its effect is committed (or was a duplicate) and
-    raises otherwise; ``outage.classify`` decides what the failure means. ``after_commit``
+    ``handle`` returns normally once its effect is committed (or was a duplicate), with an
+    outcome for the metrics, and raises otherwise; ``outage.classify`` decides what the
+    failure means. ``after_commit``
     runs between the handler and the acknowledgement (the crash tests inject a kill there).
     """
 
     queue: SqsQueue
-    handle: Callable[[ReceivedMessage], None]
+    handle: Callable[[ReceivedMessage], object]
     pool: HandlerPool
     leases: Leases
     gate: DependencyGate = field(default_factory=DependencyGate.unguarded)
@@ -220,9 +250,7 @@ class QueueConsumer:
     batch_size: int = MAX_BATCH
     after_commit: Callable[[ReceivedMessage], None] = field(default=lambda message: None)
     retry: Backoff = MESSAGE_RETRY
-    on_outcome: Callable[[ReceivedMessage, Failure | None], None] = field(
-        default=lambda message, failure: None)
-    """Told what became of each message handled (None: done), e.g. for metrics."""
+    watch: ConsumerWatch = field(default_factory=_Unwatched)
 
     def __post_init__(self) -> None:
         # Messages kept leased until they may run again: (not before, order, message).
@@ -255,6 +283,7 @@ class QueueConsumer:
                 stop.wait(jittered(RECEIVE_RETRY, failed_receives))
                 continue
             failed_receives = 0
+            self.watch.received(len(messages))
             for message in messages:
                 self.leases.track(self.queue, message)
             for i, message in enumerate(messages):
@@ -299,19 +328,21 @@ class QueueConsumer:
 
     def process(self, message: ReceivedMessage) -> None:
         """Handle one message, then acknowledge it, hold it, or release it for later."""
+        started = time.perf_counter()
         try:
-            self.handle(message)
+            outcome = self.handle(message)
         except Exception as exc:
-            failure = classify(exc)
-            self._failed(message, failure, exc)
-            self.on_outcome(message, failure)
+            held = self._failed(message, classify(exc), exc)
+            self.watch.handled(HELD if held else FAILED, time.perf_counter() - started)
             return
         self._contention.pop(message.message_id, None)
         self.after_commit(message)
         self.leases.acknowledge(self.queue, message)
-        self.on_outcome(message, None)
+        self.watch.handled(HANDLED if outcome is None else str(outcome).lower(),
+                           time.perf_counter() - started)
 
-    def _failed(self, message: ReceivedMessage, failure: Failure, exc: Exception) -> None:
+    def _failed(self, message: ReceivedMessage, failure: Failure, exc: Exception) -> bool:
+        """Hold, retry soon or release ``message``; True when it stays in our hands."""
         context = {"message_id": message.message_id, "receive_count": message.receive_count,
                    "failure": failure.value}
         if failure is Failure.DEPENDENCY:
@@ -320,7 +351,7 @@ class QueueConsumer:
             self._hold(message)
             log.warning("handler met a dependency failure; message held",
                         extra={**context, "error": str(exc)[:300]})
-            return
+            return True
         if failure is Failure.CONTENTION:
             attempts = self._contention.get(message.message_id, 0) + 1
             if attempts <= CONTENTION_ATTEMPTS:
@@ -328,15 +359,16 @@ class QueueConsumer:
                 self._hold(message, jittered(CONTENTION_RETRY, attempts))
                 log.warning("handler met contention; retrying soon",
                             extra={**context, "attempt": attempts, "error": str(exc)[:300]})
-                return
+                return True
             self._contention.pop(message.message_id, None)
         if failure is Failure.POISON:
             log.error("poison message left for the DLQ",
                       extra={**context, "reason": str(exc)})
             self._release(message, POISON_VISIBILITY_SECONDS)
-            return
+            return False
         log.error("handler failed; message will be redelivered", exc_info=exc, extra=context)
         self._release(message, round(self.retry.delay(message.receive_count)))
+        return False
 
     def _release(self, message: ReceivedMessage, seconds: int) -> None:
         """Give the message back to SQS to return after ``seconds``: one receive spent."""

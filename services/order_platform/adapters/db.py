@@ -18,7 +18,7 @@ import psycopg2.extras
 
 from order_platform.adapters import deadlines
 from order_platform.adapters.credentials import SecretsManagerCredentials
-from order_platform.adapters.pool import ConnectionPool
+from order_platform.adapters.pool import ConnectionPool, PoolWatch
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,7 @@ class Database:
         lock_timeout_ms: int | None = None,
         idle_in_transaction_timeout_ms: int | None = None,
         deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+        watch: PoolWatch | None = None,
     ) -> None:
         self.host = host
         self._dsn = dict(host=host, port=port, dbname=dbname, application_name=application_name,
@@ -127,7 +128,8 @@ class Database:
         self._dsn["options"] = " ".join(f"-c {name}={value}" for name, value in limits.items()
                                         if value is not None)
         self._credentials = credentials
-        self._pool = ConnectionPool(self._open, max_connections, usable=_still_open)
+        self._pool = ConnectionPool(self._open, max_connections, usable=_still_open,
+                                    watch=watch)
 
     def _open(self):
         creds = self._credentials.current()

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 from psycopg2.extras import Json
 
-from order_platform.topology import ENVELOPE_FIELDS, EventType
+from order_platform.adapters import tracing
+from order_platform.topology import ENVELOPE_FIELDS, TRACE_FIELD, EventType
 
 
 def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
@@ -28,6 +29,9 @@ def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
         ENVELOPE_FIELDS[0]: event_id,
         ENVELOPE_FIELDS[1]: datetime.now(UTC).isoformat(),
     }
+    traceparent = tracing.current_traceparent()
+    if traceparent is not None:
+        body[TRACE_FIELD] = traceparent  # the order's trace goes on with the event
     cur.execute(
         "INSERT INTO outbox (event_id, event_type, source, detail) VALUES (%s, %s, %s, %s)",
         (event_id, event_type.name, event_type.source, Json(body, dumps=_dumps)),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import psycopg2
 
@@ -19,6 +20,24 @@ Conn = TypeVar("Conn")
 
 class PoolExhausted(psycopg2.OperationalError):
     """Every connection stayed busy for the whole wait (the APIs answer 503)."""
+
+
+class PoolWatch(Protocol):
+    """Told how the pool is used (metrics), under the pool's lock: must be quick."""
+
+    def lent(self, waited_seconds: float, out: int) -> None:
+        """A connection was lent after ``waited_seconds``; ``out`` are lent now."""
+
+    def returned(self, out: int) -> None:
+        """A connection came back (or was discarded); ``out`` are lent now."""
+
+
+class _Unwatched:
+    def lent(self, waited_seconds: float, out: int) -> None:
+        pass
+
+    def returned(self, out: int) -> None:
+        pass
 
 
 class ConnectionPool(Generic[Conn]):
@@ -30,8 +49,10 @@ class ConnectionPool(Generic[Conn]):
     """
 
     def __init__(self, connect: Callable[[], Conn], size: int, wait_seconds: float = 30,
-                 usable: Callable[[Conn], bool] = lambda conn: True) -> None:
+                 usable: Callable[[Conn], bool] = lambda conn: True,
+                 watch: PoolWatch | None = None) -> None:
         self._connect = connect
+        self._watch = watch or _Unwatched()
         self._usable = usable
         self._idle: list[Conn] = []
         self._out = 0
@@ -41,11 +62,13 @@ class ConnectionPool(Generic[Conn]):
 
     def acquire(self) -> Conn:
         """An idle connection, or a new one while fewer than ``size`` are out."""
+        asked = time.perf_counter()
         with self._freed:
             if self._out >= self.size and not self._freed.wait_for(
                     lambda: self._out < self.size, self._wait):
                 raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
             self._out += 1
+            self._watch.lent(time.perf_counter() - asked, self._out)
             idle = self._idle
             while idle:
                 conn = idle.pop()
@@ -67,6 +90,7 @@ class ConnectionPool(Generic[Conn]):
     def _give_back(self, conn: Conn | None) -> None:
         with self._freed:
             self._out -= 1
+            self._watch.returned(self._out)
             if conn is not None:
                 self._idle.append(conn)
             self._freed.notify()

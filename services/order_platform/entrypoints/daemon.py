@@ -48,7 +48,8 @@ def serve(runtime: Runtime, daemon: Daemon, **started: object) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    probes = ProbeServer(runtime.health_port, alive=daemon.alive, ready=daemon.ready).start()
+    probes = ProbeServer(runtime.health_port, alive=daemon.alive, ready=daemon.ready,
+                         metrics=runtime.metrics.exposition).start()
     daemon.start()
     log.info(f"{role} started", extra={"health_port": probes.port, **started})
     died = False

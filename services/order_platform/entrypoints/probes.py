@@ -1,9 +1,9 @@
-"""A tiny HTTP server for the Kubernetes probes of the worker and the relay.
+"""A tiny HTTP server for the Kubernetes probes of the worker and the relay, and their metrics.
 
 ``/healthz`` (liveness) answers 200 while the process's loops are alive, with no
 dependency checks, so a slow database never gets a healthy pod restarted.
 ``/readyz`` (readiness) answers 200 while the process is not stopping and its
-dependencies answer.
+dependencies answer. ``/metrics`` answers Prometheus (the pods are annotated with this port).
 """
 
 from __future__ import annotations
@@ -14,16 +14,21 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from order_platform.telemetry import METRICS_PATH
+
 log = logging.getLogger(__name__)
 
 
 class ProbeServer:
-    """Serves /healthz and /readyz on 0.0.0.0:port (the pod's probe port) in a thread."""
+    """Serves /healthz, /readyz and /metrics on 0.0.0.0:port (the pod's probe port) in a
+    thread."""
 
     def __init__(self, port: int, *, alive: Callable[[], bool], ready: Callable[[], bool],
+                 metrics: Callable[[], tuple[bytes, str]] | None = None,
                  host: str = "0.0.0.0") -> None:  # noqa: S104 - kubelet probes the pod IP
         self._alive = alive
         self._ready = ready
+        self._metrics = metrics
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="probes",
@@ -49,8 +54,12 @@ class ProbeServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == METRICS_PATH and probes._metrics is not None:
+                    self._send_bytes(200, *probes._metrics())
+                    return
                 checks = {"/healthz": probes._alive, "/readyz": probes._ready}
-                check = checks.get(self.path.split("?", 1)[0])
+                check = checks.get(path)
                 if check is None:
                     self._send(404, {"status": "not found"})
                     return
@@ -62,9 +71,11 @@ class ProbeServer:
                 self._send(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
             def _send(self, status: int, body: dict) -> None:
-                payload = json.dumps(body).encode()
+                self._send_bytes(status, json.dumps(body).encode(), "application/json")
+
+            def _send_bytes(self, status: int, payload: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

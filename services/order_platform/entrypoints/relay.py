@@ -11,20 +11,25 @@ most 3 s to connect and 5 s to answer), well inside the grace period.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from botocore.config import Config
 
-from order_platform import bootstrap
+from order_platform import bootstrap, telemetry
 from order_platform.adapters.db import Database
 from order_platform.adapters.event_bus import EntryResult, EventBus
+from order_platform.adapters.metrics import Instruments
 from order_platform.bootstrap import Runtime
 from order_platform.entrypoints import daemon
 from order_platform.processes import RELAY, Endpoint
-from order_platform.service_layer.relay import OutboxRelay, run_until_stopped
+from order_platform.service_layer.relay import OutboxRelay, backlog, run_until_stopped
+
+log = logging.getLogger(__name__)
 
 PUT_EVENTS_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"},
                            connect_timeout=3, read_timeout=5)
@@ -32,6 +37,47 @@ PUT_EVENTS_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"}
 PutEvents call (and so a SIGTERM waiting for it) lasts at most about 17 s."""
 IDLE_SECONDS = 0.25
 """Pause between outbox polls when nothing is waiting: an indexed, near-empty scan."""
+BACKLOG_SAMPLE_SECONDS = 1.0
+"""How often the backlog gauges are refreshed: one count on the unpublished-rows index."""
+
+
+class RelayMetrics:
+    """The relay's instruments: events by type and outcome, and the outbox backlog."""
+
+    def __init__(self, instruments: Instruments, writer: Database,
+                 every_seconds: float = BACKLOG_SAMPLE_SECONDS) -> None:
+        self._published = instruments[telemetry.OUTBOX_PUBLISHED]
+        self._failed = instruments[telemetry.OUTBOX_FAILED]
+        self._waiting = instruments[telemetry.OUTBOX_BACKLOG]
+        self._oldest = instruments[telemetry.OUTBOX_OLDEST_AGE]
+        self._parked = instruments[telemetry.OUTBOX_PARKED]
+        self._writer = writer
+        self._every = every_seconds
+        self._next = 0.0
+
+    def published(self, event_type: str) -> None:
+        """See ``RelayWatch``."""
+        self._published.labels(event_type).inc()
+
+    def rejected(self, event_type: str) -> None:
+        """See ``RelayWatch``."""
+        self._failed.labels(event_type).inc()
+
+    def sample(self) -> None:
+        """Refresh the backlog gauges, at most every ``every_seconds``; a failure (the
+        database is down) leaves them as they were: the loop's own retries deal with it."""
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._every
+        try:
+            seen = backlog(self._writer)
+        except Exception:  # a gauge is never worth stopping the relay
+            log.debug("backlog sample failed", exc_info=True)
+            return
+        self._waiting.set(seen.waiting)
+        self._oldest.set(seen.oldest_age_seconds)
+        self._parked.set(seen.parked)
 
 
 @dataclass
@@ -40,12 +86,14 @@ class RelayLoop:
 
     relay: OutboxRelay
     writer: Database
+    metrics: RelayMetrics
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._thread = threading.Thread(target=run_until_stopped, args=(self.relay, self.stop),
-                                        kwargs={"idle_seconds": IDLE_SECONDS}, name="relay",
-                                        daemon=True)
+                                        kwargs={"idle_seconds": IDLE_SECONDS,
+                                                "after_cycle": self.metrics.sample},
+                                        name="relay", daemon=True)
 
     def start(self) -> None:
         """Start publishing in the background."""
@@ -79,9 +127,10 @@ def build_relay(runtime: Runtime, *,
     writer = runtime.database(Endpoint.WRITER)
     bus = EventBus(runtime.client("events", config=PUT_EVENTS_CONFIG),
                    runtime.settings.event_bus_name)
+    metrics = RelayMetrics(runtime.metrics, writer)
     relay = OutboxRelay(writer, bus, max_attempts=runtime.settings.relay_max_attempts,
-                        after_publish=after_publish)
-    return RelayLoop(relay, writer)
+                        after_publish=after_publish, watch=metrics, traces=runtime.tracing)
+    return RelayLoop(relay, writer, metrics)
 
 
 def main(after_publish: Callable[[list[EntryResult]], None] | None = None) -> int:

@@ -22,12 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg2
 import psycopg2.errors
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
 
+from order_platform.adapters import tracing
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.db import Database
 from order_platform.adapters.event_bus import (
@@ -57,6 +58,48 @@ class CycleReport:
     parked: int = 0
 
 
+class RelayWatch(Protocol):
+    """Told what the bus did with each event (metrics)."""
+
+    def published(self, event_type: str) -> None:
+        """The bus accepted an event of ``event_type``."""
+
+    def rejected(self, event_type: str) -> None:
+        """The bus rejected one (it is retried, or parked)."""
+
+
+class _Unwatched:
+    def published(self, event_type: str) -> None:
+        pass
+
+    def rejected(self, event_type: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the outbox: a figure of the database, the same from every relay."""
+
+    waiting: int
+    """Rows not yet published and not parked."""
+    oldest_age_seconds: float
+    """How long the oldest of them has waited; 0 when none does."""
+    parked: int
+
+
+def backlog(db: Database) -> Backlog:
+    """The outbox's backlog, on the partial index of unpublished rows."""
+    with db.statement() as cur:
+        cur.execute(
+            "SELECT count(*) FILTER (WHERE parked_at IS NULL) AS waiting, "
+            "count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked, "
+            "coalesce(extract(epoch FROM now() - min(created_at) FILTER "
+            "(WHERE parked_at IS NULL)), 0)::float8 AS oldest "
+            "FROM outbox WHERE published_at IS NULL")
+        row = cur.fetchone()
+    return Backlog(row["waiting"], max(0.0, row["oldest"]), row["parked"])
+
+
 def _row_backoff(attempts: int) -> float:
     """Full-jitter exponential backoff for an entry EventBridge rejected."""
     return random.uniform(0, min(ROW_BACKOFF_CAP_SECONDS,
@@ -69,7 +112,9 @@ class OutboxRelay:
     def __init__(self, db: Database, bus: EventBus, *, batch_size: int = MAX_ENTRIES_PER_CALL,
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  after_publish: Callable[[list[EntryResult]], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 watch: RelayWatch | None = None,
+                 traces: tracing.Tracing | None = None) -> None:
         if not 1 <= batch_size <= MAX_ENTRIES_PER_CALL:
             raise ValueError(f"batch_size must be 1..{MAX_ENTRIES_PER_CALL}")
         if max_attempts < 1:
@@ -81,6 +126,8 @@ class OutboxRelay:
         # Test hook: runs after PutEvents answered and before the rows are marked.
         self._after_publish = after_publish or (lambda results: None)
         self._clock = clock
+        self._watch = watch or _Unwatched()
+        self._traces = traces
         # Rows EventBridge rejected, with the time they may be tried again. Memory
         # only: after a restart they are simply retried sooner.
         self._not_before: dict[int, float] = {}
@@ -101,17 +148,22 @@ class OutboxRelay:
             if not rows:
                 return CycleReport(0, 0, 0)
             try:
-                results = self._bus.publish([
-                    OutgoingEvent(key=row["id"], detail_type=row["event_type"],
-                                  source=row["source"], detail=row["detail"])
-                    for row in rows
-                ])
+                with tracing.publishing(self._traces, rows):
+                    results = self._bus.publish([
+                        OutgoingEvent(key=row["id"], detail_type=row["event_type"],
+                                      source=row["source"], detail=row["detail"])
+                        for row in rows
+                    ])
             except BusUnavailable as exc:
                 if not exc.settled:
                     raise  # the transaction rolls back; the rows stay claimable, no attempt
                 # A later call failed: record what the earlier calls settled, then back off.
                 results, outage = exc.settled, exc
             self._after_publish(results)
+            types = {row["id"]: row["event_type"] for row in rows}
+            for result in results:
+                (self._watch.published if result.accepted else self._watch.rejected)(
+                    types[result.key])
             accepted = [r.key for r in results if r.accepted]
             if accepted:
                 cur.execute("UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
@@ -178,8 +230,10 @@ DATABASE_DOWN = (psycopg2.OperationalError, psycopg2.InterfaceError,
 
 def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
                       idle_seconds: float = 0.5,
-                      max_backoff_seconds: float = DEPENDENCY_PROBE.cap_seconds) -> None:
+                      max_backoff_seconds: float = DEPENDENCY_PROBE.cap_seconds,
+                      after_cycle: Callable[[], None] = lambda: None) -> None:
     """Publish continuously until ``stop``; back off with jitter while bus or DB is down.
+    ``after_cycle`` runs after every cycle that reached the database (the backlog sampler).
 
     The waits are capped at the topology's ``DEPENDENCY_PROBE`` cap, a few seconds, so that
     the relay publishes again within seconds of either answering. A handful of relays, each
@@ -202,6 +256,7 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
             report = retrying(relay.publish_batch)
         except (BusUnavailable, *DATABASE_DOWN):
             break  # only reached when stopping during an outage
+        after_cycle()
         if report.published or report.parked:
             log.info("outbox rows published", extra={"published": report.published,
                                                      "failed": report.failed,

@@ -78,8 +78,10 @@ def validate_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, An
             _reject(inventory, order_id, status, shortages)
             return Outcome.REJECTED
         _move(inventory, order_id, status, OrderStatus.STOCK_VALIDATED)
-        inventory.add_event(topology.STOCK_VALIDATED,
-                            {"order_id": order_id, "lines": detail["lines"]})
+        validated = {"order_id": order_id, "lines": detail["lines"]}
+        if (placed := placed_at(topology.ORDER_CREATED.name, detail)) is not None:
+            validated[topology.PLACED_AT_FIELD] = placed  # so the settling consumer can time it
+        inventory.add_event(topology.STOCK_VALIDATED, validated)
         return Outcome.STOCK_VALIDATED
 
 
@@ -104,6 +106,13 @@ def deduct_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, Any]
             "lines": [{**line, "quantity": int(line["quantity"])} for line in lines],
         })
         return Outcome.CONFIRMED
+
+
+def placed_at(detail_type: str, detail: dict[str, Any]) -> str | None:
+    """When the order an event concerns was placed (ISO 8601), if the event tells."""
+    if detail_type == topology.ORDER_CREATED.name:
+        return detail.get(topology.ENVELOPE_FIELDS[1])  # written with the order
+    return detail.get(topology.PLACED_AT_FIELD)
 
 
 def validate_order_stock(writer: Database, reader: Database, event_id: str,

@@ -65,11 +65,11 @@ class Services:
             return command(proc)
         return [sys.executable, "-m", "tests.support.crash_at", crash_at]
 
-    def write_api(self) -> str:
-        """The write API under gunicorn; returns its base URL."""
+    def write_api(self, **env: str) -> str:
+        """The write API under gunicorn (``env`` on top of the contract); its base URL."""
         port = free_port()
         self.start("write-api", command(WRITE_API, port),
-                   {**environment(WRITE_API), "DB_POOL_MAX": "12"}, ready_path="/readyz",
+                   {**environment(WRITE_API), "DB_POOL_MAX": "12", **env}, ready_path="/readyz",
                    port=port)
         return f"http://127.0.0.1:{port}"
 

@@ -107,9 +107,9 @@ def test_sigterm_during_a_default_20s_long_poll_exits_zero_within_the_grace(pipe
     created = pipeline.outbox("OrderCreated")[0]
     url = pipeline.queue_url(VALIDATION)
     worker = services.worker(WORKER_POLL_WAIT_SECONDS=str(default_wait))
-    wait_until(lambda: sum(r.get("message") == "polling" for r in log_records(worker)) == 2,
-               timeout=30, what="both queues long-polling")
-    # Both 20 s polls are in progress (and nothing arrived yet to end them).
+    wait_until(lambda: sum(r.get("message") == "polling" for r in log_records(worker))
+               == len(topology.QUEUES), timeout=30, what="every queue long-polling")
+    # Every queue's 20 s poll is in progress (and nothing arrived yet to end them).
     assert pipeline.depth(url) == (0, 0)
 
     worker.send_signal(signal.SIGTERM)

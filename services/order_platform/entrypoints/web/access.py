@@ -1,10 +1,12 @@
-"""Request ids and the access log, around the whole app: one WSGI middleware.
+"""The edge of every request, around the whole app as one WSGI middleware: request id, access
+log, metrics, the request's span, and ``/metrics``.
 
 Every request gets an id (the caller's ``X-Request-ID`` when it is safe to echo, else a new
 one), every response carries it, and every request writes one JSON access line with it, the
-order it concerned, the status and the duration. As middleware rather than Flask hooks it
-sees every response, routing errors included, and costs a fraction of the hooks' machinery
-on the path of every request.
+order it concerned, the status and the duration. It is counted by route template and timed,
+and, when the process traces, answered inside a server span that continues the caller's
+``traceparent``. As middleware rather than Flask hooks it sees every response, routing errors
+included, and costs a fraction of the hooks' machinery on the path of every request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
-from order_platform import logs
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from order_platform import logs, telemetry
+from order_platform.adapters import tracing as traces
+from order_platform.adapters.metrics import Instruments, may_scrape
+from order_platform.adapters.tracing import Tracing
+from order_platform.entrypoints.web.request_metrics import RequestMetrics, route_of
 
 access_log = logging.getLogger("order_platform.access")
 
@@ -26,14 +36,21 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestLog:
-    """WSGI middleware: a request id in the log context and the response, and one access
-    line per request."""
+    """WSGI middleware: a request id in the log context and the response, one access line,
+    the request metrics and span per request; ``/metrics`` for scrapers on private networks."""
 
-    def __init__(self, app: Callable) -> None:
+    def __init__(self, app: Callable, *, instruments: Instruments,
+                 tracing: Tracing | None = None) -> None:
         self.app = app
+        self._instruments = instruments
+        self._metrics = RequestMetrics(instruments)
+        self._tracing = tracing
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve one request."""
+        if environ.get("PATH_INFO") == telemetry.METRICS_PATH \
+                and may_scrape(environ.get("REMOTE_ADDR")):
+            return self._scrape(start_response)
         incoming = environ.get(_INCOMING, "")
         request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         # gthread workers reuse threads: reset what a previous request left behind.
@@ -47,19 +64,55 @@ class RequestLog:
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
 
+        if self._tracing is not None:
+            return self._traced(environ, start, request_id, answered, started)
+        self._metrics.in_flight.inc()
         try:
             return self.app(environ, start)
         finally:
-            self._log(environ, request_id, answered, started)
+            self._finish(environ, request_id, answered, started)
 
-    @staticmethod
-    def _log(environ: dict, request_id: str, answered: list[str], started: float) -> None:
-        status = int(answered[0].split(" ", 1)[0]) if answered else 500
-        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
-        extra = {"request_id": request_id, "method": method, "path": path, "status": status,
-                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+    def _traced(self, environ: dict, start: Callable, request_id: str, answered: list[str],
+                started: float) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        span = self._tracing.tracer.start_span(
+            method, context=traces.parent(environ.get("HTTP_TRACEPARENT")), kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "order_platform.request_id": request_id})
+        token = otel_context.attach(trace.set_span_in_context(span))
+        self._metrics.in_flight.inc()
+        try:
+            return self.app(environ, start)
+        finally:
+            status, route = self._finish(environ, request_id, answered, started)
+            span.update_name(f"{method} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if (order_id := logs.order_id.get()) is not None:
+                span.set_attribute("order_platform.order_id", order_id)
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end()
+            otel_context.detach(token)
+
+    def _finish(self, environ: dict, request_id: str, answered: list[str],
+                started: float) -> tuple[int, str]:
+        seconds = time.perf_counter() - started
+        self._metrics.in_flight.dec()
+        status = int(answered[0][:3]) if answered else 500
+        route = route_of(environ)
+        method = environ.get("REQUEST_METHOD", "")
+        self._metrics.record(route, method, status, seconds)
+        extra = {"request_id": request_id, "method": method, "path": environ.get("PATH_INFO"),
+                 "status": status, "duration_ms": round(seconds * 1000, 2),
                  "remote_addr": environ.get("REMOTE_ADDR")}
         order_id = logs.order_id.get()
         if order_id is not None:
             extra["order_id"] = order_id
-        access_log.info("%s %s %s", method, path, status, extra=extra)
+        access_log.info("%s %s %s", method, environ.get("PATH_INFO"), status, extra=extra)
+        return status, route
+
+    def _scrape(self, start_response: Callable) -> Iterable[bytes]:
+        body, content_type = self._instruments.exposition()
+        start_response("200 OK", [("Content-Type", content_type),
+                                  ("Content-Length", str(len(body)))])
+        return [body]

@@ -14,6 +14,7 @@ from order_platform.entrypoints.web.errors import register_error_handlers
 from order_platform.entrypoints.web.health import health
 from order_platform.entrypoints.web.json_provider import FastJSONProvider
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
+from order_platform.entrypoints.web.request_metrics import RoutedRequest
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, register_request_hooks
 from order_platform.entrypoints.web.schemas import ErrorResponse
 from order_platform.processes import Process
@@ -31,14 +32,15 @@ def create_api(
     settings: Settings | None = None,
     database=None,
     not_found_retry_after: bool = False,
+    span_exporter=None,
 ) -> APIFlask:
     """Build an API: settings (from the environment unless given), its pool, routes.
 
     A process started by gunicorn passes nothing: ``bootstrap.start`` reads and validates
     the config and sends logs to stderr as JSON. Tests pass their own Settings and, if they
-    like, their own Database.
+    like, their own Database and a span exporter.
     """
-    runtime = bootstrap.start(process, settings)
+    runtime = bootstrap.start(process, settings, span_exporter=span_exporter)
     settings = runtime.settings
     if database is None:
         database = runtime.database(process.endpoints[0])
@@ -47,6 +49,7 @@ def create_api(
                    spec_path="/openapi.json", docs_path="/docs",
                    spec_plugins=[CrossFieldRules()])
     app.json = FastJSONProvider(app)
+    app.request_class = RoutedRequest
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         DESCRIPTION=description,
@@ -57,7 +60,7 @@ def create_api(
     serve_docs_assets(app)
     app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
-    register_request_hooks(app)
+    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing)
     app.register_blueprint(health)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -10,7 +10,11 @@ environment variable so a Deployment can tune them without a new image.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 from order_platform.config import ConfigError, load_settings
 from order_platform.launch import PROCESS_ENV
@@ -73,14 +77,62 @@ logconfig_dict = {
 }
 
 
+# --- Prometheus across worker processes ----------------------------------------------------
+# A scrape reaches one worker, so every worker writes its values to memory-mapped files in a
+# directory of the master's, and /metrics sums them (adapters/metrics.py). The variable must be
+# set before a worker imports prometheus_client: in the master, as it starts (``on_starting``),
+# not when this file is imported. It outlives a HUP, so counters survive a reload of the
+# workers; a new directory per master, so a restarted container never adds its previous run's
+# counts; and directories of masters that died without cleaning up are removed.
+_MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_METRICS_DIR = re.compile(r"order-platform-metrics-(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _metrics_dir() -> str:
+    base = Path(worker_tmp_dir or tempfile.gettempdir())
+    for old in base.glob("order-platform-metrics-*"):
+        match = _METRICS_DIR.match(old.name)
+        if match and not _alive(int(match.group(1))):
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"order-platform-metrics-{os.getpid()}-", dir=base)
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended: its gauges leave the live sums; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    """Remove the metrics directory, if this master made it (not one set from outside)."""
+    path = os.environ.get(_MULTIPROCESS_ENV, "")
+    made = _METRICS_DIR.match(Path(path).name)
+    if made and int(made.group(1)) == os.getpid():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def on_starting(server) -> None:
     """Refuse to start, naming the setting, when the config contract is not met.
 
     Checked once in the master so a bad setting stops the process with one clear
-    message instead of every worker failing to boot in turn.
+    message instead of every worker failing to boot in turn. Then the metrics directory the
+    workers will share.
     """
     try:
         load_settings()
     except ConfigError as exc:
         server.log.error("order-platform: %s", exc)
         sys.exit(2)
+    if not os.environ.get(_MULTIPROCESS_ENV):
+        os.environ[_MULTIPROCESS_ENV] = _metrics_dir()

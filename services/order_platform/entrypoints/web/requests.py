@@ -10,6 +10,8 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from order_platform import logs
+from order_platform.adapters.metrics import Instruments
+from order_platform.adapters.tracing import Tracing
 from order_platform.entrypoints.web.access import RequestLog
 
 MAX_BODY_BYTES = 64 * 1024
@@ -22,10 +24,12 @@ def set_order_id(order_id: object) -> None:
     logs.order_id.set(str(order_id))
 
 
-def register_request_hooks(app: APIFlask) -> None:
-    """Install the hooks on ``app``; request ids and access lines wrap it as middleware."""
+def register_request_hooks(app: APIFlask, *, instruments: Instruments,
+                           tracing: Tracing | None = None) -> None:
+    """Install the hooks on ``app``; request ids, access lines, metrics and spans wrap it as
+    middleware."""
     app.before_request(_require_json_body)
-    app.wsgi_app = RequestLog(app.wsgi_app)
+    app.wsgi_app = RequestLog(app.wsgi_app, instruments=instruments, tracing=tracing)
 
 
 def _require_json_body() -> None:

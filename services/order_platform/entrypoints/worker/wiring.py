@@ -11,14 +11,21 @@ from enum import StrEnum
 
 from botocore.config import Config
 
-from order_platform import logs, topology
+from order_platform import logs, telemetry, topology
 from order_platform.adapters import cache as cache_adapter
+from order_platform.adapters import tracing
 from order_platform.adapters.cache import Cache
 from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
 from order_platform.adapters.db import Database
+from order_platform.adapters.metrics import Instruments
 from order_platform.adapters.outage import DependencyGate, Failure, classify
 from order_platform.adapters.queues import DeliveredEvent, ReceivedMessage, SqsQueue, decode_event
 from order_platform.bootstrap import Runtime
+from order_platform.entrypoints.worker.metrics import (
+    QueueMetrics,
+    extensions_counter,
+    paused_gauge,
+)
 from order_platform.processes import Endpoint
 from order_platform.service_layer import product_cache, stock
 
@@ -66,23 +73,36 @@ def dependency_gates(writer: Database,
     return gates
 
 
-def message_handler(queue: topology.Queue,
-                    handler: EventHandler) -> Callable[[ReceivedMessage], None]:
-    """Decode one SQS message of ``queue`` and run ``handler`` with ids in the log context."""
+SETTLING = frozenset({stock.Outcome.CONFIRMED, stock.Outcome.REJECTED})
+"""Outcomes that give an order its final status."""
+
+
+def message_handler(queue: topology.Queue, handler: EventHandler,
+                    metrics: QueueMetrics | None = None, traces: tracing.Tracing | None = None,
+                    ) -> Callable[[ReceivedMessage], object]:
+    """Decode one SQS message of ``queue`` and run ``handler`` with ids in the log context,
+    inside the span that continues the event's trace; return the handler's outcome.
+    ``metrics`` defaults to instruments of their own (tests that do not look at them)."""
+    metrics = metrics or QueueMetrics(Instruments(telemetry.WORKER_METRICS), queue.key)
     accepted = frozenset(e.name for e in topology.route_for_queue(queue).event_types)
 
-    def handle(message: ReceivedMessage) -> None:
+    def handle(message: ReceivedMessage) -> object:
         event = decode_event(message.body, accepted)
+        metrics.event_age(event.detail.get(topology.ENVELOPE_FIELDS[1]))
         event_token = logs.event_id.set(event.event_id)
         order_token = logs.order_id.set(str(event.detail.get("order_id")))
         try:
-            outcome = handler(event)
+            with tracing.consuming(traces, queue.key, event.detail, event.detail_type):
+                outcome = handler(event)
             log.info("event handled", extra={
                 "consumer": queue.consumer, "detail_type": event.detail_type,
-                "outcome": outcome.value, "receive_count": message.receive_count})
+                "outcome": str(outcome), "receive_count": message.receive_count})
         finally:
             logs.order_id.reset(order_token)
             logs.event_id.reset(event_token)
+        if outcome in SETTLING:
+            metrics.settled(outcome.value, stock.placed_at(event.detail_type, event.detail))
+        return outcome
 
     return handle
 
@@ -150,18 +170,20 @@ def build_worker(runtime: Runtime, *,
     settings = runtime.settings
     writer, reader = runtime.database(Endpoint.WRITER), runtime.database(Endpoint.READER)
     pool = HandlerPool(settings.worker_concurrency)
-    leases = Leases()
+    leases = Leases(on_extended=extensions_counter(runtime.metrics))
     cache = cache_adapter.from_settings(settings)
     gates = dependency_gates(writer, cache)
     gate = gates[topology.STOCK_VALIDATION_QUEUE]  # the writer's: readiness follows it
+    paused_gauge(runtime.metrics, lambda: not gate.closed)
     sqs = runtime.client("sqs", config=RECEIVE_CONFIG)
     control = runtime.client("sqs", config=CONTROL_CONFIG)
     consumers = []
     for queue, handler in event_handlers(writer, reader, cache).items():
+        metrics = QueueMetrics(runtime.metrics, queue.key)
         consumers.append(QueueConsumer(
             queue=SqsQueue(sqs, settings.queue_url(queue.url_env_var), control_client=control),
-            handle=message_handler(queue, handler), pool=pool, leases=leases,
-            gate=gates[queue],
+            handle=message_handler(queue, handler, metrics, runtime.tracing), pool=pool,
+            leases=leases, gate=gates[queue], watch=metrics,
             wait_seconds=settings.worker_poll_wait_seconds,
             after_commit=after_commit or (lambda message: None)))
     return Worker(consumers=consumers, pool=pool, leases=leases, gate=gate, writer=writer)

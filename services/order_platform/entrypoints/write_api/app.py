@@ -10,7 +10,8 @@ from order_platform.entrypoints.write_api.routes import orders, products
 from order_platform.processes import WRITE_API
 
 
-def create_app(settings: Settings | None = None, *, database=None) -> APIFlask:
+def create_app(settings: Settings | None = None, *, database=None,
+               span_exporter=None) -> APIFlask:
     """The write API on the writer pool (port 3000 by convention)."""
     return create_api(
         __name__,
@@ -21,4 +22,5 @@ def create_app(settings: Settings | None = None, *, database=None) -> APIFlask:
         blueprints=(orders, products),
         settings=settings,
         database=database,
+        span_exporter=span_exporter,
     )

@@ -1,0 +1,68 @@
+"""The APIs' request metrics: count and latency by route template, method and status.
+
+Label values come from a closed set (the app's route templates, known methods, three-digit
+statuses), never from raw paths, so a scan of random URLs cannot grow the series without
+bound. The labelled children are looked up once per combination and kept: ``labels()``
+takes a lock and builds a key, which is not worth doing on every request.
+"""
+
+from __future__ import annotations
+
+from flask import Request
+from werkzeug.routing import Rule
+
+from order_platform import telemetry
+from order_platform.adapters.metrics import Instruments
+
+UNMATCHED_ROUTE = "unmatched"
+"""The route label of a request no route matched (a 404 before any view)."""
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestMetrics:
+    """The API instruments of one process."""
+
+    def __init__(self, instruments: Instruments) -> None:
+        self._requests = instruments[telemetry.HTTP_REQUESTS]
+        self._duration = instruments[telemetry.HTTP_DURATION]
+        self.in_flight = instruments[telemetry.HTTP_IN_FLIGHT]
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
+    def record(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and its duration."""
+        if method not in _METHODS:
+            method = "OTHER"
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self._requests.labels(route, method, str(status)),
+                self._duration.labels(route, method))
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+_ROUTE_KEY = "order_platform.route"
+
+
+class RoutedRequest(Request):
+    """Flask's request, leaving the matched route template in the WSGI environ: Flask drops
+    the request object from it when the request ends, before the middleware counts it."""
+
+    _rule: Rule | None = None
+
+    @property
+    def url_rule(self) -> Rule | None:
+        """The matched rule (Flask sets it while routing)."""
+        return self._rule
+
+    @url_rule.setter
+    def url_rule(self, rule: Rule | None) -> None:
+        self._rule = rule
+        if rule is not None:
+            self.environ[_ROUTE_KEY] = rule.rule
+
+
+def route_of(environ: dict) -> str:
+    """The route template the request matched (``/orders/<uuid:order_id>``), after dispatch."""
+    return environ.get(_ROUTE_KEY, UNMATCHED_ROUTE)
