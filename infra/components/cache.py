@@ -18,8 +18,9 @@ import pulumi_random as random
 
 from order_platform import processes
 
-CLIENT_ROLES = (processes.READ_API.role,)
-"""The processes that reach the cache: the read API reads and evicts; nothing else does."""
+CLIENT_ROLES = tuple(p.role for p in processes.CACHE_CLIENTS)
+"""The processes that reach the cache, from the catalogue: the read API reads and fills it, the
+worker evicts from it. Only these get the egress rule to its port and the AUTH-secret grant."""
 CACHE_PORT = 6379
 ENGINE = "valkey"
 ENGINE_VERSION = "8.0"

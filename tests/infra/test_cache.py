@@ -1,4 +1,4 @@
-"""The product cache: on where the stack says it is, wired from outputs, for the read API only."""
+"""The product cache: on where the stack says it is, wired from outputs, for its clients only."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from infra import outputs
 from infra.components.cache import CACHE_PORT, CLIENT_ROLES
 from infra.config import StackConfigError
 from infra.simulation import run_stack
+from order_platform import processes
 from tests.infra.helpers import config_value, k8s_named, k8s_objects, one, prefix
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -133,7 +134,8 @@ def test_only_the_cache_clients_may_reach_it_and_only_on_its_port(cached):
     policy = k8s_named(cached, "NetworkPolicy", "allow-cache").inputs["spec"]
     assert policy["podSelector"] == {"matchExpressions": [
         {"key": "app.kubernetes.io/name", "operator": "In", "values": list(CLIENT_ROLES)}]}
-    assert CLIENT_ROLES == ("read-api",)
+    # The catalogue decides; the worker is there because its product-cache consumer evicts.
+    assert set(CLIENT_ROLES) == {p.role for p in processes.CACHE_CLIENTS} == {"read-api", "worker"}
     assert policy["policyTypes"] == ["Egress"]
     (rule,) = policy["egress"]
     assert rule["ports"] == [{"port": CACHE_PORT, "protocol": "TCP"}]
