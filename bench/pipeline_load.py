@@ -124,13 +124,17 @@ def _metric_sum(url: str, name: str) -> float:
                for sample in family.samples if sample.name == name)
 
 
-def _events(worker_urls: list[str], relay_url: str) -> tuple[float, float]:
-    """Messages the workers handled, events the relay published, so far."""
-    handled = sum(_metric_sum(u, telemetry.MESSAGES_HANDLED.name) for u in worker_urls)
-    return handled, _metric_sum(relay_url, telemetry.OUTBOX_PUBLISHED.name)
+def _events(worker_urls: list[str], relay_url: str) -> tuple[float, float, float]:
+    """Messages the workers handled, events the relay published, receives the workers made,
+    so far."""
+    def workers(metric: telemetry.Metric) -> float:
+        return sum(_metric_sum(u, metric.name) for u in worker_urls)
+    return (workers(telemetry.MESSAGES_HANDLED),
+            _metric_sum(relay_url, telemetry.OUTBOX_PUBLISHED.name), workers(telemetry.RECEIVES))
 
 
-def _quiet(worker_urls: list[str], relay_url: str, timeout: float = 30) -> tuple[float, float]:
+def _quiet(worker_urls: list[str], relay_url: str,
+           timeout: float = 30) -> tuple[float, float, float]:
     """Wait until nothing moves for a second (the last events handled, bounded); the counts."""
     deadline = time.monotonic() + timeout
     last = _events(worker_urls, relay_url)
@@ -202,7 +206,7 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
             break
         time.sleep(0.05)
     finished = time.monotonic()
-    handled, published = (after - before for after, before in
+    handled, published, receives = (after - before for after, before in
                           zip(_quiet(worker_urls, relay_url), events_before, strict=True))
     cpu_after = _cpu_seconds(pids)
     with conn.cursor() as cur:
@@ -231,6 +235,7 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
         "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
         "messages_handled": int(handled),
         "events_published": int(published),
+        "messages_per_receive": round(handled / receives, 2) if receives else None,
         "worker_cpu_ms_per_message": round(1000 * worker_cpu / handled, 3) if handled else None,
         "relay_cpu_ms_per_event": round(1000 * cpu["relay"] / published, 3) if published else None,
         "complete": done >= len(ids) == orders,

@@ -173,6 +173,8 @@ def banner(ports: Ports) -> str:
     w, r = ports.url(WRITE_API.role), ports.url(READ_API.role)
     pg_writer = f"{postgres.WRITER_HOST}:{ports.postgres}"
     pg_reader = f"{postgres.READER_HOST}:{ports.postgres}"
+    # Every process serves /metrics on its API or health port (the catalogue's probe port).
+    metrics = "\n".join(f"  {p.role:<10} {ports.url(p.role)}/metrics" for p in DEPLOYED)
     return f"""
 order-platform is up.
   write API  {w}   (Swagger UI: {w}/docs)
@@ -186,5 +188,7 @@ Place an order, then watch it reach CONFIRMED:
        -d '{{"customer_id": "alice", "items": [{{"sku": "KB-001", "quantity": 1}}]}}'
   curl -s {r}/orders/<order id from the response>
   curl -s {r}/products
+Watch it: make top (a live view), make load (a bounded load test), and the metrics:
+{metrics}
 Ctrl-C stops everything.
 """

@@ -81,6 +81,10 @@ OUTBOX_PARKED = _m("outbox_parked_rows", Kind.GAUGE,
 # --- the worker ------------------------------------------------------------------------------
 MESSAGES_RECEIVED = _m("worker_messages_received_total", Kind.COUNTER,
                        "SQS messages received, by queue.", ("queue",))
+RECEIVES = _m("worker_receives_total", Kind.COUNTER,
+              "ReceiveMessage calls that SQS answered, by queue: messages received per receive "
+              "is the batching the worker achieves (each receive costs the same CPU).",
+              ("queue",))
 MESSAGES_HANDLED = _m("worker_messages_handled_total", Kind.COUNTER,
                       "Messages handled, by queue and outcome (confirmed, rejected, "
                       "stock_validated, duplicate, stale, failed, held).",
@@ -101,15 +105,15 @@ ORDER_SETTLE = _m("order_settle_seconds", Kind.HISTOGRAM,
 METRICS: MappingProxyType[str, Metric] = MappingProxyType({m.name: m for m in (
     HTTP_REQUESTS, HTTP_DURATION, HTTP_IN_FLIGHT, DB_POOL_IN_USE, DB_POOL_SIZE, DB_POOL_WAIT,
     OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_FAILED, OUTBOX_PARKED,
-    MESSAGES_RECEIVED, MESSAGES_HANDLED, HANDLER_DURATION, VISIBILITY_EXTENSIONS, MESSAGE_AGE,
-    DEPENDENCY_PAUSED, ORDER_SETTLE)})
+    MESSAGES_RECEIVED, RECEIVES, MESSAGES_HANDLED, HANDLER_DURATION, VISIBILITY_EXTENSIONS,
+    MESSAGE_AGE, DEPENDENCY_PAUSED, ORDER_SETTLE)})
 """Every metric, by name."""
 
 API_METRICS = (HTTP_REQUESTS, HTTP_DURATION, HTTP_IN_FLIGHT)
 POOL_METRICS = (DB_POOL_IN_USE, DB_POOL_SIZE, DB_POOL_WAIT)
 RELAY_METRICS = (OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED, OUTBOX_FAILED, OUTBOX_PARKED)
-WORKER_METRICS = (MESSAGES_RECEIVED, MESSAGES_HANDLED, HANDLER_DURATION, VISIBILITY_EXTENSIONS,
-                  MESSAGE_AGE, DEPENDENCY_PAUSED, ORDER_SETTLE)
+WORKER_METRICS = (MESSAGES_RECEIVED, RECEIVES, MESSAGES_HANDLED, HANDLER_DURATION,
+                  VISIBILITY_EXTENSIONS, MESSAGE_AGE, DEPENDENCY_PAUSED, ORDER_SETTLE)
 
 
 def emitted_by(proc: processes.Process) -> tuple[Metric, ...]:

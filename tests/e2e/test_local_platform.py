@@ -18,6 +18,7 @@ import requests
 from order_local import postgres
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
+from order_platform.processes import DEPLOYED
 
 pytestmark = pytest.mark.e2e
 
@@ -77,6 +78,11 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_sy
                                "product-cache", "postgres", "postgres-reader"}, memory
         assert all(used > 0 for used in memory.values()), memory
         assert "demo products created: KB-001" in platform.output()
+        # The banner names every process's metrics, and each answers there.
+        for proc in DEPLOYED:
+            metrics = f"{ports.url(proc.role)}/metrics"
+            assert metrics in platform.output(), proc.role
+            assert requests.get(metrics, timeout=5).status_code == 200, metrics
         # The read API's endpoint is a hot standby streaming from the writer; the app role
         # and its password, created on the writer, have replicated to it.
         assert (_in_recovery(data_dir, "DB_WRITER_ENDPOINT"),

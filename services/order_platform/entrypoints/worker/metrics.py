@@ -17,6 +17,7 @@ class QueueMetrics:
     def __init__(self, instruments: Instruments, queue: str) -> None:
         self._queue = queue
         self._received = instruments[telemetry.MESSAGES_RECEIVED].labels(queue)
+        self._receives = instruments[telemetry.RECEIVES].labels(queue)
         self._handled = instruments[telemetry.MESSAGES_HANDLED]
         self._duration = instruments[telemetry.HANDLER_DURATION].labels(queue)
         self._age = instruments[telemetry.MESSAGE_AGE].labels(queue)
@@ -24,6 +25,7 @@ class QueueMetrics:
 
     def received(self, count: int) -> None:
         """``count`` messages came back from one receive."""
+        self._receives.inc()
         self._received.inc(count)
 
     def handled(self, outcome: str, seconds: float) -> None:
