@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra.components.cache import CLIENT_ROLES
 from order_platform.topology import QUEUES
 from tests.infra.helpers import as_list, document, k8s_named, one, prefix
 
@@ -71,11 +72,15 @@ def test_each_role_reaches_only_its_own_resources(run):
     base = secret_pairs(run)
     expected = {
         "write-api": base,
-        "read-api": base | cache_secret_pairs(run),
+        "read-api": base,
         "migrate": base,
         "relay": base | {("events:PutEvents", bus_arn)},
         "worker": base | {(a, q) for a in WORKER_ACTIONS for q in own_queues},
     }
+    # The cache's AUTH secret: its clients (the read API fills, the worker evicts), no others.
+    assert set(CLIENT_ROLES) == {"read-api", "worker"}
+    for account in CLIENT_ROLES:
+        expected[account] = expected[account] | cache_secret_pairs(run)
     for account, pairs in expected.items():
         assert set(grants(run, roles[account])) == pairs, account
 
