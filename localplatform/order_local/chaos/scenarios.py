@@ -202,10 +202,14 @@ def _wait_outbox_published(platform: ChaosPlatform, timeout: float = 60) -> None
     raise TimeoutError("the relay did not publish the outbox")
 
 
-def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, attempts: int = 200) -> Service:
-    """SIGSTOP a worker at a moment its database session is inside a transaction."""
+def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, within: float = 60) -> Service:
+    """SIGSTOP a worker at a moment its database session is inside a transaction.
+
+    A worker's transaction is a few round trips (its writes go in one), so this samples
+    as fast as it can for up to ``within`` seconds rather than a fixed number of times."""
     workers = [platform.services[n] for n in platform.worker_names()]
-    for _ in range(attempts):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
         with platform.writer_query() as cur:
             cur.execute("SELECT client_port FROM pg_stat_activity WHERE application_name = "
                         "'order-worker' AND xact_start IS NOT NULL")
@@ -216,8 +220,7 @@ def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, attempts: int = 2
                 if _still_in_transaction(platform, _local_ports(worker)):
                     return worker
                 worker.signal_tree(signal.SIGCONT)
-        time.sleep(0.01)
-    raise RuntimeError("never caught a worker inside a transaction")
+    raise RuntimeError(f"never caught a worker inside a transaction in {within:.0f} s")
 
 
 def _local_ports(service: Service) -> set[int]:
