@@ -137,18 +137,20 @@ class Shopper(FastHttpUser):
                 resp.failure(f"{resp.status_code}")
                 return
             order_id = resp.json()["id"]
+            # A traced deployment names the order's trace: the polls join it.
+            trace = resp.headers.get("traceresponse")
         SETTLES.placed += 1
-        if self._follow(order_id, sent):
+        if self._follow(order_id, sent, {"traceparent": trace} if trace else {}):
             self.my_orders()
 
-    def _follow(self, order_id: str, sent: float) -> bool:
+    def _follow(self, order_id: str, sent: float, headers: dict[str, str]) -> bool:
         """Poll until the order is final (True) or the settle timeout passes (False)."""
         # A fixed short interval rather than Retry-After's whole second: the settle time is
         # measured at the resolution of the polling.
         opts = self.environment.parsed_options
         while time.monotonic() - sent < opts.settle_timeout:
             time.sleep(opts.poll_interval)
-            resp = self._read(f"/orders/{order_id}", "/orders/{order_id}")
+            resp = self._read(f"/orders/{order_id}", "/orders/{order_id}", headers=headers)
             if resp.status_code == 200 and resp.json()["status"] in FINAL_STATUSES:
                 SETTLES.settled.append((resp.json()["status"], time.monotonic() - sent))
                 return True

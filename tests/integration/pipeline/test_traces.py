@@ -1,5 +1,6 @@
-"""One order, one trace: the write API's request, the relay's publishes and the worker's
-handling share a trace id, carried by the outbox row and the event across bus and queues."""
+"""One order, one trace: the write API's request, the relay's publishes, the worker's handling
+and the client's reads of the order share a trace id, carried by the outbox row and the event
+across bus and queues, and back to the client in ``traceresponse``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from order_platform import bootstrap, logs, topology
 from order_platform.adapters import tracing
+from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.entrypoints.relay import build_relay
+from order_platform.entrypoints.web.access import TRACE_RESPONSE_HEADER
 from order_platform.entrypoints.worker.wiring import build_worker
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
 from order_platform.processes import RELAY, WORKER
@@ -27,6 +30,7 @@ def test_one_orders_spans_from_every_process_share_one_trace(pipeline):
     exporter = InMemorySpanExporter()
     product = pipeline.add_product(stock=5)
     api = create_write_app(pipeline.settings, span_exporter=exporter).test_client()
+    reads = create_read_app(pipeline.settings, cache=None, span_exporter=exporter).test_client()
     relay_runtime = bootstrap.start(RELAY, pipeline.settings, span_exporter=exporter)
     worker_runtime = bootstrap.start(WORKER, pipeline.settings, span_exporter=exporter)
     relay, worker = build_relay(relay_runtime), build_worker(worker_runtime)
@@ -39,7 +43,12 @@ def test_one_orders_spans_from_every_process_share_one_trace(pipeline):
         order_id = response.json["id"]
         wait_until(lambda: pipeline.order(order_id)["status"] == "CONFIRMED", timeout=60,
                    what="the order confirmed")
-        wait_until(lambda: len(_spans_of(exporter, order_id)) >= 6, timeout=30,
+        # The client polls its order with the trace the write API handed back.
+        traced = {"traceparent": response.headers[TRACE_RESPONSE_HEADER]}
+        assert wait_until(lambda: reads.get(f"/orders/{order_id}", headers=traced)
+                          .json.get("status") == "CONFIRMED", timeout=30,
+                          what="the order confirmed on the reader")
+        wait_until(lambda: len(_spans_of(exporter, order_id)) >= 7, timeout=30,
                    what="every span of the order finished")
     finally:
         assert worker.shutdown(15)
@@ -51,8 +60,11 @@ def test_one_orders_spans_from_every_process_share_one_trace(pipeline):
     by_service = {}
     for span in spans:
         by_service.setdefault(span.resource.attributes["service.name"], []).append(span.name)
+    # The reader may lag: a poll or two may come before the one that saw CONFIRMED.
+    by_service["order-platform-read-api"] = sorted(set(by_service["order-platform-read-api"]))
     assert {k: sorted(v) for k, v in by_service.items()} == {
         "order-platform-write-api": ["POST /orders"],
+        "order-platform-read-api": ["GET /orders/<uuid:order_id>"],
         "order-platform-relay": ["InventoryUpdated publish", "OrderCreated publish",
                                  "StockValidated publish"],
         "order-platform-worker": sorted(
@@ -68,6 +80,8 @@ def test_one_orders_spans_from_every_process_share_one_trace(pipeline):
     assert validation.parent.span_id == request.context.span_id
     assert by_name["OrderCreated publish"].parent.span_id == request.context.span_id
     assert by_name["inventory-update process"].parent.span_id == validation.context.span_id
+    assert {span.parent.span_id for span in spans if span.name.startswith("GET ")} == {
+        request.context.span_id}
     # The context is in the outbox row itself, so a relay started later continues the trace.
     rows = pipeline.outbox("OrderCreated")
     assert rows[-1]["detail"][topology.TRACE_FIELD].split("-")[1] == \

@@ -15,7 +15,7 @@ _UNSET = object()
 
 
 def create_app(settings: Settings | None = None, *, database=None,
-               cache=_UNSET) -> APIFlask:
+               cache=_UNSET, span_exporter=None) -> APIFlask:
     """The read API on the read-only reader pool (port 3001 by convention), with the product
     cache when ``CACHE_URL`` is set. Tests may pass their own ``cache`` (or None)."""
     app = create_api(
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, database=None,
         settings=settings,
         database=database,
         not_found_retry_after=True,
+        span_exporter=span_exporter,
     )
     if cache is _UNSET:
         cache = cache_adapter.from_settings(app.extensions[EXTENSION_KEY].settings)

@@ -30,6 +30,9 @@ from order_platform.entrypoints.web.request_metrics import RequestMetrics, route
 access_log = logging.getLogger("order_platform.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+TRACE_RESPONSE_HEADER = "traceresponse"
+"""W3C Trace Context level 2: the request's span, so a client that polls the order sends it
+back as ``traceparent`` and its reads join the order's trace."""
 _INCOMING = "HTTP_X_REQUEST_ID"
 # Echoed into a response header and every log line, so only a safe alphabet is trusted.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -79,9 +82,16 @@ class RequestLog:
             method, context=traces.parent(environ.get("HTTP_TRACEPARENT")), kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "order_platform.request_id": request_id})
         token = otel_context.attach(trace.set_span_in_context(span))
+        traceresponse = traces.current_traceparent()
+
+        def start_traced(status: str, headers: list, exc_info=None):
+            if traceresponse:
+                headers.append((TRACE_RESPONSE_HEADER, traceresponse))
+            return start(status, headers, exc_info)
+
         self._metrics.in_flight.inc()
         try:
-            return self.app(environ, start)
+            return self.app(environ, start_traced)
         finally:
             status, route = self._finish(environ, request_id, answered, started)
             span.update_name(f"{method} {route}")
