@@ -27,6 +27,15 @@ bind = [f"0.0.0.0:{_api.port}"]
 
 # Threads, not processes, carry concurrency: requests mostly wait on PostgreSQL, and
 # each worker's pool (DB_POOL_MAX, default 8) covers its threads with room to spare.
+# Why gthread and not sync workers:
+# - The NLB passes TCP through without buffering, so a slow client would hold a sync
+#   worker for its whole upload or download; a gthread worker parks the idle connection
+#   and keeps serving (gunicorn's docs want a buffering proxy in front of sync workers).
+# - Measured (make bench-compare, 3 rounds each, 2 cores, 2026-11-26): sync x4 gave
+#   POST /orders 912 req/s (p99 81 ms, 1.48 ms CPU/request) and GET /orders/{id} 1,416
+#   (p99 44 ms, 0.94 ms); gthread 2x4 in the runs around it gave POST 884-1,132 (p99
+#   39-60 ms, 1.10-1.35 ms) and GET 1,358-1,691 (p99 28-35 ms, 0.69-0.80 ms). No
+#   throughput to gain, a worse tail and more CPU per request: gthread stays.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
