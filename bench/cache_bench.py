@@ -15,10 +15,8 @@ rounds x seconds; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,7 +37,7 @@ from order_platform.processes import READ_API, RELAY, WORKER, WRITE_API
 from order_platform.service_layer import product_cache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import _free_port, _start, _wait_ok, wrk
+from compare import _free_port, _start, _wait_ok, parse_rounds_args, rounds_parser, wrk
 
 RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 HIT = f"{product_cache.CACHE_NAME}; hit"
@@ -192,17 +190,10 @@ def _summary(rounds: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Start everything, alternate rounds, measure visibility and a kill, report, stop."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=16)
+    parser = rounds_parser(__doc__, RESULTS / "cache.json")
     parser.add_argument("--products", type=int, default=200)
     parser.add_argument("--restocks", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=RESULTS / "cache.json")
-    args = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed (make bench installs it: apt-get install wrk)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args = parse_rounds_args(parser, argv)
     with tempfile.TemporaryDirectory(prefix="order-cache-bench-") as tmp:
         base, ports = Path(tmp), Ports.free()
         backing = stack.start_backing(base / "data", ports)

@@ -152,17 +152,29 @@ def _seed(write_url: str, count: int) -> tuple[str, list[str]]:
     return sku, ids
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start everything, alternate rounds, report, stop."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def rounds_parser(doc: str, out: Path) -> argparse.ArgumentParser:
+    """The options of a benchmark that alternates wrk rounds, writing its JSON to ``out``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=RESULTS / "compare.json")
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
+def parse_rounds_args(parser: argparse.ArgumentParser,
+                      argv: list[str] | None) -> argparse.Namespace:
+    """Parse, refuse to start without wrk, and make the output's directory."""
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (make bench installs it: apt-get install wrk)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start everything, alternate rounds, report, stop."""
+    args = parse_rounds_args(rounds_parser(__doc__, RESULTS / "compare.json"), argv)
     with tempfile.TemporaryDirectory(prefix="order-compare-") as tmp:
         base = Path(tmp)
         backing = stack.start_backing(base / "data", Ports.free())
