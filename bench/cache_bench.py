@@ -37,21 +37,22 @@ from order_platform.processes import READ_API, RELAY, WORKER, WRITE_API
 from order_platform.service_layer import product_cache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import _free_port, _start, _wait_ok, parse_rounds_args, rounds_parser, wrk
+from compare import (
+    _free_port,
+    _start,
+    _wait_ok,
+    lua_get_one_of,
+    parse_rounds_args,
+    rounds_parser,
+    wrk,
+)
 
 RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 HIT = f"{product_cache.CACHE_NAME}; hit"
 
 
 def _lua_get_skus(skus: list[str]) -> str:
-    listed = ",".join(f'"{s}"' for s in skus)
-    return f"""
-skus = {{{listed}}}
-math.randomseed(os.time() + math.floor(os.clock() * 1e6))
-request = function()
-  return wrk.format("GET", "/products/" .. skus[math.random(1, #skus)])
-end
-"""
+    return lua_get_one_of("/products/", skus)
 
 
 def tree_cpu_seconds(pid: int) -> float:

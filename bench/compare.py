@@ -106,15 +106,20 @@ end
 """
 
 
-def _lua_get(order_ids: list[str]) -> str:
-    ids = ",".join(f'"{i}"' for i in order_ids)
+def lua_get_one_of(prefix: str, values: list[str]) -> str:
+    """A wrk script that GETs ``prefix`` followed by one of ``values``, at random."""
+    listed = ",".join(f'"{v}"' for v in values)
     return f"""
-ids = {{{ids}}}
+values = {{{listed}}}
 math.randomseed(os.time() + math.floor(os.clock() * 1e6))
 request = function()
-  return wrk.format("GET", "/orders/" .. ids[math.random(1, #ids)])
+  return wrk.format("GET", "{prefix}" .. values[math.random(1, #values)])
 end
 """
+
+
+def _lua_get(order_ids: list[str]) -> str:
+    return lua_get_one_of("/orders/", order_ids)
 
 
 def _free_port() -> int:
