@@ -8,7 +8,6 @@ calls ``provision.build_messaging`` with its own prefix.
 from __future__ import annotations
 
 import os
-import pwd
 import socket
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from order_local.stack import APP_DB, APP_ROLE  # the names make dev uses
+from tests.support import accounts
 
 
 def free_port() -> int:
@@ -37,31 +37,11 @@ def pg_system_user() -> Iterator[str]:
     from order_local import machine
 
     if os.geteuid() == 0:
-        _remove_orphaned_test_users(machine)
-    name = f"{TEST_USER_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        accounts.remove_orphans(machine.remove_system_user)
+    name = accounts.session_account()
     yield name
     if os.geteuid() == 0:
         machine.remove_system_user(name)
-
-
-TEST_USER_PREFIX = "op_test_"
-"""Test accounts are ``op_test_<pid of the session>_<random>``."""
-
-
-def _remove_orphaned_test_users(machine) -> None:
-    """Remove the accounts of test sessions that were killed before their cleanup ran (a
-    SIGKILL, a machine restart): their pid is gone and no process runs as them. A session
-    still running keeps its own."""
-    import psutil
-
-    running_as = {proc.info["username"] for proc in psutil.process_iter(["username"])}
-    for entry in pwd.getpwall():
-        pid = entry.pw_name.removeprefix(TEST_USER_PREFIX).split("_", 1)[0]
-        # Past Linux's largest pid (2**22) it is the random part of an older name: no session.
-        if (entry.pw_name.startswith(TEST_USER_PREFIX) and pid.isdigit()
-                and (int(pid) > 2**22 or not psutil.pid_exists(int(pid)))
-                and entry.pw_name not in running_as):
-            machine.remove_system_user(entry.pw_name)
 
 
 @pytest.fixture(scope="session")

@@ -244,22 +244,3 @@ def test_a_socket_directory_left_by_a_killed_server_does_not_stop_the_next(tmp_p
         postgres.stop(proc)
     assert not stale.exists()
 
-
-@pytest.mark.skipif(not AS_ROOT, reason="accounts are only made under root")
-def test_a_killed_sessions_test_account_is_removed_by_the_next_session():
-    """A session killed before its cleanup (SIGKILL, a restart) leaves its account; the next
-    session removes it, and keeps the accounts of sessions that are still running."""
-    from tests.conftest import TEST_USER_PREFIX, _remove_orphaned_test_users
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()  # a pid that no longer runs (and is not reused within this test)
-    orphan = f"{TEST_USER_PREFIX}{dead.pid}_{uuid.uuid4().hex[:8]}"
-    alive = f"{TEST_USER_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    try:
-        machine.ensure_system_user(orphan)
-        machine.ensure_system_user(alive)
-        _remove_orphaned_test_users(machine)
-        assert (_exists(orphan), _exists(alive)) == (False, True)
-    finally:
-        machine.remove_system_user(orphan)
-        machine.remove_system_user(alive)
