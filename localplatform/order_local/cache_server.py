@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from order_local import children
+
 HOST = "127.0.0.1"
 MAX_MEMORY = "64mb"
 
@@ -64,23 +66,9 @@ def wait_ready(port: int, proc: subprocess.Popen | None = None, timeout: float =
 def start(port: int, data_dir: Path, log_path: Path | None = None) -> subprocess.Popen:
     """Start the server as a child process and wait until it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(command(port, data_dir), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # stopped by its owner, not by Ctrl-C
-    try:
-        wait_ready(port, proc)
-    except BaseException:
-        stop(proc)
-        raise
-    return proc
+    return children.start(command(port, data_dir), lambda proc: wait_ready(port, proc),
+                          log_path=log_path)
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
-    """Stop the server (SIGTERM: it exits at once, having nothing to save)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+stop = children.stop
+"""Stop the server (SIGTERM: it exits at once, having nothing to save)."""

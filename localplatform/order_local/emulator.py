@@ -16,6 +16,8 @@ import sys
 import time
 import urllib.request
 
+from order_local import children
+
 THREADS = 128
 """Concurrent requests, long polls included: a few dozen consumers at once, with room."""
 
@@ -49,20 +51,9 @@ def wait_ready(endpoint: str, proc: subprocess.Popen | None = None, timeout: flo
 
 def start(port: int, log_path: str | None = None) -> subprocess.Popen:
     """Start the emulator as a child process and wait until it answers."""
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT,
-                            env=environment(port),
-                            start_new_session=True)  # stopped by its owner, not by Ctrl-C
-    wait_ready(f"http://127.0.0.1:{port}", proc)
-    return proc
+    return children.start(command(port), lambda proc: wait_ready(f"http://127.0.0.1:{port}", proc),
+                          log_path=log_path, env=environment(port))
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
-    """Terminate the emulator."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+stop = children.stop
+"""Terminate the emulator."""
