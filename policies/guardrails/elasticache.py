@@ -60,13 +60,18 @@ elasticache_encryption_in_transit = ResourceValidationPolicy(
 )
 
 
+def _standalone_cluster(args: ResourceValidationArgs) -> bool:
+    """A Redis or Valkey cluster outside a replication group: it has neither encryption at
+    rest nor AUTH of its own (a replication group's member clusters inherit the group's)."""
+    return str(get(args.props, "engine", "")) != "memcached" and not get(
+        args.props, "replicationGroupId")
+
+
 @for_types(*CACHES)
 def _encrypted_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Data and snapshots are encrypted at rest with a customer-managed KMS key."""
     if args.resource_type == CLUSTER:
-        if str(get(args.props, "engine", "")) != "memcached" and not get(
-            args.props, "replicationGroupId"
-        ):
+        if _standalone_cluster(args):
             report(f"Cluster {label(args)} cannot encrypt at rest. {USE_A_REPLICATION_GROUP}")
         return
     if args.resource_type == REPLICATION_GROUP and not truthy(
@@ -99,9 +104,7 @@ elasticache_encryption_at_rest = ResourceValidationPolicy(
 def _auth_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Connections authenticate: an AUTH token, or RBAC users through a user group."""
     if args.resource_type == CLUSTER:
-        if str(get(args.props, "engine", "")) != "memcached" and not get(
-            args.props, "replicationGroupId"
-        ):
+        if _standalone_cluster(args):
             report(f"Cluster {label(args)} cannot require AUTH. {USE_A_REPLICATION_GROUP}")
         return
     if args.resource_type == SERVERLESS_CACHE:
