@@ -15,6 +15,7 @@ from pulumi_policy import (
 )
 
 from guardrails.props import (
+    aws_managed_key,
     for_types,
     get,
     int_setting,
@@ -46,8 +47,7 @@ def _storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) ->
             "(encryption cannot be added later without a snapshot restore)."
         )
         return
-    key = get(args.props, "kmsKeyId", "")
-    if not key or "alias/aws/" in str(key):
+    if aws_managed_key(get(args.props, "kmsKeyId")):
         report(
             f"Cluster {label(args)} is encrypted with the AWS-managed key. Set kms_key_id to "
             "the ARN of a customer-managed aws.kms.Key so that its policy, rotation and audit "

@@ -18,7 +18,16 @@ from pulumi_policy import (
 )
 
 from guardrails.eks import public_subnet_ids, subnets_by_id
-from guardrails.props import for_types, get, int_setting, items, label, number, truthy
+from guardrails.props import (
+    aws_managed_key,
+    for_types,
+    get,
+    int_setting,
+    items,
+    label,
+    number,
+    truthy,
+)
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SERVERLESS_CACHE = "aws:elasticache/serverlessCache:ServerlessCache"
@@ -83,8 +92,7 @@ def _encrypted_at_rest(args: ResourceValidationArgs, report: ReportViolation) ->
             "would be replaced)."
         )
         return
-    key = get(args.props, "kmsKeyId", "")
-    if not key or "alias/aws/" in str(key):
+    if aws_managed_key(get(args.props, "kmsKeyId")):
         report(
             f"{_kind(args)} {label(args)} is encrypted at rest with the AWS-managed key. Set "
             "kms_key_id to the ARN of a customer-managed aws.kms.Key, so that its policy, rotation "

@@ -99,3 +99,9 @@ def for_types(*resource_types: str) -> Callable:
 def label(args: Any) -> str:
     """How a message names the resource: its logical name."""
     return f"'{args.name}'"
+
+
+def aws_managed_key(key: Any) -> bool:
+    """True when ``kmsKeyId`` is unset or names an AWS-managed key (``alias/aws/...``): its
+    policy, rotation and audit are AWS's, not the stack's."""
+    return not key or "alias/aws/" in str(key)
