@@ -26,7 +26,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
 import redis
 import requests
 
@@ -44,6 +43,7 @@ from compare import (
     lua_get_one_of,
     parse_rounds_args,
     rounds_parser,
+    tree_cpu_seconds,
     wrk,
 )
 
@@ -53,25 +53,6 @@ HIT = f"{product_cache.CACHE_NAME}; hit"
 
 def _lua_get_skus(skus: list[str]) -> str:
     return lua_get_one_of("/products/", skus)
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and all its descendants so far, the exited ones included:
-    gunicorn recycles its workers (max_requests), and a reaped worker's time moves to the
-    master's children times rather than vanishing."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
 
 
 def _cache_stats(client: redis.Redis) -> tuple[int, int]:

@@ -58,7 +58,12 @@ class Target:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and its live children."""
+    """CPU seconds of a process and all its descendants, ended ones included.
+
+    A gunicorn worker recycled after ``max_requests``, or a PostgreSQL backend whose client
+    disconnected, is gone from the tree; its CPU time is in its parent's ``children_*`` times
+    once reaped, so the sum never goes backwards mid-round.
+    """
     total = 0.0
     try:
         root = psutil.Process(pid)
@@ -68,7 +73,7 @@ def tree_cpu_seconds(pid: int) -> float:
     for proc in procs:
         try:
             times = proc.cpu_times()
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
         except psutil.Error:
             continue
     return total
@@ -214,6 +219,8 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
                 "PYTHONPATH": str(BENCH_DIR.parent / "services")}
     procs.append(_start([sys.executable, "-m", "gunicorn", "-k", conf["worker_class"],
                          "-w", str(conf["workers"]), "--threads", str(conf["threads"]),
+                         "--max-requests", str(conf["max_requests"]),
+                         "--max-requests-jitter", str(conf["max_requests_jitter"]),
                          "--bind", f"127.0.0.1:{ports['bare']}", "--log-level", "warning",
                          "bare_app:create_app()"], bare_env, base / "bare.log"))
     urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
@@ -255,11 +262,13 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
 
 
 def _shipped_gunicorn() -> dict:
-    """The worker model and sizes the project ships (``gunicorn_conf``)."""
+    """The worker model, sizes and recycling the project ships (``gunicorn_conf``); the bare
+    app runs under the same."""
     from order_platform.entrypoints.web import gunicorn_conf
 
     return {"worker_class": gunicorn_conf.worker_class, "workers": gunicorn_conf.workers,
-            "threads": gunicorn_conf.threads}
+            "threads": gunicorn_conf.threads, "max_requests": gunicorn_conf.max_requests,
+            "max_requests_jitter": gunicorn_conf.max_requests_jitter}
 
 
 def _summary(rounds: list[dict]) -> dict:

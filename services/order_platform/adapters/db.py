@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import select
 from collections.abc import Iterator
 
@@ -42,6 +43,9 @@ def is_auth_failure(exc: BaseException) -> bool:
     return "password authentication failed" in text or "28P01" in text
 
 
+_NAME = operator.attrgetter("name")
+
+
 class DictRowCursor(psycopg2.extensions.cursor):
     """A cursor whose rows are plain dicts keyed by column name.
 
@@ -71,7 +75,7 @@ class DictRowCursor(psycopg2.extensions.cursor):
             yield dict(zip(columns, row, strict=True))
 
     def _columns(self) -> tuple[str, ...]:
-        return tuple(column.name for column in self.description or ())
+        return tuple(map(_NAME, self.description or ()))
 
 
 def _still_open(conn) -> bool:
@@ -147,46 +151,35 @@ class Database:
         # read-only through the session default in its options, which covers both modes.
         return conn
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        """Borrow a connection; a broken one is discarded rather than returned."""
-        conn = self._pool.acquire()
-        broken = False
-        try:
-            yield conn
-        except psycopg2.OperationalError as exc:
-            # A cancelled statement or a lock timeout leaves a healthy session behind
-            # (the transaction is rolled back below); anything else may have lost it.
-            broken = not isinstance(exc, _SESSION_SURVIVES)
-            raise
-        finally:
-            broken = broken or bool(conn.closed)
-            if not broken and conn.status != psycopg2.extensions.STATUS_READY:
-                try:
-                    conn.rollback()
-                except psycopg2.Error:
-                    broken = True
-            self._pool.release(conn, discard=broken)
-            if broken:
-                # A session lost to a restart or failover means its idle siblings are gone
-                # too: drop them now rather than fail one call on each of them.
-                self._pool.close()
+    def connection(self) -> _Lease:
+        """Borrow a connection (``with db.connection() as conn``); a broken one is discarded
+        rather than returned."""
+        return _Lease(self)
 
-    @contextlib.contextmanager
-    def statement(self) -> Iterator[DictRowCursor]:
+    def statement(self) -> _Statement:
         """A cursor whose statements each commit on their own (autocommit).
 
         For work that is one statement (a read, one atomic write), it saves the BEGIN and
         COMMIT round trips of ``transaction()``: a third of a single read's time.
         """
-        with self.connection() as conn:
-            conn.autocommit = True
+        return _Statement(self)
+
+    def _give_back(self, conn, failure: BaseException | None) -> None:
+        """Return a lent connection after a block that ended with ``failure`` (or None)."""
+        # A cancelled statement or a lock timeout leaves a healthy session behind (the
+        # transaction is rolled back below); any other OperationalError may have lost it.
+        broken = (isinstance(failure, psycopg2.OperationalError)
+                  and not isinstance(failure, _SESSION_SURVIVES)) or bool(conn.closed)
+        if not broken and conn.status != psycopg2.extensions.STATUS_READY:
             try:
-                with conn.cursor(cursor_factory=DictRowCursor) as cur:
-                    yield cur
-            finally:
-                if not conn.closed:
-                    conn.autocommit = False
+                conn.rollback()
+            except psycopg2.Error:
+                broken = True
+        self._pool.release(conn, discard=broken)
+        if broken:
+            # A session lost to a restart or failover means its idle siblings are gone
+            # too: drop them now rather than fail one call on each of them.
+            self._pool.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[DictRowCursor]:
@@ -209,3 +202,51 @@ class Database:
     def close(self) -> None:
         """Close every idle pooled connection."""
         self._pool.close()
+
+
+# The two ways to borrow are classes, not generator context managers: they run on every
+# request, where a generator's frames and contextlib's wrapping cost more than the borrowing.
+class _Lease:
+    """``Database.connection()``: one pooled connection for the length of a block."""
+
+    __slots__ = ("_conn", "_db")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self):
+        self._conn = self._db._pool.acquire()
+        return self._conn
+
+    def __exit__(self, kind, failure, traceback) -> None:
+        self._db._give_back(self._conn, failure)
+
+
+class _Statement:
+    """``Database.statement()``: a pooled connection in autocommit, and a cursor on it."""
+
+    __slots__ = ("_conn", "_cursor", "_db")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> DictRowCursor:
+        conn = self._conn = self._db._pool.acquire()
+        try:
+            conn.autocommit = True
+            self._cursor = conn.cursor(cursor_factory=DictRowCursor)
+        except BaseException as failure:
+            self._db._give_back(conn, failure)
+            raise
+        return self._cursor
+
+    def __exit__(self, kind, failure, traceback) -> None:
+        conn = self._conn
+        try:
+            self._cursor.close()
+            if not conn.closed:
+                conn.autocommit = False
+        except BaseException as late:
+            self._db._give_back(conn, late)
+            raise
+        self._db._give_back(conn, failure)

@@ -56,17 +56,26 @@ class ConnectionPool(Generic[Conn]):
         self._usable = usable
         self._idle: list[Conn] = []
         self._out = 0
-        self._freed = threading.Condition(threading.Lock())
+        # One lock; the condition on it is only for callers that must wait for a connection,
+        # and is notified only when one does (Condition's methods are Python, the lock's C).
+        self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
+        self._waiting = 0
         self._wait = wait_seconds
         self.size = size
 
     def acquire(self) -> Conn:
         """An idle connection, or a new one while fewer than ``size`` are out."""
         asked = time.perf_counter()
-        with self._freed:
-            if self._out >= self.size and not self._freed.wait_for(
-                    lambda: self._out < self.size, self._wait):
-                raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
+        with self._lock:
+            if self._out >= self.size:
+                self._waiting += 1
+                try:
+                    freed = self._freed.wait_for(lambda: self._out < self.size, self._wait)
+                finally:
+                    self._waiting -= 1
+                if not freed:
+                    raise PoolExhausted(f"all {self.size} connections busy for {self._wait}s")
             self._out += 1
             self._watch.lent(time.perf_counter() - asked, self._out)
             idle = self._idle
@@ -88,16 +97,17 @@ class ConnectionPool(Generic[Conn]):
         self._give_back(None if discard else conn)
 
     def _give_back(self, conn: Conn | None) -> None:
-        with self._freed:
+        with self._lock:
             self._out -= 1
             self._watch.returned(self._out)
             if conn is not None:
                 self._idle.append(conn)
-            self._freed.notify()
+            if self._waiting:
+                self._freed.notify()
 
     def close(self) -> None:
         """Close the idle connections (those still out are closed when discarded)."""
-        with self._freed:
+        with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             _close_quietly(conn)

@@ -33,6 +33,15 @@ def test_malformed_json_is_400(write_client, path):
         assert_error(response, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("path", ["/orders", "/products", "/products/SKU-1/stock"])
+def test_json_that_is_not_utf8_is_400(write_client, path):
+    """JSON on the wire is UTF-8 without a byte-order mark (RFC 8259, section 8.1)."""
+    body = json.dumps({"customer_id": "c-1", "items": [{"sku": "SKU-1", "quantity": 1}]})
+    for raw in (body.encode("utf-16"), body.encode("utf-32"), b"\xef\xbb\xbf" + body.encode()):
+        response = write_client.post(path, data=raw, content_type="application/json")
+        assert_error(response, 400, "malformed_json")
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
                                           "multipart/form-data; boundary=x", "application/xml",
                                           "application/jsonx", "json"])

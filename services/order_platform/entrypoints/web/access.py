@@ -69,7 +69,7 @@ class RequestLog:
 
         if self._tracing is not None:
             return self._traced(environ, start, request_id, answered, started)
-        self._metrics.in_flight.inc()
+        self._metrics.in_flight(1)
         try:
             return self.app(environ, start)
         finally:
@@ -89,7 +89,7 @@ class RequestLog:
                 headers.append((TRACE_RESPONSE_HEADER, traceresponse))
             return start(status, headers, exc_info)
 
-        self._metrics.in_flight.inc()
+        self._metrics.in_flight(1)
         try:
             return self.app(environ, start_traced)
         finally:
@@ -107,7 +107,6 @@ class RequestLog:
     def _finish(self, environ: dict, request_id: str, answered: list[str],
                 started: float) -> tuple[int, str]:
         seconds = time.perf_counter() - started
-        self._metrics.in_flight.dec()
         status = int(answered[0][:3]) if answered else 500
         route = route_of(environ)
         method = environ.get("REQUEST_METHOD", "")

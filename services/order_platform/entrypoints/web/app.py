@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import FunctionType
 
 from apiflask import APIBlueprint, APIFlask
+from flask.sessions import NullSession, SessionInterface
 
 from order_platform import bootstrap
 from order_platform.config import Settings
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDependencies
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
+from order_platform.entrypoints.web.fast_io import ApiResponse
 from order_platform.entrypoints.web.health import health
 from order_platform.entrypoints.web.json_provider import FastJSONProvider
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
@@ -20,6 +23,41 @@ from order_platform.entrypoints.web.schemas import ErrorResponse
 from order_platform.processes import Process
 
 API_VERSION = "1.0.0"
+
+
+class _NoSessions(SessionInterface):
+    """The APIs keep no sessions (no cookies, no secret key). Flask's default interface still
+    looks for a key to sign one with and builds an empty session on every request; this
+    hands every request the same null session, which refuses to be written to."""
+
+    _null = NullSession()
+
+    def open_session(self, app, request) -> NullSession:
+        """The shared null session."""
+        return self._null
+
+    def save_session(self, app, session, response) -> None:
+        """Nothing to save (Flask does not ask for a null session)."""
+
+
+class ApiApp(APIFlask):
+    """APIFlask without two costs Flask pays on every request for features the APIs do not
+    use: sessions, and asking of every view and hook again whether it is a coroutine."""
+
+    session_interface = _NoSessions()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict = {}
+
+    def ensure_sync(self, func):
+        """Flask's answer, remembered per function (a function's kind cannot change)."""
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = super().ensure_sync(func)
+            if isinstance(func, FunctionType):  # a bound method is a new object each time
+                self._synced[func] = synced
+        return synced
 
 
 def create_api(
@@ -45,11 +83,12 @@ def create_api(
     if database is None:
         database = runtime.database(process.endpoints[0])
 
-    app = APIFlask(import_name, title=title, version=API_VERSION,
+    app = ApiApp(import_name, title=title, version=API_VERSION,
                    spec_path="/openapi.json", docs_path="/docs",
                    spec_plugins=[CrossFieldRules()])
     app.json = FastJSONProvider(app)
     app.request_class = RoutedRequest
+    app.response_class = ApiResponse
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         DESCRIPTION=description,

@@ -24,8 +24,12 @@ class FastJSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Encode ``obj``; pretty-printing and other options go to the default provider."""
         if not kwargs:
-            try:
-                return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
-            except (orjson.JSONEncodeError, TypeError):
-                pass
+            return self.dumps_bytes(obj).decode()
         return super().dumps(obj, **kwargs)
+
+    def dumps_bytes(self, obj: Any) -> bytes:
+        """``dumps`` as the UTF-8 bytes a response body is."""
+        try:
+            return orjson.dumps(obj, default=self.default, option=_OPTIONS)
+        except (orjson.JSONEncodeError, TypeError):
+            return super().dumps(obj).encode()

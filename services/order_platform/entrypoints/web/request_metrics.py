@@ -12,7 +12,7 @@ from flask import Request
 from werkzeug.routing import Rule
 
 from order_platform import telemetry
-from order_platform.adapters.metrics import Instruments
+from order_platform.adapters.metrics import Instruments, Observer, adder
 
 UNMATCHED_ROUTE = "unmatched"
 """The route label of a request no route matched (a 404 before any view)."""
@@ -25,21 +25,23 @@ class RequestMetrics:
     def __init__(self, instruments: Instruments) -> None:
         self._requests = instruments[telemetry.HTTP_REQUESTS]
         self._duration = instruments[telemetry.HTTP_DURATION]
-        self.in_flight = instruments[telemetry.HTTP_IN_FLIGHT]
+        self.in_flight = adder(instruments[telemetry.HTTP_IN_FLIGHT])
+        """Add 1 as a request starts; ``record`` takes it off as it ends."""
         self._children: dict[tuple[str, str, int], tuple] = {}
 
     def record(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request and its duration."""
+        """Count one answered request and its duration; it is no longer in flight."""
+        self.in_flight(-1)
         if method not in _METHODS:
             method = "OTHER"
         key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (
-                self._requests.labels(route, method, str(status)),
-                self._duration.labels(route, method))
-        children[0].inc()
-        children[1].observe(seconds)
+        recorders = self._children.get(key)
+        if recorders is None:
+            recorders = self._children[key] = (
+                adder(self._requests.labels(route, method, str(status))),
+                Observer(self._duration.labels(route, method)))
+        recorders[0](1)
+        recorders[1](seconds)
 
 
 _ROUTE_KEY = "order_platform.route"

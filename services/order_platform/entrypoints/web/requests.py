@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from apiflask import APIFlask, HTTPError
 from flask import request
@@ -17,6 +18,14 @@ from order_platform.entrypoints.web.access import RequestLog
 MAX_BODY_BYTES = 64 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _JSON_MIMETYPE = re.compile(r"application/(?:[\w.+-]+\+)?json")
+
+
+_JSON_BODY = "order_platform.json_body"
+
+
+def json_body() -> Any:
+    """The request's JSON body, as ``_require_json_body`` parsed it (parsed once per request)."""
+    return request.environ[_JSON_BODY]
 
 
 def set_order_id(order_id: object) -> None:
@@ -37,21 +46,24 @@ def _require_json_body() -> None:
 
     The schema library validates the parsed body; this hook only guarantees there is
     one to validate. Parsing here also catches what its parser would let through as a
-    500: numbers over Python's digit limit and nesting deep enough to recurse out.
+    500: numbers over Python's digit limit and nesting deep enough to recurse out. The parsed
+    body is kept for ``json_body()``, so a view that reads it there parses nothing again.
     """
-    if request.method not in _BODY_METHODS or request.url_rule is None:
+    req = request._get_current_object()
+    if req.method not in _BODY_METHODS or req.url_rule is None:
         return
-    if not _JSON_MIMETYPE.fullmatch(request.mimetype or ""):
+    if not _JSON_MIMETYPE.fullmatch(req.mimetype or ""):
         raise HTTPError(415, "Content-Type must be application/json.",
-                        detail={"content_type": request.mimetype or None})
-    body = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
-    if request.content_length is None and len(body) >= MAX_BODY_BYTES \
-            and request.environ["wsgi.input"].read(1):
+                        detail={"content_type": req.mimetype or None})
+    body = req.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if req.content_length is None and len(body) >= MAX_BODY_BYTES \
+            and req.environ["wsgi.input"].read(1):
         # A chunked body (no Content-Length) is cut at the limit by werkzeug without an
         # error; a byte beyond it means the client sent more than 64 KiB.
         raise RequestEntityTooLarge()
     try:
-        json.loads(body)
+        # UTF-8 only (RFC 8259, section 8.1): json.loads would take UTF-16 and a BOM from bytes.
+        req.environ[_JSON_BODY] = json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise HTTPError(400, "The request body is not valid JSON.",
                         detail={"json": str(exc)[:200]}, extra_data={"code": "malformed_json"},

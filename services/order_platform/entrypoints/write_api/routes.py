@@ -6,9 +6,9 @@ from apiflask import APIBlueprint
 from flask import request
 
 from order_platform.entrypoints.web.dependencies import dependencies
-from order_platform.entrypoints.web.fast_io import respond, validated
+from order_platform.entrypoints.web.fast_io import documented, respond, uri_base, validated
 from order_platform.entrypoints.web.openapi import UNAVAILABLE
-from order_platform.entrypoints.web.requests import set_order_id
+from order_platform.entrypoints.web.requests import json_body, set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
 from order_platform.entrypoints.write_api import orders_fast_path
 from order_platform.entrypoints.write_api.schemas import (
@@ -39,26 +39,27 @@ _ORDER_IN, _HEADERS_IN, _ACCEPTED = OrderIn(), IdempotencyHeaders(), OrderAccept
 
 # The hottest route: documented by the decorators, validated and serialised by fast_io.
 @orders.post("/orders")
-@orders.input(IdempotencyHeaders, location="headers", arg_name="headers", validation=False)
-@orders.input(OrderIn, location="json", arg_name="order", validation=False)
-@orders.output(OrderAccepted, status_code=202,
-               description="Accepted as PENDING; Location is the order on the read API.")
+@documented(orders.input(IdempotencyHeaders, location="headers", validation=False))
+@documented(orders.input(OrderIn, location="json", validation=False))
+@documented(orders.output(
+    OrderAccepted, status_code=202,
+    description="Accepted as PENDING; Location is the order on the read API."))
 @orders.doc(summary="Place an order", responses={
     **_BODY_ERRORS, 409: "Idempotency-Key reused with a different body",
     422: "Invalid body, unknown products or duplicate product lines"})
-def create_order(order, headers):
+def create_order():
     """Validate, price from the catalogue, write order + history + OrderCreated atomically."""
-    order = validated(_ORDER_IN, "json", order, orders_fast_path.load)
+    order = validated(_ORDER_IN, "json", json_body(), orders_fast_path.load)
     key = validated(_HEADERS_IN, "headers", request.headers.get(IDEMPOTENCY_HEADER),
                     idempotency_key).get("idempotency_key")
+    deps = dependencies()
     placed = order_service.place_order(
-        dependencies().database, order["customer_id"], order["items"], idempotency_key=key)
+        deps.database, order["customer_id"], order["items"], idempotency_key=key)
     receipt = placed.receipt
     set_order_id(receipt.order_id)
-    response_headers = {"Location": _read_api(f"/orders/{receipt.order_id}")}
-    if placed.replayed:
-        response_headers["Idempotent-Replayed"] = "true"
-    return respond(_ACCEPTED, receipt, 202, response_headers)
+    replayed = {"Idempotent-Replayed": "true"} if placed.replayed else None
+    return respond(_ACCEPTED, receipt, 202, replayed,
+                   location=f"{uri_base(deps.settings.read_api_url)}/orders/{receipt.order_id}")
 
 
 @products.post("/products")
