@@ -1,5 +1,6 @@
-"""The per-request recorders (adder, setter, Observer) leave exactly the exposition that
-prometheus_client's own inc/set/observe leave, in one process and in multiprocess mode."""
+"""The per-request recorders (adder, setter, Observer), and in multiprocess mode the lean
+values they write (adapters/metric_values.py), leave exactly the exposition that
+prometheus_client's own inc/set/observe and values leave."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import subprocess
 import sys
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from order_platform.adapters.metrics import Observer, adder, setter
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -24,6 +30,8 @@ def _amounts() -> list[float]:
 
 
 def _record(fast: bool, amounts: list[float]) -> bytes:
+    if fast:  # imported here: in multiprocess mode, importing it installs the lean values
+        from order_platform.adapters.metrics import Observer, adder, setter
     registry = CollectorRegistry()
     counter = Counter("requests", "r", ["route"], registry=registry).labels("/orders")
     gauge = Gauge("in_flight", "f", registry=registry)
@@ -56,20 +64,29 @@ def test_the_recorders_leave_what_the_library_leaves():
 
 
 def _in_multiprocess_mode(fast: bool, directory) -> bytes:
-    script = ("import sys; from tests.unit.test_metric_recorders import _amounts, _record; "
-              f"sys.stdout.buffer.write(_record({fast}, _amounts()))")
+    script = ("import sys; from tests.unit.test_metric_recorders import _amounts, _record, "
+              f"_value_class; out = _record({fast}, _amounts()); "
+              "sys.stdout.buffer.write(_value_class().encode() + b'|' + out)")
     directory.mkdir()
     return subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
                           env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
                           timeout=120).stdout
 
 
+def _value_class() -> str:
+    return values.ValueClass.__name__
+
+
 def test_in_multiprocess_mode_too(tmp_path):
-    fast = _in_multiprocess_mode(True, tmp_path / "fast")
-    assert fast == _in_multiprocess_mode(False, tmp_path / "library")
+    lean_class, _, fast = _in_multiprocess_mode(True, tmp_path / "fast").partition(b"|")
+    library_class, _, library = _in_multiprocess_mode(False, tmp_path / "library").partition(b"|")
+    assert (lean_class, library_class) == (b"LeanValue", b"MmapedValue")
+    assert fast == library
     assert b'duration_bucket{le="0.005",route="/orders"} ' in fast
 
 
 def test_a_labelled_metric_must_be_given_a_child():
+    from order_platform.adapters.metrics import adder
+
     with pytest.raises(ValueError, match="labels"):
         adder(Counter("c", "c", ["route"], registry=CollectorRegistry()))

@@ -28,9 +28,12 @@ from prometheus_client import (
 )
 
 from order_platform import telemetry
+from order_platform.adapters import metric_values
 from order_platform.telemetry import Kind, Metric
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+metric_values.install()  # before any instrument is made
 
 
 def _instrument(metric: Metric, registry: CollectorRegistry):
