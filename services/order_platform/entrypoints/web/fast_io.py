@@ -3,12 +3,11 @@
 ``documented(@input(...))`` and ``documented(@output(...))`` still describe a route in the
 OpenAPI document, but their wrappers no longer run per request (even with
 ``validation=False`` the input one would parse the body again and copy every header into a
-proxy). At run time ``validated``
-loads the plainly valid input with a fast check (which never accepts what the schema
-refuses: each has a test against marshmallow) and hands anything else to APIFlask's own
-parser, so every error is exactly the one the decorators would have given; ``respond``
-serialises with the response schema's compiled plan. On the order path this was a sixth of
-a request's cost.
+proxy). At run time ``validated`` loads the plainly valid input with a fast check (which
+never accepts what the schema refuses: each has a test against marshmallow) and hands
+anything else to APIFlask's own parser, so every error is exactly the one the decorators
+would have given; ``respond`` serialises with the response schema's compiled plan. On the
+order path this was a sixth of a request's cost.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ _BODY_ERRORS = {400: "Malformed JSON", 413: "Body over 64 KiB",
 
 
 def _read_api(path: str) -> str:
-    return dependencies().settings.read_api_url.rstrip("/") + path
+    """``path`` on the read API, as a URI (see ``fast_io.ApiResponse``)."""
+    return uri_base(dependencies().settings.read_api_url) + path
 
 
 _ORDER_IN, _HEADERS_IN, _ACCEPTED = OrderIn(), IdempotencyHeaders(), OrderAccepted()
@@ -52,14 +53,13 @@ def create_order():
     order = validated(_ORDER_IN, "json", json_body(), orders_fast_path.load)
     key = validated(_HEADERS_IN, "headers", request.headers.get(IDEMPOTENCY_HEADER),
                     idempotency_key).get("idempotency_key")
-    deps = dependencies()
     placed = order_service.place_order(
-        deps.database, order["customer_id"], order["items"], idempotency_key=key)
+        dependencies().database, order["customer_id"], order["items"], idempotency_key=key)
     receipt = placed.receipt
     set_order_id(receipt.order_id)
     replayed = {"Idempotent-Replayed": "true"} if placed.replayed else None
     return respond(_ACCEPTED, receipt, 202, replayed,
-                   location=f"{uri_base(deps.settings.read_api_url)}/orders/{receipt.order_id}")
+                   location=_read_api(f"/orders/{receipt.order_id}"))
 
 
 @products.post("/products")
