@@ -90,3 +90,32 @@ def test_a_labelled_metric_must_be_given_a_child():
 
     with pytest.raises(ValueError, match="labels"):
         adder(Counter("c", "c", ["route"], registry=CollectorRegistry()))
+
+
+_FORK = """
+import os, sys
+if sys.argv[1] == "lean":
+    from order_platform.adapters import metrics  # noqa: F401 - installs the lean values
+from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess, values
+counter = Counter("forked", "f", registry=CollectorRegistry())
+counter.inc(5)
+child = os.fork()
+if child == 0:  # a child's values start from its own file, not from its parent's
+    counter.inc(2)
+    os._exit(0)
+os.waitpid(child, 0)
+counter.inc(1)
+registry = CollectorRegistry()
+multiprocess.MultiProcessCollector(registry)
+total = [l for l in generate_latest(registry).decode().splitlines() if l.startswith("forked_total")]
+print(values.ValueClass.__name__, total)
+"""
+
+
+@pytest.mark.parametrize("kind", ["lean", "library"])
+def test_a_forked_child_counts_in_its_own_file(kind, tmp_path):
+    out = subprocess.run([sys.executable, "-c", _FORK, kind], check=True, capture_output=True,
+                         text=True, env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+                         timeout=120).stdout.split(maxsplit=1)
+    assert out == [{"lean": "LeanValue", "library": "MmapedValue"}[kind],
+                   "['forked_total 8.0']\n"]

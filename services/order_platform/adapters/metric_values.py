@@ -50,27 +50,25 @@ def lean_value_class() -> type:
 
         def inc(self, amount: float) -> None:
             with lock:
-                if checked[0] != _pid:  # forked since: the library reopens every file
-                    self._MmapedValue__check_for_pid_change()
-                    checked[0] = _pid
-                self._value += amount
-                self._timestamp = 0.0
-                # MmapedDict.write_value for a key it has (each is added as its value is
-                # made), as a slice assignment like the library's, never half-written.
-                file = self._file
-                at = file._positions[self._key]
-                file._m[at:at + 16] = _TWO_DOUBLES(self._value, 0.0)
+                self._write(amount, 0.0, add=True)
 
         def set(self, value: float, timestamp: float | None = None) -> None:
             with lock:
-                if checked[0] != _pid:
-                    self._MmapedValue__check_for_pid_change()
-                    checked[0] = _pid
-                self._value = value
-                self._timestamp = timestamp or 0.0
-                file = self._file
-                at = file._positions[self._key]
-                file._m[at:at + 16] = _TWO_DOUBLES(value, self._timestamp)
+                self._write(value, timestamp or 0.0, add=False)
+
+        def _write(self, number: float, timestamp: float, *, add: bool) -> None:
+            # Under the lock. After a fork the library reopens every file (and rereads the
+            # values) first. Then what MmapedDict.write_value does for a key it has (each is
+            # added as its value is made): a slice assignment, like the library's, so a
+            # reader never sees the slot half-written.
+            if checked[0] != _pid:
+                self._MmapedValue__check_for_pid_change()
+                checked[0] = _pid
+            value = self._value + number if add else number
+            self._value, self._timestamp = value, timestamp
+            file = self._file
+            at = file._positions[self._key]
+            file._m[at:at + 16] = _TWO_DOUBLES(value, timestamp)
 
     return LeanValue
 
