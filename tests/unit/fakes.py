@@ -32,16 +32,13 @@ class FakeInventory(Inventory):
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def claim(self, consumer: str, event_id: str) -> bool:
-        key = (consumer, event_id)
-        if key in self.store.processed:
-            return False
-        self.store.processed.add(key)
-        return True
-
-    def lock_order(self, order_id: str) -> OrderStatus:
+    def claim_order(self, consumer: str, event_id: str, order_id: str) -> OrderStatus | None:
         if order_id not in self.store.orders:
             raise OrderMissing(order_id)
+        key = (consumer, event_id)
+        if key in self.store.processed:
+            return None
+        self.store.processed.add(key)
         return self.store.orders[order_id]
 
     def order_lines(self, order_id: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 
-from order_platform.adapters import deadlines
+from order_platform.adapters import deadlines, few_trips
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.pool import ConnectionPool, PoolWatch
 
@@ -164,12 +164,19 @@ class Database:
         """
         return _Statement(self)
 
-    def _give_back(self, conn, failure: BaseException | None) -> None:
-        """Return a lent connection after a block that ended with ``failure`` (or None)."""
+    def in_few_trips(self) -> _InFewTrips:
+        """One transaction whose BEGIN, deferred writes and COMMIT ride with its statements
+        (``with db.in_few_trips() as tx``, see ``few_trips.FewTrips``): it commits at the end
+        of the block and rolls back on any exception, like ``transaction()``."""
+        return _InFewTrips(self)
+
+    def _give_back(self, conn, failure: BaseException | None, *, lost: bool = False) -> None:
+        """Return a lent connection after a block that ended with ``failure`` (or None);
+        ``lost``: the caller knows the session is unusable."""
         # A cancelled statement or a lock timeout leaves a healthy session behind (the
         # transaction is rolled back below); any other OperationalError may have lost it.
-        broken = (isinstance(failure, psycopg2.OperationalError)
-                  and not isinstance(failure, _SESSION_SURVIVES)) or bool(conn.closed)
+        broken = lost or (isinstance(failure, psycopg2.OperationalError)
+                          and not isinstance(failure, _SESSION_SURVIVES)) or bool(conn.closed)
         if not broken and conn.status != psycopg2.extensions.STATUS_READY:
             try:
                 conn.rollback()
@@ -250,3 +257,40 @@ class _Statement:
             self._db._give_back(conn, late)
             raise
         self._db._give_back(conn, failure)
+
+
+class _InFewTrips:
+    """``Database.in_few_trips()``: a pooled connection in autocommit, and the transaction that
+    says its own BEGIN and COMMIT on it."""
+
+    __slots__ = ("_conn", "_db", "_tx")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __enter__(self) -> few_trips.FewTrips:
+        conn = self._conn = self._db._pool.acquire()
+        try:
+            conn.autocommit = True
+            self._tx = few_trips.FewTrips(conn.cursor(cursor_factory=DictRowCursor))
+        except BaseException as failure:
+            self._db._give_back(conn, failure)
+            raise
+        return self._tx
+
+    def __exit__(self, kind, failure, traceback) -> None:
+        conn, late = self._conn, None
+        if failure is None:
+            try:
+                self._tx.commit()
+            except BaseException as exc:
+                late = exc
+        ended = few_trips.end(conn)  # a block that failed, or a COMMIT that did
+        try:
+            if not conn.closed:
+                conn.autocommit = False
+        except psycopg2.Error:
+            ended = False
+        self._db._give_back(conn, late or failure, lost=not ended)
+        if late is not None:
+            raise late

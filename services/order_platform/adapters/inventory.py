@@ -11,10 +11,10 @@ from typing import Any
 
 import psycopg2
 
-from order_platform.adapters import outbox
+from order_platform.adapters import outbox, processed_events
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.db import Database
-from order_platform.adapters.processed_events import record_first_delivery
+from order_platform.adapters.few_trips import FewTrips
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.stock import OrderMissing, Shortage, shortages_in
 from order_platform.topology import EventType
@@ -30,109 +30,75 @@ def find_shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
                                  for row in cur.fetchall()})
 
 
-class _Deferred:
-    """Statements whose results nobody reads, kept to go to the server together: each round
-    trip costs the worker more CPU than the statement costs PostgreSQL."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-        self.params: list[Any] = []
-
-    def execute(self, sql: str, params: tuple | list = ()) -> None:
-        """Record a statement (``outbox.add_event`` writes through this like a cursor)."""
-        self.statements.append(sql)
-        self.params.extend(params)
-
-
 class SqlInventory:
-    """``Inventory`` on one open writer transaction (a cursor of dict rows).
+    """``Inventory`` on one open writer transaction (``few_trips.FewTrips``).
 
-    The status change, its history row and the outbox event are written in one round trip,
-    just before the next read or the commit (``flush``): same transaction, same order.
+    The status change, its history row and the outbox event are deferred: they go to the
+    server with the next read or with the COMMIT, in the same transaction and order.
     """
 
-    def __init__(self, cur) -> None:
-        self._cur = cur
-        self._deferred = _Deferred()
+    def __init__(self, tx: FewTrips) -> None:
+        self._tx = tx
 
-    def flush(self) -> None:
-        """Send the deferred writes (one round trip for all of them)."""
-        deferred = self._deferred
-        if deferred.statements:
-            self._deferred = _Deferred()
-            self._cur.execute(";\n".join(deferred.statements), deferred.params)
-
-    def claim(self, consumer: str, event_id: str) -> bool:
-        """Insert the dedupe row; a concurrent claim waits on the key, so one wins."""
-        self.flush()
-        return record_first_delivery(self._cur, consumer, event_id)
-
-    def lock_order(self, order_id: str) -> OrderStatus:
-        """A second delivery waits here until we commit. NO KEY: the weakest lock that
-        excludes another writer of the row, and the one that lets new rows reference it."""
-        self.flush()
-        self._cur.execute("SELECT status FROM orders WHERE id = %s FOR NO KEY UPDATE",
-                          (order_id,))
-        row = self._cur.fetchone()
-        if row is None:
+    def claim_order(self, consumer: str, event_id: str, order_id: str) -> OrderStatus | None:
+        """The order locked and the event claimed, in one round trip (see
+        ``processed_events``); None for a redelivery."""
+        status, first = processed_events.claim_order(self._tx, consumer, event_id, order_id)
+        if status is None:
             raise OrderMissing(f"order {order_id} not found on the writer")
-        return OrderStatus(row["status"])
+        return OrderStatus(status) if first else None
 
     def order_lines(self, order_id: str) -> list[dict[str, Any]]:
         """The order's own lines on the writer: authoritative, unlike an event's copy. With
         each product's SKU, which InventoryUpdated carries so the product cache can evict the
         product's entry by SKU as well as by id."""
-        self.flush()
-        self._cur.execute("SELECT l.product_id::text AS product_id, p.sku, l.quantity, "
-                          "l.unit_price_cents FROM order_lines l "
-                          "JOIN products p ON p.id = l.product_id "
-                          "WHERE l.order_id = %s ORDER BY l.line_no", (order_id,))
-        return [dict(row) for row in self._cur.fetchall()]
+        rows = self._tx.execute("SELECT l.product_id::text AS product_id, p.sku, l.quantity, "
+                                "l.unit_price_cents FROM order_lines l "
+                                "JOIN products p ON p.id = l.product_id "
+                                "WHERE l.order_id = %s ORDER BY l.line_no", (order_id,))
+        return [dict(row) for row in rows.fetchall()]
 
     def shortages(self, wanted: dict[str, int]) -> list[Shortage]:
         """What the writer cannot fill now."""
-        self.flush()
-        return find_shortages(self._cur, wanted)
+        return find_shortages(self._tx, wanted)
 
     def deduct(self, wanted: dict[str, int]) -> bool:
         """Conditional decrements inside a savepoint: every line or none."""
-        self.flush()
-        cur = self._cur
+        tx = self._tx
         if len(wanted) == 1:
             # One line is one conditional UPDATE: atomic by itself, so no savepoint, and one
             # row lock, so no lock order to keep.
             ((product_id, quantity),) = wanted.items()
-            cur.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
-                        "WHERE id = %s AND stock >= %s", (quantity, product_id, quantity))
-            return cur.rowcount == 1
+            return tx.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
+                              "WHERE id = %s AND stock >= %s",
+                              (quantity, product_id, quantity)).rowcount == 1
         # One fixed lock order (product id) for every order: two orders that share
         # products queue behind each other instead of deadlocking. FOR NO KEY UPDATE, not
         # FOR UPDATE: new order lines reference these rows (their foreign key takes FOR KEY
         # SHARE), so a worker stalled here must not stop order intake for these products.
-        cur.execute("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id "
-                    "FOR NO KEY UPDATE", (list(wanted),))
-        cur.execute("SAVEPOINT deduct")
+        tx.defer("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id "
+                 "FOR NO KEY UPDATE", (list(wanted),))
+        tx.defer("SAVEPOINT deduct")
         short = False
         for product_id in sorted(wanted):
-            cur.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
-                        "WHERE id = %s AND stock >= %s",
-                        (wanted[product_id], product_id, wanted[product_id]))
-            short = short or cur.rowcount != 1
+            updated = tx.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
+                                 "WHERE id = %s AND stock >= %s",
+                                 (wanted[product_id], product_id, wanted[product_id]))
+            short = short or updated.rowcount != 1
         # All or nothing: undo the lines that did fit.
-        cur.execute("ROLLBACK TO SAVEPOINT deduct" if short else "RELEASE SAVEPOINT deduct")
+        tx.defer("ROLLBACK TO SAVEPOINT deduct" if short else "RELEASE SAVEPOINT deduct")
         return not short
 
     def move(self, order_id: str, target: OrderStatus, reason: str | None = None) -> None:
-        """The status and its history row, together (deferred to the next round trip)."""
-        self._deferred.execute("UPDATE orders SET status = %s, rejection_reason = %s, "
-                               "updated_at = now() WHERE id = %s",
-                               (target.value, reason, order_id))
-        self._deferred.execute("INSERT INTO order_status_history (order_id, status, reason) "
-                               "VALUES (%s, %s, %s)", (order_id, target.value, reason))
+        """The status and its history row, together (deferred)."""
+        self._tx.defer("UPDATE orders SET status = %s, rejection_reason = %s, "
+                       "updated_at = now() WHERE id = %s", (target.value, reason, order_id))
+        self._tx.defer("INSERT INTO order_status_history (order_id, status, reason) "
+                       "VALUES (%s, %s, %s)", (order_id, target.value, reason))
 
     def add_event(self, event_type: EventType, detail: dict[str, Any]) -> None:
-        """An outbox row in this transaction (deferred to the next round trip)."""
-        outbox.add_event(self._deferred, event_type, detail)
+        """An outbox row in this transaction (deferred)."""
+        outbox.add_event(self._tx.later, event_type, detail)
 
 
 READER_COOLDOWN_SECONDS = 5.0
@@ -164,8 +130,6 @@ class SqlInventoryUnitOfWork:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SqlInventory]:
-        """One writer transaction; the deferred writes are sent before it commits."""
-        with self._writer.transaction() as cur:
-            inventory = SqlInventory(cur)
-            yield inventory
-            inventory.flush()
+        """One writer transaction, in as few round trips as it has reads."""
+        with self._writer.in_few_trips() as tx:
+            yield SqlInventory(tx)

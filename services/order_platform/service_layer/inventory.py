@@ -14,12 +14,10 @@ from order_platform.topology import EventType
 class Inventory(Protocol):
     """Orders, stock and outbox inside ONE writer transaction."""
 
-    def claim(self, consumer: str, event_id: str) -> bool:
-        """Record the first delivery of ``event_id`` to ``consumer``; False if it was seen."""
-
-    def lock_order(self, order_id: str) -> OrderStatus:
-        """Lock the order and return its status; ``domain.stock.OrderMissing`` if there is
-        none."""
+    def claim_order(self, consumer: str, event_id: str, order_id: str) -> OrderStatus | None:
+        """Lock the order and record the first delivery of ``event_id`` to ``consumer``: the
+        order's status, or None when the event was seen before (a redelivery);
+        ``domain.stock.OrderMissing`` if there is no such order."""
 
     def order_lines(self, order_id: str) -> list[dict[str, Any]]:
         """The order's lines (product_id, sku, quantity, unit_price_cents) in line order."""

@@ -65,9 +65,9 @@ def validate_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, An
     wanted = requested_quantities(detail.get("lines"))
     advisory = uow.reader_shortages(wanted)
     with uow.transaction() as inventory:
-        if not inventory.claim(VALIDATION_CONSUMER, event_id):
+        status = inventory.claim_order(VALIDATION_CONSUMER, event_id, order_id)
+        if status is None:
             return Outcome.DUPLICATE
-        status = inventory.lock_order(order_id)
         if status is not OrderStatus.PENDING:
             return Outcome.STALE
         # The reader may lag the writer (a product just created or restocked): a "no"
@@ -89,9 +89,9 @@ def deduct_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, Any]
     """Decide a StockValidated: deduct every line or none; CONFIRMED or REJECTED."""
     order_id = _order_id(detail)
     with uow.transaction() as inventory:
-        if not inventory.claim(INVENTORY_CONSUMER, event_id):
+        status = inventory.claim_order(INVENTORY_CONSUMER, event_id, order_id)
+        if status is None:
             return Outcome.DUPLICATE
-        status = inventory.lock_order(order_id)
         if status is not OrderStatus.STOCK_VALIDATED:
             return Outcome.STALE
         # The order's own lines on the writer are authoritative, not the event's copy.

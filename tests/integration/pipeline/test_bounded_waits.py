@@ -106,7 +106,7 @@ def test_a_worker_stalled_mid_deduction_does_not_stop_order_intake(pipeline):
     inventory = stalled.__enter__()
     try:
         # The worker holds the order and the product, and then stops answering.
-        inventory.lock_order(order_id)
+        inventory.claim_order("stall-test", str(uuid.uuid4()), order_id)
         assert inventory.deduct({product: 2})
         response = write_client.post("/orders", json={
             "customer_id": f"c-{uuid.uuid4().hex[:6]}",

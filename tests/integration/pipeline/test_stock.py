@@ -13,6 +13,7 @@ from order_platform.adapters import aws
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.schema import apply_migrations
+from order_platform.domain.stock import OrderMissing
 from order_platform.service_layer import stock
 from order_platform.service_layer.stock import Outcome
 from tests.integration.pipeline.harness import ROLE, ROLE_PASSWORD
@@ -216,3 +217,12 @@ def test_malformed_detail_is_poison(pipeline):
                                    {"order_id": str(uuid.uuid4()), "lines": "nope"})
     with pytest.raises(PoisonMessage):
         stock.update_inventory(pipeline.database(), str(uuid.uuid4()), {"lines": []})
+
+
+def test_an_event_for_an_order_the_writer_does_not_have_claims_nothing(pipeline):
+    event_id, order_id = str(uuid.uuid4()), str(uuid.uuid4())
+    detail = {"order_id": order_id, "lines": [{"product_id": str(uuid.uuid4()), "quantity": 1}]}
+    with pytest.raises(OrderMissing):
+        stock.update_inventory(pipeline.database(), event_id, detail)
+    # Not claimed: once the order exists (it never would here), the event would still apply.
+    assert event_id not in pipeline.processed(stock.INVENTORY_CONSUMER)
