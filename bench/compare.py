@@ -4,11 +4,12 @@ Starts one PostgreSQL writer, its streaming replica and the AWS emulator (for th
 secret); the write and read APIs exactly as the image starts them (the gunicorn settings the
 project ships); and bench/bare_app.py under the same gunicorn settings. Then, per endpoint, it
 alternates rounds of wrk against the project and the bare app (wrk is native, so the client
-does not eat the CPU being measured), and reports each endpoint's throughput as a ratio to the
-bare app's with p50/p99 latency, and the CPU each process spent per request. Writes JSON and an
-SVG chart. Bounded by rounds x seconds; asserts nothing.
+does not eat the CPU being measured), each from a vacuumed and checkpointed database, and
+reports each endpoint's throughput as a ratio to the bare app's with p50/p99 latency, and the
+CPU each process spent per request. Writes JSON and an SVG chart. Bounded by rounds x seconds;
+asserts nothing.
 
-    .venv/bin/python bench/compare.py --rounds 3 --seconds 10
+    .venv/bin/python bench/compare.py --rounds 5 --seconds 10
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import psycopg2
 import requests
 
 from order_local import stack
@@ -162,10 +164,10 @@ def _seed(write_url: str, count: int) -> tuple[str, list[str]]:
     return sku, ids
 
 
-def rounds_parser(doc: str, out: Path) -> argparse.ArgumentParser:
+def rounds_parser(doc: str, out: Path, rounds: int = 3) -> argparse.ArgumentParser:
     """The options of a benchmark that alternates wrk rounds, writing its JSON to ``out``."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--out", type=Path, default=out)
@@ -184,7 +186,7 @@ def parse_rounds_args(parser: argparse.ArgumentParser,
 
 def main(argv: list[str] | None = None) -> int:
     """Start everything, alternate rounds, report, stop."""
-    args = parse_rounds_args(rounds_parser(__doc__, RESULTS / "compare.json"), argv)
+    args = parse_rounds_args(rounds_parser(__doc__, RESULTS / "compare.json", rounds=5), argv)
     with tempfile.TemporaryDirectory(prefix="order-compare-") as tmp:
         base = Path(tmp)
         backing = stack.start_backing(base / "data", Ports.free())
@@ -243,6 +245,7 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
         for number in range(args.rounds):
             order = (project, bare) if number % 2 == 0 else (bare, project)
             for target in order:
+                _settle(backing)
                 before = target.cpu_seconds()
                 db_before = {name: tree_cpu_seconds(pid) for name, pid in databases.items()}
                 result = wrk(target.url, script, args.seconds, args.connections)
@@ -259,6 +262,21 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
                          "connections": args.connections, "gunicorn": conf,
                          "cores": os.cpu_count()},
             "rounds": rounds, "summary": _summary(rounds)}
+
+
+def _settle(backing: stack.Backing) -> None:
+    """Start every round from the same database state, as pgbench does before its runs: the
+    rows the last round wrote vacuumed, its dirty pages written out (so that no checkpoint
+    lands inside the next round and slows whichever target it meets), the reader caught up."""
+    conn = psycopg2.connect(**backing.writer.superuser_dsn(stack.APP_DB))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE)")
+            cur.execute("CHECKPOINT")
+    finally:
+        conn.close()
+    backing.reader.wait_caught_up()
 
 
 def _shipped_gunicorn() -> dict:
