@@ -116,6 +116,17 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
+# An eviction, atomic as MULTI/EXEC would make it, in one command instead of one per key plus
+# MULTI and EXEC (the worker evicts on every order it confirms). KEYS: the changed markers,
+# then the entries to delete, then the generations to bump; ARGV: the markers' TTL, and how
+# many markers and entries there are.
+_EVICT = """
+local markers, entries = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, markers do redis.call('SET', KEYS[i], 1, 'PX', ARGV[1]) end
+if entries > 0 then redis.call('DEL', unpack(KEYS, markers + 1, markers + entries)) end
+for i = markers + entries + 1, #KEYS do redis.call('INCR', KEYS[i]) end
+return 1
+"""
 # Release a fill lock only if it is still ours (it may have expired and been taken).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -133,6 +144,7 @@ class Cache:
         self.breaker = breaker
         self._fill = client.register_script(_FILL)
         self._release = client.register_script(_RELEASE)
+        self._evict = client.register_script(_EVICT)
 
     def _call(self, operation: Callable[[], T]) -> T:
         if not self.breaker.allow():
@@ -172,16 +184,8 @@ class Cache:
               generations: Sequence[str] = ()) -> None:
         """In one transaction: set the changed ``markers``, delete ``keys``, and bump the
         ``generations`` (counters that name a family of keys)."""
-        def run() -> None:
-            pipe = self._client.pipeline(transaction=True)
-            for marker in markers:
-                pipe.set(marker, 1, px=marker_ttl_ms)
-            if keys:
-                pipe.delete(*keys)
-            for generation in generations:
-                pipe.incr(generation)
-            pipe.execute()
-        self._call(run)
+        self._call(lambda: self._evict(keys=[*markers, *keys, *generations],
+                                       args=[marker_ttl_ms, len(markers), len(keys)]))
 
     def ping(self) -> None:
         """Ask the cache, past the breaker (this is how an outage is seen to end); an answer

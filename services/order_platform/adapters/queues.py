@@ -5,12 +5,13 @@ Every call that SQS can batch (delete, change visibility) is batched, ten entrie
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,8 @@ class DeliveredEvent:
 def decode_event(body: str, accepted_types: frozenset[str]) -> DeliveredEvent:
     """Parse the EventBridge envelope in an SQS body; raise PoisonMessage if it is unusable."""
     try:
-        envelope = json.loads(body)
-    except ValueError as exc:
+        envelope = orjson.loads(body)
+    except ValueError as exc:  # orjson.JSONDecodeError is one
         raise PoisonMessage(f"body is not JSON: {exc}") from exc
     if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
         raise PoisonMessage("body is not an EventBridge envelope with a detail object")
