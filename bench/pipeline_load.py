@@ -4,6 +4,7 @@ Self-contained and bounded: it starts its own PostgreSQL and moto server in a te
 directory on free 127.0.0.1 ports, the write API (gunicorn), one relay and N worker
 processes, then for each N in ``--workers``:
 
+0. runs ``--warmup`` orders through, unmeasured (connections opened, first SDK calls made);
 1. creates a product with enough stock for every order;
 2. POSTs ``--orders`` orders from ``--concurrency`` threads;
 3. polls the writer until every order is CONFIRMED (or ``--timeout`` passes).
@@ -182,13 +183,36 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": pick(50), "p90": pick(90), "p99": pick(99), "max": round(s[-1], 1)}
 
 
+def _product(conn, stock: int) -> str:
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO products (sku, name, price_cents, stock) VALUES (%s, 'bench', "
+                    "100, %s) RETURNING id", (f"BENCH-{uuid.uuid4().hex[:10]}", stock))
+        return str(cur.fetchone()[0])
+
+
+def _settled(conn, product_id: str) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id "
+                    "WHERE l.product_id = %s AND o.status IN ('CONFIRMED', 'REJECTED')",
+                    (product_id,))
+        return cur.fetchone()[0]
+
+
+def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float) -> None:
+    """Run ``orders`` through the pipeline, unmeasured: every process has opened its pooled
+    connections (each costs a SCRAM handshake) and made its first SDK calls (which load and
+    cache models) before the measurement starts, so it counts the steady state only."""
+    product_id = _product(conn, orders)
+    ids = _post_orders(api, product_id, orders, concurrency)
+    deadline = time.monotonic() + timeout
+    while _settled(conn, product_id) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
              pids: dict[str, int], worker_urls: list[str], relay_url: str) -> dict:
     """One measurement with ``workers`` worker processes already running."""
-    with conn.cursor() as cur:
-        cur.execute("INSERT INTO products (sku, name, price_cents, stock) VALUES (%s, 'bench', "
-                    "100, %s) RETURNING id", (f"BENCH-{uuid.uuid4().hex[:10]}", orders))
-        product_id = str(cur.fetchone()[0])
+    product_id = _product(conn, orders)
     events_before = _events(worker_urls, relay_url)
     cpu_before = _cpu_seconds(pids)
     started = time.monotonic()
@@ -197,11 +221,7 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
     deadline = posted + timeout
     done = 0
     while time.monotonic() < deadline:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id "
-                        "WHERE l.product_id = %s AND o.status IN ('CONFIRMED', 'REJECTED')",
-                        (product_id,))
-            done = cur.fetchone()[0]
+        done = _settled(conn, product_id)
         if done >= len(ids):
             break
         time.sleep(0.05)
@@ -247,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30,
+                        help="orders run through every new set of workers before measuring")
     parser.add_argument("--concurrency", type=int, default=8, help="POSTing threads")
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300, help="per run, after POSTs")
@@ -284,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                 pids = {name: proc.pid for name, proc in procs.running.items()}
                 pids["postgres"] = backing.pg.pid
                 pids["moto"] = backing.aws.pid
+                warm_up(conn, api, orders=args.warmup, concurrency=args.concurrency,
+                        timeout=args.timeout)
                 result = run_once(conn, api, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
                                   worker_urls=worker_urls, relay_url=ports.url(RELAY.role))
