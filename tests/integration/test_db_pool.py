@@ -3,21 +3,7 @@
 import psycopg2
 import pytest
 
-from order_platform.adapters import aws
-from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
-
-
-@pytest.fixture
-def database(settings):
-    db = Database(
-        host=settings.db_writer_endpoint, port=settings.db_port, dbname=settings.db_name,
-        credentials=SecretsManagerCredentials(aws.client("secretsmanager", settings),
-                                              settings.db_secret_arn),
-        max_connections=1, statement_timeout_ms=200,
-    )
-    yield db
-    db.close()
 
 
 def _backend_pid(db: Database) -> int:
