@@ -198,15 +198,20 @@ def _settled(conn, product_id: str) -> int:
         return cur.fetchone()[0]
 
 
-def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float) -> None:
+def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
+            worker_urls: list[str], relay_url: str) -> None:
     """Run ``orders`` through the pipeline, unmeasured: every process has opened its pooled
     connections (each costs a SCRAM handshake) and made its first SDK calls (which load and
-    cache models) before the measurement starts, so it counts the steady state only."""
+    cache models) before the measurement starts, so it counts the steady state only. Returns
+    once the last of their messages (the evictions) is handled."""
     product_id = _product(conn, orders)
     ids = _post_orders(api, product_id, orders, concurrency)
     deadline = time.monotonic() + timeout
-    while _settled(conn, product_id) < len(ids) and time.monotonic() < deadline:
+    while _settled(conn, product_id) < len(ids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the warm-up's {orders} orders did not settle in {timeout:g}s")
         time.sleep(0.05)
+    _quiet(worker_urls, relay_url)
 
 
 def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
@@ -307,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                 pids["postgres"] = backing.pg.pid
                 pids["moto"] = backing.aws.pid
                 warm_up(conn, api, orders=args.warmup, concurrency=args.concurrency,
-                        timeout=args.timeout)
+                        timeout=args.timeout, worker_urls=worker_urls,
+                        relay_url=ports.url(RELAY.role))
                 result = run_once(conn, api, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
                                   worker_urls=worker_urls, relay_url=ports.url(RELAY.role))

@@ -1,5 +1,7 @@
 """``Database.in_few_trips()`` on a real PostgreSQL: one transaction, however few its trips."""
 
+import contextlib
+
 import psycopg2
 import pytest
 
@@ -80,3 +82,13 @@ def test_a_session_killed_mid_transaction_fails_the_block_and_is_replaced(databa
             admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
     assert probe(5) == 0
     assert _session(database)[0] != pid
+
+
+def test_a_commit_after_a_swallowed_error_commits_nothing(database, probe):
+    with pytest.raises(psycopg2.InterfaceError), database.in_few_trips() as tx:
+        tx.execute("INSERT INTO few_trips_probe VALUES (%s)", (6,))
+        with contextlib.suppress(psycopg2.errors.DivisionByZero):  # a caller that carries on
+            tx.execute("SELECT 1 / 0")
+        tx.defer("INSERT INTO few_trips_probe VALUES (%s)", (6,))
+    assert _session(database)[1] == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    assert probe(6) == 0

@@ -54,3 +54,40 @@ def test_stopping_deletes_everything_acknowledged():
     _acknowledge(leases, queue, MAX_BATCH + 4)
     leases.stop()
     assert sum(len(d) for d in queue.deletes) == MAX_BATCH + 4
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_what_follows_a_full_batch_waits_its_own_linger():
+    queue, clock = _RecordingQueue("steady"), _Clock()
+    leases = Leases(ack_linger=0.5, clock=clock)
+    _acknowledge(leases, queue, MAX_BATCH)
+    leases._flush_deletes()
+    clock.now += 0.4
+    _acknowledge(leases, queue, 1)
+    clock.now += 0.2  # 0.6 s after the full batch's first, 0.2 s after this one's
+    leases._flush_deletes()
+    assert [len(d) for d in queue.deletes] == [MAX_BATCH]
+    clock.now += 0.3
+    leases._flush_deletes()
+    assert [len(d) for d in queue.deletes] == [MAX_BATCH, 1]
+
+
+def test_the_rest_after_full_batches_waits_from_when_they_went():
+    queue, clock = _RecordingQueue("busy"), _Clock()
+    leases = Leases(ack_linger=0.5, clock=clock)
+    _acknowledge(leases, queue, MAX_BATCH + 2)
+    clock.now += 0.1
+    leases._flush_deletes()
+    clock.now += 0.45  # 0.55 s after the two were acknowledged, 0.45 s after the batch went
+    leases._flush_deletes()
+    assert [len(d) for d in queue.deletes] == [MAX_BATCH]
+    clock.now += 0.1
+    leases._flush_deletes()
+    assert [len(d) for d in queue.deletes] == [MAX_BATCH, 2]

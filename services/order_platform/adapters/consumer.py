@@ -83,10 +83,12 @@ class Leases:
 
     def __init__(self, tick: float = 0.05,
                  on_extended: Callable[[int], None] = lambda count: None,
-                 ack_linger: float = ACK_LINGER) -> None:
+                 ack_linger: float = ACK_LINGER,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._tick = tick
         self._on_extended = on_extended
         self._ack_linger = ack_linger
+        self._clock = clock
         self._renew_at: dict[str, float] = {}
         self._leased: dict[str, tuple[SqsQueue, ReceivedMessage]] = {}
         # Per queue: when its oldest waiting acknowledgement came, and the messages.
@@ -125,7 +127,7 @@ class Leases:
         with self._lock:
             self._leased.pop(message.receipt_handle, None)
             self._renew_at.pop(message.receipt_handle, None)
-            self._done.setdefault(queue, (time.monotonic(), []))[1].append(message)
+            self._done.setdefault(queue, (self._clock(), []))[1].append(message)
 
     def _run(self) -> None:
         while not self._stop.wait(self._tick):
@@ -133,10 +135,11 @@ class Leases:
             self._renew_due()
 
     def _flush_deletes(self, everything: bool = False) -> None:
-        """Delete every full batch of ten, and the rest of a queue's once its oldest has
-        waited ``ack_linger`` (or ``everything``, when stopping)."""
+        """Delete every full batch of ten, and the rest of a queue's once it has waited
+        ``ack_linger`` (or ``everything``, when stopping). What is left after full batches
+        waits from now: at most twice the linger in all."""
         due: dict[SqsQueue, list[ReceivedMessage]] = {}
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             for queue, (since, messages) in list(self._done.items()):
                 if everything or now - since >= self._ack_linger:
@@ -144,7 +147,11 @@ class Leases:
                     del self._done[queue]
                 elif len(messages) >= MAX_BATCH:
                     cut = len(messages) - len(messages) % MAX_BATCH
-                    due[queue], messages[:cut] = messages[:cut], []
+                    due[queue] = messages[:cut]
+                    if cut == len(messages):
+                        del self._done[queue]
+                    else:
+                        self._done[queue] = (now, messages[cut:])
         for queue, messages in due.items():
             try:
                 refused = queue.delete(messages)

@@ -263,7 +263,7 @@ class _InFewTrips:
     """``Database.in_few_trips()``: a pooled connection in autocommit, and the transaction that
     says its own BEGIN and COMMIT on it."""
 
-    __slots__ = ("_conn", "_db", "_tx")
+    __slots__ = ("_conn", "_cursor", "_db", "_tx")
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -272,10 +272,11 @@ class _InFewTrips:
         conn = self._conn = self._db._pool.acquire()
         try:
             conn.autocommit = True
-            self._tx = few_trips.FewTrips(conn.cursor(cursor_factory=DictRowCursor))
+            self._cursor = conn.cursor(cursor_factory=DictRowCursor)
         except BaseException as failure:
             self._db._give_back(conn, failure)
             raise
+        self._tx = few_trips.FewTrips(self._cursor)
         return self._tx
 
     def __exit__(self, kind, failure, traceback) -> None:
@@ -287,6 +288,7 @@ class _InFewTrips:
                 late = exc
         ended = few_trips.end(conn)  # a block that failed, or a COMMIT that did
         try:
+            self._cursor.close()
             if not conn.closed:
                 conn.autocommit = False
         except psycopg2.Error:

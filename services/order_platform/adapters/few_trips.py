@@ -12,6 +12,9 @@ statement, and COMMIT travels with the last of them. Several statements in one s
 run in order and stop at the first error, which leaves the transaction aborted; whatever the
 block leaves open is rolled back, as PostgreSQL reports it (psycopg2's own status does not
 follow a BEGIN and a COMMIT it did not send).
+
+Statements sent together are %-formatted together: a literal ``%`` must be written ``%%``
+even in a statement without parameters.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import psycopg2.extensions
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
+class RolledBack(psycopg2.DatabaseError):
+    """COMMIT was answered with ROLLBACK (the transaction had failed): nothing committed."""
+
+
 class FewTrips:
     """One explicit transaction on a cursor of an autocommit connection."""
 
@@ -32,6 +39,7 @@ class FewTrips:
         self._cur = cur
         self._pending: list[str] = ["BEGIN"]
         self._params: list[Any] = []
+        self._failed = False
         self.later = _Later(self)
         """A cursor whose ``execute`` defers, for helpers written for a cursor
         (``outbox.add_event``)."""
@@ -39,6 +47,8 @@ class FewTrips:
     def defer(self, sql: str, params: Sequence[Any] = ()) -> None:
         """A statement whose result nobody reads: it goes with the next ``execute`` or the
         COMMIT, in order."""
+        if not isinstance(params, (list, tuple)):
+            raise TypeError("positional parameters only: statements are sent together")
         self._pending.append(sql)
         self._params.extend(params)
 
@@ -62,14 +72,24 @@ class FewTrips:
         return self._cur.rowcount
 
     def commit(self) -> None:
-        """Send what is deferred and COMMIT, in one round trip."""
+        """Send what is deferred and COMMIT, in one round trip; ``RolledBack`` unless it
+        committed."""
         self.defer("COMMIT")
-        self._send()
+        if self._send().statusmessage != "COMMIT":
+            raise RolledBack("the transaction had failed; COMMIT rolled it back")
 
     def _send(self):
+        if self._failed:
+            # A caller that caught the error of an earlier trip must not go on: the server
+            # ignores everything until the rollback, or ran it outside the transaction.
+            raise psycopg2.InterfaceError("this transaction failed; it can only roll back")
         text, params = ";\n".join(self._pending), self._params
         self._pending, self._params = [], []
-        self._cur.execute(text, params or None)  # None: no %-formatting of a bare COMMIT
+        try:
+            self._cur.execute(text, params or None)  # None: no %-formatting of a bare COMMIT
+        except BaseException:
+            self._failed = True
+            raise
         return self._cur
 
 

@@ -9,7 +9,7 @@ import uuid
 import psycopg2
 import pytest
 
-from order_platform.adapters import aws
+from order_platform.adapters import aws, processed_events
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.schema import apply_migrations
@@ -224,5 +224,10 @@ def test_an_event_for_an_order_the_writer_does_not_have_claims_nothing(pipeline)
     detail = {"order_id": order_id, "lines": [{"product_id": str(uuid.uuid4()), "quantity": 1}]}
     with pytest.raises(OrderMissing):
         stock.update_inventory(pipeline.database(), event_id, detail)
-    # Not claimed: once the order exists (it never would here), the event would still apply.
+    # The claim itself writes nothing without the order (not only because the handler's
+    # error rolls it back): committed, it leaves no row.
+    with pipeline.database().in_few_trips() as tx:
+        assert processed_events.claim_order(tx, "claim-probe", event_id, order_id) \
+            == (None, False)
+    assert pipeline.processed("claim-probe") == []
     assert event_id not in pipeline.processed(stock.INVENTORY_CONSUMER)
