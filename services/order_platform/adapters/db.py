@@ -248,6 +248,10 @@ class _Statement:
         return self._cursor
 
     def __exit__(self, kind, failure, traceback) -> None:
+        self._finish(failure)
+
+    def _finish(self, failure: BaseException | None, *, lost: bool = False) -> None:
+        """Close the cursor, leave autocommit and give the connection back."""
         conn = self._conn
         try:
             self._cursor.close()
@@ -256,43 +260,27 @@ class _Statement:
         except BaseException as late:
             self._db._give_back(conn, late)
             raise
-        self._db._give_back(conn, failure)
+        self._db._give_back(conn, failure, lost=lost)
 
 
-class _InFewTrips:
-    """``Database.in_few_trips()``: a pooled connection in autocommit, and the transaction that
-    says its own BEGIN and COMMIT on it."""
+class _InFewTrips(_Statement):
+    """``Database.in_few_trips()``: ``statement()``'s autocommit connection and cursor, and the
+    transaction that says its own BEGIN and COMMIT on them."""
 
-    __slots__ = ("_conn", "_cursor", "_db", "_tx")
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    __slots__ = ("_tx",)
 
     def __enter__(self) -> few_trips.FewTrips:
-        conn = self._conn = self._db._pool.acquire()
-        try:
-            conn.autocommit = True
-            self._cursor = conn.cursor(cursor_factory=DictRowCursor)
-        except BaseException as failure:
-            self._db._give_back(conn, failure)
-            raise
-        self._tx = few_trips.FewTrips(self._cursor)
+        self._tx = few_trips.FewTrips(super().__enter__())
         return self._tx
 
     def __exit__(self, kind, failure, traceback) -> None:
-        conn, late = self._conn, None
+        late = None
         if failure is None:
             try:
                 self._tx.commit()
             except BaseException as exc:
                 late = exc
-        ended = few_trips.end(conn)  # a block that failed, or a COMMIT that did
-        try:
-            self._cursor.close()
-            if not conn.closed:
-                conn.autocommit = False
-        except psycopg2.Error:
-            ended = False
-        self._db._give_back(conn, late or failure, lost=not ended)
+        ended = few_trips.end(self._conn)  # a block that failed, or a COMMIT that did
+        self._finish(late or failure, lost=not ended)
         if late is not None:
             raise late
