@@ -18,12 +18,17 @@ _OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
             | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
 
 
+_COMPACT = {"separators": (",", ":")}
+"""What Flask's ``response()`` (``jsonify``, ``@output``, the error handlers) asks for: the
+compact JSON orjson writes."""
+
+
 class FastJSONProvider(DefaultJSONProvider):
     """``DefaultJSONProvider`` whose ``dumps`` is orjson when called as Flask does."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Encode ``obj``; pretty-printing and other options go to the default provider."""
-        if not kwargs:
+        if not kwargs or kwargs == _COMPACT:
             return self.dumps_bytes(obj).decode()
         return super().dumps(obj, **kwargs)
 
