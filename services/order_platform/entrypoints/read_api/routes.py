@@ -37,8 +37,8 @@ _LAGGING_404 = {404: error_with_retry_after(
 
 @orders.get("/orders/<uuid:order_id>")
 @documented(orders.output(OrderOut))
-@orders.doc(summary="An order with lines, total and status history",
-            responses={**_LAGGING_404, **UNAVAILABLE})
+@documented(orders.doc(summary="An order with lines, total and status history",
+                       responses={**_LAGGING_404, **UNAVAILABLE}))
 def get_order(order_id):
     """One order, from the reader (the hottest read: serialised by fast_io)."""
     set_order_id(order_id)

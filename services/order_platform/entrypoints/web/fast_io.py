@@ -1,9 +1,9 @@
 """The hot routes' input and output without the per-request machinery of APIFlask's decorators.
 
-``documented(@input(...))`` and ``documented(@output(...))`` still describe a route in the
-OpenAPI document, but their wrappers no longer run per request (even with
-``validation=False`` the input one would parse the body again and copy every header into a
-proxy). At run time ``validated`` loads the plainly valid input with a fast check (which
+``documented(@input(...))``, ``documented(@output(...))`` and ``documented(@doc(...))`` still
+describe a route in the OpenAPI document, but their wrappers no longer run per request (even
+with ``validation=False`` the input one would parse the body again and copy every header into
+a proxy). At run time ``validated`` loads the plainly valid input with a fast check (which
 never accepts what the schema refuses: each has a test against marshmallow) and hands
 anything else to APIFlask's own parser, so every error is exactly the one the decorators
 would have given; ``respond`` serialises with the response schema's compiled plan. On the
@@ -30,6 +30,9 @@ def documented(decorator: Callable[[View], View]) -> Callable[[View], View]:
     annotates is kept and the per-request wrapper it builds is dropped (the view reads its
     input and builds its response itself)."""
     def apply(view: View) -> View:
+        # APIFlask would wrap the view in a function that asks Flask to ensure_sync it on
+        # every call; Flask's dispatch does that anyway, so the view itself is annotated.
+        view._sync_ensured = True
         decorator(view)  # writes into view._spec, which the OpenAPI document is built from
         return view
     return apply

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import request
 
-from order_platform.entrypoints.web.dependencies import dependencies
+from order_platform.entrypoints.web.dependencies import ApiDependencies, dependencies
 from order_platform.entrypoints.web.fast_io import documented, respond, uri_base, validated
 from order_platform.entrypoints.web.openapi import UNAVAILABLE
 from order_platform.entrypoints.web.requests import json_body, set_order_id
@@ -30,9 +30,9 @@ _BODY_ERRORS = {400: "Malformed JSON", 413: "Body over 64 KiB",
                 415: "Content-Type is not JSON", **UNAVAILABLE}
 
 
-def _read_api(path: str) -> str:
+def _read_api(deps: ApiDependencies, path: str) -> str:
     """``path`` on the read API, as a URI (see ``fast_io.ApiResponse``)."""
-    return uri_base(dependencies().settings.read_api_url) + path
+    return uri_base(deps.settings.read_api_url) + path
 
 
 _ORDER_IN, _HEADERS_IN, _ACCEPTED = OrderIn(), IdempotencyHeaders(), OrderAccepted()
@@ -45,21 +45,22 @@ _ORDER_IN, _HEADERS_IN, _ACCEPTED = OrderIn(), IdempotencyHeaders(), OrderAccept
 @documented(orders.output(
     OrderAccepted, status_code=202,
     description="Accepted as PENDING; Location is the order on the read API."))
-@orders.doc(summary="Place an order", responses={
+@documented(orders.doc(summary="Place an order", responses={
     **_BODY_ERRORS, 409: "Idempotency-Key reused with a different body",
-    422: "Invalid body, unknown products or duplicate product lines"})
+    422: "Invalid body, unknown products or duplicate product lines"}))
 def create_order():
     """Validate, price from the catalogue, write order + history + OrderCreated atomically."""
     order = validated(_ORDER_IN, "json", json_body(), orders_fast_path.load)
     key = validated(_HEADERS_IN, "headers", request.headers.get(IDEMPOTENCY_HEADER),
                     idempotency_key).get("idempotency_key")
+    deps = dependencies()
     placed = order_service.place_order(
-        dependencies().database, order["customer_id"], order["items"], idempotency_key=key)
+        deps.database, order["customer_id"], order["items"], idempotency_key=key)
     receipt = placed.receipt
     set_order_id(receipt.order_id)
     replayed = {"Idempotent-Replayed": "true"} if placed.replayed else None
     return respond(_ACCEPTED, receipt, 202, replayed,
-                   location=_read_api(f"/orders/{receipt.order_id}"))
+                   location=_read_api(deps, f"/orders/{receipt.order_id}"))
 
 
 @products.post("/products")
@@ -68,8 +69,9 @@ def create_order():
 @products.doc(summary="Add a product", responses={**_BODY_ERRORS, 409: "SKU exists"})
 def create_product(product):
     """Add a catalogue product and stage ProductCreated."""
-    created = product_service.create_product(dependencies().database, **product)
-    return created, 201, {"Location": _read_api(f"/products/{created['id']}")}
+    deps = dependencies()
+    created = product_service.create_product(deps.database, **product)
+    return created, 201, {"Location": _read_api(deps, f"/products/{created['id']}")}
 
 
 @products.post("/products/<ref>/stock")
