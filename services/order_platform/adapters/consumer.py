@@ -114,7 +114,7 @@ class Leases:
         with self._lock:
             self._leased[message.receipt_handle] = (queue, message)
             self._renew_at[message.receipt_handle] = (
-                time.monotonic() + queue.visibility_timeout / 2)
+                self._clock() + queue.visibility_timeout / 2)
 
     def untrack(self, message: ReceivedMessage) -> None:
         """Stop renewing ``message`` (it is being released)."""
@@ -164,7 +164,7 @@ class Leases:
                             extra={"message_id": message.message_id})
 
     def _renew_due(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             due = [self._leased[h] for h, at in self._renew_at.items() if at <= now]
         for queue, messages in _by_queue(due).items():

@@ -53,8 +53,8 @@ class FewTrips:
         self._params.extend(params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()):
-        """Run ``sql`` after everything deferred, in one round trip; the cursor holds
-        ``sql``'s result (rows, rowcount)."""
+        """Run ``sql`` after everything deferred, in one round trip; the cursor it returns
+        holds ``sql``'s result (rows, rowcount)."""
         self.defer(sql, params)
         return self._send()
 
@@ -65,11 +65,6 @@ class FewTrips:
     def fetchall(self) -> list[dict]:
         """The remaining rows of the last ``execute``."""
         return self._cur.fetchall()
-
-    @property
-    def rowcount(self) -> int:
-        """The rows the last ``execute`` touched."""
-        return self._cur.rowcount
 
     def commit(self) -> None:
         """Send what is deferred and COMMIT, in one round trip; ``RolledBack`` unless it
