@@ -34,7 +34,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
 import psycopg2
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -43,6 +42,9 @@ from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch, telemetry
 from order_platform.processes import RELAY, WORKER, WRITE_API
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import tree_cpu_seconds  # a sibling script, not a package
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -103,19 +105,8 @@ class Processes:
 
 
 def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User+system CPU of each process and its children, by name."""
-    out: dict[str, float] = {}
-    for name, pid in pids.items():
-        try:
-            proc = psutil.Process(pid)
-            total = 0.0
-            for p in [proc, *proc.children(recursive=True)]:
-                times = p.cpu_times()
-                total += times.user + times.system
-            out[name] = total
-        except psutil.NoSuchProcess:
-            out[name] = 0.0
-    return out
+    """User+system CPU of each process and its descendants (ended ones included), by name."""
+    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def _metric_sum(url: str, name: str) -> float:
@@ -190,6 +181,14 @@ def _product(conn, stock: int) -> str:
         return str(cur.fetchone()[0])
 
 
+def _wait_settled(conn, product_id: str, count: int, deadline: float) -> int:
+    """Poll until ``count`` orders of the product are settled or ``deadline`` passes; how
+    many are."""
+    while (done := _settled(conn, product_id)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return done
+
+
 def _settled(conn, product_id: str) -> int:
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id "
@@ -206,11 +205,8 @@ def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
     once the last of their messages (the evictions) is handled."""
     product_id = _product(conn, orders)
     ids = _post_orders(api, product_id, orders, concurrency)
-    deadline = time.monotonic() + timeout
-    while _settled(conn, product_id) < len(ids):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the warm-up's {orders} orders did not settle in {timeout:g}s")
-        time.sleep(0.05)
+    if _wait_settled(conn, product_id, len(ids), time.monotonic() + timeout) < len(ids):
+        raise RuntimeError(f"the warm-up's {orders} orders did not settle in {timeout:g}s")
     _quiet(worker_urls, relay_url)
 
 
@@ -223,13 +219,7 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
     started = time.monotonic()
     ids = _post_orders(api, product_id, orders, concurrency)
     posted = time.monotonic()
-    deadline = posted + timeout
-    done = 0
-    while time.monotonic() < deadline:
-        done = _settled(conn, product_id)
-        if done >= len(ids):
-            break
-        time.sleep(0.05)
+    done = _wait_settled(conn, product_id, len(ids), posted + timeout)
     finished = time.monotonic()
     handled, published, receives = (after - before for after, before in
                           zip(_quiet(worker_urls, relay_url), events_before, strict=True))
