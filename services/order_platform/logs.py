@@ -38,10 +38,14 @@ class JsonLines(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
-        try:
-            return orjson.dumps(entry, default=str).decode()
-        except (orjson.JSONEncodeError, TypeError):  # a lone surrogate, a huge integer
-            return json.dumps(entry, default=str, ensure_ascii=False)
+        return _encode(entry)
+
+
+def _encode(entry: dict) -> str:
+    try:
+        return orjson.dumps(entry, default=str).decode()
+    except (orjson.JSONEncodeError, TypeError):  # a lone surrogate, a huge integer
+        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 _second: tuple[int, str] = (0, "")
@@ -59,28 +63,93 @@ def _timestamp(created: float) -> str:
 
 
 class _ContextFilter(logging.Filter):
-    """Adds the ids of the current request or message to every record."""
+    """Adds the service and the ids of the current request or message to every record."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.service = self.service
+        for key, value in self.context(record.__dict__).items():
+            setattr(record, key, value)
+        return True
+
+    def context(self, present: dict) -> dict:
+        """The fields a line gets from its context: the service, the ids in context that
+        ``present`` lacks, and the trace's ids."""
+        fields = {"service": self.service}
         for var in (request_id, order_id, event_id):
             value = var.get()
-            if value is not None and not hasattr(record, var.name):
-                setattr(record, var.name, value)
+            if value is not None and var.name not in present:
+                fields[var.name] = value
         if trace_ids is not None and (ids := trace_ids()) is not None:
-            record.trace_id, record.span_id = ids
+            fields["trace_id"], fields["span_id"] = ids
+        return fields
+
+
+class JsonLinesHandler(logging.StreamHandler):
+    """``configure_logging``'s one handler: JSON lines with their context, on a stream.
+
+    ``write`` also writes lines that never become a ``LogRecord``, for the line every request
+    writes (``info``). Measured in the write API (2026-11-26), building, filtering and
+    formatting a record cost about 25 us of the request's CPU; the same line written from
+    its fields, a third of that.
+    """
+
+    def __init__(self, stream, service: str) -> None:
+        super().__init__(stream)
+        self.setFormatter(JsonLines())
+        self.context = _ContextFilter(service)
+        self.addFilter(self.context)
+        self._alone = [self]
+
+    def serves(self, logger: logging.Logger, level: int) -> bool:
+        """True when a record of ``level`` on ``logger`` would reach this handler and no other
+        handler, filter or formatter: then ``write`` gives exactly the line it would."""
+        if logger.disabled or not logger.isEnabledFor(level) or level < self.level \
+                or logger.filters or logging.root.handlers != self._alone \
+                or self.filters != [self.context] or type(self.formatter) is not JsonLines:
+            return False
+        node = logger
+        while node is not logging.root:
+            if node.handlers or not node.propagate:
+                return False
+            node = node.parent
         return True
+
+    def write(self, logger: logging.Logger, level: int, message: str, fields: dict) -> None:
+        """The line a record of ``level`` with ``message`` and ``extra=fields`` would make."""
+        entry = {"ts": _timestamp(time.time()), "level": logging.getLevelName(level),
+                 "logger": logger.name, "message": message, **fields}
+        entry.update(self.context.context(fields))
+        line = _encode(entry) + self.terminator
+        try:
+            with self.lock:
+                self.stream.write(line)
+                self.stream.flush()
+        except Exception:  # as StreamHandler.emit does: report, never raise
+            self.handleError(logging.makeLogRecord({"name": logger.name, "msg": message}))
+
+
+_handler: JsonLinesHandler | None = None
+"""``configure_logging``'s handler, once it has run."""
+
+
+def info(logger: logging.Logger, message: str, fields: dict) -> None:
+    """``logger.info(message, extra=fields)``, written straight from the fields when the
+    process logs through ``configure_logging``'s handler alone (every process we start).
+    Anything else (a test's capture, a host's own handlers) gets the record as usual."""
+    handler = _handler
+    if handler is not None and handler.serves(logger, logging.INFO):
+        handler.write(logger, logging.INFO, message, fields)
+    else:
+        logger.info(message, extra=fields)
 
 
 def configure_logging(level: str, *, service: str) -> None:
     """Send JSON lines to stderr; call once from a process's composition root."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines())
-    handler.addFilter(_ContextFilter(service))
+    global _handler  # noqa: PLW0603 - the process's one handler, for ``info``
+    handler = _handler = JsonLinesHandler(sys.stderr, service)
     # A line carries none of what logging looks up for every record by default: the caller's
     # file and line (a walk up the stack), the thread, the process (the logging HOWTO's
     # "Optimization" settings). Every request writes a line, so this is paid per request.

@@ -147,7 +147,7 @@ class Database:
             creds = self._credentials.refresh()
             conn = psycopg2.connect(user=creds.username, password=creds.password, **self._dsn)
         # No set_session(readonly=...): psycopg2 would then re-send the setting whenever
-        # ``statement()`` flips autocommit (a round trip each way). A reader pool is
+        # a borrower flips autocommit (a round trip each way). A reader pool is
         # read-only through the session default in its options, which covers both modes.
         return conn
 
@@ -213,8 +213,13 @@ class Database:
 
 # The two ways to borrow are classes, not generator context managers: they run on every
 # request, where a generator's frames and contextlib's wrapping cost more than the borrowing.
+# A pooled connection keeps the autocommit mode its last borrower left; each borrower sets
+# the mode it needs only when it differs. Setting it costs no round trip, but psycopg2 lets
+# go of the GIL to take its connection lock, and under a threaded server every such release
+# can hand the GIL to another thread and put this one to sleep until it gets it back.
 class _Lease:
-    """``Database.connection()``: one pooled connection for the length of a block."""
+    """``Database.connection()``: one pooled connection, not in autocommit, for the length of
+    a block."""
 
     __slots__ = ("_conn", "_db")
 
@@ -222,8 +227,14 @@ class _Lease:
         self._db = db
 
     def __enter__(self):
-        self._conn = self._db._pool.acquire()
-        return self._conn
+        conn = self._conn = self._db._pool.acquire()
+        if conn.autocommit:
+            try:
+                conn.autocommit = False
+            except BaseException as failure:
+                self._db._give_back(conn, failure)
+                raise
+        return conn
 
     def __exit__(self, kind, failure, traceback) -> None:
         self._db._give_back(self._conn, failure)
@@ -240,7 +251,8 @@ class _Statement:
     def __enter__(self) -> DictRowCursor:
         conn = self._conn = self._db._pool.acquire()
         try:
-            conn.autocommit = True
+            if not conn.autocommit:
+                conn.autocommit = True
             self._cursor = conn.cursor(cursor_factory=DictRowCursor)
         except BaseException as failure:
             self._db._give_back(conn, failure)
@@ -251,12 +263,10 @@ class _Statement:
         self._finish(failure)
 
     def _finish(self, failure: BaseException | None, *, lost: bool = False) -> None:
-        """Close the cursor, leave autocommit and give the connection back."""
+        """Close the cursor and give the connection back (still in autocommit)."""
         conn = self._conn
         try:
             self._cursor.close()
-            if not conn.closed:
-                conn.autocommit = False
         except BaseException as late:
             self._db._give_back(conn, late)
             raise

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from psycopg2.extras import Json
 
 from order_platform.adapters import tracing
 from order_platform.topology import ENVELOPE_FIELDS, TRACE_FIELD, EventType
@@ -32,9 +31,11 @@ def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
     traceparent = tracing.current_traceparent()
     if traceparent is not None:
         body[TRACE_FIELD] = traceparent  # the order's trace goes on with the event
+    # The JSON text as a plain parameter: a quoted literal, as ``Json`` would send it, that
+    # PostgreSQL reads as the jsonb column's value, without the adapter's Python on the way.
     cur.execute(
         "INSERT INTO outbox (event_id, event_type, source, detail) VALUES (%s, %s, %s, %s)",
-        (event_id, event_type.name, event_type.source, Json(body, dumps=_dumps)),
+        (event_id, event_type.name, event_type.source, _dumps(body)),
     )
     return event_id
 

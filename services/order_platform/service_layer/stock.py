@@ -17,7 +17,7 @@ from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
 
-from order_platform import topology
+from order_platform import logs, topology
 from order_platform.adapters.db import Database
 from order_platform.adapters.inventory import SqlInventoryUnitOfWork
 from order_platform.adapters.queues import PoisonMessage
@@ -138,7 +138,7 @@ def _move(inventory: Inventory, order_id: str, current: OrderStatus, target: Ord
     if not can_transition(current, target):
         raise ValueError(f"order {order_id}: {current} -> {target} is not allowed")
     inventory.move(order_id, target, reason)
-    log.info("order status changed", extra={"from": current.value, "to": target.value})
+    logs.info(log, "order status changed", {"from": current.value, "to": target.value})
 
 
 def _reject(inventory: Inventory, order_id: str, current: OrderStatus,

@@ -94,7 +94,7 @@ def message_handler(queue: topology.Queue, handler: EventHandler,
         try:
             with tracing.consuming(traces, queue.key, event.detail, event.detail_type):
                 outcome = handler(event)
-            log.info("event handled", extra={
+            logs.info(log, "event handled", {
                 "consumer": queue.consumer, "detail_type": event.detail_type,
                 "outcome": str(outcome), "receive_count": message.receive_count})
         finally:

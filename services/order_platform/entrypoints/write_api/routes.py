@@ -57,10 +57,11 @@ def create_order():
     placed = order_service.place_order(
         deps.database, order["customer_id"], order["items"], idempotency_key=key)
     receipt = placed.receipt
-    set_order_id(receipt.order_id)
+    order_ref = str(receipt.order_id)
+    set_order_id(order_ref)
     replayed = {"Idempotent-Replayed": "true"} if placed.replayed else None
     return respond(_ACCEPTED, receipt, 202, replayed,
-                   location=_read_api(deps, f"/orders/{receipt.order_id}"))
+                   location=_read_api(deps, f"/orders/{order_ref}"))
 
 
 @products.post("/products")

@@ -1,0 +1,112 @@
+"""``logs.info`` writes the line a record would have made, and only when nothing else listens."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from order_platform import logs
+
+FIELDS = {"request_id": "r-1", "method": "POST", "path": "/orders", "status": 202,
+          "duration_ms": 1.25, "remote_addr": "127.0.0.1", "order_id": "o-1"}
+
+
+@pytest.fixture
+def configured():
+    """configure_logging's handler on a buffer; the root logger as it was afterwards."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logs._handler
+    logs.configure_logging("INFO", service="write-api")
+    stream = logs._handler.stream = io.StringIO()
+    try:
+        yield stream
+    finally:
+        root.handlers[:], root.level, logs._handler = saved[0], saved[1], saved[2]
+
+
+def _alone() -> None:
+    """Our handler alone on the root logger, as in a process we start (pytest puts its
+    capturing handlers beside it for every test)."""
+    logging.getLogger().handlers[:] = [logs._handler]
+
+
+def _lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def _without_ts(line: dict) -> dict:
+    return {k: v for k, v in line.items() if k != "ts"}
+
+
+def test_the_direct_line_is_the_records_line(configured):
+    _alone()
+    logger = logging.getLogger("order_platform.access")
+    token = logs.event_id.set("e-1")
+    try:
+        logs.info(logger, "POST /orders 202", FIELDS)
+        assert logs._handler.serves(logger, logging.INFO)
+        logger.info("POST /orders 202", extra=FIELDS)  # the record's way, through logging
+    finally:
+        logs.event_id.reset(token)
+    direct, recorded = _lines(configured)
+    assert _without_ts(direct) == _without_ts(recorded)
+    assert list(direct) == list(recorded)  # the same keys in the same order
+    assert direct["service"] == "write-api" and direct["event_id"] == "e-1"
+    assert direct["logger"] == "order_platform.access" and direct["level"] == "INFO"
+
+
+def test_a_second_handler_gets_the_record(configured, caplog):
+    # caplog's handler sits on the root logger beside ours: the line must be a record.
+    logger = logging.getLogger("order_platform.access")
+    caplog.set_level(logging.INFO, logger="order_platform.access")
+    assert not logs._handler.serves(logger, logging.INFO)
+    logs.info(logger, "POST /orders 202", FIELDS)
+    [record] = [r for r in caplog.records if r.name == "order_platform.access"]
+    assert record.request_id == "r-1" and record.getMessage() == "POST /orders 202"
+
+
+@pytest.mark.parametrize("change", ["disabled", "level", "own_handler", "no_propagate",
+                                    "logger_filter", "parent_handler"])
+def test_anything_else_listening_gets_what_logging_decides(configured, change):
+    _alone()
+    logger = logging.getLogger("order_platform.test_lines")
+    parent = logging.getLogger("order_platform")
+    other, refuse = logging.NullHandler(), logging.Filter("nothing.passes")
+    undo = {
+        "disabled": lambda on: setattr(logger, "disabled", on),
+        "level": lambda on: logger.setLevel(logging.WARNING if on else logging.NOTSET),
+        "own_handler": lambda on: (logger.addHandler if on else logger.removeHandler)(other),
+        "no_propagate": lambda on: setattr(logger, "propagate", not on),
+        "logger_filter": lambda on: (logger.addFilter if on else logger.removeFilter)(refuse),
+        "parent_handler": lambda on: (parent.addHandler if on else parent.removeHandler)(other),
+    }[change]
+    undo(True)
+    try:
+        assert not logs._handler.serves(logger, logging.INFO)
+        logs.info(logger, "GET /healthz 200", FIELDS)
+        ours = configured.getvalue()
+        configured.seek(0)
+        configured.truncate()
+        logger.info("GET /healthz 200", extra=FIELDS)
+        assert [_without_ts(line) for line in _lines(configured)] == [
+            _without_ts(json.loads(line)) for line in ours.splitlines()]
+    finally:
+        undo(False)
+    assert logs._handler.serves(logger, logging.INFO)
+
+
+def test_a_failing_stream_is_reported_not_raised(configured, monkeypatch):
+    _alone()
+    reported = []
+    monkeypatch.setattr(logs._handler, "handleError", reported.append)
+
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    logs._handler.stream = Broken()
+    logs.info(logging.getLogger("order_platform.access"), "POST /orders 202", FIELDS)
+    assert [r.getMessage() for r in reported] == ["POST /orders 202"]
