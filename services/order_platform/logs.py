@@ -101,19 +101,19 @@ class JsonLinesHandler(logging.StreamHandler):
         self.setFormatter(JsonLines())
         self.context = _ContextFilter(service)
         self.addFilter(self.context)
-        self._alone = [self]
+        self._alone, self._own_filters = [self], [self.context]
 
     def serves(self, logger: logging.Logger, level: int) -> bool:
         """True when a record of ``level`` on ``logger`` would reach this handler and no other
         handler, filter or formatter: then ``write`` gives exactly the line it would."""
         if logger.disabled or not logger.isEnabledFor(level) or level < self.level \
                 or logger.filters or logging.root.handlers != self._alone \
-                or self.filters != [self.context] or type(self.formatter) is not JsonLines:
+                or self.filters != self._own_filters or type(self.formatter) is not JsonLines:
             return False
         node = logger
         while node is not logging.root:
-            if node.handlers or not node.propagate:
-                return False
+            if node is None or node.handlers or not node.propagate:
+                return False  # None: a logger outside the hierarchy (logging's last resort)
             node = node.parent
         return True
 
@@ -122,8 +122,8 @@ class JsonLinesHandler(logging.StreamHandler):
         entry = {"ts": _timestamp(time.time()), "level": logging.getLevelName(level),
                  "logger": logger.name, "message": message, **fields}
         entry.update(self.context.context(fields))
-        line = _encode(entry) + self.terminator
         try:
+            line = _encode(entry) + self.terminator
             with self.lock:
                 self.stream.write(line)
                 self.stream.flush()
@@ -140,7 +140,9 @@ def info(logger: logging.Logger, message: str, fields: dict) -> None:
     process logs through ``configure_logging``'s handler alone (every process we start).
     Anything else (a test's capture, a host's own handlers) gets the record as usual."""
     handler = _handler
-    if handler is not None and handler.serves(logger, logging.INFO):
+    # A field named like a record's own attribute is refused by logging (KeyError): so it is.
+    if handler is not None and _STANDARD.isdisjoint(fields) \
+            and handler.serves(logger, logging.INFO):
         handler.write(logger, logging.INFO, message, fields)
     else:
         logger.info(message, extra=fields)

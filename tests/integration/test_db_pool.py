@@ -50,3 +50,29 @@ def test_an_error_inside_a_transaction_rolls_it_back(database, superuser_conn):
     with superuser_conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pool_probe WHERE v = 42")
         assert cur.fetchone()[0] == 0
+
+
+def test_one_session_serves_statements_and_transactions_in_turn(database, superuser_conn):
+    # A pool of one: the statement's session (left in autocommit) is the transaction's next.
+    with superuser_conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS pool_modes (v int)")
+        cur.execute("GRANT ALL ON pool_modes TO orders_app")
+        cur.execute("DELETE FROM pool_modes")
+    with database.statement() as cur:
+        cur.execute("INSERT INTO pool_modes VALUES (1)")  # commits on its own
+        pid = _in_session(cur)
+    with pytest.raises(ZeroDivisionError), database.transaction() as cur:
+        assert _in_session(cur) == pid
+        cur.execute("INSERT INTO pool_modes VALUES (2)")
+        cur.execute("SELECT transaction_timestamp() = statement_timestamp() AS fresh")
+        assert cur.fetchone()["fresh"] is False  # one transaction since the INSERT: not autocommit
+        raise ZeroDivisionError
+    with database.statement() as cur:
+        assert _in_session(cur) == pid
+        cur.execute("SELECT array_agg(v ORDER BY v) AS vs FROM pool_modes")
+        assert cur.fetchone()["vs"] == [1]  # the statement's row committed, the transaction's not
+
+
+def _in_session(cur) -> int:
+    cur.execute("SELECT pg_backend_pid() AS pid")
+    return cur.fetchone()["pid"]

@@ -15,16 +15,23 @@ FIELDS = {"request_id": "r-1", "method": "POST", "path": "/orders", "status": 20
 
 
 @pytest.fixture
-def configured():
-    """configure_logging's handler on a buffer; the root logger as it was afterwards."""
+def configured(monkeypatch):
+    """configure_logging's handler on a buffer; logging as it was afterwards."""
+    for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, name, getattr(logging, name))  # restored at teardown
     root = logging.getLogger()
-    saved = root.handlers[:], root.level, logs._handler
+    quietened = [logging.getLogger(name) for name in ("botocore", "urllib3")]
+    saved = root.handlers[:], root.level, [q.level for q in quietened]
+    monkeypatch.setattr(logs, "_handler", None)
     logs.configure_logging("INFO", service="write-api")
     stream = logs._handler.stream = io.StringIO()
     try:
         yield stream
     finally:
-        root.handlers[:], root.level, logs._handler = saved[0], saved[1], saved[2]
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])  # setLevel, not assignment: it clears the loggers' caches
+        for logger, level in zip(quietened, saved[2], strict=True):
+            logger.setLevel(level)
 
 
 def _alone() -> None:
@@ -39,6 +46,14 @@ def _lines(stream: io.StringIO) -> list[dict]:
 
 def _without_ts(line: dict) -> dict:
     return {k: v for k, v in line.items() if k != "ts"}
+
+
+def _strip_ts(line: str) -> str:
+    """A written line without its timestamp, JSON or not."""
+    try:
+        return json.dumps(_without_ts(json.loads(line)))
+    except ValueError:
+        return line
 
 
 def test_the_direct_line_is_the_records_line(configured):
@@ -69,7 +84,8 @@ def test_a_second_handler_gets_the_record(configured, caplog):
 
 
 @pytest.mark.parametrize("change", ["disabled", "level", "own_handler", "no_propagate",
-                                    "logger_filter", "parent_handler"])
+                                    "logger_filter", "parent_handler", "disable",
+                                    "handler_level", "handler_filter", "formatter"])
 def test_anything_else_listening_gets_what_logging_decides(configured, change):
     _alone()
     logger = logging.getLogger("order_platform.test_lines")
@@ -82,6 +98,13 @@ def test_anything_else_listening_gets_what_logging_decides(configured, change):
         "no_propagate": lambda on: setattr(logger, "propagate", not on),
         "logger_filter": lambda on: (logger.addFilter if on else logger.removeFilter)(refuse),
         "parent_handler": lambda on: (parent.addHandler if on else parent.removeHandler)(other),
+        "disable": lambda on: logging.disable(logging.INFO if on else logging.NOTSET),
+        "handler_level": lambda on: logs._handler.setLevel(
+            logging.WARNING if on else logging.NOTSET),
+        "handler_filter": lambda on: (logs._handler.addFilter if on
+                                      else logs._handler.removeFilter)(refuse),
+        "formatter": lambda on: logs._handler.setFormatter(
+            logging.Formatter("%(message)s") if on else logs.JsonLines()),
     }[change]
     undo(True)
     try:
@@ -91,8 +114,9 @@ def test_anything_else_listening_gets_what_logging_decides(configured, change):
         configured.seek(0)
         configured.truncate()
         logger.info("GET /healthz 200", extra=FIELDS)
-        assert [_without_ts(line) for line in _lines(configured)] == [
-            _without_ts(json.loads(line)) for line in ours.splitlines()]
+        # Line for line what logging itself wrote (nothing, when it decided to write nothing).
+        assert [_strip_ts(line) for line in configured.getvalue().splitlines()] == [
+            _strip_ts(line) for line in ours.splitlines()]
     finally:
         undo(False)
     assert logs._handler.serves(logger, logging.INFO)
@@ -110,3 +134,43 @@ def test_a_failing_stream_is_reported_not_raised(configured, monkeypatch):
     logs._handler.stream = Broken()
     logs.info(logging.getLogger("order_platform.access"), "POST /orders 202", FIELDS)
     assert [r.getMessage() for r in reported] == ["POST /orders 202"]
+
+
+def test_context_ids_and_the_trace_join_the_line_as_they_join_a_record(configured, monkeypatch):
+    _alone()
+    monkeypatch.setattr(logs, "trace_ids", lambda: ("t" * 32, "s" * 16))
+    logger = logging.getLogger("order_platform.access")
+    token = logs.request_id.set("from-context")
+    try:
+        logs.info(logger, "GET /orders 200", {"status": 200})  # no request_id of its own
+        logger.info("GET /orders 200", extra={"status": 200})
+    finally:
+        logs.request_id.reset(token)
+    direct, recorded = _lines(configured)
+    assert _without_ts(direct) == _without_ts(recorded)
+    assert list(direct) == list(recorded)
+    assert (direct["request_id"], direct["trace_id"], direct["span_id"]) == (
+        "from-context", "t" * 32, "s" * 16)
+
+
+def test_a_field_logging_reserves_is_refused_as_logging_refuses_it(configured):
+    _alone()
+    with pytest.raises(KeyError):
+        logs.info(logging.getLogger("order_platform.access"), "m", {"message": "mine"})
+    assert configured.getvalue() == ""
+
+
+def test_a_line_that_cannot_be_encoded_is_reported_not_raised(configured, monkeypatch):
+    _alone()
+    reported = []
+    monkeypatch.setattr(logs._handler, "handleError", reported.append)
+    circular: dict = {}
+    circular["self"] = circular
+    logs.info(logging.getLogger("order_platform.access"), "POST /orders 202", {"x": circular})
+    assert [r.getMessage() for r in reported] == ["POST /orders 202"]
+    assert configured.getvalue() == ""
+
+
+def test_a_logger_outside_the_hierarchy_gets_the_record(configured):
+    _alone()
+    assert not logs._handler.serves(logging.Logger("detached"), logging.INFO)
