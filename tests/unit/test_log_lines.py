@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 
 import pytest
 
-from order_platform import logs
+from order_platform import logs, topology
+from order_platform.adapters.queues import ReceivedMessage
+from order_platform.entrypoints.worker.wiring import message_handler
 
 FIELDS = {"request_id": "r-1", "method": "POST", "path": "/orders", "status": 202,
           "duration_ms": 1.25, "remote_addr": "127.0.0.1", "order_id": "o-1"}
@@ -174,3 +177,25 @@ def test_a_line_that_cannot_be_encoded_is_reported_not_raised(configured, monkey
 def test_a_logger_outside_the_hierarchy_gets_the_record(configured):
     _alone()
     assert not logs._handler.serves(logging.Logger("detached"), logging.INFO)
+
+
+def _message(event_type: topology.EventType, detail: dict) -> ReceivedMessage:
+    envelope = {"id": str(uuid.uuid4()), "source": event_type.source,
+                "detail-type": event_type.name,
+                "detail": {**detail, "event_id": str(uuid.uuid4())}}
+    return ReceivedMessage(queue_url="q", message_id="m", receipt_handle="r",
+                           body=json.dumps(envelope), receive_count=1)
+
+
+@pytest.mark.parametrize(("event_type", "detail", "order_id"), [
+    (topology.PRODUCT_CREATED, {"product_id": "p-1", "sku": "SKU-1"}, None),
+    (topology.INVENTORY_UPDATED, {"order_id": "o-1", "lines": []}, "o-1"),
+])
+def test_a_handled_line_names_an_order_only_for_an_event_about_one(configured, event_type,
+                                                                   detail, order_id):
+    _alone()
+    handle = message_handler(topology.PRODUCT_CACHE_QUEUE, lambda event: "EVICTED")
+    assert handle(_message(event_type, detail)) == "EVICTED"
+    [line] = [line for line in _lines(configured) if line["message"] == "event handled"]
+    assert line.get("order_id") == order_id  # absent, not the text "None"
+    assert line["event_id"] and line["service"] == "write-api"

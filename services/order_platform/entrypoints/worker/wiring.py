@@ -90,7 +90,8 @@ def message_handler(queue: topology.Queue, handler: EventHandler,
         event = decode_event(message.body, accepted)
         metrics.event_age(event.detail.get(topology.ENVELOPE_FIELDS[1]))
         event_token = logs.event_id.set(event.event_id)
-        order_token = logs.order_id.set(str(event.detail.get("order_id")))
+        order_id = event.detail.get("order_id")  # catalogue events concern no order
+        order_token = logs.order_id.set(None if order_id is None else str(order_id))
         try:
             with tracing.consuming(traces, queue.key, event.detail, event.detail_type):
                 outcome = handler(event)
