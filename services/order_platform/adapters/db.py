@@ -211,12 +211,26 @@ class Database:
         self._pool.close()
 
 
+def _lend(db: Database, *, autocommit: bool):
+    """A pooled connection in the ``autocommit`` mode the borrower needs.
+
+    A pooled connection keeps the mode its last borrower left, and is switched only when it
+    differs. Switching costs no round trip, but psycopg2 lets go of the GIL to take its
+    connection lock, and under a threaded server every such release can hand the GIL to
+    another thread and put this one to sleep until it gets it back.
+    """
+    conn = db._pool.acquire()
+    if conn.autocommit != autocommit:
+        try:
+            conn.autocommit = autocommit
+        except BaseException as failure:
+            db._give_back(conn, failure)
+            raise
+    return conn
+
+
 # The two ways to borrow are classes, not generator context managers: they run on every
 # request, where a generator's frames and contextlib's wrapping cost more than the borrowing.
-# A pooled connection keeps the autocommit mode its last borrower left; each borrower sets
-# the mode it needs only when it differs. Setting it costs no round trip, but psycopg2 lets
-# go of the GIL to take its connection lock, and under a threaded server every such release
-# can hand the GIL to another thread and put this one to sleep until it gets it back.
 class _Lease:
     """``Database.connection()``: one pooled connection, not in autocommit, for the length of
     a block."""
@@ -227,14 +241,8 @@ class _Lease:
         self._db = db
 
     def __enter__(self):
-        conn = self._conn = self._db._pool.acquire()
-        if conn.autocommit:
-            try:
-                conn.autocommit = False
-            except BaseException as failure:
-                self._db._give_back(conn, failure)
-                raise
-        return conn
+        self._conn = _lend(self._db, autocommit=False)
+        return self._conn
 
     def __exit__(self, kind, failure, traceback) -> None:
         self._db._give_back(self._conn, failure)
@@ -249,10 +257,8 @@ class _Statement:
         self._db = db
 
     def __enter__(self) -> DictRowCursor:
-        conn = self._conn = self._db._pool.acquire()
+        conn = self._conn = _lend(self._db, autocommit=True)
         try:
-            if not conn.autocommit:
-                conn.autocommit = True
             self._cursor = conn.cursor(cursor_factory=DictRowCursor)
         except BaseException as failure:
             self._db._give_back(conn, failure)
