@@ -31,14 +31,18 @@ class JsonLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
-        entry = {"ts": _timestamp(record.created), "level": record.levelname,
-                 "logger": record.name, "message": record.getMessage()}
+        entry = _head(record.created, record.levelname, record.name, record.getMessage())
         for key, value in record.__dict__.items():
             if key not in _STANDARD:
                 entry[key] = value
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         return _encode(entry)
+
+
+def _head(created: float, level: str, logger: str, message: str) -> dict:
+    """What every line starts with, whether it comes from a record or from ``info``."""
+    return {"ts": _timestamp(created), "level": level, "logger": logger, "message": message}
 
 
 def _encode(entry: dict) -> str:
@@ -119,8 +123,8 @@ class JsonLinesHandler(logging.StreamHandler):
 
     def write(self, logger: logging.Logger, level: int, message: str, fields: dict) -> None:
         """The line a record of ``level`` with ``message`` and ``extra=fields`` would make."""
-        entry = {"ts": _timestamp(time.time()), "level": logging.getLevelName(level),
-                 "logger": logger.name, "message": message, **fields}
+        entry = _head(time.time(), logging.getLevelName(level), logger.name, message)
+        entry.update(fields)
         entry.update(self.context.context(fields))
         try:
             line = _encode(entry) + self.terminator
