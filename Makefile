@@ -9,8 +9,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK ?= dev
 PYTEST_ARGS ?=
+# The suite spends much of its time waiting (on servers starting, long polls, timeouts), so it
+# runs on pytest-xdist workers: one per core, at most four (each starts its own PostgreSQL,
+# moto and redis). PYTEST_WORKERS=0 runs it in one process, for a debugger or -x.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4
 
-.PHONY: help install dev test lint unit integration e2e infra-test policy bench migrate \
+.PHONY: help install dev test suite lint unit integration e2e infra-test policy bench migrate \
         preview up destroy clean _pulumi-cli lock cost benchmarks
 
 help: ## list targets
@@ -75,17 +80,19 @@ cost: $(STAMP) ## monthly cost of every stack, or STACK=..; COST_ARGS="--diff st
 policy: $(STAMP) ## offline CrossGuard check of every stack, or STACK=dev|staging|prod
 	$(BIN)/python policies/evaluate.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
 
-test: $(STAMP) lint policy ## lint, the offline policy check, then every test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) lint policy suite ## lint, the offline policy check, then every test
+
+suite: $(STAMP) ## every test, on pytest-xdist workers (PYTEST_WORKERS, PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 unit: $(STAMP) ## tests without I/O
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 integration: $(STAMP) ## tests against real PostgreSQL and the moto server
-	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
 e2e: $(STAMP) ## tests that start service processes
-	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+	$(PYTEST) tests/e2e $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
 COMPARE_ARGS ?=
@@ -164,7 +171,7 @@ _pulumi-cli:
 	  exit 1; }
 
 infra-test: $(STAMP) ## the Pulumi program under mocks for every stack (offline)
-	$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+	$(PYTEST) tests/infra $(PYTEST_ARGS)
 
 preview: _pulumi-cli $(STAMP) ## pulumi preview --diff of STACK=dev|staging|prod
 	$(PULUMI) preview --stack $(STACK) --diff $(PULUMI_ARGS)

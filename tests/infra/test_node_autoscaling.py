@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -43,7 +44,10 @@ def unknown_fields(value, schema: dict, path: str = "") -> list[str]:
 
 
 def manifest(resource) -> dict:
-    return {key: resource.inputs[key] for key in ("apiVersion", "kind", "metadata", "spec")}
+    """The object as applied, as a copy: the session's simulated runs are shared, so a test that
+    edits a manifest (a typo to reject) must not edit the run every later test reads."""
+    return copy.deepcopy(
+        {key: resource.inputs[key] for key in ("apiVersion", "kind", "metadata", "spec")})
 
 
 @pytest.mark.parametrize("type_token", [NODE_CLASS, NODE_POOL])

@@ -177,7 +177,8 @@ def test_products_by_id_and_by_sku(make_product, read_client):
     assert by_id.json == by_sku.json == product
 
 
-@pytest.mark.parametrize("ref", [str(uuid.uuid4()), "NO-SUCH-SKU-y"])
+# A literal id, not uuid4(): every pytest-xdist worker must collect the same test ids.
+@pytest.mark.parametrize("ref", ["9e2a7b1c-4d3f-4a8e-b6c5-1f0e9d8c7b6a", "NO-SUCH-SKU-y"])
 def test_an_unknown_product_is_404_with_retry_after(read_client, ref):
     response = read_client.get(f"/products/{ref}")
     assert response.status_code == 404

@@ -114,7 +114,9 @@ def impatient_read_client(settings):
     runtime.close()
 
 
-@pytest.mark.parametrize("path", ["/orders?limit=5", f"/orders/{uuid.uuid4()}"])
+# A literal id, not uuid4(): every pytest-xdist worker must collect the same test ids.
+@pytest.mark.parametrize("path", ["/orders?limit=5",
+                                  "/orders/3c6e9f2a-8b1d-4e7c-a5f4-0d9c8b7a6e5f"])
 def test_a_read_stuck_behind_a_table_lock_hits_statement_timeout_and_is_a_503(
         pg_server, impatient_read_client, path):
     # ACCESS EXCLUSIVE is what a migration's ALTER TABLE takes; a reader queues behind it.
