@@ -36,6 +36,13 @@ bind = [f"0.0.0.0:{_api.port}"]
 #   (p99 44 ms, 0.94 ms); gthread 2x4 in the runs around it gave POST 884-1,132 (p99
 #   39-60 ms, 1.10-1.35 ms) and GET 1,358-1,691 (p99 28-35 ms, 0.69-0.80 ms). No
 #   throughput to gain, a worse tail and more CPU per request: gthread stays.
+# - Measured again (5 rounds each, 2026-11-27, a slower day; docs/performance.md):
+#   - gthread 4x2: POST 983 req/s (p99 42 ms, 1.15 ms CPU/request), GET 1,439 (49 ms, 0.91);
+#     within the spread of 2x4's three runs that day (POST 888-1,087, 1.07-1.29 ms; GET
+#     1,230-1,406, 0.81-0.93 ms), and four processes need twice the memory of two.
+#   - gevent x2: GET cheaper (0.76 ms CPU/request), but p99 rose to 87 ms (POST) and 108 ms
+#     (GET), against 48-56 and 32-43 with 2x4; and monkey-patching changes every lock,
+#     thread and timer the services rely on.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
