@@ -12,7 +12,7 @@ COLOURS = {"project": "#2f6fb0", "bare": "#9aa5b1"}
 
 
 def render(report: dict) -> str:
-    """The chart for ``compare.py``'s report: median requests/s, ratio, p50/p99."""
+    """The chart for ``compare.py``'s report: median requests/s, both ratios, p50/p99."""
     summary = report["summary"]
     peak = max(max(s["project_rps"], s["bare_rps"]) for s in summary.values()) or 1
     plot_h = HEIGHT - 2 * MARGIN
@@ -40,6 +40,7 @@ def render(report: dict) -> str:
                       f'text-anchor="middle" font-size="10">p50 {s[f"{target}_p50_ms"]:.1f} / '
                       f'p99 {s[f"{target}_p99_ms"]:.1f} ms</text>']
         parts.append(f'<text x="{x0 + bar_w:.1f}" y="{HEIGHT - 12}" text-anchor="middle" '
-                     f'font-weight="bold">{escape(endpoint)}: {s["ratio_median"]:.2f}x</text>')
+                     f'font-weight="bold">{escape(endpoint)}: {s["ratio_median"]:.2f}x req/s, '
+                     f'{s["cpu_ratio_median"]:.2f}x CPU</text>')
     parts.append("</svg>")
     return "\n".join(parts)
