@@ -11,9 +11,10 @@ STACK ?= dev
 PYTEST_ARGS ?=
 # The suite spends much of its time waiting (on servers starting, long polls, timeouts), so it
 # runs on pytest-xdist workers: one per core, at most four (each starts its own PostgreSQL,
-# moto and redis). PYTEST_WORKERS=0 runs it in one process, for a debugger or -x.
+# moto and redis). Tests marked xdist_group share a worker (a costly module fixture is built
+# once). PYTEST_WORKERS=0 runs it in one process, for a debugger or -x.
 PYTEST_WORKERS ?= auto
-PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadgroup
 
 .PHONY: help install dev test suite lint unit integration e2e infra-test policy bench migrate \
         preview up destroy clean _pulumi-cli lock cost benchmarks
