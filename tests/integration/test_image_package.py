@@ -27,9 +27,6 @@ DEV_ONLY = ("order_local", "tests", "psutil", "moto", "honcho", "embedded_postgr
             "pulumi", "locust")
 # requests is a runtime dependency: the OTLP/HTTP trace exporter posts with it.
 
-# One pytest-xdist worker runs the whole module, so the image (a real pip install) is built once.
-pytestmark = pytest.mark.xdist_group("image")
-
 
 def _run(*argv: str, cwd: Path | None = None, timeout: float = 300) -> str:
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,

@@ -5,11 +5,15 @@ from functools import cache
 
 from infra import simulation
 
+# Bound at import: tests replace ``simulation.run_stack`` with a lambda that calls
+# ``shipped_run``, and a stack no earlier test of the session ran would then recurse.
+_run_stack = simulation.run_stack
+
 
 @cache
 def shipped_run(stack):
     """The program under mocks for a shipped stack (run once per test session)."""
-    return simulation.run_stack(stack)
+    return _run_stack(stack)
 
 
 def broken(stack):
