@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 # moto and redis). PYTEST_WORKERS=0 runs it in one process, for a debugger or -x.
 # xdist's default scheduling (load), not loadscope or loadgroup: those group tests by node id,
 # and schemathesis gives the API operations of one fuzz test the same node id, so all but one
-# of them would silently not run (1,481 of 1,490 tests, with no error).
+# of them would not run (1,481 of 1,490 tests ran, and the run was green; tests/support/
+# every_test_ran.py now fails such a run).
 PYTEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4
 

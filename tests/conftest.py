@@ -18,6 +18,9 @@ import pytest
 from order_local.stack import APP_DB, APP_ROLE  # the names make dev uses
 from tests.support import accounts
 
+# A green run must have run every collected test (pytest-xdist can silently skip some).
+pytest_plugins = ["tests.support.every_test_ran"]
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
