@@ -15,9 +15,15 @@ import pytest
 _outcomes = 0
 
 
+def is_outcome(report: pytest.TestReport) -> bool:
+    """Whether ``report`` is the one that says how its test ended: the call's, or the setup's
+    when the setup did not pass (a skip, an error), so the test had no call."""
+    return report.when == "call" or (report.when == "setup" and not report.passed)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _outcomes  # one session per process, and the hook is given no config
-    if report.when == "call" or (report.when == "setup" and not report.passed):
+    if is_outcome(report):
         _outcomes += 1
 
 
