@@ -6,7 +6,12 @@ from apiflask import APIFlask
 
 from order_platform.adapters import cache as cache_adapter
 from order_platform.config import Settings
-from order_platform.entrypoints.read_api.routes import CACHE_EXTENSION, orders, products
+from order_platform.entrypoints.read_api.routes import (
+    CACHE_EXTENSION,
+    HOT_ROUTES,
+    orders,
+    products,
+)
 from order_platform.entrypoints.web.app import create_api
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY
 from order_platform.processes import READ_API
@@ -27,6 +32,7 @@ def create_app(settings: Settings | None = None, *, database=None,
                     "may come from a cache; their stock is informational (see those "
                     "operations).",
         blueprints=(orders, products),
+        hot_routes=HOT_ROUTES,
         settings=settings,
         database=database,
         not_found_retry_after=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from apiflask import APIBlueprint
 from flask import current_app
 
@@ -15,8 +17,9 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductListQuery,
     ProductPage,
 )
-from order_platform.entrypoints.web.dependencies import dependencies
-from order_platform.entrypoints.web.fast_io import documented, respond
+from order_platform.entrypoints.web.dependencies import ApiDependencies, dependencies
+from order_platform.entrypoints.web.fast_io import Answer, answer, as_response, documented
+from order_platform.entrypoints.web.hot_routes import HotRoute, uuid_after
 from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
@@ -40,9 +43,23 @@ _LAGGING_404 = {404: error_with_retry_after(
 @documented(orders.doc(summary="An order with lines, total and status history",
                        responses={**_LAGGING_404, **UNAVAILABLE}))
 def get_order(order_id):
-    """One order, from the reader (the hottest read: serialised by fast_io)."""
+    """One order, from the reader (the hottest read: serialised by fast_io, and its plain
+    requests answered by hot_routes with the same work)."""
+    return as_response(_order(dependencies(), order_id))
+
+
+def _order(deps: ApiDependencies, order_id: uuid.UUID) -> Answer:
     set_order_id(order_id)
-    return respond(_ORDER_OUT, order_queries.get_order(dependencies().database, order_id), 200)
+    return answer(_ORDER_OUT, order_queries.get_order(deps.database, order_id), 200)
+
+
+def get_order_hot(deps: ApiDependencies, environ: dict, order_id: uuid.UUID) -> Answer:
+    """``get_order``, for a request whose path is a canonical uuid (it has no body to check)."""
+    return _order(deps, order_id)
+
+
+HOT_ROUTES = (HotRoute("GET", "/orders/<uuid:order_id>", uuid_after("/orders/"),
+                       get_order_hot),)
 
 
 @orders.get("/orders")

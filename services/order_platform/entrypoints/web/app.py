@@ -15,6 +15,7 @@ from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
 from order_platform.entrypoints.web.fast_io import ApiResponse
 from order_platform.entrypoints.web.health import health
+from order_platform.entrypoints.web.hot_routes import HotRoute
 from order_platform.entrypoints.web.json_provider import FastJSONProvider
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
 from order_platform.entrypoints.web.request_metrics import RoutedRequest
@@ -67,6 +68,7 @@ def create_api(
     title: str,
     description: str,
     blueprints: Iterable[APIBlueprint],
+    hot_routes: tuple[HotRoute, ...] = (),
     settings: Settings | None = None,
     database=None,
     not_found_retry_after: bool = False,
@@ -74,9 +76,10 @@ def create_api(
 ) -> APIFlask:
     """Build an API: settings (from the environment unless given), its pool, routes.
 
-    A process started by gunicorn passes nothing: ``bootstrap.start`` reads and validates
-    the config and sends logs to stderr as JSON. Tests pass their own Settings and, if they
-    like, their own Database and a span exporter.
+    ``hot_routes`` answer the plain requests of some of the blueprints' rules themselves
+    (see ``hot_routes``). A process started by gunicorn passes nothing else:
+    ``bootstrap.start`` reads and validates the config and sends logs to stderr as JSON.
+    Tests pass their own Settings and, if they like, their own Database and a span exporter.
     """
     runtime = bootstrap.start(process, settings, span_exporter=span_exporter)
     settings = runtime.settings
@@ -97,10 +100,11 @@ def create_api(
     )
     app.spec_processor(require_request_bodies)
     serve_docs_assets(app)
-    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
+    deps = app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
-    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing)
     app.register_blueprint(health)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing,
+                           hot_routes=hot_routes, dependencies=deps)
     return app

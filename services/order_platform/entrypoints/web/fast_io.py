@@ -6,21 +6,26 @@ with ``validation=False`` the input one would parse the body again and copy ever
 a proxy). At run time ``validated`` loads the plainly valid input with a fast check (which
 never accepts what the schema refuses: each has a test against marshmallow) and hands
 anything else to APIFlask's own parser, so every error is exactly the one the decorators
-would have given; ``respond`` serialises with the response schema's compiled plan. On the
-order path this was a sixth of a request's cost.
+would have given; ``answer`` serialises with the response schema's compiled plan, into an
+``Answer`` that a Flask view returns ``as_response`` and the hot-route layer sends itself. On
+the order path this was a sixth of a request's cost.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from apiflask import Schema
 from apiflask.schema_adapters.marshmallow import parser
 from flask import Response, current_app, request
 from werkzeug.datastructures import Headers
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.urls import iri_to_uri
+
+from order_platform.entrypoints.web.json_provider import dumps_bytes
 
 View = Callable[..., Any]
 
@@ -47,15 +52,47 @@ def validated(schema: Schema, location: str, raw: Any, fast: Callable[[Any], Any
     return loaded
 
 
-def respond(schema: Schema, obj: Any, status: int,
-            headers: Mapping[str, str] | None = None, *, location: str | None = None) -> Response:
-    """The JSON response ``@output(schema)`` would give, built directly (as bytes: the app's
-    encoder is orjson, whose bytes need no round trip through str). ``location`` must already
-    be a URI (see ``ApiResponse``)."""
-    app = current_app._get_current_object()
-    response = app.response_class(app.json.dumps_bytes(schema.dump(obj)), status, headers,
-                                  mimetype="application/json")
-    response.uri_location = location
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A hot route's JSON response, before either edge sends it: Flask (``as_response``) or
+    the hot-route layer (``status_line`` and ``wsgi_headers``), with the same bytes."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    location: str | None = None
+    """Already a URI (see ``ApiResponse``)."""
+
+    @property
+    def status_line(self) -> str:
+        """The status line werkzeug would send (``202 ACCEPTED``)."""
+        return _STATUS_LINES[self.status]
+
+    def wsgi_headers(self) -> list[tuple[str, str]]:
+        """The headers werkzeug would send for ``as_response()``, in its order (a new list: the
+        request log appends to it)."""
+        headers = [*self.headers, ("Content-Type", "application/json"),
+                   ("Content-Length", str(len(self.body)))]
+        if self.location is not None:
+            headers.append(("Location", self.location))
+        return headers
+
+
+_STATUS_LINES = {code: f"{code} {text.upper()}" for code, text in HTTP_STATUS_CODES.items()}
+
+
+def answer(schema: Schema, obj: Any, status: int, headers: tuple[tuple[str, str], ...] = (),
+           *, location: str | None = None) -> Answer:
+    """The JSON answer ``@output(schema)`` would give for ``obj``, serialised with the schema's
+    compiled plan straight to bytes. ``location`` must already be a URI."""
+    return Answer(status, dumps_bytes(schema.dump(obj)), headers, location)
+
+
+def as_response(given: Answer) -> Response:
+    """``given`` as the app's response object, for a Flask view."""
+    response = current_app.response_class(given.body, given.status, list(given.headers),
+                                          mimetype="application/json")
+    response.uri_location = given.location
     return response
 
 

@@ -9,6 +9,7 @@ past 64 bits) is encoded by Flask's provider instead.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -23,6 +24,18 @@ _COMPACT = {"separators": (",", ":")}
 compact JSON orjson writes."""
 
 
+def dumps_bytes(obj: Any) -> bytes:
+    """What every API's ``app.json.dumps(obj)`` gives, as UTF-8 bytes, without an app: the hot
+    routes (``hot_routes``) encode their answers here outside any app context."""
+    try:
+        return orjson.dumps(obj, default=DefaultJSONProvider.default, option=_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        # What DefaultJSONProvider.dumps does (it needs no app for it).
+        return json.dumps(obj, default=DefaultJSONProvider.default,
+                          ensure_ascii=DefaultJSONProvider.ensure_ascii,
+                          sort_keys=DefaultJSONProvider.sort_keys).encode()
+
+
 class FastJSONProvider(DefaultJSONProvider):
     """``DefaultJSONProvider`` whose ``dumps`` is orjson when called as Flask does."""
 
@@ -34,7 +47,4 @@ class FastJSONProvider(DefaultJSONProvider):
 
     def dumps_bytes(self, obj: Any) -> bytes:
         """``dumps`` as the UTF-8 bytes a response body is."""
-        try:
-            return orjson.dumps(obj, default=self.default, option=_OPTIONS)
-        except (orjson.JSONEncodeError, TypeError):
-            return super().dumps(obj).encode()
+        return dumps_bytes(obj)

@@ -44,6 +44,7 @@ class RequestMetrics:
 
 
 _REQUEST_KEY = "order_platform.request"
+_ROUTE_KEY = "order_platform.route"
 
 
 class RoutedRequest(Request):
@@ -56,12 +57,20 @@ class RoutedRequest(Request):
         environ[_REQUEST_KEY] = self
 
 
+def mark_route(environ: dict, rule: str) -> None:
+    """Record the route template of a request answered outside Flask (``hot_routes``)."""
+    environ[_ROUTE_KEY] = rule
+
+
 def route_of(environ: dict) -> str:
     """The route template the request matched (``/orders/<uuid:order_id>``), after dispatch.
 
     Called once, as the request ends: it takes the request out of the environ, so that the
     two do not keep each other alive until the garbage collector runs.
     """
+    rule = environ.get(_ROUTE_KEY)
+    if rule is not None:
+        return rule
     request = environ.pop(_REQUEST_KEY, None)
     rule = None if request is None else request.url_rule
     return UNMATCHED_ROUTE if rule is None else rule.rule

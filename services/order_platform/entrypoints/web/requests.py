@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -14,6 +15,8 @@ from order_platform import logs
 from order_platform.adapters.metrics import Instruments
 from order_platform.adapters.tracing import Tracing
 from order_platform.entrypoints.web.access import RequestLog
+from order_platform.entrypoints.web.dependencies import ApiDependencies
+from order_platform.entrypoints.web.hot_routes import HotRoute, HotRoutes
 
 MAX_BODY_BYTES = 64 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -28,17 +31,48 @@ def json_body() -> Any:
     return request.environ[_JSON_BODY]
 
 
+def plain_json_body(environ: dict) -> Any:
+    """The body of a request in the form nearly every client sends, parsed as
+    ``_require_json_body`` would parse it; None when anything about it is not that form.
+
+    The form: ``Content-Type: application/json`` exactly, a Content-Length of 1 byte to 64 KiB
+    and no Transfer-Encoding, that many bytes, and UTF-8 JSON. For anything else the hook
+    decides (and answers 400, 413 or 415 where it must). The bytes read are put back, so
+    Flask can read the body again when a hot route hands the request on.
+    """
+    length = environ.get("CONTENT_LENGTH")
+    if environ.get("CONTENT_TYPE") != "application/json" or "HTTP_TRANSFER_ENCODING" in environ \
+            or not length or not length.isascii() or not length.isdigit() \
+            or not 0 < int(length) <= MAX_BODY_BYTES:
+        return None
+    raw = environ["wsgi.input"].read(int(length))
+    environ["wsgi.input"] = io.BytesIO(raw)
+    if len(raw) != int(length):  # the client went away: werkzeug answers that
+        return None
+    try:
+        return _parsed(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _parsed(body: bytes) -> Any:
+    # UTF-8 only (RFC 8259, section 8.1): json.loads would take UTF-16 and a BOM from bytes.
+    return json.loads(body.decode("utf-8"))
+
+
 def set_order_id(order_id: object) -> None:
     """Tag this request's log lines with the order it concerns."""
     logs.order_id.set(str(order_id))
 
 
 def register_request_hooks(app: APIFlask, *, instruments: Instruments,
-                           tracing: Tracing | None = None) -> None:
-    """Install the hooks on ``app``; request ids, access lines, metrics and spans wrap it as
-    middleware."""
+                           tracing: Tracing | None = None, hot_routes: tuple[HotRoute, ...] = (),
+                           dependencies: ApiDependencies) -> None:
+    """Install the hooks on ``app`` (after its routes); its hot routes, then request ids,
+    access lines, metrics and spans wrap it as middleware."""
     app.before_request(_require_json_body)
-    app.wsgi_app = RequestLog(app.wsgi_app, instruments=instruments, tracing=tracing)
+    inner = HotRoutes(app, hot_routes, dependencies) if hot_routes else app.wsgi_app
+    app.wsgi_app = RequestLog(inner, instruments=instruments, tracing=tracing)
 
 
 def _require_json_body() -> None:
@@ -64,8 +98,7 @@ def _require_json_body() -> None:
         # error; a byte beyond it means the client sent more than 64 KiB.
         raise RequestEntityTooLarge()
     try:
-        # UTF-8 only (RFC 8259, section 8.1): json.loads would take UTF-16 and a BOM from bytes.
-        req.environ[_JSON_BODY] = json.loads(body.decode("utf-8"))
+        req.environ[_JSON_BODY] = _parsed(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise HTTPError(400, "The request body is not valid JSON.",
                         detail={"json": str(exc)[:200]}, extra_data={"code": "malformed_json"},
