@@ -1,11 +1,14 @@
-"""``plain_json_body``: the one body form the hot routes take; everything else is Flask's."""
+"""``plain_json_body``: the one body form the hot routes take; everything else is Flask's. And
+the status line a hot answer is sent with."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
+from werkzeug.wrappers import Response
 
+from order_platform.entrypoints.web.fast_io import Answer
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, plain_json_body
 
 
@@ -34,6 +37,8 @@ def test_a_plain_body_is_parsed_and_can_be_read_again():
     {"CONTENT_LENGTH": " 2"},
     {"CONTENT_LENGTH": "٢"},  # a digit to str.isdigit, not to HTTP
     {"CONTENT_LENGTH": str(MAX_BODY_BYTES + 1)},
+    {"CONTENT_LENGTH": "9" * 5000},  # int() of it would raise
+    {"CONTENT_LENGTH": "0" * 5000},
     {"HTTP_TRANSFER_ENCODING": "chunked"},
 ], ids=repr)
 def test_any_other_form_is_left_to_flask_unread(overrides):
@@ -56,7 +61,17 @@ def test_a_body_shorter_than_its_length_is_left_to_flask_with_what_came():
     assert environ["wsgi.input"].read() == b"{}"
 
 
+def test_leading_zeros_are_still_the_length():
+    assert plain_json_body(_environ(b"{}", CONTENT_LENGTH="0002")) == {}
+
+
 def test_a_body_at_the_limit_is_plain():
     body = b'{"pad": "' + b"x" * (MAX_BODY_BYTES - 11) + b'"}'
     assert len(body) == MAX_BODY_BYTES
     assert plain_json_body(_environ(body)) == {"pad": "x" * (MAX_BODY_BYTES - 11)}
+
+
+def test_an_answer_has_werkzeugs_status_line_even_for_a_code_it_does_not_name():
+    assert Answer(202, b"").status_line == "202 ACCEPTED"
+    assert Answer(299, b"").status_line == "299 UNKNOWN"
+    assert Answer(299, b"").status_line == Response(status=299).status

@@ -12,6 +12,7 @@ import json
 import uuid
 
 import pytest
+from flask import Flask
 from werkzeug.test import Client
 
 from order_platform.adapters import outbox
@@ -174,12 +175,65 @@ def test_plain_requests_are_answered_without_flask_and_the_rest_with_it(
     assert _reaches_flask(read_app, monkeypatch, "HEAD", f"/orders/{placed['id']}")
 
 
-def test_a_hot_route_for_a_rule_the_app_lacks_stops_the_app_from_starting(write_app):
-    layer = _hot(write_app)
+def test_a_websocket_upgrade_is_flasks_to_refuse(write_app, read_app, make_product, monkeypatch):
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    sku = make_product()["sku"]
+    hot, flask = _both(write_app, "POST", "/orders", json=_order_body(sku), headers=upgrade)
+    assert hot == flask
+    assert hot[0].startswith("400"), hot  # werkzeug matched no websocket rule: nothing placed
+    hot, flask = _both(read_app, "GET", f"/orders/{uuid.uuid4()}", headers=upgrade)
+    assert hot == flask
+    assert _reaches_flask(read_app, monkeypatch, "GET", f"/orders/{uuid.uuid4()}",
+                          headers=upgrade)
+
+
+def _plain_app() -> Flask:
+    app = Flask(__name__)
+    app.add_url_rule("/orders", "orders", lambda: "", methods=["POST"])
+    return app
+
+
+_HOT = HotRoute("POST", "/orders", exact("/orders"), lambda deps, environ: None)
+
+
+def _with_hook(kind: str) -> Flask:
+    app = _plain_app()
+    hook = {"before_request": app.before_request, "after_request": app.after_request,
+            "teardown_request": app.teardown_request,
+            "teardown_appcontext": app.teardown_appcontext,
+            "url_value_preprocessor": app.url_value_preprocessor}[kind]
+    hook(lambda *args: None)
+    return app
+
+
+@pytest.mark.parametrize("kind", ["before_request", "after_request", "teardown_request",
+                                  "teardown_appcontext", "url_value_preprocessor"])
+def test_a_request_hook_the_hot_layer_would_skip_stops_the_app_from_starting(kind):
+    with pytest.raises(ValueError, match=kind):
+        HotRoutes(_with_hook(kind), [_HOT], dependencies=None)
+
+
+def test_a_before_request_hook_the_hot_handlers_account_for_is_allowed():
+    app = _plain_app()
+    body_hook = app.before_request(lambda: None)
+    assert HotRoutes(app, [_HOT], dependencies=None, accounted_hooks=(body_hook,)).app is app
+
+
+@pytest.mark.parametrize("config", [{"TRUSTED_HOSTS": ["api.example"]},
+                                    {"SERVER_NAME": "api.example"}])
+def test_host_checks_the_hot_layer_would_skip_stop_the_app_from_starting(config):
+    app = _plain_app()
+    app.config.update(config)
+    with pytest.raises(ValueError, match="checks hosts"):
+        HotRoutes(app, [_HOT], dependencies=None)
+
+
+def test_a_hot_route_for_a_rule_the_app_lacks_stops_the_app_from_starting():
     for route in (HotRoute("POST", "/order", exact("/order"), lambda deps, environ: None),
                   HotRoute("GET", "/orders", exact("/orders"), lambda deps, environ: None)):
         with pytest.raises(ValueError, match="no such rule"):
-            HotRoutes(write_app, [route], layer._dependencies)
+            HotRoutes(_plain_app(), [route], dependencies=None)
+    assert HotRoutes(_plain_app(), [_HOT], dependencies=None).app is not None
 
 
 @pytest.mark.parametrize(("path", "matched"), [

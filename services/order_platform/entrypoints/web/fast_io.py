@@ -66,7 +66,7 @@ class Answer:
     @property
     def status_line(self) -> str:
         """The status line werkzeug would send (``202 ACCEPTED``)."""
-        return _STATUS_LINES[self.status]
+        return _STATUS_LINES.get(self.status) or f"{self.status} UNKNOWN"
 
     def wsgi_headers(self) -> list[tuple[str, str]]:
         """The headers werkzeug would send for ``as_response()``, in its order (a new list: the

@@ -14,7 +14,8 @@ The rules that keep the two ways one:
 - an exception raised once the work has begun goes to Flask's error handlers, inside a
   request context, exactly as if the view had raised it;
 - a hot route names its Flask rule, and the app refuses to start when no such rule answers
-  that method.
+  that method, or when it has a request hook (or host checks) the hot layer would skip;
+- a websocket upgrade, which werkzeug routes differently, always goes to Flask.
 
 ``tests/integration/api/test_hot_routes.py`` sends the same requests both ways and compares
 status, headers and body.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from flask import Flask
@@ -72,8 +73,11 @@ def uuid_after(prefix: str) -> Callable[[str], tuple | None]:
 class HotRoutes:
     """WSGI layer in front of a Flask app: its hot routes' plain requests, then Flask."""
 
-    def __init__(self, app: Flask, routes: Iterable[HotRoute],
-                 dependencies: ApiDependencies) -> None:
+    def __init__(self, app: Flask, routes: Iterable[HotRoute], dependencies: ApiDependencies,
+                 *, accounted_hooks: Collection[Callable] = ()) -> None:
+        """``accounted_hooks``: the app's ``before_request`` functions whose work the hot
+        handlers do themselves; any other hook, and any host checking, stops the app."""
+        _require_plain_requests(app, accounted_hooks)
         self.app = app
         self.flask = app.wsgi_app
         """Flask's own WSGI callable: every request that is not answered here."""
@@ -85,6 +89,8 @@ class HotRoutes:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve one request."""
+        if "HTTP_UPGRADE" in environ:  # werkzeug routes it as a websocket: Flask refuses it
+            return self.flask(environ, start_response)
         for route in self._by_method.get(environ.get("REQUEST_METHOD"), ()):
             args = route.match(environ.get("PATH_INFO", ""))
             if args is not None:
@@ -112,15 +118,40 @@ class HotRoutes:
         ctx = app.request_context(environ)
         error: BaseException | None = None
         try:
-            ctx.push()
             try:
+                ctx.push()
                 response = app.finalize_request(app.handle_user_exception(raised))
             except Exception as exc:  # what Flask.wsgi_app does
                 error = exc
                 response = app.handle_exception(exc)
             return response(environ, start_response)
         finally:
+            if error is not None and app.should_ignore_error(error):
+                error = None
             ctx.pop(error)
+
+
+def _require_plain_requests(app: Flask, accounted_hooks: Collection[Callable]) -> None:
+    """Refuse an app whose requests need work the hot layer does not do: a request hook it
+    does not account for (a CORS or security-header hook would silently miss every hot
+    response), or the host checks of ``TRUSTED_HOSTS``, ``SERVER_NAME`` or host matching."""
+    hooks = {
+        "before_request": [f for funcs in app.before_request_funcs.values() for f in funcs
+                           if f not in accounted_hooks],
+        "after_request": [f for funcs in app.after_request_funcs.values() for f in funcs],
+        "teardown_request": [f for funcs in app.teardown_request_funcs.values() for f in funcs],
+        "url_value_preprocessor": [f for funcs in app.url_value_preprocessors.values()
+                                   for f in funcs],
+        "teardown_appcontext": list(app.teardown_appcontext_funcs),
+    }
+    unaccounted = {kind: [getattr(f, "__qualname__", repr(f)) for f in funcs]
+                   for kind, funcs in hooks.items() if funcs}
+    if unaccounted:
+        raise ValueError(f"hot routes: the app has request hooks they would skip: {unaccounted}")
+    hosts = {key: app.config.get(key) for key in ("TRUSTED_HOSTS", "SERVER_NAME")
+             if app.config.get(key)}
+    if hosts or app.url_map.host_matching:
+        raise ValueError(f"hot routes: the app checks hosts, which they would skip: {hosts}")
 
 
 def _require_rule(app: Flask, route: HotRoute) -> None:

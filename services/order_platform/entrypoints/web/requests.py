@@ -40,14 +40,17 @@ def plain_json_body(environ: dict) -> Any:
     decides (and answers 400, 413 or 415 where it must). The bytes read are put back, so
     Flask can read the body again when a hot route hands the request on.
     """
-    length = environ.get("CONTENT_LENGTH")
+    length = environ.get("CONTENT_LENGTH") or ""
+    # Past 5 digits (with no leading zeros) it is over the limit, and int() of thousands of
+    # digits would raise.
     if environ.get("CONTENT_TYPE") != "application/json" or "HTTP_TRANSFER_ENCODING" in environ \
-            or not length or not length.isascii() or not length.isdigit() \
-            or not 0 < int(length) <= MAX_BODY_BYTES:
+            or not 0 < len(length.lstrip("0")) <= 5 or not length.isascii() \
+            or not length.isdigit() or int(length) > MAX_BODY_BYTES:
         return None
-    raw = environ["wsgi.input"].read(int(length))
+    size = int(length)
+    raw = environ["wsgi.input"].read(size)
     environ["wsgi.input"] = io.BytesIO(raw)
-    if len(raw) != int(length):  # the client went away: werkzeug answers that
+    if len(raw) != size:  # the client went away: werkzeug answers that
         return None
     try:
         return _parsed(raw)
@@ -71,7 +74,8 @@ def register_request_hooks(app: APIFlask, *, instruments: Instruments,
     """Install the hooks on ``app`` (after its routes); its hot routes, then request ids,
     access lines, metrics and spans wrap it as middleware."""
     app.before_request(_require_json_body)
-    inner = HotRoutes(app, hot_routes, dependencies) if hot_routes else app.wsgi_app
+    inner = HotRoutes(app, hot_routes, dependencies, accounted_hooks=(_require_json_body,)) \
+        if hot_routes else app.wsgi_app
     app.wsgi_app = RequestLog(inner, instruments=instruments, tracing=tracing)
 
 
