@@ -23,7 +23,6 @@ status, headers and body.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from order_platform.entrypoints.web.dependencies import ApiDependencies
-from order_platform.entrypoints.web.fast_io import Answer
+from order_platform.entrypoints.web.fast_io import CANONICAL_UUID, Answer
 from order_platform.entrypoints.web.request_metrics import mark_route
 
 Handler = Callable[..., Answer | None]
@@ -55,16 +54,13 @@ def exact(path: str) -> Callable[[str], tuple | None]:
     return lambda candidate: () if candidate == path else None
 
 
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 def uuid_after(prefix: str) -> Callable[[str], tuple | None]:
     """Matches ``prefix`` and a canonical (lower-case) uuid, as werkzeug's ``uuid`` converter
     would give it. Any other spelling is Flask's to route."""
     start = len(prefix)
 
     def match(candidate: str) -> tuple | None:
-        if candidate.startswith(prefix) and _CANONICAL_UUID.fullmatch(candidate, start):
+        if candidate.startswith(prefix) and CANONICAL_UUID.fullmatch(candidate, start):
             return (uuid.UUID(candidate[start:]),)
         return None
     return match

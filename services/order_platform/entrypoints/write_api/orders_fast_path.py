@@ -21,8 +21,8 @@ from order_platform.domain.orders import (
     MAX_LINES,
     OrderItem,
 )
+from order_platform.entrypoints.web.fast_io import CANONICAL_UUID
 
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CLEAN_TEXT = re.compile(r"[^\x00-\x1f\x7f\ud800-\udfff]+")
 """What the Text field stores: no control characters, no lone surrogates."""
 _BY_SKU = frozenset({"sku", "quantity"})
@@ -61,6 +61,6 @@ def _item(item: Any) -> OrderItem | None:
             return OrderItem(quantity=quantity, sku=sku)
     elif keys == _BY_ID:
         product_id = item["product_id"]
-        if type(product_id) is str and _CANONICAL_UUID.fullmatch(product_id):
+        if type(product_id) is str and CANONICAL_UUID.fullmatch(product_id):
             return OrderItem(quantity=quantity, product_id=uuid.UUID(product_id))
     return None
