@@ -40,14 +40,11 @@ def plain_json_body(environ: dict) -> Any:
     decides (and answers 400, 413 or 415 where it must). The bytes read are put back, so
     Flask can read the body again when a hot route hands the request on.
     """
-    length = environ.get("CONTENT_LENGTH") or ""
-    # Past 5 digits (with no leading zeros) it is over the limit, and int() of thousands of
-    # digits would raise.
-    if environ.get("CONTENT_TYPE") != "application/json" or "HTTP_TRANSFER_ENCODING" in environ \
-            or not 0 < len(length.lstrip("0")) <= 5 or not length.isascii() \
-            or not length.isdigit() or int(length) > MAX_BODY_BYTES:
+    if environ.get("CONTENT_TYPE") != "application/json" or "HTTP_TRANSFER_ENCODING" in environ:
         return None
-    size = int(length)
+    size = _length(environ.get("CONTENT_LENGTH") or "")
+    if not 0 < size <= MAX_BODY_BYTES:
+        return None
     raw = environ["wsgi.input"].read(size)
     environ["wsgi.input"] = io.BytesIO(raw)
     if len(raw) != size:  # the client went away: werkzeug answers that
@@ -56,6 +53,15 @@ def plain_json_body(environ: dict) -> Any:
         return _parsed(raw)
     except (ValueError, RecursionError):
         return None
+
+
+def _length(header: str) -> int:
+    """A Content-Length of plain ASCII digits as a number; -1 for anything else, and for one
+    past six digits (over any limit here: int() of thousands of digits, zeros too, raises)."""
+    digits = header.lstrip("0")
+    if not header.isascii() or not header.isdigit() or len(digits) > 6:
+        return -1
+    return int(digits or "0")
 
 
 def _parsed(body: bytes) -> Any:

@@ -47,6 +47,7 @@ _ORDER_IN, _HEADERS_IN, _ACCEPTED = OrderIn(), IdempotencyHeaders(), OrderAccept
 
 
 _REPLAYED = (("Idempotent-Replayed", "true"),)
+_IDEMPOTENCY_ENVIRON = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 
 
 def _place(deps: ApiDependencies, order: dict, key: str | None) -> Answer:
@@ -86,7 +87,6 @@ def create_order_hot(deps: ApiDependencies, environ: dict) -> Answer | None:
     return _place(deps, order, key.get("idempotency_key"))
 
 
-_IDEMPOTENCY_ENVIRON = "HTTP_" + IDEMPOTENCY_HEADER.upper().replace("-", "_")
 HOT_ROUTES = (HotRoute("POST", "/orders", exact("/orders"), create_order_hot),)
 
 
