@@ -43,7 +43,7 @@ bind = [f"0.0.0.0:{_api.port}"]
 #   - gevent x2: GET cheaper (0.76 ms CPU/request), but p99 rose to 87 ms (POST) and 108 ms
 #     (GET), against 48-56 and 32-43 with 2x4; and monkey-patching changes every lock,
 #     thread and timer the services rely on.
-# - With the hot routes (2026-11-27, four runs of 5 rounds), 2x4 gave POST 1,081-1,466
+# - With the hot routes (2026-11-27, five runs of 5 rounds), 2x4 gave POST 1,081-1,466
 #   req/s (0.72-0.96 ms CPU/request, 0.96-1.06 of the bare app) and GET 1,629-2,194
 #   (0.48-0.65 ms, 1.03-1.23).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
