@@ -15,7 +15,13 @@ each process used during the run, which shows what bounds the pipeline on this m
 It also divides the workers' CPU by the messages they handled and the relay's by the events it
 published (both counted by the processes' own /metrics, once the pipeline is quiet again):
 the CPU per event of each, with the emulator's and PostgreSQL's CPU apart.
-It asserts nothing: the figures depend on the machine.
+Then ``--reference-rounds`` pairs of alternating runs with one consumer process each: the
+project's worker, and bench/bare_worker.py, which runs the same statements and SQS calls with
+nothing around them (as bench/bare_app.py does for the APIs). The last line is their summary:
+the CPU per message of each, and per pair the bare consumer's over the worker's (1.0: the
+worker costs what the bare calls cost; lower: what the worker adds). The absolute figure
+depends on the machine; the ratio, measured in the same run, much less.
+It asserts nothing.
 
     .venv/bin/python bench/pipeline_load.py --workers 1,2,4 --orders 400
 """
@@ -26,6 +32,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +45,7 @@ import psycopg2
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from order_local import stack
+from order_local import machine, stack
 from order_local.ports import Ports
 from order_platform import launch, telemetry
 from order_platform.processes import RELAY, WORKER, WRITE_API
@@ -127,15 +134,18 @@ def _events(worker_urls: list[str], relay_url: str) -> tuple[float, float, float
 
 def _quiet(worker_urls: list[str], relay_url: str,
            timeout: float = 30) -> tuple[float, float, float]:
-    """Wait until nothing moves for a second (the last events handled, bounded); the counts."""
+    """Wait until nothing moves for a second (the last events handled, bounded); the counts.
+    Receives do not count as movement: short long polls (``WORKER_POLL_WAIT_SECONDS``) come
+    back empty every second."""
     deadline = time.monotonic() + timeout
     last = _events(worker_urls, relay_url)
     while time.monotonic() < deadline:
         time.sleep(1.0)
         now = _events(worker_urls, relay_url)
-        if now == last and _metric_sum(relay_url, telemetry.OUTBOX_BACKLOG.name) == 0:
-            break
+        still = now[:2] == last[:2]
         last = now
+        if still and _metric_sum(relay_url, telemetry.OUTBOX_BACKLOG.name) == 0:
+            break
     return last
 
 
@@ -211,8 +221,9 @@ def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
 
 
 def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
-             pids: dict[str, int], worker_urls: list[str], relay_url: str) -> dict:
-    """One measurement with ``workers`` worker processes already running."""
+             pids: dict[str, int], worker_urls: list[str], relay_url: str,
+             consumer: str = "worker") -> dict:
+    """One measurement with ``workers`` consumer processes (of ``consumer``) running."""
     product_id = _product(conn, orders)
     events_before = _events(worker_urls, relay_url)
     cpu_before = _cpu_seconds(pids)
@@ -236,8 +247,10 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
         stock_left = cur.fetchone()[0]
     elapsed = finished - started
     cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
-    worker_cpu = sum(v for k, v in cpu.items() if k.startswith("worker-"))
+    consumer_cpu = sum(v for k, v in cpu.items() if k.startswith(f"{consumer}-"))
+    per_message = round(1000 * consumer_cpu / handled, 3) if handled else None
     return {
+        "consumer": consumer,
         "workers": workers,
         "orders_posted": len(ids),
         "orders_done": done,
@@ -251,10 +264,52 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
         "messages_handled": int(handled),
         "events_published": int(published),
         "messages_per_receive": round(handled / receives, 2) if receives else None,
-        "worker_cpu_ms_per_message": round(1000 * worker_cpu / handled, 3) if handled else None,
+        "consumer_cpu_ms_per_message": per_message,
         "relay_cpu_ms_per_event": round(1000 * cpu["relay"] / published, 3) if published else None,
         "complete": done >= len(ids) == orders,
     }
+
+
+CONSUMERS = ("worker", "bare")
+"""What can consume the queues in a run: the project's worker, or the bare reference."""
+
+
+def start_consumers(procs: Processes, kind: str, count: int,
+                    worker_concurrency: int) -> tuple[list[str], list[str]]:
+    """``count`` processes of ``kind`` on the worker's environment; their names and URLs."""
+    names, urls = [f"{kind}-{count}-{i}" for i in range(count)], []
+    command = (launch.command(WORKER) if kind == "worker"
+               else [PYTHON, str(REPO / "bench" / "bare_worker.py")])
+    for name in names:
+        port = _free_port()
+        urls.append(f"http://127.0.0.1:{port}")
+        procs.start(name, command, f"{urls[-1]}/readyz",
+                    {**launch.environment(WORKER), "HEALTH_PORT": str(port),
+                     "WORKER_CONCURRENCY": str(worker_concurrency)})
+    return names, urls
+
+
+def run_plan(counts: list[int], reference_rounds: int) -> list[tuple[str, int]]:
+    """(consumer, processes) per run: the worker counts, then the pairs of one-process runs,
+    each pair in the other order than the last, so neither always runs on a warmer system."""
+    runs = [("worker", count) for count in counts]
+    for pair in range(reference_rounds):
+        runs += [(kind, 1) for kind in (CONSUMERS if pair % 2 == 0 else CONSUMERS[::-1])]
+    return runs
+
+
+def reference_summary(rounds: list[dict]) -> dict:
+    """The worker against the bare consumer, from rounds run in alternating pairs: the CPU per
+    message of each, and per pair bare / worker (below 1.0 by what the worker adds)."""
+    cpu = {kind: [r["consumer_cpu_ms_per_message"] for r in rounds if r["consumer"] == kind]
+           for kind in CONSUMERS}
+    ratios = [round(bare / worker, 3) for worker, bare in zip(cpu["worker"], cpu["bare"],
+                                                             strict=True)]
+    return {"reference": {
+        "worker_cpu_ms_per_message": cpu["worker"], "bare_cpu_ms_per_message": cpu["bare"],
+        "worker_median": statistics.median(cpu["worker"]),
+        "bare_median": statistics.median(cpu["bare"]),
+        "cpu_ratios": ratios, "cpu_ratio_median": statistics.median(ratios)}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,14 +322,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="POSTing threads")
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=300, help="per run, after POSTs")
+    parser.add_argument("--reference-rounds", type=int, default=3,
+                        help="pairs of one-process runs, the worker and the bare consumer")
+    parser.add_argument("--pg-system-user", default=machine.DEFAULT_SYSTEM_USER,
+                        help="the account PostgreSQL runs as under root")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
-    if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in counts)):
-        parser.error("--orders must be 1..100000 and each worker count 1..16")
+    if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in counts)
+            and 0 <= args.reference_rounds <= 20):
+        parser.error("--orders must be 1..100000, each worker count 1..16, "
+                     "--reference-rounds 0..20")
 
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         ports = Ports.free()
-        backing = stack.start_backing(Path(tmp), ports)
+        backing = stack.start_backing(Path(tmp), ports, args.pg_system_user)
         procs = Processes(backing.contract, Path(tmp))
         conn = None
         try:
@@ -288,30 +349,29 @@ def main(argv: list[str] | None = None) -> int:
                                     user=stack.APP_ROLE,
                                     password=(Path(tmp) / "app.password").read_text().strip())
             conn.autocommit = True
-            for count in counts:
-                names = [f"worker-{count}-{i}" for i in range(count)]
-                worker_urls = []
-                for name in names:
-                    port = _free_port()
-                    worker_urls.append(f"http://127.0.0.1:{port}")
-                    procs.start(name, launch.command(WORKER),
-                                f"http://127.0.0.1:{port}/readyz",
-                                {**launch.environment(WORKER), "HEALTH_PORT": str(port),
-                                 "WORKER_CONCURRENCY": str(args.worker_concurrency)})
-                pids = {name: proc.pid for name, proc in procs.running.items()}
+            runs = run_plan(counts, args.reference_rounds)
+            reference = []
+            for number, (kind, count) in enumerate(runs):
+                names, urls = start_consumers(procs, kind, count, args.worker_concurrency)
+                pids = {name: procs.running[name].pid for name in
+                        ("write-api", "relay", *names)}
                 pids["postgres"] = backing.pg.pid
                 pids["moto"] = backing.aws.pid
+                relay_url = ports.url(RELAY.role)
                 warm_up(conn, api, orders=args.warmup, concurrency=args.concurrency,
-                        timeout=args.timeout, worker_urls=worker_urls,
-                        relay_url=ports.url(RELAY.role))
+                        timeout=args.timeout, worker_urls=urls, relay_url=relay_url)
                 result = run_once(conn, api, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
-                                  worker_urls=worker_urls, relay_url=ports.url(RELAY.role))
+                                  worker_urls=urls, relay_url=relay_url, consumer=kind)
                 result["worker_concurrency"] = args.worker_concurrency
                 result["cores"] = os.cpu_count()
                 print(json.dumps(result), flush=True)
+                if number >= len(counts):
+                    reference.append(result)
                 for name in names:
                     procs.stop(name)
+            if reference:
+                print(json.dumps(reference_summary(reference)), flush=True)
         finally:
             if conn is not None:
                 conn.close()
