@@ -108,9 +108,9 @@ class Database:
         watch: PoolWatch | None = None,
     ) -> None:
         self.host = host
+        # Ours: every call, connecting included, ends after the deadline.
+        self._deadline = deadline_seconds
         self._dsn = dict(host=host, port=port, dbname=dbname, application_name=application_name,
-                         # Ours: every call, connecting included, ends after the deadline.
-                         connection_factory=deadlines.connection_class(deadline_seconds),
                          # A peer that vanished (no FIN) is noticed in seconds, both ways.
                          keepalives=1, keepalives_idle=KEEPALIVE_IDLE_SECONDS,
                          keepalives_interval=KEEPALIVE_INTERVAL_SECONDS,
@@ -138,14 +138,16 @@ class Database:
     def _open(self):
         creds = self._credentials.current()
         try:
-            conn = psycopg2.connect(user=creds.username, password=creds.password, **self._dsn)
+            conn = deadlines.connect(self._deadline, user=creds.username,
+                                     password=creds.password, **self._dsn)
         except psycopg2.OperationalError as exc:
             if not is_auth_failure(exc):
                 raise
             # The managed password rotated under us: fetch the secret once more.
             log.warning("database authentication failed; re-fetching the secret")
             creds = self._credentials.refresh()
-            conn = psycopg2.connect(user=creds.username, password=creds.password, **self._dsn)
+            conn = deadlines.connect(self._deadline, user=creds.username,
+                                     password=creds.password, **self._dsn)
         # No set_session(readonly=...): psycopg2 would then re-send the setting whenever
         # a borrower flips autocommit (a round trip each way). A reader pool is
         # read-only through the session default in its options, which covers both modes.

@@ -3,62 +3,198 @@
 ``statement_timeout`` and ``lock_timeout`` are the server's to enforce, and a server that stops
 answering (every PostgreSQL process stopped, a hung storage volume, a path that drops packets)
 enforces nothing. TCP keepalives do not help against a frozen server either: its host's kernel
-still acknowledges them. psycopg2 lets one wait callback drive every blocking call (connect,
-execute, commit, fetch); ours waits at most the connection's ``deadline_seconds`` and then
-gives the connection up, which the pool discards.
+still acknowledges them.
+
+How: a watchdog, not psycopg2's wait callback. A wait callback drives every call from Python
+(poll, select, poll), which lets go of the GIL four times a round trip instead of once, and
+under threads each release can hand the GIL to another thread and put this one to sleep: it
+cost the worker about a tenth of its CPU. Instead, each blocking call of a pool's connection
+(execute, commit, rollback) is registered with one watchdog thread per process, for the
+length of the call. A call still running at its deadline has its socket shut down, which ends
+libpq's wait at once; the call raises ``DeadlineExceeded`` and the pool discards the
+connection. The watchdog looks every quarter of the shortest deadline (at most every second),
+so a call ends within a quarter deadline after its own. Connecting is bounded by libpq's
+``connect_timeout``, which covers the whole handshake.
 
 Connections of other classes (migrations, tests) wait as long as they always did.
 """
 
 from __future__ import annotations
 
-import select
+import itertools
+import math
+import os
+import socket
 import threading
 import time
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 
-_installed = threading.Lock()
+MAX_TICK_SECONDS = 1.0
+"""The watchdog's longest sleep: idle, it wakes once a second."""
 
 
 class DeadlineExceeded(psycopg2.OperationalError):
     """The server did not answer within the connection's deadline; the connection is lost."""
 
 
+class _Watchdog:
+    """Calls in progress by token, and one daemon thread that ends those past their deadline.
+
+    A call and the watchdog both ``pop`` the call's token; exactly one of them gets it. When
+    the watchdog does, it shuts the socket down under its lock, and the call waits for that
+    lock before it reports the deadline, so the socket is never touched after the call's
+    owner may have closed it (and its descriptor been reused).
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[int, tuple[float, Any]] = {}
+        self._tokens = itertools.count()
+        self._lock = threading.Lock()
+        self._tick = MAX_TICK_SECONDS
+        self._thread: threading.Thread | None = None
+
+    def begin(self, conn, seconds: float) -> int:
+        """Watch a call on ``conn`` from now until ``end``; its token."""
+        token = next(self._tokens)
+        self._calls[token] = (time.monotonic() + seconds, conn)
+        if self._thread is None or seconds / 4 < self._tick:
+            self._start(seconds / 4)
+        return token
+
+    def end(self, token: int) -> bool:
+        """Stop watching; True when the watchdog ended the call (its deadline passed)."""
+        if self._calls.pop(token, None) is not None:
+            return False
+        with self._lock:  # the watchdog is shutting the socket down, or has
+            return True
+
+    def _start(self, tick: float) -> None:
+        with self._lock:
+            self._tick = min(self._tick, max(tick, 0.01))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="db-deadlines",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._tick)
+            now = time.monotonic()
+            with self._lock:
+                for token in [t for t, (due, _) in list(self._calls.items()) if due <= now]:
+                    call = self._calls.pop(token, None)
+                    if call is not None:
+                        _sever(call[1])
+
+    def forked(self) -> None:
+        """In a forked child: the parent's thread and calls are not ours."""
+        self.__init__()
+
+
+def _sever(conn) -> None:
+    """Shut down ``conn``'s socket, through a duplicate of its descriptor: the blocked call
+    sees the connection end, and the descriptor stays libpq's to close."""
+    try:
+        duplicate = os.dup(conn.fileno())
+    except (OSError, psycopg2.Error):
+        return  # already closed
+    sock = socket.socket(fileno=duplicate)
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+_watchdog = _Watchdog()
+os.register_at_fork(after_in_child=_watchdog.forked)
+
+
+def _guarded(conn, call, *args):
+    """Run ``call(*args)``, a blocking call on ``conn``, within the connection's deadline."""
+    limit = conn.deadline_seconds
+    token = _watchdog.begin(conn, limit)
+    try:
+        result = call(*args)
+    except BaseException as exc:
+        if _watchdog.end(token):
+            raise DeadlineExceeded(
+                f"the database did not answer within {limit:g}s") from exc
+        raise
+    if _watchdog.end(token):
+        # It answered as the watchdog cut it off: the session is gone all the same.
+        raise DeadlineExceeded(f"the database did not answer within {limit:g}s")
+    return result
+
+
+class _DeadlineCursor:
+    """Mixed into a connection's cursor classes: every execution within the deadline."""
+
+    def execute(self, query, vars=None):
+        return _guarded(self.connection, super().execute, query, vars)
+
+    def executemany(self, query, vars_list):
+        return _guarded(self.connection, super().executemany, query, vars_list)
+
+    def callproc(self, procname, parameters=None):
+        return _guarded(self.connection, super().callproc, procname, parameters)
+
+
+_cursor_classes: dict[type, type] = {}
+
+
+def _deadline_cursor_class(base: type) -> type:
+    cls = _cursor_classes.get(base)
+    if cls is None:
+        cls = _cursor_classes[base] = type(base.__name__, (_DeadlineCursor, base), {})
+    return cls
+
+
 class DeadlineConnection(psycopg2.extensions.connection):
     """A connection whose every blocking call ends after ``deadline_seconds``."""
 
-    deadline_seconds: float | None = None
+    deadline_seconds: float = 10.0
+
+    def cursor(self, *args, **kwargs):
+        """A cursor of the asked class (or the connection's), whose executions are bounded."""
+        base = kwargs.get("cursor_factory") or self.cursor_factory or \
+            psycopg2.extensions.cursor
+        kwargs["cursor_factory"] = _deadline_cursor_class(base)
+        return super().cursor(*args, **kwargs)
+
+    def commit(self) -> None:
+        """COMMIT, within the deadline."""
+        _guarded(self, super().commit)
+
+    def rollback(self) -> None:
+        """ROLLBACK, within the deadline."""
+        _guarded(self, super().rollback)
+
+
+_connection_classes: dict[float, type[DeadlineConnection]] = {}
 
 
 def connection_class(deadline_seconds: float) -> type[DeadlineConnection]:
-    """A connection class for one pool's deadline (pass it as ``connection_factory``)."""
-    install()
-    return type("PoolConnection", (DeadlineConnection,), {"deadline_seconds": deadline_seconds})
+    """A connection class for one deadline (pass it as ``connection_factory``)."""
+    cls = _connection_classes.get(deadline_seconds)
+    if cls is None:
+        cls = _connection_classes[deadline_seconds] = type(
+            "PoolConnection", (DeadlineConnection,), {"deadline_seconds": deadline_seconds})
+    return cls
 
 
-def install() -> None:
-    """Make ``wait`` psycopg2's wait callback, once per process."""
-    with _installed:
-        if psycopg2.extensions.get_wait_callback() is not wait:
-            psycopg2.extensions.set_wait_callback(wait)
-
-
-def wait(conn) -> None:
-    """psycopg2's wait_select with a deadline for the connections that have one."""
-    limit = getattr(conn, "deadline_seconds", None)
-    end = None if limit is None else time.monotonic() + limit
-    while True:
-        state = conn.poll()
-        if state == psycopg2.extensions.POLL_OK:
-            return
-        remaining = None if end is None else end - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            raise DeadlineExceeded(f"the database did not answer within {limit:g}s")
-        if state == psycopg2.extensions.POLL_READ:
-            select.select([conn.fileno()], [], [], remaining)
-        elif state == psycopg2.extensions.POLL_WRITE:
-            select.select([], [conn.fileno()], [], remaining)
-        else:
-            raise psycopg2.OperationalError(f"bad state from poll: {state}")
+def connect(deadline_seconds: float, **dsn) -> DeadlineConnection:
+    """``psycopg2.connect`` with a connection of ``connection_class(deadline_seconds)``,
+    the handshake bounded by libpq's ``connect_timeout`` (whole seconds, at least 2)."""
+    try:
+        return psycopg2.connect(connection_factory=connection_class(deadline_seconds),
+                                connect_timeout=max(2, math.ceil(deadline_seconds)), **dsn)
+    except psycopg2.OperationalError as exc:
+        if "timeout expired" in str(exc):
+            raise DeadlineExceeded(
+                f"the database did not answer within {deadline_seconds:g}s") from exc
+        raise
