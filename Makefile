@@ -132,7 +132,7 @@ bench-cache: $(STAMP) _wrk ## GET /products/{sku} with and without the product c
 
 PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
 .PHONY: bench-pipeline
-bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers (own PG + moto)
+bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers, the worker vs a bare consumer (own PG + moto)
 	$(BIN)/python bench/pipeline_load.py $(PIPELINE_BENCH_ARGS)
 
 # --- load and live view ------------------------------------------------------------------
