@@ -17,6 +17,7 @@ from order_platform.adapters import aws, deadlines
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.deadlines import DeadlineExceeded
+from tests.integration.test_db_pool import _backend_pid
 
 
 @pytest.fixture
@@ -30,12 +31,6 @@ def unlimited(settings):
         max_connections=1, deadline_seconds=1.0)
     yield db
     db.close()
-
-
-def _backend_pid(db: Database) -> int:
-    with db.statement() as cur:
-        cur.execute("SELECT pg_backend_pid() AS pid")
-        return cur.fetchone()["pid"]
 
 
 def test_a_statement_past_the_deadline_is_cut_off_and_its_session_replaced(unlimited):

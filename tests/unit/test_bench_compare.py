@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.support.bench import bench_script
 
 
 @pytest.fixture(scope="module")
 def compare():
-    sys.path.insert(0, str(BENCH))
-    try:
-        yield importlib.import_module("compare")
-    finally:
-        sys.path.remove(str(BENCH))
+    with bench_script("compare") as module:
+        yield module
 
 
 def _round(target: str, number: int, rps: float, cpu: float, endpoint: str = "POST /orders"):

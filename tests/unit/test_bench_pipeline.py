@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.support.bench import bench_script
 
 
 @pytest.fixture(scope="module")
 def pipeline_load():
-    sys.path.insert(0, str(BENCH))
-    try:
-        yield importlib.import_module("pipeline_load")
-    finally:
-        sys.path.remove(str(BENCH))
+    with bench_script("pipeline_load") as module:
+        yield module
 
 
 def _run(consumer: str, cpu: float) -> dict:

@@ -4,13 +4,10 @@ ratio would compare the worker with something that does less."""
 
 from __future__ import annotations
 
-import importlib
 import re
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -20,17 +17,13 @@ from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.domain.catalog import ProductRef
 from order_platform.service_layer import product_cache as pc
 from order_platform.service_layer import stock
-
-BENCH = Path(__file__).resolve().parents[3] / "bench"
+from tests.support.bench import bench_script
 
 
 @pytest.fixture(scope="module")
 def bare():
-    sys.path.insert(0, str(BENCH))
-    try:
-        yield importlib.import_module("bare_worker")
-    finally:
-        sys.path.remove(str(BENCH))
+    with bench_script("bare_worker") as module:
+        yield module
 
 
 @pytest.fixture
