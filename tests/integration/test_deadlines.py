@@ -6,6 +6,7 @@ dropped; calls in time leave nothing watched; no Python runs between a call's ro
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -41,10 +42,20 @@ def test_a_statement_past_the_deadline_is_cut_off_and_its_session_replaced(unlim
     assert deadlines._watchdog._calls == {}
 
 
-def test_a_commit_and_a_transaction_past_the_deadline_are_cut_off(unlimited):
+def test_a_commit_past_the_deadline_is_cut_off(unlimited):
     with pytest.raises(DeadlineExceeded), unlimited.transaction() as cur:
-        cur.execute("SELECT 1")
-        cur.execute("SELECT pg_sleep(60)")
+        # A deferred trigger runs at COMMIT: the statement answers, the COMMIT does not.
+        cur.execute("""
+            CREATE TEMP TABLE slow_commit (v int);
+            CREATE FUNCTION pg_temp.slowly() RETURNS trigger LANGUAGE plpgsql AS
+                $$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON slow_commit
+                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.slowly();
+            INSERT INTO slow_commit VALUES (1)""")
+    unlimited.ping()
+
+
+def test_a_statement_sent_with_the_commit_past_the_deadline_is_cut_off(unlimited):
     with pytest.raises(DeadlineExceeded), unlimited.in_few_trips() as tx:
         tx.defer("SELECT pg_sleep(60)")  # goes with the COMMIT
     unlimited.ping()
@@ -55,7 +66,7 @@ def test_calls_in_time_from_many_threads_leave_nothing_watched(unlimited, settin
         host=settings.db_writer_endpoint, port=settings.db_port, dbname=settings.db_name,
         credentials=SecretsManagerCredentials(aws.client("secretsmanager", settings),
                                               settings.db_secret_arn),
-        max_connections=4, deadline_seconds=1.0)
+        max_connections=4, deadline_seconds=5.0)
     failures = []
 
     def work() -> None:
@@ -74,6 +85,7 @@ def test_calls_in_time_from_many_threads_leave_nothing_watched(unlimited, settin
     for t in threads:
         t.join(60)
     db.close()
+    assert not any(t.is_alive() for t in threads)
     assert failures == []
     assert deadlines._watchdog._calls == {}
 
@@ -111,3 +123,58 @@ def test_connecting_to_nothing_that_answers_is_bounded_and_reported_as_a_deadlin
         with pytest.raises(DeadlineExceeded):
             deadlines.connect(1.0, host="127.0.0.1", port=silent.getsockname()[1],
                               dbname="x", user="x", password="x")
+
+
+def test_the_watchdog_thread_ends_when_idle_and_starts_again(monkeypatch):
+    monkeypatch.setattr(deadlines, "IDLE_EXIT_SECONDS", 0.05)
+    watchdog = deadlines._Watchdog()
+    watchdog.end(watchdog.begin(_Closed(), 0.2))
+    first = watchdog._thread
+    first.join(10)
+    assert not first.is_alive() and watchdog._thread is None
+    token = watchdog.begin(_Closed(), 0.2)
+    assert watchdog._thread is not None and watchdog._thread.is_alive()
+    watchdog.end(token)
+
+
+class _Socketed:
+    """A connection on one end of a socket pair, with the identity it had when it connected."""
+
+    def __init__(self, sock, identity) -> None:
+        self._sock, self.socket_identity = sock, identity
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
+def test_the_watchdog_shuts_down_only_the_socket_the_connection_connected_with():
+    import socket
+
+    ours, peer = socket.socketpair()
+    other, other_peer = socket.socketpair()
+    with ours, peer, other, other_peer:
+        # The descriptor now names another socket (libpq closed its own; the number was
+        # reused): left alone.
+        deadlines._sever(_Socketed(other, deadlines.socket_identity(ours.fileno())))
+        other_peer.sendall(b"x")
+        assert other.recv(1) == b"x"
+        # Its own socket: shut down, the blocked side sees the end.
+        deadlines._sever(_Socketed(ours, deadlines.socket_identity(ours.fileno())))
+        assert peer.recv(1) == b""
+
+
+def test_a_descriptor_that_is_no_socket_costs_the_watchdog_nothing():
+    read_end, write_end = os.pipe()
+    try:
+        class _Piped:
+            socket_identity = deadlines.socket_identity(read_end)
+
+            def fileno(self) -> int:
+                return read_end
+
+        deadlines._sever(_Piped())  # logged, not raised
+        os.write(write_end, b"x")
+        assert os.read(read_end, 1) == b"x"
+    finally:
+        os.close(read_end)
+        os.close(write_end)

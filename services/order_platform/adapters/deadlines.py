@@ -21,7 +21,9 @@ Connections of other classes (migrations, tests) wait as long as they always did
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import math
 import os
 import socket
@@ -32,8 +34,13 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+log = logging.getLogger(__name__)
+
 MAX_TICK_SECONDS = 1.0
-"""The watchdog's longest sleep: idle, it wakes once a second."""
+"""The watchdog's longest sleep (a quarter of the shortest deadline, if shorter)."""
+MIN_TICK_SECONDS = 0.01
+IDLE_EXIT_SECONDS = 10.0
+"""The watchdog's thread ends after this long with no call in progress."""
 
 
 class DeadlineExceeded(psycopg2.OperationalError):
@@ -46,7 +53,9 @@ class _Watchdog:
     A call and the watchdog both ``pop`` the call's token; exactly one of them gets it. When
     the watchdog does, it shuts the socket down under its lock, and the call waits for that
     lock before it reports the deadline, so the socket is never touched after the call's
-    owner may have closed it (and its descriptor been reused).
+    owner may have closed it (and its descriptor been reused). The thread ends after
+    ``IDLE_EXIT_SECONDS`` with nothing to watch (an idle process spends nothing on it) and
+    starts again with the next call.
     """
 
     def __init__(self) -> None:
@@ -59,9 +68,16 @@ class _Watchdog:
     def begin(self, conn, seconds: float) -> int:
         """Watch a call on ``conn`` from now until ``end``; its token."""
         token = next(self._tokens)
+        # Registered before the thread is checked: a thread ending for want of calls looks
+        # at them under the lock, so it either sees this one or is seen to have ended.
         self._calls[token] = (time.monotonic() + seconds, conn)
-        if self._thread is None or seconds / 4 < self._tick:
-            self._start(seconds / 4)
+        thread = self._thread
+        if thread is None or not thread.is_alive() or seconds / 4 < self._tick:
+            try:
+                self._start(seconds / 4)
+            except BaseException:
+                self._calls.pop(token, None)  # the call will not run
+                raise
         return token
 
     def end(self, token: int) -> bool:
@@ -73,13 +89,14 @@ class _Watchdog:
 
     def _start(self, tick: float) -> None:
         with self._lock:
-            self._tick = min(self._tick, max(tick, 0.01))
-            if self._thread is None:
+            self._tick = min(self._tick, max(tick, MIN_TICK_SECONDS))
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="db-deadlines",
                                                 daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:
+        idle = 0.0
         while True:
             time.sleep(self._tick)
             now = time.monotonic()
@@ -88,26 +105,42 @@ class _Watchdog:
                     call = self._calls.pop(token, None)
                     if call is not None:
                         _sever(call[1])
+                idle = 0.0 if self._calls else idle + self._tick
+                if idle >= IDLE_EXIT_SECONDS:
+                    self._thread, self._tick = None, MAX_TICK_SECONDS
+                    return
 
     def forked(self) -> None:
         """In a forked child: the parent's thread and calls are not ours."""
         self.__init__()
 
 
+def socket_identity(fd: int) -> tuple[int, int]:
+    """What tells one socket from another that later gets the same descriptor number."""
+    stat = os.fstat(fd)
+    return stat.st_dev, stat.st_ino
+
+
 def _sever(conn) -> None:
     """Shut down ``conn``'s socket, through a duplicate of its descriptor: the blocked call
-    sees the connection end, and the descriptor stays libpq's to close."""
+    sees the connection end, and the descriptor stays libpq's to close. Only if the
+    descriptor is still the connection's own socket: libpq may have closed it an instant
+    before (the server hung up at the deadline), and the number been given to another."""
     try:
         duplicate = os.dup(conn.fileno())
     except (OSError, psycopg2.Error):
         return  # already closed
-    sock = socket.socket(fileno=duplicate)
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        ours = socket_identity(duplicate) == getattr(conn, "socket_identity", None)
+        sock = socket.socket(fileno=duplicate) if ours else None  # owns the duplicate
     except OSError:
-        pass
-    finally:
-        sock.close()
+        sock = None
+        log.exception("cannot cut off a call past its deadline")
+    if sock is None:
+        os.close(duplicate)
+        return
+    with sock, contextlib.suppress(OSError):  # already shut down by the peer
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 _watchdog = _Watchdog()
@@ -132,7 +165,8 @@ def _guarded(conn, call, *args):
 
 
 class _DeadlineCursor:
-    """Mixed into a connection's cursor classes: every execution within the deadline."""
+    """Mixed into a connection's cursor classes: every execution within the deadline. (COPY
+    is not bounded: nothing here uses it.)"""
 
     def execute(self, query, vars=None):
         return _guarded(self.connection, super().execute, query, vars)
@@ -148,6 +182,8 @@ _cursor_classes: dict[type, type] = {}
 
 
 def _deadline_cursor_class(base: type) -> type:
+    if issubclass(base, _DeadlineCursor):
+        return base
     cls = _cursor_classes.get(base)
     if cls is None:
         cls = _cursor_classes[base] = type(base.__name__, (_DeadlineCursor, base), {})
@@ -159,12 +195,16 @@ class DeadlineConnection(psycopg2.extensions.connection):
 
     deadline_seconds: float = 10.0
 
-    def cursor(self, *args, **kwargs):
-        """A cursor of the asked class (or the connection's), whose executions are bounded."""
-        base = kwargs.get("cursor_factory") or self.cursor_factory or \
-            psycopg2.extensions.cursor
-        kwargs["cursor_factory"] = _deadline_cursor_class(base)
-        return super().cursor(*args, **kwargs)
+    def cursor(self, name=None, cursor_factory=None, **kwargs):
+        """A cursor of the asked class (or the connection's), whose executions are bounded.
+        Not a named (server-side) cursor: its fetches are round trips this does not bound."""
+        if name is not None:
+            raise TypeError("named cursors are not bounded by the deadline; use a client-side "
+                            "cursor")
+        base = cursor_factory or self.cursor_factory or psycopg2.extensions.cursor
+        if not (isinstance(base, type) and issubclass(base, psycopg2.extensions.cursor)):
+            raise TypeError(f"cursor_factory must be a cursor class, not {base!r}")
+        return super().cursor(cursor_factory=_deadline_cursor_class(base), **kwargs)
 
     def commit(self) -> None:
         """COMMIT, within the deadline."""
@@ -191,10 +231,12 @@ def connect(deadline_seconds: float, **dsn) -> DeadlineConnection:
     """``psycopg2.connect`` with a connection of ``connection_class(deadline_seconds)``,
     the handshake bounded by libpq's ``connect_timeout`` (whole seconds, at least 2)."""
     try:
-        return psycopg2.connect(connection_factory=connection_class(deadline_seconds),
+        conn = psycopg2.connect(connection_factory=connection_class(deadline_seconds),
                                 connect_timeout=max(2, math.ceil(deadline_seconds)), **dsn)
     except psycopg2.OperationalError as exc:
         if "timeout expired" in str(exc):
             raise DeadlineExceeded(
                 f"the database did not answer within {deadline_seconds:g}s") from exc
         raise
+    conn.socket_identity = socket_identity(conn.fileno())
+    return conn
