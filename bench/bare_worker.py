@@ -36,21 +36,21 @@ import redis
 from order_platform import telemetry, topology
 from order_platform.adapters.cache import _EVICT
 from order_platform.adapters.consumer import RECEIVE_LINGER
+from order_platform.adapters.inventory import (
+    ADD_HISTORY,
+    DEDUCT,
+    LOCK_PRODUCTS,
+    ORDER_LINES,
+    SET_STATUS,
+    STOCK,
+)
+from order_platform.adapters.outbox import INSERT_EVENT
 from order_platform.adapters.processed_events import _CLAIM_ORDER
 from order_platform.domain.catalog import ProductRef
 from order_platform.domain.stock import Shortage, rejection, shortages_in
 from order_platform.service_layer import product_cache as pc
 
-_OUTBOX = "INSERT INTO outbox (event_id, event_type, source, detail) VALUES (%s, %s, %s, %s)"
-_MOVE = ("UPDATE orders SET status = %s, rejection_reason = %s, updated_at = now() "
-         "WHERE id = %s;\nINSERT INTO order_status_history (order_id, status, reason) "
-         "VALUES (%s, %s, %s)")
-_STOCK = "SELECT id::text AS id, sku, stock FROM products WHERE id = ANY(%s::uuid[])"
-_LINES = ("SELECT l.product_id::text AS product_id, p.sku, l.quantity, l.unit_price_cents "
-          "FROM order_lines l JOIN products p ON p.id = l.product_id "
-          "WHERE l.order_id = %s ORDER BY l.line_no")
-_DEDUCT = ("UPDATE products SET stock = stock - %s, updated_at = now() "
-           "WHERE id = %s AND stock >= %s")
+_MOVE = f"{SET_STATUS};\n{ADD_HISTORY}"
 
 
 def connect(host: str, port: int | str, dbname: str, secret: dict):
@@ -71,7 +71,7 @@ def _wanted(lines: list[dict]) -> dict[str, int]:
 
 
 def _shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
-    cur.execute(_STOCK, (list(wanted),))
+    cur.execute(STOCK, (list(wanted),))
     return shortages_in(wanted, {r["id"]: (r["stock"], r["sku"]) for r in cur.fetchall()})
 
 
@@ -87,7 +87,7 @@ def _settle(cur, order_id: str, status: str, event_type: topology.EventType, det
             reason: str | None = None) -> None:
     """The status, its history row and the next event, with COMMIT, in one trip."""
     body = {**detail, "event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat()}
-    cur.execute(f"{_MOVE};\n{_OUTBOX};\nCOMMIT", (
+    cur.execute(f"{_MOVE};\n{INSERT_EVENT};\nCOMMIT", (
         status, reason, order_id, order_id, status, reason,
         body["event_id"], event_type.name, event_type.source, json.dumps(body)))
 
@@ -122,19 +122,18 @@ def deduct(conns, detail_type: str, detail: dict) -> None:
         if _claim(cur, topology.INVENTORY_UPDATE_QUEUE, detail) != "STOCK_VALIDATED":
             cur.execute("COMMIT")
             return
-        cur.execute(_LINES, (order_id,))
+        cur.execute(ORDER_LINES, (order_id,))
         lines = [dict(r) for r in cur.fetchall()]
         wanted = _wanted(lines)
         if len(wanted) == 1:
             ((product_id, quantity),) = wanted.items()
-            cur.execute(_DEDUCT, (quantity, product_id, quantity))
+            cur.execute(DEDUCT, (quantity, product_id, quantity))
             enough = cur.rowcount == 1
         else:
-            cur.execute("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id "
-                        "FOR NO KEY UPDATE;\nSAVEPOINT deduct", (list(wanted),))
+            cur.execute(f"{LOCK_PRODUCTS};\nSAVEPOINT deduct", (list(wanted),))
             enough = True
             for product_id in sorted(wanted):
-                cur.execute(_DEDUCT, (wanted[product_id], product_id, wanted[product_id]))
+                cur.execute(DEDUCT, (wanted[product_id], product_id, wanted[product_id]))
                 enough = enough and cur.rowcount == 1
             cur.execute("RELEASE SAVEPOINT deduct" if enough else "ROLLBACK TO SAVEPOINT deduct")
         if enough:

@@ -22,10 +22,24 @@ from order_platform.topology import EventType
 log = logging.getLogger(__name__)
 
 
+# The statements, named: bench/bare_worker.py (the benchmark's reference) runs these same ones.
+STOCK = "SELECT id::text AS id, sku, stock FROM products WHERE id = ANY(%s::uuid[])"
+ORDER_LINES = ("SELECT l.product_id::text AS product_id, p.sku, l.quantity, "
+               "l.unit_price_cents FROM order_lines l "
+               "JOIN products p ON p.id = l.product_id "
+               "WHERE l.order_id = %s ORDER BY l.line_no")
+DEDUCT = ("UPDATE products SET stock = stock - %s, updated_at = now() "
+          "WHERE id = %s AND stock >= %s")
+LOCK_PRODUCTS = ("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id "
+                 "FOR NO KEY UPDATE")
+SET_STATUS = ("UPDATE orders SET status = %s, rejection_reason = %s, updated_at = now() "
+              "WHERE id = %s")
+ADD_HISTORY = "INSERT INTO order_status_history (order_id, status, reason) VALUES (%s, %s, %s)"
+
+
 def find_shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
     """Compare ``wanted`` with the stock ``cur`` sees (no locks); products in id order."""
-    cur.execute("SELECT id::text AS id, sku, stock FROM products WHERE id = ANY(%s::uuid[])",
-                (list(wanted),))
+    cur.execute(STOCK, (list(wanted),))
     return shortages_in(wanted, {row["id"]: (row["stock"], row["sku"])
                                  for row in cur.fetchall()})
 
@@ -52,10 +66,7 @@ class SqlInventory:
         """The order's own lines on the writer: authoritative, unlike an event's copy. With
         each product's SKU, which InventoryUpdated carries so the product cache can evict the
         product's entry by SKU as well as by id."""
-        rows = self._tx.execute("SELECT l.product_id::text AS product_id, p.sku, l.quantity, "
-                                "l.unit_price_cents FROM order_lines l "
-                                "JOIN products p ON p.id = l.product_id "
-                                "WHERE l.order_id = %s ORDER BY l.line_no", (order_id,))
+        rows = self._tx.execute(ORDER_LINES, (order_id,))
         return [dict(row) for row in rows.fetchall()]
 
     def shortages(self, wanted: dict[str, int]) -> list[Shortage]:
@@ -69,21 +80,17 @@ class SqlInventory:
             # One line is one conditional UPDATE: atomic by itself, so no savepoint, and one
             # row lock, so no lock order to keep.
             ((product_id, quantity),) = wanted.items()
-            return tx.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
-                              "WHERE id = %s AND stock >= %s",
-                              (quantity, product_id, quantity)).rowcount == 1
+            return tx.execute(DEDUCT, (quantity, product_id, quantity)).rowcount == 1
         # One fixed lock order (product id) for every order: two orders that share
         # products queue behind each other instead of deadlocking. FOR NO KEY UPDATE, not
         # FOR UPDATE: new order lines reference these rows (their foreign key takes FOR KEY
         # SHARE), so a worker stalled here must not stop order intake for these products.
-        tx.defer("SELECT id FROM products WHERE id = ANY(%s::uuid[]) ORDER BY id "
-                 "FOR NO KEY UPDATE", (list(wanted),))
+        tx.defer(LOCK_PRODUCTS, (list(wanted),))
         tx.defer("SAVEPOINT deduct")
         short = False
         for product_id in sorted(wanted):
-            updated = tx.execute("UPDATE products SET stock = stock - %s, updated_at = now() "
-                                 "WHERE id = %s AND stock >= %s",
-                                 (wanted[product_id], product_id, wanted[product_id]))
+            updated = tx.execute(DEDUCT, (wanted[product_id], product_id,
+                                          wanted[product_id]))
             short = short or updated.rowcount != 1
         # All or nothing: undo the lines that did fit.
         tx.defer("ROLLBACK TO SAVEPOINT deduct" if short else "RELEASE SAVEPOINT deduct")
@@ -91,10 +98,8 @@ class SqlInventory:
 
     def move(self, order_id: str, target: OrderStatus, reason: str | None = None) -> None:
         """The status and its history row, together (deferred)."""
-        self._tx.defer("UPDATE orders SET status = %s, rejection_reason = %s, "
-                       "updated_at = now() WHERE id = %s", (target.value, reason, order_id))
-        self._tx.defer("INSERT INTO order_status_history (order_id, status, reason) "
-                       "VALUES (%s, %s, %s)", (order_id, target.value, reason))
+        self._tx.defer(SET_STATUS, (target.value, reason, order_id))
+        self._tx.defer(ADD_HISTORY, (order_id, target.value, reason))
 
     def add_event(self, event_type: EventType, detail: dict[str, Any]) -> None:
         """An outbox row in this transaction (deferred)."""

@@ -12,6 +12,9 @@ import orjson
 from order_platform.adapters import tracing
 from order_platform.topology import ENVELOPE_FIELDS, TRACE_FIELD, EventType
 
+INSERT_EVENT = ("INSERT INTO outbox (event_id, event_type, source, detail) "
+                "VALUES (%s, %s, %s, %s)")
+
 
 def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
     """Stage ``event_type`` with ``detail`` in the outbox; return its event_id.
@@ -34,8 +37,7 @@ def add_event(cur, event_type: EventType, detail: dict[str, Any]) -> str:
     # The JSON text as a plain parameter: a quoted literal, as ``Json`` would send it, that
     # PostgreSQL reads as the jsonb column's value, without the adapter's Python on the way.
     cur.execute(
-        "INSERT INTO outbox (event_id, event_type, source, detail) VALUES (%s, %s, %s, %s)",
-        (event_id, event_type.name, event_type.source, _dumps(body)),
+        INSERT_EVENT, (event_id, event_type.name, event_type.source, _dumps(body)),
     )
     return event_id
 
