@@ -26,6 +26,7 @@ from redis.retry import Retry
 from order_platform.adapters import aws
 from order_platform.adapters.breaker import CircuitBreaker
 from order_platform.config import Settings
+from order_platform.service_layer.ports import CacheUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,6 @@ _SECRET_CLIENT_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standa
 """The AUTH token is fetched while a connection opens, on a request's path: bounded."""
 TOKEN_RETRY_SECONDS = 5.0
 _ERRORS = (redis.RedisError, OSError)
-
-
-class CacheUnavailable(Exception):
-    """The cache did not answer (or is not being tried); the caller does without it."""
 
 
 class TokenUnavailable(redis.ConnectionError):

@@ -12,10 +12,9 @@ answers the sum over all of them, dead workers' counters included.
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,12 +27,9 @@ from prometheus_client import (
 )
 
 from order_platform import telemetry
-from order_platform.adapters import metric_values
 from order_platform.telemetry import Kind, Metric
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-metric_values.install()  # before any instrument is made
 
 
 def _instrument(metric: Metric, registry: CollectorRegistry):
@@ -86,57 +82,19 @@ def may_scrape(remote_addr: str | None) -> bool:
     return not address.is_global
 
 
-# The per-request paths record through the value objects of a child directly: Counter.inc,
-# Gauge.set and Histogram.observe re-check on every call what is settled once a child exists
-# (that it is a child, that the amount may be added, exemplars), about twenty calls a
-# request in all. ``tests/unit/test_metric_recorders.py`` checks that the expositions match.
-def adder(child) -> Callable[[float], None]:
-    """``child.inc`` (a counter's or a gauge's): the amount must not be negative for a
-    counter."""
-    return _values_of(child)._value.inc
-
-
-def setter(child) -> Callable[[float], None]:
-    """``child.set`` of a gauge."""
-    return _values_of(child)._value.set
-
-
-class Observer:
-    """``child.observe`` of a histogram."""
-
-    __slots__ = ("_bounds", "_buckets", "_sum")
-
-    def __init__(self, child) -> None:
-        _values_of(child)
-        self._bounds = list(child._upper_bounds)
-        self._buckets = child._buckets
-        self._sum = child._sum
-
-    def __call__(self, amount: float) -> None:
-        """Observe ``amount``: its sum, and the first bucket whose bound it does not pass."""
-        self._sum.inc(amount)
-        self._buckets[bisect.bisect_left(self._bounds, amount)].inc(1)
-
-
-def _values_of(child):
-    if not child._is_observable():
-        raise ValueError(f"{child._name} has labels: record on .labels(...), not on it")
-    return child
-
-
 class PoolGauges:
     """A pool's ``PoolWatch``: connections lent, the pool's bound, and the wait for one."""
 
     def __init__(self, instruments: Instruments, endpoint: str, size: int) -> None:
-        self._in_use = setter(instruments[telemetry.DB_POOL_IN_USE].labels(endpoint))
-        self._wait = Observer(instruments[telemetry.DB_POOL_WAIT].labels(endpoint))
+        self._in_use = instruments[telemetry.DB_POOL_IN_USE].labels(endpoint)
+        self._wait = instruments[telemetry.DB_POOL_WAIT].labels(endpoint)
         instruments[telemetry.DB_POOL_SIZE].labels(endpoint).set(size)
 
     def lent(self, waited_seconds: float, out: int) -> None:
         """See ``PoolWatch``."""
-        self._in_use(out)
-        self._wait(waited_seconds)
+        self._in_use.set(out)
+        self._wait.observe(waited_seconds)
 
     def returned(self, out: int) -> None:
         """See ``PoolWatch``."""
-        self._in_use(out)
+        self._in_use.set(out)

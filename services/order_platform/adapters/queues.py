@@ -13,14 +13,12 @@ from typing import Any
 
 import orjson
 
+from order_platform.service_layer.ports import PoisonMessage
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 10
 """SQS returns at most ten messages per receive."""
-
-
-class PoisonMessage(Exception):
-    """The message can never be handled (broken JSON, unknown type, bad detail)."""
 
 
 @dataclass(frozen=True)

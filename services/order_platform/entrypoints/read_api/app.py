@@ -8,7 +8,6 @@ from order_platform.adapters import cache as cache_adapter
 from order_platform.config import Settings
 from order_platform.entrypoints.read_api.routes import (
     CACHE_EXTENSION,
-    HOT_ROUTES,
     orders,
     products,
 )
@@ -32,7 +31,6 @@ def create_app(settings: Settings | None = None, *, database=None,
                     "may come from a cache; their stock is informational (see those "
                     "operations).",
         blueprints=(orders, products),
-        hot_routes=HOT_ROUTES,
         settings=settings,
         database=database,
         not_found_retry_after=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from apiflask import APIBlueprint
 from flask import current_app
@@ -17,9 +18,7 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductListQuery,
     ProductPage,
 )
-from order_platform.entrypoints.web.dependencies import ApiDependencies, dependencies
-from order_platform.entrypoints.web.fast_io import Answer, answer, as_response, documented
-from order_platform.entrypoints.web.hot_routes import HotRoute, uuid_after
+from order_platform.entrypoints.web.dependencies import dependencies
 from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
@@ -31,35 +30,19 @@ CACHE_EXTENSION = "order_platform.product_cache"
 orders = APIBlueprint("orders", __name__, tag="orders")
 products = APIBlueprint("products", __name__, tag="products")
 
-_ORDER_OUT = OrderOut()
-
 _LAGGING_404 = {404: error_with_retry_after(
     "Not found (yet): the reader may lag the writer by a moment; with Retry-After, retry "
     "after that many seconds. Without it the reference can never match.", always=False)}
 
 
 @orders.get("/orders/<uuid:order_id>")
-@documented(orders.output(OrderOut))
-@documented(orders.doc(summary="An order with lines, total and status history",
-                       responses={**_LAGGING_404, **UNAVAILABLE}))
-def get_order(order_id):
-    """One order, from the reader (the hottest read: serialised by fast_io, and its plain
-    requests answered by hot_routes with the same work)."""
-    return as_response(_order(dependencies(), order_id))
-
-
-def _order(deps: ApiDependencies, order_id: uuid.UUID) -> Answer:
+@orders.output(OrderOut)
+@orders.doc(summary="An order with lines, total and status history",
+            responses={**_LAGGING_404, **UNAVAILABLE})
+def get_order(order_id: uuid.UUID) -> Any:
+    """One order, from the reader."""
     set_order_id(order_id)
-    return answer(_ORDER_OUT, order_queries.get_order(deps.database, order_id), 200)
-
-
-def get_order_hot(deps: ApiDependencies, environ: dict, order_id: uuid.UUID) -> Answer:
-    """``get_order``, for a request whose path is a canonical uuid (it has no body to check)."""
-    return _order(deps, order_id)
-
-
-HOT_ROUTES = (HotRoute("GET", "/orders/<uuid:order_id>", uuid_after("/orders/"),
-                       get_order_hot),)
+    return order_queries.get_order(dependencies().database, order_id)
 
 
 @orders.get("/orders")

@@ -7,7 +7,6 @@ from marshmallow import ValidationError, validates_schema
 
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.orders import MAX_CUSTOMER_ID_LENGTH
-from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import (
     CursorField,
     OrderLineOut,
@@ -75,7 +74,7 @@ class CacheStatusHeader(Schema):
             "from the database: no cache, or it is down).")})
 
 
-class HistoryEntryOut(OutputSchema):
+class HistoryEntryOut(Schema):
     """One status transition."""
 
     status = fields.String(required=True, metadata={"enum": _STATUSES})
@@ -83,7 +82,7 @@ class HistoryEntryOut(OutputSchema):
     occurred_at = fields.DateTime(required=True)
 
 
-class OrderSummaryOut(OutputSchema):
+class OrderSummaryOut(Schema):
     """An order without its lines and history."""
 
     id = fields.UUID(required=True)
@@ -102,7 +101,7 @@ class OrderOut(OrderSummaryOut):
     history = fields.List(fields.Nested(HistoryEntryOut), required=True)
 
 
-class OrderPage(OutputSchema):
+class OrderPage(Schema):
     """A page of orders; pass next_cursor back to get the next one (null at the end)."""
 
     items = fields.List(fields.Nested(OrderSummaryOut), required=True)
@@ -117,7 +116,7 @@ class ProductListItem(ProductOut):
     """
 
 
-class ProductPage(OutputSchema):
+class ProductPage(Schema):
     """A page of products; pass next_cursor back to get the next one (null at the end)."""
 
     items = fields.List(fields.Nested(ProductListItem), required=True)

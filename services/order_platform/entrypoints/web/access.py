@@ -76,7 +76,7 @@ class RequestLog:
 
         if self._tracing is not None:
             return self._traced(environ, start, request_id, answered, started)
-        self._metrics.in_flight(1)
+        self._metrics.started()
         try:
             return self.app(environ, start)
         finally:
@@ -96,7 +96,7 @@ class RequestLog:
                 headers.append((TRACE_RESPONSE_HEADER, traceresponse))
             return start(status, headers, exc_info)
 
-        self._metrics.in_flight(1)
+        self._metrics.started()
         try:
             return self.app(environ, start_traced)
         finally:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from types import FunctionType
 
 from apiflask import APIBlueprint, APIFlask
-from flask.sessions import NullSession, SessionInterface
 
 from order_platform import bootstrap
 from order_platform.config import Settings
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDependencies
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
-from order_platform.entrypoints.web.fast_io import ApiResponse
 from order_platform.entrypoints.web.health import health
-from order_platform.entrypoints.web.hot_routes import HotRoute
 from order_platform.entrypoints.web.json_provider import FastJSONProvider
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
 from order_platform.entrypoints.web.request_metrics import RoutedRequest
@@ -26,41 +22,6 @@ from order_platform.processes import Process
 API_VERSION = "1.0.0"
 
 
-class _NoSessions(SessionInterface):
-    """The APIs keep no sessions (no cookies, no secret key). Flask's default interface still
-    looks for a key to sign one with and builds an empty session on every request; this
-    hands every request the same null session, which refuses to be written to."""
-
-    _null = NullSession()
-
-    def open_session(self, app, request) -> NullSession:
-        """The shared null session."""
-        return self._null
-
-    def save_session(self, app, session, response) -> None:
-        """Nothing to save (Flask does not ask for a null session)."""
-
-
-class ApiApp(APIFlask):
-    """APIFlask without two costs Flask pays on every request for features the APIs do not
-    use: sessions, and asking of every view and hook again whether it is a coroutine."""
-
-    session_interface = _NoSessions()
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._synced: dict = {}
-
-    def ensure_sync(self, func):
-        """Flask's answer, remembered per function (a function's kind cannot change)."""
-        synced = self._synced.get(func)
-        if synced is None:
-            synced = super().ensure_sync(func)
-            if isinstance(func, FunctionType):  # a bound method is a new object each time
-                self._synced[func] = synced
-        return synced
-
-
 def create_api(
     import_name: str,
     *,
@@ -68,7 +29,6 @@ def create_api(
     title: str,
     description: str,
     blueprints: Iterable[APIBlueprint],
-    hot_routes: tuple[HotRoute, ...] = (),
     settings: Settings | None = None,
     database=None,
     not_found_retry_after: bool = False,
@@ -76,8 +36,7 @@ def create_api(
 ) -> APIFlask:
     """Build an API: settings (from the environment unless given), its pool, routes.
 
-    ``hot_routes`` answer the plain requests of some of the blueprints' rules themselves
-    (see ``hot_routes``). A process started by gunicorn passes nothing else:
+    A process started by gunicorn passes nothing else:
     ``bootstrap.start`` reads and validates the config and sends logs to stderr as JSON.
     Tests pass their own Settings and, if they like, their own Database and a span exporter.
     """
@@ -86,12 +45,11 @@ def create_api(
     if database is None:
         database = runtime.database(process.endpoints[0])
 
-    app = ApiApp(import_name, title=title, version=API_VERSION,
+    app = APIFlask(import_name, title=title, version=API_VERSION,
                    spec_path="/openapi.json", docs_path="/docs",
                    spec_plugins=[CrossFieldRules()])
     app.json = FastJSONProvider(app)
     app.request_class = RoutedRequest
-    app.response_class = ApiResponse
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         DESCRIPTION=description,
@@ -100,11 +58,10 @@ def create_api(
     )
     app.spec_processor(require_request_bodies)
     serve_docs_assets(app)
-    deps = app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
+    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
     app.register_blueprint(health)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing,
-                           hot_routes=hot_routes, dependencies=deps)
+    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing)
     return app

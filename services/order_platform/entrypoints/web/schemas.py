@@ -6,7 +6,6 @@ from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
 from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, sku_problem
-from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.service_layer import pagination
 
 # The rules below in ECMA-262 regex syntax, so that the OpenAPI document states them.
@@ -104,7 +103,7 @@ class ErrorResponse(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-class ProductOut(OutputSchema):
+class ProductOut(Schema):
     """A catalogue product."""
 
     id = fields.UUID(required=True)
@@ -116,7 +115,7 @@ class ProductOut(OutputSchema):
     updated_at = fields.DateTime(required=True)
 
 
-class OrderLineOut(OutputSchema):
+class OrderLineOut(Schema):
     """A priced line of an order, price fixed at order time."""
 
     line_no = fields.Integer(required=True)

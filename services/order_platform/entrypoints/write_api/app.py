@@ -6,7 +6,7 @@ from apiflask import APIFlask
 
 from order_platform.config import Settings
 from order_platform.entrypoints.web.app import create_api
-from order_platform.entrypoints.write_api.routes import HOT_ROUTES, orders, products
+from order_platform.entrypoints.write_api.routes import orders, products
 from order_platform.processes import WRITE_API
 
 
@@ -20,7 +20,6 @@ def create_app(settings: Settings | None = None, *, database=None,
         description="Places orders (202, processed asynchronously) and administers the "
                     "catalogue. Every error is {\"error\": {\"code\", \"message\", \"details\"}}.",
         blueprints=(orders, products),
-        hot_routes=HOT_ROUTES,
         settings=settings,
         database=database,
         span_exporter=span_exporter,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError, post_load, validates_schema
 
@@ -15,7 +13,6 @@ from order_platform.domain.orders import (
     MAX_LINES,
     OrderItem,
 )
-from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text, WholeNumber
 
 
@@ -54,15 +51,6 @@ def _printable_ascii(value: str) -> None:
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_PRINTABLE_KEY = re.compile(r"[!-~]{1,255}")
-
-
-def idempotency_key(value: str | None) -> dict[str, str] | None:
-    """What ``IdempotencyHeaders`` loads from the header's value when it is surely valid
-    (absent, or 1-255 printable ASCII characters); None when unsure."""
-    if value is None:
-        return {}
-    return {"idempotency_key": value} if _PRINTABLE_KEY.fullmatch(value) else None
 
 
 class IdempotencyHeaders(Schema):
@@ -76,7 +64,7 @@ class IdempotencyHeaders(Schema):
     )
 
 
-class OrderAccepted(OutputSchema):
+class OrderAccepted(Schema):
     """The order as accepted: PENDING until the pipeline validates stock."""
 
     id = fields.UUID(required=True, attribute="order_id")
