@@ -107,7 +107,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1, 2, ...), before jitter."""
-        return min(self.cap_seconds, self.base_seconds * 2 ** (max(attempt, 1) - 1))
+        return min(self.cap_seconds, self.base_seconds * 2.0 ** (max(attempt, 1) - 1))
 
 
 MESSAGE_RETRY = Backoff(base_seconds=1, cap_seconds=60)
@@ -176,7 +176,7 @@ class Route:
         """The DLQ for events the rule could not deliver to its target."""
         return f"{prefix}-{self.name}-target-dlq"
 
-    def event_pattern(self) -> dict:
+    def event_pattern(self) -> dict[str, list[str]]:
         """The EventBridge event pattern, as a JSON-able dict."""
         return {
             "source": sorted({e.source for e in self.event_types}),

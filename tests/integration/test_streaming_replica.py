@@ -158,21 +158,20 @@ def test_the_read_api_pool_is_on_the_replica_and_cannot_write(apps, replicated):
     reader_pool = read_app.extensions["order_platform"].database
     writer_pool = write_app.extensions["order_platform"].database
 
-    with reader_pool.transaction() as cur:
-        cur.execute("SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr")
-        assert cur.fetchone() == {"standby": True, "addr": postgres.READER_HOST}
-    with writer_pool.transaction() as cur:
-        cur.execute("SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr")
-        assert cur.fetchone() == {"standby": False, "addr": postgres.WRITER_HOST}
+    where = "SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr"
+    with reader_pool.session() as session:
+        assert session.execute(where).one() == {"standby": True, "addr": postgres.READER_HOST}
+    with writer_pool.session() as session:
+        assert session.execute(where).one() == {"standby": False, "addr": postgres.WRITER_HOST}
 
     # The server refuses, not only the pool's READ ONLY sessions: a read-only transaction may
     # turn read-write before its first query on a primary, but never on a standby.
     with pytest.raises(psycopg2.Error, match="during recovery"), \
-            reader_pool.transaction() as cur:
-        cur.execute("SET TRANSACTION READ WRITE")
+            reader_pool.session() as session:
+        session.execute("SET TRANSACTION READ WRITE").all()
     with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction), \
-            reader_pool.transaction() as cur:
-        cur.execute("CREATE TABLE written_on_the_reader (id int)")
+            reader_pool.session() as session:
+        session.execute("CREATE TABLE written_on_the_reader (id int)").all()
     control = psycopg2.connect(**writer.superuser_dsn(APP_DB))
     try:
         control.set_session(readonly=True)

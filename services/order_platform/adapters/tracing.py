@@ -23,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
@@ -63,15 +63,16 @@ def start(role: str, endpoint: str | None, *,
     """Tracing for process ``role``: OTLP over HTTP to ``endpoint``, or to ``exporter``
     (tests, synchronously); None when neither is given."""
     global _active  # noqa: PLW0603 - one switch for the whole interpreter
-    if exporter is None and not endpoint:
-        return None
-    if exporter is None:
+    processor: SpanProcessor
+    if exporter is not None:
+        processor = SimpleSpanProcessor(exporter)
+    elif endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         processor = BatchSpanProcessor(OTLPSpanExporter(
             endpoint=f"{endpoint.rstrip('/')}/v1/traces", timeout=EXPORT_TIMEOUT_SECONDS))
     else:
-        processor = SimpleSpanProcessor(exporter)
+        return None
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"{SERVICE_NAMESPACE}-{role}",
                                   "service.namespace": SERVICE_NAMESPACE}),

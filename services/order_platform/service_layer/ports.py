@@ -20,22 +20,27 @@ class PoisonMessage(Exception):
 
 @dataclass(frozen=True)
 class OutgoingEvent:
-    """One event to publish; ``key`` lets the caller match results to its rows."""
+    """One event to publish."""
 
     key: Any
+    """The caller's name for it (an outbox row's id), to match results to what it sent."""
     detail_type: str
     source: str
     detail: dict[str, Any]
+    """The event's body, its id, time and trace included."""
 
 
 @dataclass(frozen=True)
 class EntryResult:
-    """The bus's answer for one event: an envelope id, or an error."""
+    """The bus's answer for one event."""
 
     key: Any
+    """The event's ``OutgoingEvent.key``."""
     accepted: bool
     envelope_id: str | None = None
+    """The bus's id for the event, when accepted."""
     error: str | None = None
+    """Why not, when rejected: what the bus said."""
 
 
 class BusUnavailable(Exception):

@@ -8,7 +8,6 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app
 
-from order_platform.adapters.cache import Cache
 from order_platform.entrypoints.read_api.schemas import (
     CACHED_STOCK,
     CacheStatusHeader,
@@ -23,6 +22,7 @@ from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
 from order_platform.service_layer import order_queries, product_cache
+from order_platform.service_layer.ports import Cache
 
 CACHE_EXTENSION = "order_platform.product_cache"
 """Where the app keeps its product cache (None when the stack has none)."""
@@ -42,7 +42,7 @@ _LAGGING_404 = {404: error_with_retry_after(
 def get_order(order_id: uuid.UUID) -> Any:
     """One order, from the reader."""
     set_order_id(order_id)
-    return order_queries.get_order(dependencies().database, order_id)
+    return order_queries.get_order(dependencies().storage.reads, order_id)
 
 
 @orders.get("/orders")
@@ -54,12 +54,13 @@ def list_orders(query):
     status = query.get("status")
     filters = order_queries.OrderFilters(customer_id=query.get("customer_id"),
                                          status=status.value if status else None)
-    return order_queries.list_orders(dependencies().database, filters, limit=query["limit"],
+    return order_queries.list_orders(dependencies().storage.reads, filters, limit=query["limit"],
                                      cursor=query.get("cursor"))
 
 
 def _cache() -> Cache | None:
-    return current_app.extensions.get(CACHE_EXTENSION)
+    cache: Cache | None = current_app.extensions.get(CACHE_EXTENSION)
+    return cache
 
 
 @products.get("/products/<ref>")
@@ -69,7 +70,7 @@ def _cache() -> Cache | None:
               responses={**_LAGGING_404, **UNAVAILABLE})
 def get_product(ref):
     """One product, from the product cache or the reader."""
-    product, status = product_cache.get_product(dependencies().database, _cache(), ref)
+    product, status = product_cache.get_product(dependencies().storage.reads, _cache(), ref)
     return product, 200, {"Cache-Status": status.header}
 
 
@@ -81,6 +82,6 @@ def get_product(ref):
               responses=UNAVAILABLE)
 def list_products(query):
     """A page of the catalogue, from the product cache or the reader."""
-    page, status = product_cache.list_products(dependencies().database, _cache(),
+    page, status = product_cache.list_products(dependencies().storage.reads, _cache(),
                                                limit=query["limit"], cursor=query.get("cursor"))
     return page, 200, {"Cache-Status": status.header}

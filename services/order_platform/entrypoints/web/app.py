@@ -58,7 +58,8 @@ def create_api(
     )
     app.spec_processor(require_request_bodies)
     serve_docs_assets(app)
-    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
+    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings,
+                                                    storage=bootstrap.storage(database))
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
     app.register_blueprint(health)
     for blueprint in blueprints:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apispec import BasePlugin
 
 
@@ -13,14 +15,17 @@ class CrossFieldRules(BasePlugin):
     enforces a rule also states it, next to the code that enforces it.
     """
 
-    def schema_helper(self, name, definition, schema=None, **kwargs):
+    def schema_helper(self, name: str, definition: dict[str, Any], schema: Any = None,
+                      **kwargs: Any) -> dict[str, Any] | None:
         """Merge the schema's rules into the JSON schema the converter produced."""
         rules = getattr(schema, "openapi_rules", None)
         return dict(rules) if rules else None
 
 
-def require_request_bodies(spec: dict) -> dict:
+def require_request_bodies(spec: dict[str, Any] | str) -> dict[str, Any] | str:
     """Mark every request body required: a POST without one is refused with 415."""
+    if isinstance(spec, str):  # the spec as JSON text (SPEC_FORMAT): nothing to mark
+        return spec
     for operations in spec.get("paths", {}).values():
         for operation in operations.values():
             if isinstance(operation, dict) and "requestBody" in operation:
@@ -28,7 +33,7 @@ def require_request_bodies(spec: dict) -> dict:
     return spec
 
 
-def error_with_retry_after(description: str, *, always: bool) -> dict:
+def error_with_retry_after(description: str, *, always: bool) -> dict[str, Any]:
     """An error response documented with its ``Retry-After`` header (seconds).
 
     ``always`` when every such response carries it (503); otherwise it is there only

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Request
+from prometheus_client import Counter, Histogram
 
 from order_platform import telemetry
 from order_platform.adapters.metrics import Instruments
@@ -24,10 +25,10 @@ class RequestMetrics:
     """The API instruments of one process."""
 
     def __init__(self, instruments: Instruments) -> None:
-        self._requests = instruments[telemetry.HTTP_REQUESTS]
-        self._duration = instruments[telemetry.HTTP_DURATION]
-        self._in_flight = instruments[telemetry.HTTP_IN_FLIGHT]
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._requests = instruments.counter(telemetry.HTTP_REQUESTS)
+        self._duration = instruments.histogram(telemetry.HTTP_DURATION)
+        self._in_flight = instruments.gauge(telemetry.HTTP_IN_FLIGHT)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def started(self) -> None:
         """A request is in flight until ``record`` counts it."""

@@ -43,7 +43,7 @@ def _read_api(deps: ApiDependencies, path: str) -> str:
 def create_order(headers: dict[str, Any], order: dict[str, Any]) -> Any:
     """Validate, price from the catalogue, write order + history + OrderCreated atomically."""
     deps = dependencies()
-    placed = order_service.place_order(deps.database, order["customer_id"],
+    placed = order_service.place_order(deps.storage.unit_of_work(), order["customer_id"],
                                        order["items"], headers.get("idempotency_key"))
     order_ref = str(placed.receipt.order_id)
     set_order_id(order_ref)
@@ -60,7 +60,7 @@ def create_order(headers: dict[str, Any], order: dict[str, Any]) -> Any:
 def create_product(product):
     """Add a catalogue product and stage ProductCreated."""
     deps = dependencies()
-    created = product_service.create_product(deps.database, **product)
+    created = product_service.create_product(deps.storage.unit_of_work(), **product)
     return created, 201, {"Location": _read_api(deps, f"/products/{created['id']}")}
 
 
@@ -73,5 +73,5 @@ def create_product(product):
     422: "Invalid body"})
 def restock_product(ref, restock):
     """Set or add stock atomically and stage ProductRestocked."""
-    return product_service.restock(dependencies().database, ref, restock["mode"],
-                                   restock["quantity"])
+    return product_service.restock(dependencies().storage.unit_of_work(), ref,
+                                   restock["mode"], restock["quantity"])
