@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from order_platform.service_layer.ports import PoisonMessage
+from order_platform.service_layer.ports import BusEvent, PoisonMessage
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,11 @@ class ReceivedMessage:
 
 
 @dataclass(frozen=True)
-class DeliveredEvent:
+class DeliveredEvent(BusEvent):
     """An EventBridge event as delivered to SQS: the envelope's parts we use."""
 
     envelope_id: str
     """EventBridge's id: new on every publish, so no dedupe key (see ``event_id``)."""
-    detail_type: str
-    source: str
-    detail: dict[str, Any]
 
     @property
     def event_id(self) -> str:

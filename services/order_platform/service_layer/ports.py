@@ -14,33 +14,31 @@ MAX_ENTRIES_PER_CALL = 10
 """The PutEvents limit on entries per request, and so the relay's largest batch."""
 
 
-class PoisonMessage(Exception):
-    """The message can never be handled (broken JSON, unknown type, bad detail)."""
-
-
 @dataclass(frozen=True)
-class OutgoingEvent:
-    """One event to publish."""
+class BusEvent:
+    """An event as the bus carries it: its type, where it comes from, and its body."""
 
-    key: Any
-    """The caller's name for it (an outbox row's id), to match results to what it sent."""
     detail_type: str
     source: str
     detail: dict[str, Any]
-    """The event's body, its id, time and trace included."""
+    """The body, with the event's id, time and trace (``topology.ENVELOPE_FIELDS``)."""
+
+
+@dataclass(frozen=True)
+class OutgoingEvent(BusEvent):
+    """One event to publish; ``key`` (an outbox row's id) matches it to its result."""
+
+    key: Any
 
 
 @dataclass(frozen=True)
 class EntryResult:
-    """The bus's answer for one event."""
+    """The bus's answer for one event: accepted with an envelope id, or the bus's error."""
 
     key: Any
-    """The event's ``OutgoingEvent.key``."""
     accepted: bool
     envelope_id: str | None = None
-    """The bus's id for the event, when accepted."""
     error: str | None = None
-    """Why not, when rejected: what the bus said."""
 
 
 class BusUnavailable(Exception):
@@ -87,3 +85,7 @@ class Cache(Protocol):
     def evict(self, keys: Sequence[str], *, markers: Sequence[str], marker_ttl_ms: int,
               generations: Sequence[str] = ()) -> None:
         """At once: set the changed ``markers``, delete ``keys``, bump the ``generations``."""
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled (broken JSON, unknown type, bad detail)."""

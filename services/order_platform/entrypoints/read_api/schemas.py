@@ -7,10 +7,12 @@ from marshmallow import ValidationError, validates_schema
 
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.orders import MAX_CUSTOMER_ID_LENGTH
+from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import (
     CursorField,
     OrderLineOut,
     ProductOut,
+    RecordOut,
     Text,
     limit_field,
 )
@@ -74,7 +76,7 @@ class CacheStatusHeader(Schema):
             "from the database: no cache, or it is down).")})
 
 
-class HistoryEntryOut(Schema):
+class HistoryEntryOut(OutputSchema):
     """One status transition."""
 
     status = fields.String(required=True, metadata={"enum": _STATUSES})
@@ -82,16 +84,13 @@ class HistoryEntryOut(Schema):
     occurred_at = fields.DateTime(required=True)
 
 
-class OrderSummaryOut(Schema):
+class OrderSummaryOut(RecordOut):
     """An order without its lines and history."""
 
-    id = fields.UUID(required=True)
     customer_id = fields.String(required=True)
     status = fields.String(required=True, metadata={"enum": _STATUSES})
     rejection_reason = fields.String(allow_none=True)
     total_cents = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
 
 
 class OrderOut(OrderSummaryOut):
@@ -101,7 +100,7 @@ class OrderOut(OrderSummaryOut):
     history = fields.List(fields.Nested(HistoryEntryOut), required=True)
 
 
-class OrderPage(Schema):
+class OrderPage(OutputSchema):
     """A page of orders; pass next_cursor back to get the next one (null at the end)."""
 
     items = fields.List(fields.Nested(OrderSummaryOut), required=True)
@@ -116,7 +115,7 @@ class ProductListItem(ProductOut):
     """
 
 
-class ProductPage(Schema):
+class ProductPage(OutputSchema):
     """A page of products; pass next_cursor back to get the next one (null at the end)."""
 
     items = fields.List(fields.Nested(ProductListItem), required=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from types import FunctionType
+from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
+from flask import Response
+from werkzeug.datastructures import Headers
 
 from order_platform import bootstrap
 from order_platform.config import Settings
@@ -20,6 +25,55 @@ from order_platform.entrypoints.web.schemas import ErrorResponse
 from order_platform.processes import Process
 
 API_VERSION = "1.0.0"
+
+_PLAIN_URI = re.compile(r"https?://[A-Za-z0-9.:-]+(?:/[A-Za-z0-9_.~%!$&'()*+,;=:@/-]*)?")
+"""A URL that werkzeug's ``iri_to_uri`` gives back unchanged: an ASCII host, and a path of
+characters it does not quote. ``tests/unit/test_api_responses.py`` holds it to that."""
+
+
+class ApiResponse(Response):
+    """The APIs' response class: Flask's, sending a Location that is already a URI as it is.
+
+    werkzeug converts every ``Location`` from an IRI on the way out (it splits the URL, quotes
+    each part and IDNA-encodes the host): a twentieth of a ``POST /orders``. The APIs' own
+    Locations are the read API's configured URL and a path of a uuid or a SKU, which need none.
+    """
+
+    def get_wsgi_headers(self, environ: dict[str, Any]) -> Headers:
+        """werkzeug's headers, the Location left alone when it is a plain URI already."""
+        location = self.headers.get("Location")
+        if location is None or not _PLAIN_URI.fullmatch(location):
+            return super().get_wsgi_headers(environ)
+        del self.headers["Location"]
+        try:
+            headers = super().get_wsgi_headers(environ)
+        finally:
+            self.headers["Location"] = location
+        headers["Location"] = location
+        return headers
+
+
+class ApiApp(APIFlask):
+    """APIFlask, asking of each view only once whether it is a coroutine.
+
+    Flask asks it on every call of a view (APIFlask's decorators each ask again): the answer
+    cannot change for a function, so it is kept per function.
+    """
+
+    response_class = ApiResponse
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's answer, kept per function (a bound method is a new object each time)."""
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = super().ensure_sync(func)
+            if isinstance(func, FunctionType):
+                self._synced[func] = synced
+        return synced
 
 
 def create_api(
@@ -45,9 +99,9 @@ def create_api(
     if database is None:
         database = runtime.database(process.endpoints[0])
 
-    app = APIFlask(import_name, title=title, version=API_VERSION,
-                   spec_path="/openapi.json", docs_path="/docs",
-                   spec_plugins=[CrossFieldRules()])
+    app = ApiApp(import_name, title=title, version=API_VERSION,
+                 spec_path="/openapi.json", docs_path="/docs",
+                 spec_plugins=[CrossFieldRules()])
     app.json = FastJSONProvider(app)
     app.request_class = RoutedRequest
     app.config.update(

@@ -46,7 +46,7 @@ def _require_json_body() -> None:
     one to validate. Parsing here also catches what its parser would let through as a
     500: numbers over Python's digit limit and nesting deep enough to recurse out.
     """
-    req = request
+    req = request._get_current_object()  # the request itself, not its proxy, for what follows
     if req.method not in _BODY_METHODS or req.url_rule is None:
         return
     # The header nearly every client sends needs no parsing (werkzeug's parser is Python).

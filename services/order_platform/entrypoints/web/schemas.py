@@ -6,6 +6,7 @@ from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
 from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, sku_problem
+from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.service_layer import pagination
 
 # The rules below in ECMA-262 regex syntax, so that the OpenAPI document states them.
@@ -103,19 +104,24 @@ class ErrorResponse(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-class ProductOut(Schema):
-    """A catalogue product."""
+class RecordOut(OutputSchema):
+    """What every stored record shows: its id, when it was created and last changed."""
 
     id = fields.UUID(required=True)
-    sku = fields.String(required=True)
-    name = fields.String(required=True)
-    price_cents = fields.Integer(required=True, metadata={"maximum": MAX_PRICE_CENTS})
-    stock = fields.Integer(required=True, metadata={"maximum": MAX_STOCK})
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
 
 
-class OrderLineOut(Schema):
+class ProductOut(RecordOut):
+    """A catalogue product."""
+
+    sku = fields.String(required=True)
+    name = fields.String(required=True)
+    price_cents = fields.Integer(required=True, metadata={"maximum": MAX_PRICE_CENTS})
+    stock = fields.Integer(required=True, metadata={"maximum": MAX_STOCK})
+
+
+class OrderLineOut(OutputSchema):
     """A priced line of an order, price fixed at order time."""
 
     line_no = fields.Integer(required=True)

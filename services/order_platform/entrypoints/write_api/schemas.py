@@ -13,6 +13,7 @@ from order_platform.domain.orders import (
     MAX_LINES,
     OrderItem,
 )
+from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text, WholeNumber
 
 
@@ -64,7 +65,7 @@ class IdempotencyHeaders(Schema):
     )
 
 
-class OrderAccepted(Schema):
+class OrderAccepted(OutputSchema):
     """The order as accepted: PENDING until the pipeline validates stock."""
 
     id = fields.UUID(required=True, attribute="order_id")
