@@ -62,8 +62,9 @@ lock: ## regenerate requirements-lock.txt from pyproject.toml (UPGRADE=1: newest
 	$(LOCK_COMPILE) -o requirements-lock.txt
 
 SHELL_SCRIPTS = .ci/run $(shell git ls-files '*.sh' '*.bash' 2>/dev/null)
-lint: $(STAMP) ## ruff, lock freshness, workflow lint + audit, Dockerfile and shell linters
+lint: $(STAMP) ## ruff, mypy, lock freshness, workflow lint + audit, Dockerfile and shell linters
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp requirements-lock.txt "$$tmp/lock"; \
 	$(LOCK_COMPILE) -o "$$tmp/lock"; \
 	diff -u requirements-lock.txt "$$tmp/lock" || { \

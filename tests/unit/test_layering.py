@@ -15,10 +15,10 @@ FORBIDDEN_IN_SERVICE_LAYER = re.compile(
     r"order_platform\.(adapters|entrypoints|bootstrap)\b|(psycopg2|boto3|botocore|redis|flask"
     r"|apiflask|werkzeug|prometheus_client)\b")
 # Underscored names that are public API: ``os._exit`` (documented in ``os``),
-# ``logging._srcfile`` (set to None by the logging HOWTO's "Optimization" section) and
-# werkzeug's ``LocalProxy._get_current_object`` (documented, on Flask's ``request``).
-PUBLIC_UNDERSCORED = {("os", "_exit"), ("logging", "_srcfile"),
-                      ("request", "_get_current_object")}
+# ``logging._srcfile`` (set to None by the logging HOWTO's "Optimization" section), and
+# werkzeug's documented ``LocalProxy._get_current_object`` (on whatever proxy it is called).
+PUBLIC_UNDERSCORED = {("os", "_exit"), ("logging", "_srcfile")}
+PUBLIC_METHODS = {"_get_current_object"}
 # Libraries whose module attributes nothing here may replace (our own modules and the
 # standard library's documented settings, such as ``logging.logThreads``, are not these).
 LIBRARIES = re.compile(r"(prometheus_client|flask|apiflask|werkzeug|psycopg2|marshmallow"
@@ -84,7 +84,8 @@ def _private_reach(tree: ast.Module) -> list[tuple[int, str]]:
         ours = (owner in ("self", "cls") and name in own) or (isinstance(base, ast.Call) and
                                                                   isinstance(base.func, ast.Name)
                                                                   and base.func.id == "super")
-        if mangled or (private and not ours and (owner, name) not in PUBLIC_UNDERSCORED):
+        public = (owner, name) in PUBLIC_UNDERSCORED or name in PUBLIC_METHODS
+        if mangled or (private and not ours and not public):
             found.append((node.lineno, ast.unparse(node)))
         elif isinstance(node.ctx, ast.Store) and owner in imported:
             found.append((node.lineno, f"{ast.unparse(node)} = ..."))

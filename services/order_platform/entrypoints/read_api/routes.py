@@ -18,7 +18,11 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductPage,
 )
 from order_platform.entrypoints.web.dependencies import dependencies
-from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
+from order_platform.entrypoints.web.openapi import (
+    UNAVAILABLE,
+    error_with_retry_after,
+    responses,
+)
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
 from order_platform.service_layer import order_queries, product_cache
@@ -38,7 +42,7 @@ _LAGGING_404 = {404: error_with_retry_after(
 @orders.get("/orders/<uuid:order_id>")
 @orders.output(OrderOut)
 @orders.doc(summary="An order with lines, total and status history",
-            responses={**_LAGGING_404, **UNAVAILABLE})
+            responses=responses(_LAGGING_404, UNAVAILABLE))
 def get_order(order_id: uuid.UUID) -> Any:
     """One order, from the reader."""
     set_order_id(order_id)
@@ -48,8 +52,8 @@ def get_order(order_id: uuid.UUID) -> Any:
 @orders.get("/orders")
 @orders.input(OrderListQuery, location="query", arg_name="query")
 @orders.output(OrderPage)
-@orders.doc(summary="Orders, newest first, keyset-paginated", responses=UNAVAILABLE)
-def list_orders(query):
+@orders.doc(summary="Orders, newest first, keyset-paginated", responses=responses(UNAVAILABLE))
+def list_orders(query: dict[str, Any]) -> Any:
     """A page of orders filtered by customer and/or status."""
     status = query.get("status")
     filters = order_queries.OrderFilters(customer_id=query.get("customer_id"),
@@ -67,8 +71,8 @@ def _cache() -> Cache | None:
 @products.output(ProductOut, headers=CacheStatusHeader,
                  description=f"The product. {CACHED_STOCK}")
 @products.doc(summary="A product by id or by sku", description=CACHED_STOCK,
-              responses={**_LAGGING_404, **UNAVAILABLE})
-def get_product(ref):
+              responses=responses(_LAGGING_404, UNAVAILABLE))
+def get_product(ref: str) -> Any:
     """One product, from the product cache or the reader."""
     product, status = product_cache.get_product(dependencies().storage.reads, _cache(), ref)
     return product, 200, {"Cache-Status": status.header}
@@ -79,8 +83,8 @@ def get_product(ref):
 @products.output(ProductPage, headers=CacheStatusHeader,
                  description=f"A page of products. {CACHED_STOCK}")
 @products.doc(summary="Products in SKU order, keyset-paginated", description=CACHED_STOCK,
-              responses=UNAVAILABLE)
-def list_products(query):
+              responses=responses(UNAVAILABLE))
+def list_products(query: dict[str, Any]) -> Any:
     """A page of the catalogue, from the product cache or the reader."""
     page, status = product_cache.list_products(dependencies().storage.reads, _cache(),
                                                limit=query["limit"], cursor=query.get("cursor"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError, validates_schema
 
@@ -42,7 +44,7 @@ class OrderListQuery(Schema):
     cursor = CursorField("orders", metadata={"description": "next_cursor of the previous page."})
 
     @validates_schema
-    def _cursor_matches_filters(self, data, **kwargs):
+    def _cursor_matches_filters(self, data: dict[str, Any], **kwargs: Any) -> None:
         cursor = data.get("cursor")
         status = data.get("status")
         filters = OrderFilters(customer_id=data.get("customer_id"),
@@ -58,7 +60,7 @@ class ProductListQuery(Schema):
     cursor = CursorField("products", metadata={"description": "next_cursor of the previous page."})
 
     @validates_schema
-    def _cursor_is_for_products(self, data, **kwargs):
+    def _cursor_is_for_products(self, data: dict[str, Any], **kwargs: Any) -> None:
         cursor = data.get("cursor")
         if cursor is not None and cursor.scope != PRODUCT_LIST_SCOPE:
             raise ValidationError(_CURSOR_MISMATCH, "cursor")

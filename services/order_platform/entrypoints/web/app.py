@@ -9,9 +9,11 @@ from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
 from flask import Response
+from opentelemetry.sdk.trace.export import SpanExporter
 from werkzeug.datastructures import Headers
 
 from order_platform import bootstrap
+from order_platform.adapters.db import Database
 from order_platform.config import Settings
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDependencies
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
@@ -84,9 +86,9 @@ def create_api(
     description: str,
     blueprints: Iterable[APIBlueprint],
     settings: Settings | None = None,
-    database=None,
+    database: Database | None = None,
     not_found_retry_after: bool = False,
-    span_exporter=None,
+    span_exporter: SpanExporter | None = None,
 ) -> APIFlask:
     """Build an API: settings (from the environment unless given), its pool, routes.
 

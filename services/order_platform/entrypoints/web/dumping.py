@@ -34,9 +34,10 @@ def _scalar(field: fields.Field[Any]) -> Dumper:
     if isinstance(field, fields.Enum) and kind is fields.Enum:
         return (lambda v: v.value) if field.by_value is True else \
             (lambda v: v.name) if field.by_value is False else _unplannable(field)
-    if kind is fields.DateTime and field.format in (None, "iso", "iso8601"):
+    if isinstance(field, fields.DateTime) and kind is fields.DateTime \
+            and field.format in (None, "iso", "iso8601"):
         return dt.datetime.isoformat
-    if kind is fields.Integer and not field.as_string:
+    if isinstance(field, fields.Integer) and kind is fields.Integer and not field.as_string:
         return int
     if kind in (fields.UUID, fields.String):
         return str

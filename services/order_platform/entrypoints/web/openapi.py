@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from apispec import BasePlugin
@@ -50,7 +51,17 @@ def error_with_retry_after(description: str, *, always: bool) -> dict[str, Any]:
     }
 
 
-UNAVAILABLE = {503: error_with_retry_after(
+def responses(*parts: Mapping[int, str | dict[str, Any]]) -> Any:
+    """``@doc(responses=...)`` from ``parts`` merged in order: a description (an error
+    response then gets the error schema) or a complete response object, per status. (APIFlask
+    takes the mix, though its annotation wants one kind or the other.)"""
+    merged: dict[int, str | dict[str, Any]] = {}
+    for part in parts:
+        merged.update(part)
+    return merged
+
+
+UNAVAILABLE: dict[int, str | dict[str, Any]] = {503: error_with_retry_after(
     "The database did not answer, or not in time; retry after Retry-After seconds.",
     always=True)}
 """The response every operation that touches the database may give."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from apiflask import APIFlask, HTTPError
-from flask import request
+from flask import Request, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.local import LocalProxy
 
 from order_platform import logs
 from order_platform.adapters.metrics import Instruments
@@ -46,7 +47,8 @@ def _require_json_body() -> None:
     one to validate. Parsing here also catches what its parser would let through as a
     500: numbers over Python's digit limit and nesting deep enough to recurse out.
     """
-    req = request._get_current_object()  # the request itself, not its proxy, for what follows
+    # The request itself, not its proxy, for what follows (werkzeug's documented way).
+    req = cast("LocalProxy[Request]", request)._get_current_object()
     if req.method not in _BODY_METHODS or req.url_rule is None:
         return
     # The header nearly every client sends needs no parsing (werkzeug's parser is Python).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError, post_load, validates_schema
 
@@ -28,12 +30,12 @@ class OrderItemIn(Schema):
     openapi_rules = {"oneOf": [{"required": ["product_id"]}, {"required": ["sku"]}]}
 
     @validates_schema
-    def _exactly_one_product_ref(self, data, **kwargs):
+    def _exactly_one_product_ref(self, data: dict[str, Any], **kwargs: Any) -> None:
         if ("product_id" in data) == ("sku" in data):
             raise ValidationError("Give exactly one of product_id or sku.")
 
     @post_load
-    def _to_item(self, data, **kwargs) -> OrderItem:
+    def _to_item(self, data: dict[str, Any], **kwargs: Any) -> OrderItem:
         return OrderItem(**data)
 
 
@@ -101,6 +103,6 @@ class RestockIn(Schema):
     ]}
 
     @validates_schema
-    def _add_adds_something(self, data, **kwargs):
+    def _add_adds_something(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data["mode"] is RestockMode.ADD and data["quantity"] < 1:
             raise ValidationError("Must be at least 1 when mode is add.", "quantity")
