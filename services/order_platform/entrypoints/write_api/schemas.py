@@ -6,6 +6,7 @@ from typing import Any
 
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError, post_load, validates_schema
+from marshmallow.types import UnknownOption
 
 from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, RestockMode
 from order_platform.domain.model import OrderStatus
@@ -17,6 +18,7 @@ from order_platform.domain.orders import (
 )
 from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.entrypoints.web.schemas import OrderLineOut, Sku, Text, WholeNumber
+from order_platform.entrypoints.write_api import orders_fast_path
 
 
 class OrderItemIn(Schema):
@@ -41,6 +43,15 @@ class OrderItemIn(Schema):
 
 class OrderIn(Schema):
     """A new order. Each product may appear on one line only."""
+
+    def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
+             unknown: UnknownOption | None = None) -> Any:
+        """marshmallow's load, with plainly valid bodies recognised by ``orders_fast_path``."""
+        if not (many or partial or unknown):
+            fast = orders_fast_path.load(data)
+            if fast is not None:
+                return fast
+        return super().load(data, many=many, partial=partial, unknown=unknown)
 
     customer_id = Text(required=True, validate=validators.Length(1, MAX_CUSTOMER_ID_LENGTH),
                        metadata={"example": "customer-42"})
