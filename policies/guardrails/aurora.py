@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from guardrails.props import (
-    aws_managed_key,
-    for_types,
-    get,
-    int_setting,
-    items,
-    label,
-    number,
-    setting,
-    str_list_setting,
-    truthy,
-)
+from guardrails.props import aws_managed_key, for_types, get, items, label, number, truthy
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 DB_INSTANCE = "aws:rds/instance:Instance"
-DEFAULT_BACKUP_DAYS = 7
-DEFAULT_LOG_EXPORTS = ("postgresql",)
-DEFAULT_MIN_READERS = 2
-DEFAULT_MIN_AZS = 2
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
@@ -55,11 +35,10 @@ def _storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) ->
         )
 
 
-aurora_storage_encrypted = ResourceValidationPolicy(
-    name="aurora-storage-encrypted",
-    description="Aurora storage must be encrypted with a customer-managed KMS key.",
-    validate=_storage_encrypted,
-    enforcement_level=EnforcementLevel.MANDATORY,
+aurora_storage_encrypted = resource_rule(
+    "aurora-storage-encrypted",
+    "Aurora storage must be encrypted with a customer-managed KMS key.",
+    _storage_encrypted,
 )
 
 
@@ -74,18 +53,25 @@ def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
-aurora_not_publicly_accessible = ResourceValidationPolicy(
-    name="aurora-not-publicly-accessible",
-    description="Aurora clusters and instances must not be publicly accessible.",
-    validate=_not_public,
-    enforcement_level=EnforcementLevel.MANDATORY,
+aurora_not_publicly_accessible = resource_rule(
+    "aurora-not-publicly-accessible",
+    "Aurora clusters and instances must not be publicly accessible.",
+    _not_public,
 )
+
+
+@dataclass(frozen=True)
+class BackupRetention(RuleSettings):
+    """The settings of aurora-backup-retention."""
+
+    minimum_days: int = setting(
+        7, "Fewest days of automated backups allowed.", minimum=1, maximum=35)
 
 
 @for_types(CLUSTER)
 def _backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Automated backups are kept at least ``minimumDays`` days (AWS's default is 1)."""
-    minimum = int_setting(args, "minimumDays", DEFAULT_BACKUP_DAYS)
+    minimum = BackupRetention.read(args).minimum_days
     days = int(number(get(args.props, "backupRetentionPeriod"), 1))
     if days < minimum:
         report(
@@ -94,23 +80,20 @@ def _backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> 
         )
 
 
-aurora_backup_retention = ResourceValidationPolicy(
-    name="aurora-backup-retention",
-    description="Aurora automated backups must be kept for at least the configured number of days.",
-    validate=_backup_retention,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumDays": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 35,
-                "default": DEFAULT_BACKUP_DAYS,
-                "description": "Fewest days of automated backups allowed.",
-            }
-        }
-    ),
+aurora_backup_retention = resource_rule(
+    "aurora-backup-retention",
+    "Aurora automated backups must be kept for at least the configured number of days.",
+    _backup_retention,
+    BackupRetention,
 )
+
+
+@dataclass(frozen=True)
+class DeletionProtection(RuleSettings):
+    """The settings of aurora-deletion-protection."""
+
+    require_final_snapshot: bool = setting(
+        True, "Also require skipFinalSnapshot=false and a final snapshot name.")
 
 
 @for_types(CLUSTER)
@@ -121,7 +104,7 @@ def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) 
             f"Cluster {label(args)} has deletionProtection off, so one `pulumi destroy` or a "
             "replace loses the data. Set deletion_protection=True for this environment."
         )
-    if not truthy(setting(args, "requireFinalSnapshot", True)):
+    if not DeletionProtection.read(args).require_final_snapshot:
         return
     if truthy(get(args.props, "skipFinalSnapshot")) or not get(
         args.props, "finalSnapshotIdentifier"
@@ -132,27 +115,26 @@ def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) 
         )
 
 
-aurora_deletion_protection = ResourceValidationPolicy(
-    name="aurora-deletion-protection",
-    description="Aurora clusters need deletion protection and a final snapshot (prod).",
-    validate=_deletion_protection,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requireFinalSnapshot": {
-                "type": "boolean",
-                "default": True,
-                "description": "Also require skipFinalSnapshot=false and a final snapshot name.",
-            }
-        }
-    ),
+aurora_deletion_protection = resource_rule(
+    "aurora-deletion-protection",
+    "Aurora clusters need deletion protection and a final snapshot (prod).",
+    _deletion_protection,
+    DeletionProtection,
 )
+
+
+@dataclass(frozen=True)
+class LogExports(RuleSettings):
+    """The settings of aurora-log-exports."""
+
+    required_log_types: tuple[str, ...] = setting(
+        ("postgresql",), "Log types that must be in enabledCloudwatchLogsExports.")
 
 
 @for_types(CLUSTER)
 def _log_exports(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The configured log types are exported to CloudWatch Logs."""
-    required = str_list_setting(args, "requiredLogTypes", DEFAULT_LOG_EXPORTS)
+    required = LogExports.read(args).required_log_types
     exported = {str(t) for t in items(get(args.props, "enabledCloudwatchLogsExports"))}
     missing = [t for t in required if t not in exported]
     if missing:
@@ -162,21 +144,11 @@ def _log_exports(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
-aurora_log_exports = ResourceValidationPolicy(
-    name="aurora-log-exports",
-    description="Aurora clusters must export their logs to CloudWatch Logs.",
-    validate=_log_exports,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredLogTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": list(DEFAULT_LOG_EXPORTS),
-                "description": "Log types that must be in enabledCloudwatchLogsExports.",
-            }
-        }
-    ),
+aurora_log_exports = resource_rule(
+    "aurora-log-exports",
+    "Aurora clusters must export their logs to CloudWatch Logs.",
+    _log_exports,
+    LogExports,
 )
 
 
@@ -198,11 +170,10 @@ def _managed_master_password(args: ResourceValidationArgs, report: ReportViolati
         )
 
 
-aurora_managed_master_password = ResourceValidationPolicy(
-    name="aurora-managed-master-password",
-    description="The Aurora master password must be managed by RDS in Secrets Manager.",
-    validate=_managed_master_password,
-    enforcement_level=EnforcementLevel.MANDATORY,
+aurora_managed_master_password = resource_rule(
+    "aurora-managed-master-password",
+    "The Aurora master password must be managed by RDS in Secrets Manager.",
+    _managed_master_password,
 )
 
 
@@ -215,10 +186,19 @@ def _instances_by_cluster(args: StackValidationArgs) -> dict[str, list]:
     return grouped
 
 
+@dataclass(frozen=True)
+class MultiAzReaders(RuleSettings):
+    """The settings of aurora-multi-az-readers."""
+
+    minimum_readers: int = setting(2, "Fewest reader instances per Aurora cluster.", minimum=0)
+    minimum_availability_zones: int = setting(
+        2, "Fewest distinct availability zones across a cluster's instances.", minimum=1)
+
+
 def _multi_az_readers(args: StackValidationArgs, report: ReportViolation) -> None:
     """Each Aurora cluster has ``minimumReaders`` readers and its instances span enough AZs."""
-    min_readers = int_setting(args, "minimumReaders", DEFAULT_MIN_READERS)
-    min_azs = int_setting(args, "minimumAvailabilityZones", DEFAULT_MIN_AZS)
+    config = MultiAzReaders.read(args)
+    min_readers, min_azs = config.minimum_readers, config.minimum_availability_zones
     instances = _instances_by_cluster(args)
     for cluster in args.resources:
         if cluster.resource_type != CLUSTER or not str(get(cluster.props, "engine", "")).startswith(
@@ -245,27 +225,11 @@ def _multi_az_readers(args: StackValidationArgs, report: ReportViolation) -> Non
             )
 
 
-aurora_multi_az_readers = StackValidationPolicy(
-    name="aurora-multi-az-readers",
-    description="Aurora clusters need readers spread across availability zones (prod).",
-    validate=_multi_az_readers,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumReaders": {
-                "type": "integer",
-                "minimum": 0,
-                "default": DEFAULT_MIN_READERS,
-                "description": "Fewest reader instances per Aurora cluster.",
-            },
-            "minimumAvailabilityZones": {
-                "type": "integer",
-                "minimum": 1,
-                "default": DEFAULT_MIN_AZS,
-                "description": "Fewest distinct availability zones across a cluster's instances.",
-            },
-        }
-    ),
+aurora_multi_az_readers = stack_rule(
+    "aurora-multi-az-readers",
+    "Aurora clusters need readers spread across availability zones (prod).",
+    _multi_az_readers,
+    MultiAzReaders,
 )
 
 @for_types(CLUSTER_INSTANCE, DB_INSTANCE)
@@ -287,11 +251,10 @@ def _enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolation) 
         )
 
 
-aurora_enhanced_monitoring = ResourceValidationPolicy(
-    name="aurora-enhanced-monitoring",
-    description="Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
-    validate=_enhanced_monitoring,
-    enforcement_level=EnforcementLevel.MANDATORY,
+aurora_enhanced_monitoring = resource_rule(
+    "aurora-enhanced-monitoring",
+    "Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
+    _enhanced_monitoring,
 )
 
 POLICIES = [

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from guardrails.props import (
@@ -18,9 +16,10 @@ from guardrails.props import (
     get,
     items,
     label,
-    str_list_setting,
     truthy,
 )
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -30,7 +29,6 @@ ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 ALL_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-SUPPORTED_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
 
 
 @for_types(CLUSTER)
@@ -48,18 +46,25 @@ def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -
     )
 
 
-eks_secrets_encryption = ResourceValidationPolicy(
-    name="eks-secrets-encryption",
-    description="EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
-    validate=_secrets_encryption,
-    enforcement_level=EnforcementLevel.MANDATORY,
+eks_secrets_encryption = resource_rule(
+    "eks-secrets-encryption",
+    "EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
+    _secrets_encryption,
 )
+
+
+@dataclass(frozen=True)
+class ControlPlaneLogging(RuleSettings):
+    """The settings of eks-control-plane-logging."""
+
+    required_log_types: tuple[str, ...] = setting(
+        ALL_LOG_TYPES, "Log types that must be in enabledClusterLogTypes.", choices=ALL_LOG_TYPES)
 
 
 @for_types(CLUSTER)
 def _control_plane_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Every control-plane log type is sent to CloudWatch Logs."""
-    required = str_list_setting(args, "requiredLogTypes", ALL_LOG_TYPES)
+    required = ControlPlaneLogging.read(args).required_log_types
     enabled = {str(t) for t in items(get(args.props, "enabledClusterLogTypes"))}
     missing = [t for t in required if t not in enabled]
     if missing:
@@ -69,22 +74,20 @@ def _control_plane_logging(args: ResourceValidationArgs, report: ReportViolation
         )
 
 
-eks_control_plane_logging = ResourceValidationPolicy(
-    name="eks-control-plane-logging",
-    description="EKS clusters must send every control-plane log type to CloudWatch Logs.",
-    validate=_control_plane_logging,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredLogTypes": {
-                "type": "array",
-                "items": {"type": "string", "enum": list(ALL_LOG_TYPES)},
-                "default": list(ALL_LOG_TYPES),
-                "description": "Log types that must be in enabledClusterLogTypes.",
-            }
-        }
-    ),
+eks_control_plane_logging = resource_rule(
+    "eks-control-plane-logging",
+    "EKS clusters must send every control-plane log type to CloudWatch Logs.",
+    _control_plane_logging,
+    ControlPlaneLogging,
 )
+
+
+@dataclass(frozen=True)
+class PublicEndpoint(RuleSettings):
+    """The settings of eks-public-endpoint-restricted."""
+
+    forbidden_cidrs: tuple[str, ...] = setting(
+        tuple(sorted(WORLD_CIDRS)), "CIDRs that publicAccessCidrs may not contain.")
 
 
 @for_types(CLUSTER)
@@ -95,7 +98,7 @@ def _public_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> N
     if get(vpc, "endpointPublicAccess") is False:
         return
     cidrs = [str(c) for c in items(get(vpc, "publicAccessCidrs"))]
-    forbidden = set(str_list_setting(args, "forbiddenCidrs", WORLD_CIDRS))
+    forbidden = set(PublicEndpoint.read(args).forbidden_cidrs)
     open_to = sorted(forbidden.intersection(cidrs)) if cidrs else ["0.0.0.0/0 (the AWS default)"]
     if open_to:
         report(
@@ -105,28 +108,27 @@ def _public_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> N
         )
 
 
-eks_public_endpoint_restricted = ResourceValidationPolicy(
-    name="eks-public-endpoint-restricted",
-    description="The EKS public API endpoint must not be open to 0.0.0.0/0.",
-    validate=_public_endpoint,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "forbiddenCidrs": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": sorted(WORLD_CIDRS),
-                "description": "CIDRs that publicAccessCidrs may not contain.",
-            }
-        }
-    ),
+eks_public_endpoint_restricted = resource_rule(
+    "eks-public-endpoint-restricted",
+    "The EKS public API endpoint must not be open to 0.0.0.0/0.",
+    _public_endpoint,
+    PublicEndpoint,
 )
+
+
+@dataclass(frozen=True)
+class SupportedVersion(RuleSettings):
+    """The settings of eks-supported-version."""
+
+    supported_versions: tuple[str, ...] = setting(
+        ("1.32", "1.33", "1.34", "1.35"),
+        'Kubernetes minor versions ("1.34") allowed for the control plane.')
 
 
 @for_types(CLUSTER)
 def _supported_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The control plane is pinned to a Kubernetes version in standard support."""
-    supported = str_list_setting(args, "supportedVersions", SUPPORTED_VERSIONS)
+    supported = SupportedVersion.read(args).supported_versions
     version = get(args.props, "version")
     if not version:
         report(
@@ -140,21 +142,11 @@ def _supported_version(args: ResourceValidationArgs, report: ReportViolation) ->
         )
 
 
-eks_supported_version = ResourceValidationPolicy(
-    name="eks-supported-version",
-    description="EKS clusters must run a supported Kubernetes version.",
-    validate=_supported_version,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "supportedVersions": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": list(SUPPORTED_VERSIONS),
-                "description": 'Kubernetes minor versions ("1.34") allowed for the control plane.',
-            }
-        }
-    ),
+eks_supported_version = resource_rule(
+    "eks-supported-version",
+    "EKS clusters must run a supported Kubernetes version.",
+    _supported_version,
+    SupportedVersion,
 )
 
 
@@ -225,11 +217,10 @@ def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation
                 )
 
 
-eks_nodes_in_private_subnets = StackValidationPolicy(
-    name="eks-nodes-in-private-subnets",
-    description="EKS managed node groups must run in private subnets.",
-    validate=_nodes_in_private_subnets,
-    enforcement_level=EnforcementLevel.MANDATORY,
+eks_nodes_in_private_subnets = stack_rule(
+    "eks-nodes-in-private-subnets",
+    "EKS managed node groups must run in private subnets.",
+    _nodes_in_private_subnets,
 )
 
 POLICIES = [

@@ -7,14 +7,12 @@ Redis OSS or Valkey, so it is reported with the way out: a replication group).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from guardrails.eks import public_subnet_ids, subnets_by_id
@@ -22,19 +20,19 @@ from guardrails.props import (
     aws_managed_key,
     for_types,
     get,
-    int_setting,
     items,
     label,
     number,
     truthy,
 )
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SERVERLESS_CACHE = "aws:elasticache/serverlessCache:ServerlessCache"
 CLUSTER = "aws:elasticache/cluster:Cluster"
 SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
 CACHES = (REPLICATION_GROUP, SERVERLESS_CACHE, CLUSTER)
-DEFAULT_MIN_REPLICAS = 1
 USE_A_REPLICATION_GROUP = (
     "A single aws.elasticache.Cluster of Redis OSS or Valkey can have neither; create an "
     "aws.elasticache.ReplicationGroup instead."
@@ -61,11 +59,10 @@ def _encrypted_in_transit(args: ResourceValidationArgs, report: ReportViolation)
         )
 
 
-elasticache_encryption_in_transit = ResourceValidationPolicy(
-    name="elasticache-encryption-in-transit",
-    description="ElastiCache must require TLS (serverless caches always do).",
-    validate=_encrypted_in_transit,
-    enforcement_level=EnforcementLevel.MANDATORY,
+elasticache_encryption_in_transit = resource_rule(
+    "elasticache-encryption-in-transit",
+    "ElastiCache must require TLS (serverless caches always do).",
+    _encrypted_in_transit,
 )
 
 
@@ -100,11 +97,10 @@ def _encrypted_at_rest(args: ResourceValidationArgs, report: ReportViolation) ->
         )
 
 
-elasticache_encryption_at_rest = ResourceValidationPolicy(
-    name="elasticache-encryption-at-rest",
-    description="ElastiCache must be encrypted at rest with a customer-managed KMS key.",
-    validate=_encrypted_at_rest,
-    enforcement_level=EnforcementLevel.MANDATORY,
+elasticache_encryption_at_rest = resource_rule(
+    "elasticache-encryption-at-rest",
+    "ElastiCache must be encrypted at rest with a customer-managed KMS key.",
+    _encrypted_at_rest,
 )
 
 
@@ -132,11 +128,10 @@ def _auth_required(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
-elasticache_auth_required = ResourceValidationPolicy(
-    name="elasticache-auth-required",
-    description="ElastiCache must require AUTH (a token or RBAC users).",
-    validate=_auth_required,
-    enforcement_level=EnforcementLevel.MANDATORY,
+elasticache_auth_required = resource_rule(
+    "elasticache-auth-required",
+    "ElastiCache must require AUTH (a token or RBAC users).",
+    _auth_required,
 )
 
 
@@ -179,18 +174,24 @@ def _in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> N
             )
 
 
-elasticache_private_subnets = StackValidationPolicy(
-    name="elasticache-private-subnets",
-    description="ElastiCache nodes must be in private subnets, never public or default ones.",
-    validate=_in_private_subnets,
-    enforcement_level=EnforcementLevel.MANDATORY,
+elasticache_private_subnets = stack_rule(
+    "elasticache-private-subnets",
+    "ElastiCache nodes must be in private subnets, never public or default ones.",
+    _in_private_subnets,
 )
+
+
+@dataclass(frozen=True)
+class AutomaticFailover(RuleSettings):
+    """The settings of elasticache-automatic-failover."""
+
+    minimum_replicas: int = setting(1, "Fewest replicas besides the primary.", minimum=1)
 
 
 @for_types(REPLICATION_GROUP, CLUSTER)
 def _automatic_failover(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """A replica in another AZ takes over by itself when the primary or its zone fails."""
-    minimum = int_setting(args, "minimumReplicas", DEFAULT_MIN_REPLICAS)
+    minimum = AutomaticFailover.read(args).minimum_replicas
     if args.resource_type == CLUSTER:
         if not get(args.props, "replicationGroupId"):
             report(f"Cluster {label(args)} has no replica to fail over to. "
@@ -212,21 +213,11 @@ def _automatic_failover(args: ResourceValidationArgs, report: ReportViolation) -
         )
 
 
-elasticache_automatic_failover = ResourceValidationPolicy(
-    name="elasticache-automatic-failover",
-    description="ElastiCache needs replicas in other AZs with automatic failover (prod).",
-    validate=_automatic_failover,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumReplicas": {
-                "type": "integer",
-                "minimum": 1,
-                "default": DEFAULT_MIN_REPLICAS,
-                "description": "Fewest replicas besides the primary.",
-            }
-        }
-    ),
+elasticache_automatic_failover = resource_rule(
+    "elasticache-automatic-failover",
+    "ElastiCache needs replicas in other AZs with automatic failover (prod).",
+    _automatic_failover,
+    AutomaticFailover,
 )
 
 POLICIES = [

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pulumi_policy import (
-    EnforcementLevel,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from guardrails.props import for_types, get, items, json_value, label, number, truthy
+from guardrails.rules import resource_rule, stack_rule
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -33,11 +31,10 @@ def _queue_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> N
     )
 
 
-sqs_queue_encrypted = ResourceValidationPolicy(
-    name="sqs-queue-encrypted",
-    description="SQS queues must have server-side encryption (SSE-SQS or SSE-KMS).",
-    validate=_queue_encrypted,
-    enforcement_level=EnforcementLevel.MANDATORY,
+sqs_queue_encrypted = resource_rule(
+    "sqs-queue-encrypted",
+    "SQS queues must have server-side encryption (SSE-SQS or SSE-KMS).",
+    _queue_encrypted,
 )
 
 
@@ -83,11 +80,10 @@ def _queue_has_redrive(args: StackValidationArgs, report: ReportViolation) -> No
             )
 
 
-sqs_queue_has_dlq = StackValidationPolicy(
-    name="sqs-queue-has-dlq",
-    description="Every SQS queue that is not a dead-letter queue must have a redrive policy.",
-    validate=_queue_has_redrive,
-    enforcement_level=EnforcementLevel.MANDATORY,
+sqs_queue_has_dlq = stack_rule(
+    "sqs-queue-has-dlq",
+    "Every SQS queue that is not a dead-letter queue must have a redrive policy.",
+    _queue_has_redrive,
 )
 
 
@@ -112,11 +108,10 @@ def _dlq_retention(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
-sqs_dlq_retention = StackValidationPolicy(
-    name="sqs-dlq-retention",
-    description="A dead-letter queue must keep messages at least as long as its source queue.",
-    validate=_dlq_retention,
-    enforcement_level=EnforcementLevel.MANDATORY,
+sqs_dlq_retention = stack_rule(
+    "sqs-dlq-retention",
+    "A dead-letter queue must keep messages at least as long as its source queue.",
+    _dlq_retention,
 )
 
 
@@ -160,11 +155,10 @@ def _queue_policy_scoped(args: ResourceValidationArgs, report: ReportViolation) 
             )
 
 
-sqs_queue_policy_source_arn = ResourceValidationPolicy(
-    name="sqs-queue-policy-source-arn",
-    description="SQS queue policies must scope grants to services with aws:SourceArn.",
-    validate=_queue_policy_scoped,
-    enforcement_level=EnforcementLevel.MANDATORY,
+sqs_queue_policy_source_arn = resource_rule(
+    "sqs-queue-policy-source-arn",
+    "SQS queue policies must scope grants to services with aws:SourceArn.",
+    _queue_policy_scoped,
 )
 
 
@@ -179,11 +173,10 @@ def _target_has_dlq(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
-eventbridge_target_dlq = ResourceValidationPolicy(
-    name="eventbridge-target-dlq",
-    description="Every EventBridge rule target must have a dead-letter queue.",
-    validate=_target_has_dlq,
-    enforcement_level=EnforcementLevel.MANDATORY,
+eventbridge_target_dlq = resource_rule(
+    "eventbridge-target-dlq",
+    "Every EventBridge rule target must have a dead-letter queue.",
+    _target_has_dlq,
 )
 
 
@@ -205,11 +198,10 @@ def _targeted_queue_has_dlq(args: StackValidationArgs, report: ReportViolation) 
             )
 
 
-eventbridge_targeted_queue_has_dlq = StackValidationPolicy(
-    name="eventbridge-targeted-queue-has-dlq",
-    description="Every SQS queue targeted by an EventBridge rule must have a DLQ.",
-    validate=_targeted_queue_has_dlq,
-    enforcement_level=EnforcementLevel.MANDATORY,
+eventbridge_targeted_queue_has_dlq = stack_rule(
+    "eventbridge-targeted-queue-has-dlq",
+    "Every SQS queue targeted by an EventBridge rule must have a DLQ.",
+    _targeted_queue_has_dlq,
 )
 
 POLICIES = [

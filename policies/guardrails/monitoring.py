@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pulumi_policy import (
-    EnforcementLevel,
     ReportViolation,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from guardrails.alarms import METRIC_ALARM, SQS_NAMESPACE
 from guardrails.messaging import QUEUE
 from guardrails.props import get, items, json_value
+from guardrails.rules import stack_rule
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 FIX = (
@@ -93,11 +92,10 @@ def _queue_observed(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
-sqs_queue_has_widget_and_alarm = StackValidationPolicy(
-    name="sqs-queue-has-widget-and-alarm",
-    description="Every SQS queue must be plotted on a dashboard and watched by an alarm.",
-    validate=_queue_observed,
-    enforcement_level=EnforcementLevel.MANDATORY,
+sqs_queue_has_widget_and_alarm = stack_rule(
+    "sqs-queue-has-widget-and-alarm",
+    "Every SQS queue must be plotted on a dashboard and watched by an alarm.",
+    _queue_observed,
 )
 
 POLICIES = [sqs_queue_has_widget_and_alarm]

@@ -4,15 +4,12 @@ the default security group, encrypted log groups."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from guardrails.catalogue import API_PORTS
@@ -24,9 +21,10 @@ from guardrails.props import (
     json_value,
     label,
     number,
-    setting,
     truthy,
 )
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -78,10 +76,19 @@ def _ports(entry: Mapping) -> tuple[str, int | None, int | None]:
     return protocol, None if low is None else int(low), None if high is None else int(high)
 
 
+@dataclass(frozen=True)
+class NoPublicIngress(RuleSettings):
+    """The settings of security-group-no-public-ingress."""
+
+    allowed_ports: tuple[int, ...] = setting(
+        NLB_LISTENER_PORTS, "TCP ports (the NLB listener ports) that may be open to 0.0.0.0/0.",
+        minimum=0, maximum=65535)
+
+
 @for_types(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
 def _no_world_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """World-open ingress is allowed only for TCP on the NLB listener ports."""
-    allowed = {int(number(p, 0)) for p in items(setting(args, "allowedPorts", NLB_LISTENER_PORTS))}
+    allowed = set(NoPublicIngress.read(args).allowed_ports)
     for entry in _world_ingress(args):
         protocol, low, high = _ports(entry)
         tcp = protocol in {"tcp", "6"}
@@ -95,21 +102,11 @@ def _no_world_ingress(args: ResourceValidationArgs, report: ReportViolation) -> 
             )
 
 
-security_group_no_public_ingress = ResourceValidationPolicy(
-    name="security-group-no-public-ingress",
-    description="No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
-    validate=_no_world_ingress,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedPorts": {
-                "type": "array",
-                "items": {"type": "integer", "minimum": 0, "maximum": 65535},
-                "default": list(NLB_LISTENER_PORTS),
-                "description": "TCP ports (the NLB listener ports) that may be open to 0.0.0.0/0.",
-            }
-        }
-    ),
+security_group_no_public_ingress = resource_rule(
+    "security-group-no-public-ingress",
+    "No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
+    _no_world_ingress,
+    NoPublicIngress,
 )
 
 
@@ -153,11 +150,10 @@ def _no_admin_policy(args: ResourceValidationArgs, report: ReportViolation) -> N
             )
 
 
-iam_no_wildcard_admin = ResourceValidationPolicy(
-    name="iam-no-wildcard-admin",
-    description="No IAM policy may allow '*' actions on '*' resources.",
-    validate=_no_admin_policy,
-    enforcement_level=EnforcementLevel.MANDATORY,
+iam_no_wildcard_admin = resource_rule(
+    "iam-no-wildcard-admin",
+    "No IAM policy may allow '*' actions on '*' resources.",
+    _no_admin_policy,
 )
 
 
@@ -171,11 +167,10 @@ def _scan_on_push(args: ResourceValidationArgs, report: ReportViolation) -> None
         )
 
 
-ecr_scan_on_push = ResourceValidationPolicy(
-    name="ecr-scan-on-push",
-    description="ECR repositories must scan images on push.",
-    validate=_scan_on_push,
-    enforcement_level=EnforcementLevel.MANDATORY,
+ecr_scan_on_push = resource_rule(
+    "ecr-scan-on-push",
+    "ECR repositories must scan images on push.",
+    _scan_on_push,
 )
 
 
@@ -190,11 +185,10 @@ def _immutable_tags(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
-ecr_immutable_tags = ResourceValidationPolicy(
-    name="ecr-immutable-tags",
-    description="ECR repositories must have immutable image tags.",
-    validate=_immutable_tags,
-    enforcement_level=EnforcementLevel.MANDATORY,
+ecr_immutable_tags = resource_rule(
+    "ecr-immutable-tags",
+    "ECR repositories must have immutable image tags.",
+    _immutable_tags,
 )
 
 
@@ -211,11 +205,10 @@ def _nlb_deletion_protection(args: ResourceValidationArgs, report: ReportViolati
         )
 
 
-nlb_deletion_protection = ResourceValidationPolicy(
-    name="nlb-deletion-protection",
-    description="The network load balancer must have deletion protection (prod).",
-    validate=_nlb_deletion_protection,
-    enforcement_level=EnforcementLevel.MANDATORY,
+nlb_deletion_protection = resource_rule(
+    "nlb-deletion-protection",
+    "The network load balancer must have deletion protection (prod).",
+    _nlb_deletion_protection,
 )
 
 def _default_security_group_closed(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -243,11 +236,10 @@ def _default_security_group_closed(args: StackValidationArgs, report: ReportViol
             )
 
 
-vpc_default_security_group_closed = StackValidationPolicy(
-    name="vpc-default-security-group-closed",
-    description="Each VPC's default security group must be adopted with no rules.",
-    validate=_default_security_group_closed,
-    enforcement_level=EnforcementLevel.MANDATORY,
+vpc_default_security_group_closed = stack_rule(
+    "vpc-default-security-group-closed",
+    "Each VPC's default security group must be adopted with no rules.",
+    _default_security_group_closed,
 )
 
 
@@ -262,11 +254,10 @@ def _log_group_kms(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
-cloudwatch_log_group_kms = ResourceValidationPolicy(
-    name="cloudwatch-log-group-kms",
-    description="CloudWatch log groups must be encrypted with a customer-managed KMS key.",
-    validate=_log_group_kms,
-    enforcement_level=EnforcementLevel.MANDATORY,
+cloudwatch_log_group_kms = resource_rule(
+    "cloudwatch-log-group-kms",
+    "CloudWatch log groups must be encrypted with a customer-managed KMS key.",
+    _log_group_kms,
 )
 
 POLICIES = [

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
 )
 
-from guardrails.props import get, json_value, label, str_list_setting
+from guardrails.props import get, json_value, label
+from guardrails.rules import resource_rule
+from guardrails.settings import RuleSettings, setting
 
-REQUIRED_TAGS = ("environment", "owner", "cost-center")
 TAGGABLE_TYPES_FILE = Path(__file__).with_name("aws_taggable_types.txt")
 
 
@@ -53,12 +52,21 @@ def effective_tags(args: ResourceValidationArgs) -> dict[str, str]:
     return {**default_tags(provider), **_as_dict(get(args.props, "tags"))}
 
 
+@dataclass(frozen=True)
+class RequiredTags(RuleSettings):
+    """The settings of required-tags."""
+
+    required_tags: tuple[str, ...] = setting(
+        ("environment", "owner", "cost-center"),
+        "Tag keys every taggable resource must have (non-empty).")
+
+
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Every configured tag is present with a non-empty value."""
     if args.resource_type not in taggable_types():
         return
     tags = effective_tags(args)
-    missing = [t for t in str_list_setting(args, "requiredTags", REQUIRED_TAGS) if not tags.get(t)]
+    missing = [t for t in RequiredTags.read(args).required_tags if not tags.get(t)]
     if missing:
         report(
             f"{args.resource_type.rsplit(':', 1)[-1]} {label(args)} is missing the tag(s) "
@@ -67,21 +75,11 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
-required_tags = ResourceValidationPolicy(
-    name="required-tags",
-    description="Every taggable AWS resource must carry the required tags.",
-    validate=_required_tags,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredTags": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": list(REQUIRED_TAGS),
-                "description": "Tag keys every taggable resource must have (non-empty).",
-            }
-        }
-    ),
+required_tags = resource_rule(
+    "required-tags",
+    "Every taggable AWS resource must carry the required tags.",
+    _required_tags,
+    RequiredTags,
 )
 
 POLICIES = [required_tags]

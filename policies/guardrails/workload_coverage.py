@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyResource,
     ReportViolation,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from guardrails.props import get, items
+from guardrails.rules import stack_rule
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -77,11 +76,10 @@ def _has_pdb(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
-k8s_deployment_has_pdb = StackValidationPolicy(
-    name="k8s-deployment-has-pdb",
-    description="Every Deployment must have a PodDisruptionBudget.",
-    validate=_has_pdb,
-    enforcement_level=EnforcementLevel.MANDATORY,
+k8s_deployment_has_pdb = stack_rule(
+    "k8s-deployment-has-pdb",
+    "Every Deployment must have a PodDisruptionBudget.",
+    _has_pdb,
 )
 
 
@@ -96,11 +94,10 @@ def _has_network_policy(args: StackValidationArgs, report: ReportViolation) -> N
         )
 
 
-k8s_deployment_has_network_policy = StackValidationPolicy(
-    name="k8s-deployment-has-network-policy",
-    description="Every Deployment must be covered by a NetworkPolicy.",
-    validate=_has_network_policy,
-    enforcement_level=EnforcementLevel.MANDATORY,
+k8s_deployment_has_network_policy = stack_rule(
+    "k8s-deployment-has-network-policy",
+    "Every Deployment must be covered by a NetworkPolicy.",
+    _has_network_policy,
 )
 
 POLICIES = [k8s_deployment_has_pdb, k8s_deployment_has_network_policy]
