@@ -10,7 +10,7 @@ restock through the write API takes to show on the cached read API (relay, bus, 
 eviction, refill), and kills the cache under wrk load to count what that costs. Bounded by
 rounds x seconds; asserts nothing.
 
-    .venv/bin/python bench/cache_bench.py --rounds 3 --seconds 10
+    .venv/bin/python -m bench.cache_bench --rounds 3 --seconds 10
 """
 
 from __future__ import annotations
@@ -29,25 +29,23 @@ from pathlib import Path
 import redis
 import requests
 
+from bench.measure import (
+    RESULTS,
+    free_port,
+    lua_get_one_of,
+    parse_rounds_args,
+    rounds_parser,
+    start,
+    tree_cpu_seconds,
+    wait_ok,
+    wrk,
+)
 from order_local import cache_server, stack
 from order_local.ports import Ports
 from order_platform import launch
 from order_platform.processes import READ_API, RELAY, WORKER, WRITE_API
 from order_platform.service_layer import product_cache
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import (
-    _free_port,
-    _start,
-    _wait_ok,
-    lua_get_one_of,
-    parse_rounds_args,
-    rounds_parser,
-    tree_cpu_seconds,
-    wrk,
-)
-
-RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 HIT = f"{product_cache.CACHE_NAME}; hit"
 
 
@@ -201,16 +199,16 @@ def _measure(args, base: Path, ports: Ports, backing: stack.Backing, procs: list
     urls = {}
     for name, proc, proc_env in (("write", WRITE_API, env), ("cached", READ_API, env),
                                  ("uncached", READ_API, uncached_env)):
-        port = _free_port()
-        procs.append(_start(launch.command(proc, host="127.0.0.1", port=port),
+        port = free_port()
+        procs.append(start(launch.command(proc, host="127.0.0.1", port=port),
                             {**proc_env, **launch.environment(proc)}, base / f"{name}.log"))
         urls[name] = f"http://127.0.0.1:{port}"
     for proc in (RELAY, WORKER):
-        procs.append(_start(launch.command(proc), {
-            **env, **launch.environment(proc), "HEALTH_PORT": str(_free_port()),
+        procs.append(start(launch.command(proc), {
+            **env, **launch.environment(proc), "HEALTH_PORT": str(free_port()),
             "WORKER_POLL_WAIT_SECONDS": "2"}, base / f"{proc.role}.log"))
     for url in urls.values():
-        _wait_ok(f"{url}/readyz")
+        wait_ok(f"{url}/readyz")
     skus = _seed(urls["write"], args.products)
     args.probe_sku = skus[0]
     backing.reader.wait_caught_up()

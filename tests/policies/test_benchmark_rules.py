@@ -1,8 +1,8 @@
 """The rules that keep the checkov fixes in place (docs/supply-chain.md), each tested both ways."""
 
 import pytest
-from guardrails import aurora, containers, images, network
 
+from guardrails import aurora, containers, images, network
 from tests.policies.engine_view import DELETE, changed, messages, resource_args, stack_args
 
 DIGEST = "sha256:" + "ab" * 32

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pulumi_policy
 import pytest
-from guardrails import tags
-from guardrails.pack import DEFAULT_ENFORCEMENT, PACK_NAME, POLICIES, policy_names
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
+from guardrails import tags
+from guardrails.pack import DEFAULT_ENFORCEMENT, PACK_NAME, POLICIES, policy_names
 from tests.policies.conftest import POLICIES_DIR
 
 EXPECTED = [

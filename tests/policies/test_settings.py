@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import pytest
+
 from guardrails.pack import POLICIES
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, config_key, setting
-
 from tests.policies.engine_view import resource_args
 
 

@@ -1,8 +1,8 @@
 """Kubernetes workload rules, with objects in the manifest shape pulumi-kubernetes sends."""
 
 import pytest
-from guardrails import containers, images, workload_coverage, workloads
 
+from guardrails import containers, images, workload_coverage, workloads
 from tests.policies.engine_view import (
     DELETE,
     changed,
