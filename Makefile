@@ -63,8 +63,9 @@ lock: ## regenerate requirements-lock.txt from pyproject.toml (UPGRADE=1: newest
 	$(LOCK_COMPILE) -o requirements-lock.txt
 
 SHELL_SCRIPTS = .ci/run $(shell git ls-files '*.sh' '*.bash' 2>/dev/null)
-lint: $(STAMP) ## ruff, lock freshness, workflow lint + audit, Dockerfile and shell linters
+lint: $(STAMP) ## ruff, mypy, lock freshness, workflow lint + audit, Dockerfile and shell linters
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp requirements-lock.txt "$$tmp/lock"; \
 	$(LOCK_COMPILE) -o "$$tmp/lock"; \
 	diff -u requirements-lock.txt "$$tmp/lock" || { \
@@ -204,7 +205,7 @@ image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push 
 	echo "  pulumi config set imageTag $(TAG) --stack $(STACK) && make up STACK=$(STACK)"
 
 clean: ## remove the venv and local data
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache .mypy_cache
 
 CHAOS_ARGS ?=
 .PHONY: chaos

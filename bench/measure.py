@@ -45,7 +45,7 @@ def wait_ok(url: str, proc: subprocess.Popen | None = None, timeout: float = 60)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
             if requests.get(url, timeout=2).status_code < 500:
                 return
@@ -141,14 +141,22 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
     if not {50, 99} <= percentiles.keys():
         raise RuntimeError(f"wrk printed no latency distribution:\n{out}")
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+    return {"rps": float(_found(r"Requests/sec:\s+([\d.]+)", out)[0]),
             "p50_ms": percentiles[50], "p99_ms": percentiles[99],
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+            "requests": int(_found(r"(\d+) requests in", out)[0]),
             "non_2xx": int(bad.group(1)) if bad else 0}
 
 
+def _found(pattern: str, text: str) -> tuple[str, ...]:
+    """The groups of ``pattern``'s first match in wrk's output, which must have it."""
+    match = re.search(pattern, text, re.M)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return match.groups()
+
+
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    number, unit = _found(r"^([\d.]+)(us|ms|s|m)$", value)
     return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit], 3)
 
 

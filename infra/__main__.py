@@ -8,6 +8,8 @@ from the project's .venv, where requirements.txt installs tooling/ (the reposito
 non-service packages) editable.
 """
 
+from typing import cast
+
 import pulumi
 import pulumi_aws as aws
 
@@ -126,7 +128,8 @@ nodes = NodeAutoscaling(prefix, NodeAutoscalingArgs(
 load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     name=f"{prefix}-api", target_group_prefix=f"op-{config.stack}", vpc_id=network.vpc_id,
     public_subnet_ids=network.public_subnet_ids, allowed_cidrs=config.nlb_allowed_cidrs,
-    listeners=tuple(ApiListener(p.role, p.port, NODE_PORTS[p.role]) for p in apis),
+    # Every API has a port (tests/unit/test_process_catalogue.py).
+    listeners=tuple(ApiListener(p.role, cast(int, p.port), NODE_PORTS[p.role]) for p in apis),
     node_security_group_id=cluster.security_group_id,
     node_autoscaling_group_name=cluster.node_autoscaling_group_name,
     deletion_protection=config.lb_deletion_protection), opts=aws_only)

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 from pulumi_policy import (
     PolicyResource,
-    ReportViolation,
     StackValidationArgs,
 )
 
 from guardrails.messaging import dead_letter_arns, queues_by_arn
-from guardrails.props import get, items, number
+from guardrails.props import Report, get, items, number
 from guardrails.rules import stack_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -93,7 +92,7 @@ class DlqHasAlarm(RuleSettings):
         "(0: on the first one).", minimum=0)
 
 
-def _dlq_has_alarm(args: StackValidationArgs, report: ReportViolation) -> None:
+def _dlq_has_alarm(args: StackValidationArgs, report: Report) -> None:
     """Each DLQ has an alarm on its visible messages that fires early and notifies someone."""
     maximum = DlqHasAlarm.read(args).maximum_messages
     dead_letter = dead_letter_arns(args)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from guardrails.props import aws_managed_key, for_types, get, items, label, number, truthy
+from guardrails.props import Report, aws_managed_key, for_types, get, items, label, number, truthy
 from guardrails.rules import resource_rule, stack_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -18,7 +18,7 @@ MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
 @for_types(CLUSTER)
-def _storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _storage_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     """Storage is encrypted, with a customer-managed KMS key rather than the AWS-managed one."""
     if not truthy(get(args.props, "storageEncrypted")):
         report(
@@ -43,7 +43,7 @@ aurora_storage_encrypted = resource_rule(
 
 
 @for_types(CLUSTER, CLUSTER_INSTANCE, DB_INSTANCE)
-def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _not_public(args: ResourceValidationArgs, report: Report) -> None:
     """Neither the cluster nor any of its instances is publicly accessible."""
     if truthy(get(args.props, "publiclyAccessible")):
         report(
@@ -69,7 +69,7 @@ class BackupRetention(RuleSettings):
 
 
 @for_types(CLUSTER)
-def _backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _backup_retention(args: ResourceValidationArgs, report: Report) -> None:
     """Automated backups are kept at least ``minimumDays`` days (AWS's default is 1)."""
     minimum = BackupRetention.read(args).minimum_days
     days = int(number(get(args.props, "backupRetentionPeriod"), 1))
@@ -97,7 +97,7 @@ class DeletionProtection(RuleSettings):
 
 
 @for_types(CLUSTER)
-def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     """Deletion protection is on and destroying the cluster leaves a final snapshot."""
     if not truthy(get(args.props, "deletionProtection")):
         report(
@@ -132,7 +132,7 @@ class LogExports(RuleSettings):
 
 
 @for_types(CLUSTER)
-def _log_exports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _log_exports(args: ResourceValidationArgs, report: Report) -> None:
     """The configured log types are exported to CloudWatch Logs."""
     required = LogExports.read(args).required_log_types
     exported = {str(t) for t in items(get(args.props, "enabledCloudwatchLogsExports"))}
@@ -153,7 +153,7 @@ aurora_log_exports = resource_rule(
 
 
 @for_types(CLUSTER)
-def _managed_master_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _managed_master_password(args: ResourceValidationArgs, report: Report) -> None:
     """RDS manages the master password in Secrets Manager; no password is passed in."""
     for field in ("masterPassword", "masterPasswordWo"):
         if get(args.props, field):
@@ -195,7 +195,7 @@ class MultiAzReaders(RuleSettings):
         2, "Fewest distinct availability zones across a cluster's instances.", minimum=1)
 
 
-def _multi_az_readers(args: StackValidationArgs, report: ReportViolation) -> None:
+def _multi_az_readers(args: StackValidationArgs, report: Report) -> None:
     """Each Aurora cluster has ``minimumReaders`` readers and its instances span enough AZs."""
     config = MultiAzReaders.read(args)
     min_readers, min_azs = config.minimum_readers, config.minimum_availability_zones
@@ -233,7 +233,7 @@ aurora_multi_az_readers = stack_rule(
 )
 
 @for_types(CLUSTER_INSTANCE, DB_INSTANCE)
-def _enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _enhanced_monitoring(args: ResourceValidationArgs, report: Report) -> None:
     """Enhanced Monitoring reports the instance's OS metrics, through a role RDS can assume."""
     interval = int(number(get(args.props, "monitoringInterval"), 0))
     if interval not in MONITORING_INTERVALS:

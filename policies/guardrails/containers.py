@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from guardrails.pods import LONG_RUNNING, container_rule, containers, effective, pod_spec
-from guardrails.props import get, items, label, truthy
+from guardrails.props import Report, get, items, label, number, truthy
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -56,8 +56,8 @@ def _low_uid(container: Mapping, spec: Mapping) -> str | None:
     uid = effective(container, spec, "runAsUser")
     if uid is None:
         return "sets no runAsUser, so the image's user decides"
-    if int(uid) < HIGH_UID:
-        return f"runs as UID {int(uid)}, below {HIGH_UID}"
+    if int(number(uid, 0)) < HIGH_UID:
+        return f"runs as UID {int(number(uid, 0))}, below {HIGH_UID}"
     return None
 
 
@@ -121,7 +121,7 @@ class RequestsAndLimits(RuleSettings):
         ("cpu", "memory"), "Resources that need both a request and a limit.")
 
 
-def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _resources(args: ResourceValidationArgs, report: Report) -> None:
     """Every container sets requests and limits for the configured resources."""
     spec = pod_spec(args)
     if spec is None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pulumi_policy import (
-    ReportViolation,
+    PolicyResource,
     ResourceValidationArgs,
     StackValidationArgs,
 )
 
 from guardrails.props import (
     WORLD_CIDRS,
+    Report,
     for_types,
     get,
     items,
@@ -32,7 +33,7 @@ ALL_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "schedule
 
 
 @for_types(CLUSTER)
-def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _secrets_encryption(args: ResourceValidationArgs, report: Report) -> None:
     """Kubernetes secrets are envelope-encrypted with a KMS key."""
     # pulumi-aws v7 types encryptionConfig as one object; older programs sent a one-item list.
     for config in items(get(args.props, "encryptionConfig")):
@@ -62,7 +63,7 @@ class ControlPlaneLogging(RuleSettings):
 
 
 @for_types(CLUSTER)
-def _control_plane_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _control_plane_logging(args: ResourceValidationArgs, report: Report) -> None:
     """Every control-plane log type is sent to CloudWatch Logs."""
     required = ControlPlaneLogging.read(args).required_log_types
     enabled = {str(t) for t in items(get(args.props, "enabledClusterLogTypes"))}
@@ -91,7 +92,7 @@ class PublicEndpoint(RuleSettings):
 
 
 @for_types(CLUSTER)
-def _public_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _public_endpoint(args: ResourceValidationArgs, report: Report) -> None:
     """A public API endpoint, if any, is limited to CIDRs that are not the whole internet."""
     vpc = get(args.props, "vpcConfig", {})
     # AWS turns the public endpoint on unless told otherwise.
@@ -126,7 +127,7 @@ class SupportedVersion(RuleSettings):
 
 
 @for_types(CLUSTER)
-def _supported_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _supported_version(args: ResourceValidationArgs, report: Report) -> None:
     """The control plane is pinned to a Kubernetes version in standard support."""
     supported = SupportedVersion.read(args).supported_versions
     version = get(args.props, "version")
@@ -150,7 +151,7 @@ eks_supported_version = resource_rule(
 )
 
 
-def _by_id(resources: list, resource_type: str) -> dict[str, object]:
+def _by_id(resources: list, resource_type: str) -> dict[str, PolicyResource]:
     """Resources of one type keyed by their provider id (the ``id`` output)."""
     return {
         str(get(r.props, "id")): r
@@ -176,7 +177,7 @@ def _public_route_tables(args: StackValidationArgs) -> set[str]:
     return public - {""}
 
 
-def subnets_by_id(args: StackValidationArgs) -> dict[str, object]:
+def subnets_by_id(args: StackValidationArgs) -> dict[str, PolicyResource]:
     """The stack's subnets keyed by their id."""
     return _by_id(args.resources, SUBNET)
 
@@ -198,7 +199,7 @@ def public_subnet_ids(args: StackValidationArgs) -> set[str]:
     return routed | mapped
 
 
-def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+def _nodes_in_private_subnets(args: StackValidationArgs, report: Report) -> None:
     """Managed node groups use only subnets without public IPs or a route to an IGW."""
     subnets = subnets_by_id(args)
     public_subnets = public_subnet_ids(args)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pulumi_policy import (
-    ReportViolation,
+    PolicyResource,
     ResourceValidationArgs,
     StackValidationArgs,
 )
 
 from guardrails.eks import public_subnet_ids, subnets_by_id
 from guardrails.props import (
+    Report,
     aws_managed_key,
     for_types,
     get,
@@ -44,7 +45,7 @@ def _kind(args) -> str:
 
 
 @for_types(REPLICATION_GROUP, CLUSTER)
-def _encrypted_in_transit(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _encrypted_in_transit(args: ResourceValidationArgs, report: Report) -> None:
     """Clients must speak TLS: transit encryption on, and required rather than preferred."""
     if not truthy(get(args.props, "transitEncryptionEnabled")):
         report(
@@ -74,7 +75,7 @@ def _standalone_cluster(args: ResourceValidationArgs) -> bool:
 
 
 @for_types(*CACHES)
-def _encrypted_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _encrypted_at_rest(args: ResourceValidationArgs, report: Report) -> None:
     """Data and snapshots are encrypted at rest with a customer-managed KMS key."""
     if args.resource_type == CLUSTER:
         if _standalone_cluster(args):
@@ -105,7 +106,7 @@ elasticache_encryption_at_rest = resource_rule(
 
 
 @for_types(*CACHES)
-def _auth_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _auth_required(args: ResourceValidationArgs, report: Report) -> None:
     """Connections authenticate: an AUTH token, or RBAC users through a user group."""
     if args.resource_type == CLUSTER:
         if _standalone_cluster(args):
@@ -135,7 +136,7 @@ elasticache_auth_required = resource_rule(
 )
 
 
-def _subnet_ids(cache, groups: dict[str, object]) -> list[str] | None:
+def _subnet_ids(cache, groups: dict[str, PolicyResource]) -> list[str] | None:
     """The subnets a cache's nodes go to; None when it uses the default subnet group."""
     if cache.resource_type == SERVERLESS_CACHE:
         ids = [str(s) for s in items(get(cache.props, "subnetIds"))]
@@ -144,7 +145,7 @@ def _subnet_ids(cache, groups: dict[str, object]) -> list[str] | None:
     return None if group is None else [str(s) for s in items(get(group.props, "subnetIds"))]
 
 
-def _in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+def _in_private_subnets(args: StackValidationArgs, report: Report) -> None:
     """Every cache is placed, through its subnet group, in subnets with no internet route."""
     groups = {
         str(get(r.props, "name", "")): r for r in args.resources if r.resource_type == SUBNET_GROUP
@@ -189,7 +190,7 @@ class AutomaticFailover(RuleSettings):
 
 
 @for_types(REPLICATION_GROUP, CLUSTER)
-def _automatic_failover(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _automatic_failover(args: ResourceValidationArgs, report: Report) -> None:
     """A replica in another AZ takes over by itself when the primary or its zone fails."""
     minimum = AutomaticFailover.read(args).minimum_replicas
     if args.resource_type == CLUSTER:

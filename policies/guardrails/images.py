@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from guardrails.pods import container_rule, containers, pod_spec
-from guardrails.props import get, label
+from guardrails.props import Report, get, label
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -60,7 +60,7 @@ class ImagePinned(RuleSettings):
     forbidden_tags: tuple[str, ...] = setting(("latest",), "Image tags that do not pin anything.")
 
 
-def _image_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _image_tags(args: ResourceValidationArgs, report: Report) -> None:
     """Every image is pinned by a tag that is not ``latest`` (or by digest)."""
     spec = pod_spec(args)
     if spec is None:

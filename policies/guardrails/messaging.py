@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pulumi_policy import (
-    ReportViolation,
+    PolicyResource,
     ResourceValidationArgs,
     StackValidationArgs,
 )
 
-from guardrails.props import for_types, get, items, json_value, label, number, truthy
+from guardrails.props import Report, for_types, get, items, json_value, label, number, truthy
 from guardrails.rules import resource_rule, stack_rule
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -20,7 +20,7 @@ SQS_DEFAULT_RETENTION_SECONDS = 345_600  # four days, what SQS uses when none is
 
 
 @for_types(QUEUE)
-def _queue_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _queue_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     """The queue has server-side encryption: a KMS key or SQS-managed SSE."""
     if get(args.props, "kmsMasterKeyId") or truthy(get(args.props, "sqsManagedSseEnabled")):
         return
@@ -55,12 +55,12 @@ def dead_letter_arns(args: StackValidationArgs) -> set[str]:
     return arns - {""}
 
 
-def queues_by_arn(args: StackValidationArgs) -> dict[str, object]:
+def queues_by_arn(args: StackValidationArgs) -> dict[str, PolicyResource]:
     """Every SQS queue of the stack, keyed by its ARN."""
     return {str(get(r.props, "arn")): r for r in args.resources if r.resource_type == QUEUE}
 
 
-def _queue_has_redrive(args: StackValidationArgs, report: ReportViolation) -> None:
+def _queue_has_redrive(args: StackValidationArgs, report: Report) -> None:
     """Every queue that is not itself a dead-letter queue redrives to one."""
     dead_letter = dead_letter_arns(args)
     for queue in args.resources:
@@ -87,7 +87,7 @@ sqs_queue_has_dlq = stack_rule(
 )
 
 
-def _dlq_retention(args: StackValidationArgs, report: ReportViolation) -> None:
+def _dlq_retention(args: StackValidationArgs, report: Report) -> None:
     """A DLQ keeps messages at least as long as each queue that redrives to it."""
     queues = queues_by_arn(args)
     for source in args.resources:
@@ -141,7 +141,7 @@ def _granted_to_outsiders(statement: Mapping) -> bool:
 
 
 @for_types(QUEUE_POLICY, QUEUE)
-def _queue_policy_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _queue_policy_scoped(args: ResourceValidationArgs, report: Report) -> None:
     """Allow statements for services or everyone are scoped to their sender with aws:SourceArn."""
     for index, statement in enumerate(_statements(get(args.props, "policy"))):
         if str(get(statement, "Effect", "")) != "Allow" or not _granted_to_outsiders(statement):
@@ -163,7 +163,7 @@ sqs_queue_policy_source_arn = resource_rule(
 
 
 @for_types(EVENT_TARGET)
-def _target_has_dlq(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _target_has_dlq(args: ResourceValidationArgs, report: Report) -> None:
     """An EventBridge target sends undeliverable events to a DLQ."""
     if not get(args.props, "deadLetterConfig.arn"):
         report(
@@ -180,7 +180,7 @@ eventbridge_target_dlq = resource_rule(
 )
 
 
-def _targeted_queue_has_dlq(args: StackValidationArgs, report: ReportViolation) -> None:
+def _targeted_queue_has_dlq(args: StackValidationArgs, report: Report) -> None:
     """Every queue that a rule targets redrives to a DLQ that exists in the stack."""
     queues = queues_by_arn(args)
     for target in args.resources:

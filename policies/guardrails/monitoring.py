@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pulumi_policy import (
-    ReportViolation,
     StackValidationArgs,
 )
 
 from guardrails.alarms import METRIC_ALARM, SQS_NAMESPACE
 from guardrails.messaging import QUEUE
-from guardrails.props import get, items, json_value
+from guardrails.props import Report, get, items, json_value
 from guardrails.rules import stack_rule
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
@@ -70,7 +69,7 @@ def _notifies(alarm_props: Mapping) -> bool:
     return isinstance(actions, Sequence) and not isinstance(actions, str) and len(actions) > 0
 
 
-def _queue_observed(args: StackValidationArgs, report: ReportViolation) -> None:
+def _queue_observed(args: StackValidationArgs, report: Report) -> None:
     """Each queue has a dashboard widget and an alarm with an action."""
     plotted: set[str] = set()
     for board in (r for r in args.resources if r.resource_type == DASHBOARD):

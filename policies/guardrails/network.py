@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pulumi_policy import (
-    ReportViolation,
     ResourceValidationArgs,
     StackValidationArgs,
 )
@@ -15,6 +14,7 @@ from pulumi_policy import (
 from guardrails.catalogue import API_PORTS
 from guardrails.props import (
     WORLD_CIDRS,
+    Report,
     for_types,
     get,
     items,
@@ -86,7 +86,7 @@ class NoPublicIngress(RuleSettings):
 
 
 @for_types(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
-def _no_world_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _no_world_ingress(args: ResourceValidationArgs, report: Report) -> None:
     """World-open ingress is allowed only for TCP on the NLB listener ports."""
     allowed = set(NoPublicIngress.read(args).allowed_ports)
     for entry in _world_ingress(args):
@@ -131,7 +131,7 @@ def _documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
 
 
 @for_types(*IAM_DOCUMENT_TYPES, IAM_ROLE, *IAM_ATTACHMENT_TYPES)
-def _no_admin_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _no_admin_policy(args: ResourceValidationArgs, report: Report) -> None:
     """No statement allows ``*`` actions on ``*`` resources; AdministratorAccess is not attached."""
     if args.resource_type in IAM_ATTACHMENT_TYPES:
         if str(get(args.props, "policyArn", "")).endswith(ADMIN_POLICY_SUFFIX):
@@ -158,7 +158,7 @@ iam_no_wildcard_admin = resource_rule(
 
 
 @for_types(ECR_REPOSITORY)
-def _scan_on_push(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _scan_on_push(args: ResourceValidationArgs, report: Report) -> None:
     """Images are scanned for vulnerabilities when pushed."""
     if not truthy(get(args.props, "imageScanningConfiguration.scanOnPush")):
         report(
@@ -175,7 +175,7 @@ ecr_scan_on_push = resource_rule(
 
 
 @for_types(ECR_REPOSITORY)
-def _immutable_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _immutable_tags(args: ResourceValidationArgs, report: Report) -> None:
     """A pushed tag always names the same image."""
     mutability = str(get(args.props, "imageTagMutability", "MUTABLE"))
     if mutability != "IMMUTABLE":
@@ -193,7 +193,7 @@ ecr_immutable_tags = resource_rule(
 
 
 @for_types(*LOAD_BALANCERS)
-def _nlb_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _nlb_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     """A network load balancer cannot be deleted by accident."""
     if str(get(args.props, "loadBalancerType", "application")) != "network":
         return
@@ -211,7 +211,7 @@ nlb_deletion_protection = resource_rule(
     _nlb_deletion_protection,
 )
 
-def _default_security_group_closed(args: StackValidationArgs, report: ReportViolation) -> None:
+def _default_security_group_closed(args: StackValidationArgs, report: Report) -> None:
     """Every VPC's default security group is adopted by the program and has no rules."""
     adopted = set()
     for group in args.resources:
@@ -244,7 +244,7 @@ vpc_default_security_group_closed = stack_rule(
 
 
 @for_types(LOG_GROUP)
-def _log_group_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _log_group_kms(args: ResourceValidationArgs, report: Report) -> None:
     """Log groups are encrypted with a customer-managed KMS key."""
     if not get(args.props, "kmsKeyId"):
         report(

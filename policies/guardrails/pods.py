@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
-from guardrails.props import get, items, label
+from guardrails.props import Report, get, items, label
 from guardrails.rules import resource_rule
 
 POD_SPEC_PATHS = {
@@ -59,7 +59,7 @@ def container_rule(
 ) -> ResourceValidationPolicy:
     """A rule that applies ``check`` to every container of the given workload kinds."""
 
-    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    def validate(args: ResourceValidationArgs, report: Report) -> None:
         spec = pod_spec(args)
         if spec is None or args.resource_type not in kinds:
             return

@@ -9,12 +9,20 @@ objects arrive as read-only ``Mapping`` proxies and arrays as ``Sequence`` proxi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, overload
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+
+
+class Report(Protocol):
+    """How a validator reports a violation: the message, and from a stack rule the URN of the
+    resource at fault. (The SDK's ``ReportViolation`` types the URN as required; the engine's
+    callback, like ours in ``guardrails.engine``, defaults it.)"""
+
+    def __call__(self, message: str, urn: str | None = None, /) -> None: ...
 
 
 def get(props: Any, path: str, default: Any = None) -> Any:
@@ -46,6 +54,14 @@ def json_value(value: Any) -> Any:
     return value
 
 
+@overload
+def number(value: Any, default: float) -> float: ...
+
+
+@overload
+def number(value: Any, default: None = None) -> float | None: ...
+
+
 def number(value: Any, default: float | None = None) -> float | None:
     """A numeric property (the engine sends floats; strings such as "5" occur in JSON docs)."""
     if isinstance(value, bool):
@@ -60,22 +76,6 @@ def number(value: Any, default: float | None = None) -> float | None:
     return default
 
 
-def setting(args: Any, key: str, default: Any) -> Any:
-    """A policy config value; the CLI fills schema defaults, ``default`` covers a bare call."""
-    value = args.get_config().get(key)
-    return default if value is None else value
-
-
-def int_setting(args: Any, key: str, default: int) -> int:
-    """An integer policy config value (protobuf turns it into a float on the way in)."""
-    return int(number(setting(args, key, default), default))
-
-
-def str_list_setting(args: Any, key: str, default: Iterable[str]) -> list[str]:
-    """A list-of-strings policy config value."""
-    return [str(v) for v in items(setting(args, key, list(default)))]
-
-
 def truthy(value: Any) -> bool:
     """True only for a real boolean true (or the string "true" of provider config)."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
@@ -84,8 +84,8 @@ def truthy(value: Any) -> bool:
 def for_types(*resource_types: str) -> Callable:
     """Wrap a validator so that it only sees resources of the given type tokens."""
 
-    def wrap(check: Callable[[ResourceValidationArgs, ReportViolation], None]) -> Callable:
-        def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    def wrap(check: Callable[[ResourceValidationArgs, Report], None]) -> Callable:
+        def validate(args: ResourceValidationArgs, report_violation: Report) -> None:
             if args.resource_type in resource_types:
                 check(args, report_violation)
 

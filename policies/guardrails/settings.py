@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import Field, field, fields
-from typing import Any, ClassVar, Self, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Self, cast, get_args, get_origin, get_type_hints
 
 from pulumi_policy import PolicyConfigSchema
 
@@ -72,12 +72,13 @@ class RuleSettings:
 
 def _property(hint: Any, spec: Field[Any]) -> dict[str, Any]:
     """The JSON schema of one field."""
-    bounds = dict(spec.metadata["bounds"])
+    bounds, default = dict(spec.metadata["bounds"]), spec.default
     if get_origin(hint) is tuple:
         item = {"type": _JSON_TYPES[get_args(hint)[0]], **bounds}
-        shape: dict[str, Any] = {"type": "array", "items": item, "default": list(spec.default)}
+        listed = list(cast(tuple, default))
+        shape: dict[str, Any] = {"type": "array", "items": item, "default": listed}
     else:
-        shape = {"type": _JSON_TYPES[hint], **bounds, "default": spec.default}
+        shape = {"type": _JSON_TYPES[hint], **bounds, "default": default}
     return {**shape, "description": spec.metadata["description"]}
 
 

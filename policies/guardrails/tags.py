@@ -3,8 +3,8 @@
 Tags normally come from the AWS provider's ``defaultTags`` (one place, every resource), so a
 resource's effective tags are its provider's default tags overlaid with its own ``tags``.
 Which types are taggable comes from ``aws_taggable_types.txt``, generated from the installed
-pulumi-aws SDK by ``python -m guardrails.tags > guardrails/aws_taggable_types.txt`` (run in
-``policies/``); the policy tests check it against the SDK and the program.
+pulumi-aws SDK by ``python -m guardrails.tags > policies/guardrails/aws_taggable_types.txt``;
+the policy tests check it against the SDK and the program.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from functools import cache
 from pathlib import Path
 
 from pulumi_policy import (
-    ReportViolation,
     ResourceValidationArgs,
 )
 
-from guardrails.props import get, json_value, label
+from guardrails.props import Report, get, json_value, label
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -61,7 +60,7 @@ class RequiredTags(RuleSettings):
         "Tag keys every taggable resource must have (non-empty).")
 
 
-def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _required_tags(args: ResourceValidationArgs, report: Report) -> None:
     """Every configured tag is present with a non-empty value."""
     if args.resource_type not in taggable_types():
         return

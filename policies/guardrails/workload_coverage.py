@@ -10,11 +10,10 @@ from collections.abc import Mapping
 
 from pulumi_policy import (
     PolicyResource,
-    ReportViolation,
     StackValidationArgs,
 )
 
-from guardrails.props import get, items
+from guardrails.props import Report, get, items
 from guardrails.rules import stack_rule
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -65,7 +64,7 @@ def _uncovered_deployments(args: StackValidationArgs, kind: str, selector_path: 
     return uncovered
 
 
-def _has_pdb(args: StackValidationArgs, report: ReportViolation) -> None:
+def _has_pdb(args: StackValidationArgs, report: Report) -> None:
     """Each Deployment's pods are selected by a PodDisruptionBudget in its namespace."""
     for deployment in _uncovered_deployments(args, PDB, "spec.selector"):
         report(
@@ -83,7 +82,7 @@ k8s_deployment_has_pdb = stack_rule(
 )
 
 
-def _has_network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+def _has_network_policy(args: StackValidationArgs, report: Report) -> None:
     """Each Deployment's pods are selected by at least one NetworkPolicy in its namespace."""
     for deployment in _uncovered_deployments(args, NETWORK_POLICY, "spec.podSelector"):
         report(

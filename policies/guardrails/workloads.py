@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 from guardrails.containers import (
     k8s_drop_all_capabilities,
@@ -22,7 +22,7 @@ from guardrails.containers import (
 )
 from guardrails.images import k8s_explicit_pull_policy, k8s_image_digest, k8s_image_pinned
 from guardrails.pods import pod_spec
-from guardrails.props import get, items, label, truthy
+from guardrails.props import Report, get, items, label, truthy
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -66,7 +66,7 @@ class NoDefaultNamespace(RuleSettings):
         ("default",), "Namespaces that workloads may not use.")
 
 
-def _namespace(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _namespace(args: ResourceValidationArgs, report: Report) -> None:
     """Namespaced objects are placed in a namespace other than ``default``."""
     if not args.resource_type.startswith("kubernetes:") or args.resource_type.startswith(
         ("kubernetes:helm.sh", "kubernetes:yaml", "kubernetes:kustomize")
@@ -92,7 +92,7 @@ k8s_no_default_namespace = resource_rule(
 )
 
 
-def _host_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _host_access(args: ResourceValidationArgs, report: Report) -> None:
     """Pods do not share the node's network, PID or IPC namespaces or mount its paths."""
     spec = pod_spec(args)
     if spec is None:
@@ -114,7 +114,7 @@ k8s_no_host_access = resource_rule(
 )
 
 
-def _no_load_balancer(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def _no_load_balancer(args: ResourceValidationArgs, report: Report) -> None:
     """No Service asks the cloud controller for a load balancer."""
     if args.resource_type == SERVICE and str(get(args.props, "spec.type", "")) == "LoadBalancer":
         report(
