@@ -12,13 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pulumi_policy import (
-    PolicyResource,
-    StackValidationArgs,
-)
+from pulumi_policy import PolicyResource, StackValidationArgs
 
 from guardrails.messaging import dead_letter_arns, queues_by_arn
-from guardrails.props import Report, get, items, number
+from guardrails.props import Report, get, items, number, of_type
 from guardrails.rules import stack_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -92,11 +89,17 @@ class DlqHasAlarm(RuleSettings):
         "(0: on the first one).", minimum=0)
 
 
-def _dlq_has_alarm(args: StackValidationArgs, report: Report) -> None:
+@stack_rule(
+    "sqs-dlq-has-alarm",
+    "Every dead-letter queue (a redrive or EventBridge target DLQ) must have a CloudWatch "
+        "alarm on ApproximateNumberOfMessagesVisible with an alarm action.",
+    DlqHasAlarm,
+)
+def sqs_dlq_has_alarm(args: StackValidationArgs, report: Report) -> None:
     """Each DLQ has an alarm on its visible messages that fires early and notifies someone."""
     maximum = DlqHasAlarm.read(args).maximum_messages
     dead_letter = dead_letter_arns(args)
-    alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    alarms = of_type(args, METRIC_ALARM)
     for arn, dlq in queues_by_arn(args).items():
         if arn not in dead_letter:
             continue
@@ -110,13 +113,5 @@ def _dlq_has_alarm(args: StackValidationArgs, report: Report) -> None:
                 dlq.urn,
             )
 
-
-sqs_dlq_has_alarm = stack_rule(
-    "sqs-dlq-has-alarm",
-    "Every dead-letter queue (a redrive or EventBridge target DLQ) must have a CloudWatch "
-        "alarm on ApproximateNumberOfMessagesVisible with an alarm action.",
-    _dlq_has_alarm,
-    DlqHasAlarm,
-)
 
 POLICIES = [sqs_dlq_has_alarm]

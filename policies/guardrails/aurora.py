@@ -7,7 +7,17 @@ from dataclasses import dataclass
 
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from guardrails.props import Report, aws_managed_key, for_types, get, items, label, number, truthy
+from guardrails.props import (
+    Report,
+    aws_managed_key,
+    for_types,
+    get,
+    label,
+    missing,
+    number,
+    of_type,
+    truthy,
+)
 from guardrails.rules import resource_rule, stack_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -17,8 +27,12 @@ DB_INSTANCE = "aws:rds/instance:Instance"
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
+@resource_rule(
+    "aurora-storage-encrypted",
+    "Aurora storage must be encrypted with a customer-managed KMS key.",
+)
 @for_types(CLUSTER)
-def _storage_encrypted(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_storage_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     """Storage is encrypted, with a customer-managed KMS key rather than the AWS-managed one."""
     if not truthy(get(args.props, "storageEncrypted")):
         report(
@@ -35,15 +49,12 @@ def _storage_encrypted(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-aurora_storage_encrypted = resource_rule(
-    "aurora-storage-encrypted",
-    "Aurora storage must be encrypted with a customer-managed KMS key.",
-    _storage_encrypted,
+@resource_rule(
+    "aurora-not-publicly-accessible",
+    "Aurora clusters and instances must not be publicly accessible.",
 )
-
-
 @for_types(CLUSTER, CLUSTER_INSTANCE, DB_INSTANCE)
-def _not_public(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_not_publicly_accessible(args: ResourceValidationArgs, report: Report) -> None:
     """Neither the cluster nor any of its instances is publicly accessible."""
     if truthy(get(args.props, "publiclyAccessible")):
         report(
@@ -51,13 +62,6 @@ def _not_public(args: ResourceValidationArgs, report: Report) -> None:
             "which gives it a public IP. Remove publicly_accessible (it defaults to false) and "
             "reach the database from inside the VPC."
         )
-
-
-aurora_not_publicly_accessible = resource_rule(
-    "aurora-not-publicly-accessible",
-    "Aurora clusters and instances must not be publicly accessible.",
-    _not_public,
-)
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,13 @@ class BackupRetention(RuleSettings):
         7, "Fewest days of automated backups allowed.", minimum=1, maximum=35)
 
 
+@resource_rule(
+    "aurora-backup-retention",
+    "Aurora automated backups must be kept for at least the configured number of days.",
+    BackupRetention,
+)
 @for_types(CLUSTER)
-def _backup_retention(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_backup_retention(args: ResourceValidationArgs, report: Report) -> None:
     """Automated backups are kept at least ``minimumDays`` days (AWS's default is 1)."""
     minimum = BackupRetention.read(args).minimum_days
     days = int(number(get(args.props, "backupRetentionPeriod"), 1))
@@ -80,14 +89,6 @@ def _backup_retention(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-aurora_backup_retention = resource_rule(
-    "aurora-backup-retention",
-    "Aurora automated backups must be kept for at least the configured number of days.",
-    _backup_retention,
-    BackupRetention,
-)
-
-
 @dataclass(frozen=True)
 class DeletionProtection(RuleSettings):
     """The settings of aurora-deletion-protection."""
@@ -96,8 +97,13 @@ class DeletionProtection(RuleSettings):
         True, "Also require skipFinalSnapshot=false and a final snapshot name.")
 
 
+@resource_rule(
+    "aurora-deletion-protection",
+    "Aurora clusters need deletion protection and a final snapshot (prod).",
+    DeletionProtection,
+)
 @for_types(CLUSTER)
-def _deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     """Deletion protection is on and destroying the cluster leaves a final snapshot."""
     if not truthy(get(args.props, "deletionProtection")):
         report(
@@ -115,14 +121,6 @@ def _deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-aurora_deletion_protection = resource_rule(
-    "aurora-deletion-protection",
-    "Aurora clusters need deletion protection and a final snapshot (prod).",
-    _deletion_protection,
-    DeletionProtection,
-)
-
-
 @dataclass(frozen=True)
 class LogExports(RuleSettings):
     """The settings of aurora-log-exports."""
@@ -131,29 +129,29 @@ class LogExports(RuleSettings):
         ("postgresql",), "Log types that must be in enabledCloudwatchLogsExports.")
 
 
+@resource_rule(
+    "aurora-log-exports",
+    "Aurora clusters must export their logs to CloudWatch Logs.",
+    LogExports,
+)
 @for_types(CLUSTER)
-def _log_exports(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_log_exports(args: ResourceValidationArgs, report: Report) -> None:
     """The configured log types are exported to CloudWatch Logs."""
     required = LogExports.read(args).required_log_types
-    exported = {str(t) for t in items(get(args.props, "enabledCloudwatchLogsExports"))}
-    missing = [t for t in required if t not in exported]
-    if missing:
+    absent = missing(required, get(args.props, "enabledCloudwatchLogsExports"))
+    if absent:
         report(
-            f"Cluster {label(args)} does not export {', '.join(missing)} logs. Add them to "
+            f"Cluster {label(args)} does not export {', '.join(absent)} logs. Add them to "
             "enabled_cloudwatch_logs_exports so they reach CloudWatch Logs."
         )
 
 
-aurora_log_exports = resource_rule(
-    "aurora-log-exports",
-    "Aurora clusters must export their logs to CloudWatch Logs.",
-    _log_exports,
-    LogExports,
+@resource_rule(
+    "aurora-managed-master-password",
+    "The Aurora master password must be managed by RDS in Secrets Manager.",
 )
-
-
 @for_types(CLUSTER)
-def _managed_master_password(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_managed_master_password(args: ResourceValidationArgs, report: Report) -> None:
     """RDS manages the master password in Secrets Manager; no password is passed in."""
     for field in ("masterPassword", "masterPasswordWo"):
         if get(args.props, field):
@@ -168,13 +166,6 @@ def _managed_master_password(args: ResourceValidationArgs, report: Report) -> No
             "manage_master_user_password=True (optionally master_user_secret_kms_key_id) and "
             "give the pods the secret's ARN, not the password."
         )
-
-
-aurora_managed_master_password = resource_rule(
-    "aurora-managed-master-password",
-    "The Aurora master password must be managed by RDS in Secrets Manager.",
-    _managed_master_password,
-)
 
 
 def _instances_by_cluster(args: StackValidationArgs) -> dict[str, list]:
@@ -195,13 +186,18 @@ class MultiAzReaders(RuleSettings):
         2, "Fewest distinct availability zones across a cluster's instances.", minimum=1)
 
 
-def _multi_az_readers(args: StackValidationArgs, report: Report) -> None:
+@stack_rule(
+    "aurora-multi-az-readers",
+    "Aurora clusters need readers spread across availability zones (prod).",
+    MultiAzReaders,
+)
+def aurora_multi_az_readers(args: StackValidationArgs, report: Report) -> None:
     """Each Aurora cluster has ``minimumReaders`` readers and its instances span enough AZs."""
     config = MultiAzReaders.read(args)
     min_readers, min_azs = config.minimum_readers, config.minimum_availability_zones
     instances = _instances_by_cluster(args)
-    for cluster in args.resources:
-        if cluster.resource_type != CLUSTER or not str(get(cluster.props, "engine", "")).startswith(
+    for cluster in of_type(args, CLUSTER):
+        if not str(get(cluster.props, "engine", "")).startswith(
             "aurora"
         ):
             continue
@@ -225,15 +221,12 @@ def _multi_az_readers(args: StackValidationArgs, report: Report) -> None:
             )
 
 
-aurora_multi_az_readers = stack_rule(
-    "aurora-multi-az-readers",
-    "Aurora clusters need readers spread across availability zones (prod).",
-    _multi_az_readers,
-    MultiAzReaders,
+@resource_rule(
+    "aurora-enhanced-monitoring",
+    "Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
 )
-
 @for_types(CLUSTER_INSTANCE, DB_INSTANCE)
-def _enhanced_monitoring(args: ResourceValidationArgs, report: Report) -> None:
+def aurora_enhanced_monitoring(args: ResourceValidationArgs, report: Report) -> None:
     """Enhanced Monitoring reports the instance's OS metrics, through a role RDS can assume."""
     interval = int(number(get(args.props, "monitoringInterval"), 0))
     if interval not in MONITORING_INTERVALS:
@@ -250,12 +243,6 @@ def _enhanced_monitoring(args: ResourceValidationArgs, report: Report) -> None:
             "may assume."
         )
 
-
-aurora_enhanced_monitoring = resource_rule(
-    "aurora-enhanced-monitoring",
-    "Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
-    _enhanced_monitoring,
-)
 
 POLICIES = [
     aurora_storage_encrypted,

@@ -121,7 +121,12 @@ class RequestsAndLimits(RuleSettings):
         ("cpu", "memory"), "Resources that need both a request and a limit.")
 
 
-def _resources(args: ResourceValidationArgs, report: Report) -> None:
+@resource_rule(
+    "k8s-resource-requests-and-limits",
+    "Every container must set resource requests and limits.",
+    RequestsAndLimits,
+)
+def k8s_resource_requests_and_limits(args: ResourceValidationArgs, report: Report) -> None:
     """Every container sets requests and limits for the configured resources."""
     spec = pod_spec(args)
     if spec is None:
@@ -142,9 +147,3 @@ def _resources(args: ResourceValidationArgs, report: Report) -> None:
             )
 
 
-k8s_resource_requests_and_limits = resource_rule(
-    "k8s-resource-requests-and-limits",
-    "Every container must set resource requests and limits.",
-    _resources,
-    RequestsAndLimits,
-)

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pulumi_policy import (
-    PolicyResource,
-    ResourceValidationArgs,
-    StackValidationArgs,
-)
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
 from guardrails.props import (
     WORLD_CIDRS,
@@ -17,6 +13,8 @@ from guardrails.props import (
     get,
     items,
     label,
+    missing,
+    of_type,
     truthy,
 )
 from guardrails.rules import resource_rule, stack_rule
@@ -32,8 +30,12 @@ INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 ALL_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
+@resource_rule(
+    "eks-secrets-encryption",
+    "EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
+)
 @for_types(CLUSTER)
-def _secrets_encryption(args: ResourceValidationArgs, report: Report) -> None:
+def eks_secrets_encryption(args: ResourceValidationArgs, report: Report) -> None:
     """Kubernetes secrets are envelope-encrypted with a KMS key."""
     # pulumi-aws v7 types encryptionConfig as one object; older programs sent a one-item list.
     for config in items(get(args.props, "encryptionConfig")):
@@ -47,13 +49,6 @@ def _secrets_encryption(args: ResourceValidationArgs, report: Report) -> None:
     )
 
 
-eks_secrets_encryption = resource_rule(
-    "eks-secrets-encryption",
-    "EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
-    _secrets_encryption,
-)
-
-
 @dataclass(frozen=True)
 class ControlPlaneLogging(RuleSettings):
     """The settings of eks-control-plane-logging."""
@@ -62,25 +57,21 @@ class ControlPlaneLogging(RuleSettings):
         ALL_LOG_TYPES, "Log types that must be in enabledClusterLogTypes.", choices=ALL_LOG_TYPES)
 
 
-@for_types(CLUSTER)
-def _control_plane_logging(args: ResourceValidationArgs, report: Report) -> None:
-    """Every control-plane log type is sent to CloudWatch Logs."""
-    required = ControlPlaneLogging.read(args).required_log_types
-    enabled = {str(t) for t in items(get(args.props, "enabledClusterLogTypes"))}
-    missing = [t for t in required if t not in enabled]
-    if missing:
-        report(
-            f"Cluster {label(args)} does not log {', '.join(missing)}. Add them to "
-            "enabled_cluster_log_types so API calls and auth decisions can be audited."
-        )
-
-
-eks_control_plane_logging = resource_rule(
+@resource_rule(
     "eks-control-plane-logging",
     "EKS clusters must send every control-plane log type to CloudWatch Logs.",
-    _control_plane_logging,
     ControlPlaneLogging,
 )
+@for_types(CLUSTER)
+def eks_control_plane_logging(args: ResourceValidationArgs, report: Report) -> None:
+    """Every control-plane log type is sent to CloudWatch Logs."""
+    required = ControlPlaneLogging.read(args).required_log_types
+    absent = missing(required, get(args.props, "enabledClusterLogTypes"))
+    if absent:
+        report(
+            f"Cluster {label(args)} does not log {', '.join(absent)}. Add them to "
+            "enabled_cluster_log_types so API calls and auth decisions can be audited."
+        )
 
 
 @dataclass(frozen=True)
@@ -91,8 +82,13 @@ class PublicEndpoint(RuleSettings):
         tuple(sorted(WORLD_CIDRS)), "CIDRs that publicAccessCidrs may not contain.")
 
 
+@resource_rule(
+    "eks-public-endpoint-restricted",
+    "The EKS public API endpoint must not be open to 0.0.0.0/0.",
+    PublicEndpoint,
+)
 @for_types(CLUSTER)
-def _public_endpoint(args: ResourceValidationArgs, report: Report) -> None:
+def eks_public_endpoint_restricted(args: ResourceValidationArgs, report: Report) -> None:
     """A public API endpoint, if any, is limited to CIDRs that are not the whole internet."""
     vpc = get(args.props, "vpcConfig", {})
     # AWS turns the public endpoint on unless told otherwise.
@@ -109,14 +105,6 @@ def _public_endpoint(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-eks_public_endpoint_restricted = resource_rule(
-    "eks-public-endpoint-restricted",
-    "The EKS public API endpoint must not be open to 0.0.0.0/0.",
-    _public_endpoint,
-    PublicEndpoint,
-)
-
-
 @dataclass(frozen=True)
 class SupportedVersion(RuleSettings):
     """The settings of eks-supported-version."""
@@ -126,8 +114,13 @@ class SupportedVersion(RuleSettings):
         'Kubernetes minor versions ("1.34") allowed for the control plane.')
 
 
+@resource_rule(
+    "eks-supported-version",
+    "EKS clusters must run a supported Kubernetes version.",
+    SupportedVersion,
+)
 @for_types(CLUSTER)
-def _supported_version(args: ResourceValidationArgs, report: Report) -> None:
+def eks_supported_version(args: ResourceValidationArgs, report: Report) -> None:
     """The control plane is pinned to a Kubernetes version in standard support."""
     supported = SupportedVersion.read(args).supported_versions
     version = get(args.props, "version")
@@ -141,14 +134,6 @@ def _supported_version(args: ResourceValidationArgs, report: Report) -> None:
             f"Cluster {label(args)} runs Kubernetes {version}, which is not in the supported "
             f"list ({', '.join(supported)}). Upgrade version one minor at a time."
         )
-
-
-eks_supported_version = resource_rule(
-    "eks-supported-version",
-    "EKS clusters must run a supported Kubernetes version.",
-    _supported_version,
-    SupportedVersion,
-)
 
 
 def _by_id(resources: list, resource_type: str) -> dict[str, PolicyResource]:
@@ -199,13 +184,12 @@ def public_subnet_ids(args: StackValidationArgs) -> set[str]:
     return routed | mapped
 
 
-def _nodes_in_private_subnets(args: StackValidationArgs, report: Report) -> None:
+@stack_rule("eks-nodes-in-private-subnets", "EKS managed node groups must run in private subnets.")
+def eks_nodes_in_private_subnets(args: StackValidationArgs, report: Report) -> None:
     """Managed node groups use only subnets without public IPs or a route to an IGW."""
     subnets = subnets_by_id(args)
     public_subnets = public_subnet_ids(args)
-    for group in args.resources:
-        if group.resource_type != NODE_GROUP:
-            continue
+    for group in of_type(args, NODE_GROUP):
         for subnet_id in (str(s) for s in items(get(group.props, "subnetIds"))):
             subnet = subnets.get(subnet_id)
             if subnet_id in public_subnets:
@@ -217,12 +201,6 @@ def _nodes_in_private_subnets(args: StackValidationArgs, report: Report) -> None
                     group.urn,
                 )
 
-
-eks_nodes_in_private_subnets = stack_rule(
-    "eks-nodes-in-private-subnets",
-    "EKS managed node groups must run in private subnets.",
-    _nodes_in_private_subnets,
-)
 
 POLICIES = [
     eks_secrets_encryption,

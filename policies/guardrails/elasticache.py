@@ -9,23 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pulumi_policy import (
-    PolicyResource,
-    ResourceValidationArgs,
-    StackValidationArgs,
-)
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
 from guardrails.eks import public_subnet_ids, subnets_by_id
-from guardrails.props import (
-    Report,
-    aws_managed_key,
-    for_types,
-    get,
-    items,
-    label,
-    number,
-    truthy,
-)
+from guardrails.props import Report, aws_managed_key, for_types, get, items, label, number, truthy
 from guardrails.rules import resource_rule, stack_rule
 from guardrails.settings import RuleSettings, setting
 
@@ -44,8 +31,12 @@ def _kind(args) -> str:
     return args.resource_type.rsplit(":", 1)[-1]
 
 
+@resource_rule(
+    "elasticache-encryption-in-transit",
+    "ElastiCache must require TLS (serverless caches always do).",
+)
 @for_types(REPLICATION_GROUP, CLUSTER)
-def _encrypted_in_transit(args: ResourceValidationArgs, report: Report) -> None:
+def elasticache_encryption_in_transit(args: ResourceValidationArgs, report: Report) -> None:
     """Clients must speak TLS: transit encryption on, and required rather than preferred."""
     if not truthy(get(args.props, "transitEncryptionEnabled")):
         report(
@@ -60,13 +51,6 @@ def _encrypted_in_transit(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-elasticache_encryption_in_transit = resource_rule(
-    "elasticache-encryption-in-transit",
-    "ElastiCache must require TLS (serverless caches always do).",
-    _encrypted_in_transit,
-)
-
-
 def _standalone_cluster(args: ResourceValidationArgs) -> bool:
     """A Redis or Valkey cluster outside a replication group: it has neither encryption at
     rest nor AUTH of its own (a replication group's member clusters inherit the group's)."""
@@ -74,8 +58,12 @@ def _standalone_cluster(args: ResourceValidationArgs) -> bool:
         args.props, "replicationGroupId")
 
 
+@resource_rule(
+    "elasticache-encryption-at-rest",
+    "ElastiCache must be encrypted at rest with a customer-managed KMS key.",
+)
 @for_types(*CACHES)
-def _encrypted_at_rest(args: ResourceValidationArgs, report: Report) -> None:
+def elasticache_encryption_at_rest(args: ResourceValidationArgs, report: Report) -> None:
     """Data and snapshots are encrypted at rest with a customer-managed KMS key."""
     if args.resource_type == CLUSTER:
         if _standalone_cluster(args):
@@ -98,15 +86,12 @@ def _encrypted_at_rest(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-elasticache_encryption_at_rest = resource_rule(
-    "elasticache-encryption-at-rest",
-    "ElastiCache must be encrypted at rest with a customer-managed KMS key.",
-    _encrypted_at_rest,
+@resource_rule(
+    "elasticache-auth-required",
+    "ElastiCache must require AUTH (a token or RBAC users).",
 )
-
-
 @for_types(*CACHES)
-def _auth_required(args: ResourceValidationArgs, report: Report) -> None:
+def elasticache_auth_required(args: ResourceValidationArgs, report: Report) -> None:
     """Connections authenticate: an AUTH token, or RBAC users through a user group."""
     if args.resource_type == CLUSTER:
         if _standalone_cluster(args):
@@ -129,13 +114,6 @@ def _auth_required(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-elasticache_auth_required = resource_rule(
-    "elasticache-auth-required",
-    "ElastiCache must require AUTH (a token or RBAC users).",
-    _auth_required,
-)
-
-
 def _subnet_ids(cache, groups: dict[str, PolicyResource]) -> list[str] | None:
     """The subnets a cache's nodes go to; None when it uses the default subnet group."""
     if cache.resource_type == SERVERLESS_CACHE:
@@ -145,7 +123,11 @@ def _subnet_ids(cache, groups: dict[str, PolicyResource]) -> list[str] | None:
     return None if group is None else [str(s) for s in items(get(group.props, "subnetIds"))]
 
 
-def _in_private_subnets(args: StackValidationArgs, report: Report) -> None:
+@stack_rule(
+    "elasticache-private-subnets",
+    "ElastiCache nodes must be in private subnets, never public or default ones.",
+)
+def elasticache_private_subnets(args: StackValidationArgs, report: Report) -> None:
     """Every cache is placed, through its subnet group, in subnets with no internet route."""
     groups = {
         str(get(r.props, "name", "")): r for r in args.resources if r.resource_type == SUBNET_GROUP
@@ -175,13 +157,6 @@ def _in_private_subnets(args: StackValidationArgs, report: Report) -> None:
             )
 
 
-elasticache_private_subnets = stack_rule(
-    "elasticache-private-subnets",
-    "ElastiCache nodes must be in private subnets, never public or default ones.",
-    _in_private_subnets,
-)
-
-
 @dataclass(frozen=True)
 class AutomaticFailover(RuleSettings):
     """The settings of elasticache-automatic-failover."""
@@ -189,8 +164,13 @@ class AutomaticFailover(RuleSettings):
     minimum_replicas: int = setting(1, "Fewest replicas besides the primary.", minimum=1)
 
 
+@resource_rule(
+    "elasticache-automatic-failover",
+    "ElastiCache needs replicas in other AZs with automatic failover (prod).",
+    AutomaticFailover,
+)
 @for_types(REPLICATION_GROUP, CLUSTER)
-def _automatic_failover(args: ResourceValidationArgs, report: Report) -> None:
+def elasticache_automatic_failover(args: ResourceValidationArgs, report: Report) -> None:
     """A replica in another AZ takes over by itself when the primary or its zone fails."""
     minimum = AutomaticFailover.read(args).minimum_replicas
     if args.resource_type == CLUSTER:
@@ -213,13 +193,6 @@ def _automatic_failover(args: ResourceValidationArgs, report: Report) -> None:
             "preferred_cache_cluster_azs one zone per node."
         )
 
-
-elasticache_automatic_failover = resource_rule(
-    "elasticache-automatic-failover",
-    "ElastiCache needs replicas in other AZs with automatic failover (prod).",
-    _automatic_failover,
-    AutomaticFailover,
-)
 
 POLICIES = [
     elasticache_encryption_in_transit,

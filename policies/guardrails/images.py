@@ -60,7 +60,12 @@ class ImagePinned(RuleSettings):
     forbidden_tags: tuple[str, ...] = setting(("latest",), "Image tags that do not pin anything.")
 
 
-def _image_tags(args: ResourceValidationArgs, report: Report) -> None:
+@resource_rule(
+    "k8s-image-pinned",
+    "Container images must be pinned: no 'latest' tag and no untagged image.",
+    ImagePinned,
+)
+def k8s_image_pinned(args: ResourceValidationArgs, report: Report) -> None:
     """Every image is pinned by a tag that is not ``latest`` (or by digest)."""
     spec = pod_spec(args)
     if spec is None:
@@ -78,9 +83,3 @@ def _image_tags(args: ResourceValidationArgs, report: Report) -> None:
             )
 
 
-k8s_image_pinned = resource_rule(
-    "k8s-image-pinned",
-    "Container images must be pinned: no 'latest' tag and no untagged image.",
-    _image_tags,
-    ImagePinned,
-)

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pulumi_policy import (
-    StackValidationArgs,
-)
+from pulumi_policy import StackValidationArgs
 
 from guardrails.alarms import METRIC_ALARM, SQS_NAMESPACE
 from guardrails.messaging import QUEUE
-from guardrails.props import Report, get, items, json_value
+from guardrails.props import Report, get, items, json_value, of_type
 from guardrails.rules import stack_rule
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
@@ -69,16 +67,20 @@ def _notifies(alarm_props: Mapping) -> bool:
     return isinstance(actions, Sequence) and not isinstance(actions, str) and len(actions) > 0
 
 
-def _queue_observed(args: StackValidationArgs, report: Report) -> None:
+@stack_rule(
+    "sqs-queue-has-widget-and-alarm",
+    "Every SQS queue must be plotted on a dashboard and watched by an alarm.",
+)
+def sqs_queue_has_widget_and_alarm(args: StackValidationArgs, report: Report) -> None:
     """Each queue has a dashboard widget and an alarm with an action."""
     plotted: set[str] = set()
-    for board in (r for r in args.resources if r.resource_type == DASHBOARD):
+    for board in of_type(args, DASHBOARD):
         plotted |= dashboard_queue_names(get(board.props, "dashboardBody"))
     alarmed: set[str] = set()
-    for alarm in (r for r in args.resources if r.resource_type == METRIC_ALARM):
+    for alarm in of_type(args, METRIC_ALARM):
         if _notifies(alarm.props):
             alarmed |= alarm_queue_names(alarm.props)
-    for queue in (r for r in args.resources if r.resource_type == QUEUE):
+    for queue in of_type(args, QUEUE):
         name = str(get(queue.props, "name", ""))
         missing = [what for what, seen in (("a dashboard widget", plotted),
                                            ("an alarm with an action", alarmed))
@@ -90,11 +92,5 @@ def _queue_observed(args: StackValidationArgs, report: Report) -> None:
                 queue.urn,
             )
 
-
-sqs_queue_has_widget_and_alarm = stack_rule(
-    "sqs-queue-has-widget-and-alarm",
-    "Every SQS queue must be plotted on a dashboard and watched by an alarm.",
-    _queue_observed,
-)
 
 POLICIES = [sqs_queue_has_widget_and_alarm]

@@ -6,10 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pulumi_policy import (
-    ResourceValidationArgs,
-    StackValidationArgs,
-)
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from guardrails.catalogue import API_PORTS
 from guardrails.props import (
@@ -21,6 +18,7 @@ from guardrails.props import (
     json_value,
     label,
     number,
+    of_type,
     truthy,
 )
 from guardrails.rules import resource_rule, stack_rule
@@ -85,8 +83,13 @@ class NoPublicIngress(RuleSettings):
         minimum=0, maximum=65535)
 
 
+@resource_rule(
+    "security-group-no-public-ingress",
+    "No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
+    NoPublicIngress,
+)
 @for_types(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
-def _no_world_ingress(args: ResourceValidationArgs, report: Report) -> None:
+def security_group_no_public_ingress(args: ResourceValidationArgs, report: Report) -> None:
     """World-open ingress is allowed only for TCP on the NLB listener ports."""
     allowed = set(NoPublicIngress.read(args).allowed_ports)
     for entry in _world_ingress(args):
@@ -100,14 +103,6 @@ def _no_world_ingress(args: ResourceValidationArgs, report: Report) -> None:
                 f"{shown}. Only TCP {sorted(allowed)} (the NLB listeners) may be open to "
                 "0.0.0.0/0; use the VPC CIDR, a prefix list or a source security group instead."
             )
-
-
-security_group_no_public_ingress = resource_rule(
-    "security-group-no-public-ingress",
-    "No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
-    _no_world_ingress,
-    NoPublicIngress,
-)
 
 
 def _is_admin_statement(statement: object) -> bool:
@@ -130,8 +125,9 @@ def _documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     return [("policy", get(args.props, "policy"))]
 
 
+@resource_rule("iam-no-wildcard-admin", "No IAM policy may allow '*' actions on '*' resources.")
 @for_types(*IAM_DOCUMENT_TYPES, IAM_ROLE, *IAM_ATTACHMENT_TYPES)
-def _no_admin_policy(args: ResourceValidationArgs, report: Report) -> None:
+def iam_no_wildcard_admin(args: ResourceValidationArgs, report: Report) -> None:
     """No statement allows ``*`` actions on ``*`` resources; AdministratorAccess is not attached."""
     if args.resource_type in IAM_ATTACHMENT_TYPES:
         if str(get(args.props, "policyArn", "")).endswith(ADMIN_POLICY_SUFFIX):
@@ -150,15 +146,9 @@ def _no_admin_policy(args: ResourceValidationArgs, report: Report) -> None:
             )
 
 
-iam_no_wildcard_admin = resource_rule(
-    "iam-no-wildcard-admin",
-    "No IAM policy may allow '*' actions on '*' resources.",
-    _no_admin_policy,
-)
-
-
+@resource_rule("ecr-scan-on-push", "ECR repositories must scan images on push.")
 @for_types(ECR_REPOSITORY)
-def _scan_on_push(args: ResourceValidationArgs, report: Report) -> None:
+def ecr_scan_on_push(args: ResourceValidationArgs, report: Report) -> None:
     """Images are scanned for vulnerabilities when pushed."""
     if not truthy(get(args.props, "imageScanningConfiguration.scanOnPush")):
         report(
@@ -167,15 +157,9 @@ def _scan_on_push(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-ecr_scan_on_push = resource_rule(
-    "ecr-scan-on-push",
-    "ECR repositories must scan images on push.",
-    _scan_on_push,
-)
-
-
+@resource_rule("ecr-immutable-tags", "ECR repositories must have immutable image tags.")
 @for_types(ECR_REPOSITORY)
-def _immutable_tags(args: ResourceValidationArgs, report: Report) -> None:
+def ecr_immutable_tags(args: ResourceValidationArgs, report: Report) -> None:
     """A pushed tag always names the same image."""
     mutability = str(get(args.props, "imageTagMutability", "MUTABLE"))
     if mutability != "IMMUTABLE":
@@ -185,15 +169,12 @@ def _immutable_tags(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-ecr_immutable_tags = resource_rule(
-    "ecr-immutable-tags",
-    "ECR repositories must have immutable image tags.",
-    _immutable_tags,
+@resource_rule(
+    "nlb-deletion-protection",
+    "The network load balancer must have deletion protection (prod).",
 )
-
-
 @for_types(*LOAD_BALANCERS)
-def _nlb_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
+def nlb_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     """A network load balancer cannot be deleted by accident."""
     if str(get(args.props, "loadBalancerType", "application")) != "network":
         return
@@ -205,18 +186,14 @@ def _nlb_deletion_protection(args: ResourceValidationArgs, report: Report) -> No
         )
 
 
-nlb_deletion_protection = resource_rule(
-    "nlb-deletion-protection",
-    "The network load balancer must have deletion protection (prod).",
-    _nlb_deletion_protection,
+@stack_rule(
+    "vpc-default-security-group-closed",
+    "Each VPC's default security group must be adopted with no rules.",
 )
-
-def _default_security_group_closed(args: StackValidationArgs, report: Report) -> None:
+def vpc_default_security_group_closed(args: StackValidationArgs, report: Report) -> None:
     """Every VPC's default security group is adopted by the program and has no rules."""
     adopted = set()
-    for group in args.resources:
-        if group.resource_type != DEFAULT_SECURITY_GROUP:
-            continue
+    for group in of_type(args, DEFAULT_SECURITY_GROUP):
         adopted.add(str(get(group.props, "vpcId", "")))
         rules = items(get(group.props, "ingress")) + items(get(group.props, "egress"))
         if rules:
@@ -236,15 +213,12 @@ def _default_security_group_closed(args: StackValidationArgs, report: Report) ->
             )
 
 
-vpc_default_security_group_closed = stack_rule(
-    "vpc-default-security-group-closed",
-    "Each VPC's default security group must be adopted with no rules.",
-    _default_security_group_closed,
+@resource_rule(
+    "cloudwatch-log-group-kms",
+    "CloudWatch log groups must be encrypted with a customer-managed KMS key.",
 )
-
-
 @for_types(LOG_GROUP)
-def _log_group_kms(args: ResourceValidationArgs, report: Report) -> None:
+def cloudwatch_log_group_kms(args: ResourceValidationArgs, report: Report) -> None:
     """Log groups are encrypted with a customer-managed KMS key."""
     if not get(args.props, "kmsKeyId"):
         report(
@@ -253,12 +227,6 @@ def _log_group_kms(args: ResourceValidationArgs, report: Report) -> None:
             "whose policy lets logs.<region>.amazonaws.com use it for this account's log groups."
         )
 
-
-cloudwatch_log_group_kms = resource_rule(
-    "cloudwatch-log-group-kms",
-    "CloudWatch log groups must be encrypted with a customer-managed KMS key.",
-    _log_group_kms,
-)
 
 POLICIES = [
     security_group_no_public_ingress,

@@ -71,7 +71,7 @@ def container_rule(
                 )
 
     validate.__doc__ = description
-    return resource_rule(name, description, validate)
+    return resource_rule(name, description)(validate)
 
 
 def effective(container: Mapping, spec: Mapping, field: str) -> object:

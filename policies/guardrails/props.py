@@ -9,7 +9,7 @@ objects arrive as read-only ``Mapping`` proxies and arrays as ``Sequence`` proxi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, overload
 
 from pulumi_policy import ResourceValidationArgs
@@ -42,6 +42,17 @@ def items(value: Any) -> list[Any]:
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         return list(value)
     return [value]
+
+
+def of_type(args: Any, resource_type: str) -> list[Any]:
+    """The resources of one type token among a stack rule's ``args.resources``."""
+    return [r for r in args.resources if r.resource_type == resource_type]
+
+
+def missing(required: Iterable[str], present: Any) -> list[str]:
+    """The ``required`` values, in order, that the engine array ``present`` does not hold."""
+    held = {str(v) for v in items(present)}
+    return [value for value in required if value not in held]
 
 
 def json_value(value: Any) -> Any:

@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pulumi_policy import (
-    ResourceValidationArgs,
-)
+from pulumi_policy import ResourceValidationArgs
 
 from guardrails.props import Report, get, json_value, label
 from guardrails.rules import resource_rule
@@ -60,7 +58,12 @@ class RequiredTags(RuleSettings):
         "Tag keys every taggable resource must have (non-empty).")
 
 
-def _required_tags(args: ResourceValidationArgs, report: Report) -> None:
+@resource_rule(
+    "required-tags",
+    "Every taggable AWS resource must carry the required tags.",
+    RequiredTags,
+)
+def required_tags(args: ResourceValidationArgs, report: Report) -> None:
     """Every configured tag is present with a non-empty value."""
     if args.resource_type not in taggable_types():
         return
@@ -73,13 +76,6 @@ def _required_tags(args: ResourceValidationArgs, report: Report) -> None:
             "config) rather than on each resource."
         )
 
-
-required_tags = resource_rule(
-    "required-tags",
-    "Every taggable AWS resource must carry the required tags.",
-    _required_tags,
-    RequiredTags,
-)
 
 POLICIES = [required_tags]
 

@@ -66,7 +66,12 @@ class NoDefaultNamespace(RuleSettings):
         ("default",), "Namespaces that workloads may not use.")
 
 
-def _namespace(args: ResourceValidationArgs, report: Report) -> None:
+@resource_rule(
+    "k8s-no-default-namespace",
+    "Kubernetes objects must not be created in the default namespace.",
+    NoDefaultNamespace,
+)
+def k8s_no_default_namespace(args: ResourceValidationArgs, report: Report) -> None:
     """Namespaced objects are placed in a namespace other than ``default``."""
     if not args.resource_type.startswith("kubernetes:") or args.resource_type.startswith(
         ("kubernetes:helm.sh", "kubernetes:yaml", "kubernetes:kustomize")
@@ -84,15 +89,11 @@ def _namespace(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-k8s_no_default_namespace = resource_rule(
-    "k8s-no-default-namespace",
-    "Kubernetes objects must not be created in the default namespace.",
-    _namespace,
-    NoDefaultNamespace,
+@resource_rule(
+    "k8s-no-host-network-or-path",
+    "Pods must not use hostNetwork/hostPID/hostIPC or hostPath volumes.",
 )
-
-
-def _host_access(args: ResourceValidationArgs, report: Report) -> None:
+def k8s_no_host_access(args: ResourceValidationArgs, report: Report) -> None:
     """Pods do not share the node's network, PID or IPC namespaces or mount its paths."""
     spec = pod_spec(args)
     if spec is None:
@@ -107,14 +108,11 @@ def _host_access(args: ResourceValidationArgs, report: Report) -> None:
         )
 
 
-k8s_no_host_access = resource_rule(
-    "k8s-no-host-network-or-path",
-    "Pods must not use hostNetwork/hostPID/hostIPC or hostPath volumes.",
-    _host_access,
+@resource_rule(
+    "k8s-no-load-balancer-service",
+    "Services of type LoadBalancer are forbidden; the NLB is owned by the infra.",
 )
-
-
-def _no_load_balancer(args: ResourceValidationArgs, report: Report) -> None:
+def k8s_no_load_balancer_service(args: ResourceValidationArgs, report: Report) -> None:
     """No Service asks the cloud controller for a load balancer."""
     if args.resource_type == SERVICE and str(get(args.props, "spec.type", "")) == "LoadBalancer":
         report(
@@ -123,12 +121,6 @@ def _no_load_balancer(args: ResourceValidationArgs, report: Report) -> None:
             "or NodePort Service behind the NLB that the infra program creates."
         )
 
-
-k8s_no_load_balancer_service = resource_rule(
-    "k8s-no-load-balancer-service",
-    "Services of type LoadBalancer are forbidden; the NLB is owned by the infra.",
-    _no_load_balancer,
-)
 
 POLICIES = [
     k8s_resource_requests_and_limits,

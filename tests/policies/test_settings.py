@@ -25,8 +25,8 @@ class Sample(RuleSettings):
 def _seen(**config):
     """The settings a validator of a rule configured by ``Sample`` reads, via the engine."""
     read = []
-    policy = resource_rule("sample-rule", "A rule for the test.", lambda a, _r: read.append(
-        Sample.read(a)), Sample)
+    policy = resource_rule("sample-rule", "A rule for the test.", Sample)(
+        lambda args, _report: read.append(Sample.read(args)))
     policy.validate(resource_args(policy, "aws:s3/bucket:Bucket", {}, **config), lambda *_: None)
     return read[0]
 
