@@ -171,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             report = _measure(args, base, ports, backing, procs)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(40)
+            measure.stop(procs)
             backing.stop()
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: report[k] for k in ("summary", "restock_visibility",

@@ -34,6 +34,7 @@ from bench.measure import (
     parse_rounds_args,
     rounds_parser,
     start,
+    stop,
     tree_cpu_seconds,
     wait_ok,
     wrk,
@@ -100,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             report = _measure(args, base, backing, procs)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(30)
+            stop(procs)
             backing.stop()
     args.out.write_text(json.dumps(report, indent=2))
     svg = args.out.with_suffix(".svg")

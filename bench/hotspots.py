@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench import compare
-from bench.measure import RESULTS, free_port, start, wait_ok, wrk
+from bench.measure import RESULTS, free_port, start, stop, wait_ok, wrk
 from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch
@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = wrk(url, script, args.seconds, 16)
                 spy.wait(args.seconds + 60)
         finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait(30)
+            stop(procs)
             backing.stop()
     own, anywhere, samples = top(raw, args.top)
     print(f"{proc_def.role} {args.endpoint}: {result['rps']:.0f} req/s under py-spy, "

@@ -88,6 +88,14 @@ class Processes:
             self.stop(name)
 
 
+def stop(procs: list[subprocess.Popen], timeout: float = 40) -> None:
+    """SIGTERM every process, then wait for each (they shut down in parallel)."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout)
+
+
 def spread(total: int, concurrency: int, call: Callable[[requests.Session, int], None]) -> None:
     """``call(session, index)`` for each index below ``total``, from ``concurrency`` threads
     that each keep one session (keep-alive) and take the next index until none is left."""
