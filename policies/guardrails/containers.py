@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pulumi_policy import ResourceValidationArgs
 
-from guardrails.pods import LONG_RUNNING, container_rule, containers, effective, pod_spec
+from guardrails.pods import LONG_RUNNING, container_rule, effective, pod_containers
 from guardrails.props import Report, get, items, label, number, truthy
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, setting
@@ -128,11 +128,8 @@ class RequestsAndLimits(RuleSettings):
 )
 def k8s_resource_requests_and_limits(args: ResourceValidationArgs, report: Report) -> None:
     """Every container sets requests and limits for the configured resources."""
-    spec = pod_spec(args)
-    if spec is None:
-        return
     kinds = RequestsAndLimits.read(args).required_resources
-    for container in containers(spec):
+    for container in pod_containers(args):
         missing = [
             f"{part}.{kind}"
             for part in ("requests", "limits")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pulumi_policy import ResourceValidationArgs
 
-from guardrails.pods import container_rule, containers, pod_spec
+from guardrails.pods import container_rule, pod_containers
 from guardrails.props import Report, get, label
 from guardrails.rules import resource_rule
 from guardrails.settings import RuleSettings, setting
@@ -67,11 +67,8 @@ class ImagePinned(RuleSettings):
 )
 def k8s_image_pinned(args: ResourceValidationArgs, report: Report) -> None:
     """Every image is pinned by a tag that is not ``latest`` (or by digest)."""
-    spec = pod_spec(args)
-    if spec is None:
-        return
     forbidden = set(ImagePinned.read(args).forbidden_tags)
-    for container in containers(spec):
+    for container in pod_containers(args):
         image = str(get(container, "image", ""))
         tag = image_tag(image)
         if tag is None or tag in forbidden:

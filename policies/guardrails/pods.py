@@ -48,6 +48,12 @@ def containers(spec: Mapping, include_init: bool = True) -> Iterator[Mapping]:
         yield from (c for c in items(get(spec, key)) if isinstance(c, Mapping))
 
 
+def pod_containers(args: ResourceValidationArgs) -> list[Mapping]:
+    """Every container of a workload object, init containers included; none for other kinds."""
+    spec = pod_spec(args)
+    return [] if spec is None else list(containers(spec))
+
+
 def container_rule(
     name: str,
     description: str,
