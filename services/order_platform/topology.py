@@ -19,12 +19,11 @@ BUS_BASE_NAME = "orders"
 
 @dataclass(frozen=True)
 class EventType:
-    """One kind of domain event, as it appears on the bus."""
+    """One kind of domain event, as it appears on the bus: its ``name`` is the EventBridge
+    ``detail-type``, its ``source`` the ``source``."""
 
     name: str
-    """The EventBridge ``detail-type``."""
     source: str
-    """The EventBridge ``source``."""
     detail_fields: tuple[str, ...]
     """Required keys of ``detail`` besides the envelope fields below."""
     description: str

@@ -53,14 +53,18 @@ DEFAULT_MAX_ATTEMPTS = 10
 
 @dataclass(frozen=True)
 class CycleReport:
-    """What one relay cycle did."""
+    """What one relay cycle did: rows claimed (held until its commit), published, rejected by
+    the bus this time (parked ones included), and parked."""
 
     claimed: int
-    """Rows this cycle took (and held until its commit)."""
     published: int
     failed: int
-    """Rows the bus rejected this time, parked ones included."""
     parked: int = 0
+
+    @property
+    def full(self) -> bool:
+        """A full batch went out, so more rows may be waiting: no pause before the next."""
+        return self.claimed >= MAX_ENTRIES_PER_CALL and self.published > 0
 
 
 class RelayWatch(Protocol):
@@ -239,8 +243,7 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
             log.info("outbox rows published", extra={"published": report.published,
                                                      "failed": report.failed,
                                                      "parked": report.parked})
-        # A full batch means more may be waiting; anything less, pause briefly.
-        if report.claimed < MAX_ENTRIES_PER_CALL or report.published == 0:
+        if not report.full:
             stop.wait(idle_seconds)
 
 
