@@ -8,7 +8,6 @@ Lag is made deterministic by pausing WAL replay on the replica, not by racing it
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 
@@ -17,21 +16,15 @@ import pytest
 
 from order_local import postgres
 from order_local.stack import APP_DB, APP_ROLE
+from tests.integration.pipeline.harness import wait_until
 from tests.support.platform import free_port
 
 DEADLINE_SECONDS = 30
 
 
-def _poll(check: Callable[[], object], what: str, timeout: float = DEADLINE_SECONDS) -> object:
-    """``check()``'s first truthy result; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
+def _poll(check: Callable[[], object], what: str) -> object:
+    """``check()``'s first truthy result; fail after ``DEADLINE_SECONDS``."""
+    return wait_until(check, timeout=DEADLINE_SECONDS, interval=0.02, what=what)
 
 
 def _scalar(dsn: dict, sql: str, params: tuple = ()) -> object:
