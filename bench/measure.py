@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 """Where the benchmarks write their reports (git ignores it)."""
@@ -198,3 +199,19 @@ def parse_rounds_args(parser: argparse.ArgumentParser,
         parser.error("wrk is not installed (make bench installs it: apt-get install wrk)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     return args
+
+
+def metric_sum(url: str, name: str) -> float:
+    """The sum of every sample named ``name`` at ``url``/metrics."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == name)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and the maximum of ``values``, rounded to 0.1; {} for none."""
+    if not values:
+        return {}
+    s = sorted(values)
+    pick = lambda p: round(s[min(len(s) - 1, int(p / 100 * len(s)))], 1)  # noqa: E731
+    return {"p50": pick(50), "p90": pick(90), "p99": pick(99), "max": round(s[-1], 1)}

@@ -1,26 +1,29 @@
 """Pipeline throughput: orders per second from POST /orders to CONFIRMED, with N workers.
 
-Self-contained and bounded: it starts its own PostgreSQL and moto server in a temporary
-directory on free 127.0.0.1 ports, the write API (gunicorn), one relay and N worker
-processes, then for each N in ``--workers``:
+Self-contained and bounded: it starts its own PostgreSQL (writer and streaming reader) and moto
+server in a temporary directory on free 127.0.0.1 ports, the write API (gunicorn), one relay
+and N worker processes, then for each N in ``--workers``:
 
 0. runs ``--warmup`` orders through, unmeasured (connections opened, first SDK calls made);
 1. creates a product with enough stock for every order;
-2. POSTs ``--orders`` orders from ``--concurrency`` threads;
-3. polls the writer until every order is CONFIRMED (or ``--timeout`` passes).
+2. measures the writer while nothing happens (``--idle-seconds``; bench/writer_watch.py);
+3. POSTs ``--orders`` orders from ``--concurrency`` threads;
+4. polls the reader until every order is CONFIRMED (or ``--timeout`` passes).
 
-It prints, per N, orders/s from the first POST to the last CONFIRMED, the POST rate,
-the POST->CONFIRMED latency percentiles (from the status history), and the CPU seconds
-each process used during the run, which shows what bounds the pipeline on this machine.
-It also divides the workers' CPU by the messages they handled and the relay's by the events it
-published (both counted by the processes' own /metrics, once the pipeline is quiet again):
-the CPU per event of each, with the emulator's and PostgreSQL's CPU apart.
+It prints, per N, orders/s from the first POST to the last CONFIRMED, the POST rate, the
+POST->CONFIRMED latency percentiles, and the CPU seconds each process used. It divides the
+workers' CPU by the messages they handled and the relay's by the events it published (counted
+by their own /metrics once the pipeline is quiet): the CPU per event of each, the emulator's
+and PostgreSQL's apart. ``writer`` gives, per order and net of the idle window's rate, the
+writer's CPU (its whole process tree), transactions, statements by kind, WAL and rows per
+table (bench/writer_cost.py), and the idle writer's figures per second.
 Then ``--reference-rounds`` pairs of alternating runs with one consumer process each: the
-project's worker, and bench/bare_worker.py, which runs the same statements and SQS calls with
-nothing around them (as bench/bare_app.py does for the APIs). The last line is their summary:
-the CPU per message of each, and per pair the bare consumer's over the worker's (1.0: the
-worker costs what the bare calls cost; lower: what the worker adds). The absolute figure
-depends on the machine; the ratio, measured in the same run, much less.
+project's worker, and bench/bare_worker.py (the same statements and SQS calls with nothing
+around them); per pair the bare consumer's CPU per message over the worker's.
+The last line is the summary: the pairs, and pgbench's TPC-B-like transaction run on the same
+writer with ``--concurrency`` clients, whose server CPU per transaction is the unit of
+``writer_cost_in_pgbench_transactions``: the median worker run's writer CPU per order in
+pgbench transactions, a figure that depends far less on the machine than either alone.
 It asserts nothing.
 
     .venv/bin/python -m bench.pipeline_load --workers 1,2,4 --orders 400
@@ -35,15 +38,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from bench.measure import Processes, free_port, spread, tree_cpu_seconds
+from bench import writer_cost
+from bench.measure import Processes, free_port, metric_sum, percentiles, spread, tree_cpu_seconds
 from bench.pairs import reference_summary, run_plan
+from bench.writer_watch import WriterWatch, pgbench_figures, summary
 from order_local import machine, stack
+from order_local import postgres as pg
 from order_local.ports import Ports
 from order_platform import launch, telemetry
 from order_platform.processes import RELAY, WORKER, WRITE_API
@@ -51,25 +57,13 @@ from order_platform.processes import RELAY, WORKER, WRITE_API
 PYTHON = sys.executable
 
 
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User+system CPU of each process and its descendants (ended ones included), by name."""
-    return {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
-
-
-def _metric_sum(url: str, name: str) -> float:
-    """The sum of every sample named ``name`` at ``url``/metrics."""
-    text = requests.get(f"{url}/metrics", timeout=10).text
-    return sum(sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples if sample.name == name)
-
-
 def _events(worker_urls: list[str], relay_url: str) -> tuple[float, float, float]:
     """Messages the workers handled, events the relay published, receives the workers made,
     so far."""
     def workers(metric: telemetry.Metric) -> float:
-        return sum(_metric_sum(u, metric.name) for u in worker_urls)
+        return sum(metric_sum(u, metric.name) for u in worker_urls)
     return (workers(telemetry.MESSAGES_HANDLED),
-            _metric_sum(relay_url, telemetry.OUTBOX_PUBLISHED.name), workers(telemetry.RECEIVES))
+            metric_sum(relay_url, telemetry.OUTBOX_PUBLISHED.name), workers(telemetry.RECEIVES))
 
 
 def _quiet(worker_urls: list[str], relay_url: str,
@@ -84,7 +78,7 @@ def _quiet(worker_urls: list[str], relay_url: str,
         now = _events(worker_urls, relay_url)
         still = now[:2] == last[:2]
         last = now
-        if still and _metric_sum(relay_url, telemetry.OUTBOX_BACKLOG.name) == 0:
+        if still and metric_sum(relay_url, telemetry.OUTBOX_BACKLOG.name) == 0:
             break
     return last
 
@@ -103,14 +97,6 @@ def _post_orders(api: str, product_id: str, total: int, concurrency: int) -> lis
     return ids
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    s = sorted(values)
-    pick = lambda p: round(s[min(len(s) - 1, int(p / 100 * len(s)))], 1)  # noqa: E731
-    return {"p50": pick(50), "p90": pick(90), "p99": pick(99), "max": round(s[-1], 1)}
-
-
 def _product(conn, stock: int) -> str:
     with conn.cursor() as cur:
         cur.execute("INSERT INTO products (sku, name, price_cents, stock) VALUES (%s, 'bench', "
@@ -121,20 +107,17 @@ def _product(conn, stock: int) -> str:
 def _wait_settled(conn, product_id: str, count: int, deadline: float) -> int:
     """Poll until ``count`` orders of the product are settled or ``deadline`` passes; how
     many are."""
-    while (done := _settled(conn, product_id)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return done
-
-
-def _settled(conn, product_id: str) -> int:
     with conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id "
-                    "WHERE l.product_id = %s AND o.status IN ('CONFIRMED', 'REJECTED')",
-                    (product_id,))
-        return cur.fetchone()[0]
+        while True:
+            cur.execute("SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.id"
+                        " WHERE l.product_id = %s AND o.status IN ('CONFIRMED', 'REJECTED')",
+                        (product_id,))
+            if (done := cur.fetchone()[0]) >= count or time.monotonic() >= deadline:
+                return done
+            time.sleep(0.05)
 
 
-def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
+def warm_up(conn, reader, api: str, *, orders: int, concurrency: int, timeout: float,
             worker_urls: list[str], relay_url: str) -> None:
     """Run ``orders`` through the pipeline, unmeasured: every process has opened its pooled
     connections (each costs a SCRAM handshake) and made its first SDK calls (which load and
@@ -142,27 +125,29 @@ def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
     once the last of their messages (the evictions) is handled."""
     product_id = _product(conn, orders)
     ids = _post_orders(api, product_id, orders, concurrency)
-    if _wait_settled(conn, product_id, len(ids), time.monotonic() + timeout) < len(ids):
+    if _wait_settled(reader, product_id, len(ids), time.monotonic() + timeout) < len(ids):
         raise RuntimeError(f"the warm-up's {orders} orders did not settle in {timeout:g}s")
     _quiet(worker_urls, relay_url)
 
 
-def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
-             pids: dict[str, int], worker_urls: list[str], relay_url: str,
-             consumer: str = "worker") -> dict:
-    """One measurement with ``workers`` consumer processes (of ``consumer``) running."""
-    product_id = _product(conn, orders)
+def run_once(reader, api: str, product_id: str, *, workers: int, orders: int,
+             concurrency: int, timeout: float, pids: dict[str, int], worker_urls: list[str],
+             relay_url: str, caught_up: Callable[[], None], consumer: str = "worker") -> dict:
+    """One measurement with ``workers`` consumer processes (of ``consumer``) running, on a
+    product made beforehand; every query of its own goes to the ``reader``, once
+    ``caught_up`` says it has replayed everything the writer had."""
     events_before = _events(worker_urls, relay_url)
-    cpu_before = _cpu_seconds(pids)
+    cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
     started = time.monotonic()
     ids = _post_orders(api, product_id, orders, concurrency)
     posted = time.monotonic()
-    done = _wait_settled(conn, product_id, len(ids), posted + timeout)
+    done = _wait_settled(reader, product_id, len(ids), posted + timeout)
     finished = time.monotonic()
     handled, published, receives = (after - before for after, before in
                           zip(_quiet(worker_urls, relay_url), events_before, strict=True))
-    cpu_after = _cpu_seconds(pids)
-    with conn.cursor() as cur:
+    cpu_after = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+    caught_up()
+    with reader.cursor() as cur:
         cur.execute(
             "SELECT extract(epoch FROM c.occurred_at - p.occurred_at) * 1000 "
             "FROM order_lines l "
@@ -186,7 +171,7 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
         "post_per_s": round(len(ids) / (posted - started), 1),
         "confirmed_per_s": round(len(latencies) / elapsed, 1),
         "seconds": round(elapsed, 2),
-        "post_to_confirmed_ms": _percentiles(latencies),
+        "post_to_confirmed_ms": percentiles(latencies),
         "cpu_seconds": {k: round(v, 2) for k, v in cpu.items()},
         "messages_handled": int(handled),
         "events_published": int(published),
@@ -212,8 +197,7 @@ def start_consumers(procs: Processes, kind: str, count: int,
     return names, urls
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Start the platform, measure each worker count, print one JSON line per run."""
+def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--orders", type=int, default=300)
@@ -224,20 +208,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300, help="per run, after POSTs")
     parser.add_argument("--reference-rounds", type=int, default=3,
                         help="pairs of one-process runs, the worker and the bare consumer")
+    parser.add_argument("--idle-seconds", type=float, default=10,
+                        help="the idle window measured on the writer before each worker run")
+    parser.add_argument("--pgbench-transactions", type=int, default=500,
+                        help="pgbench transactions per client (clients: --concurrency)")
     parser.add_argument("--pg-system-user", default=machine.DEFAULT_SYSTEM_USER,
                         help="the account PostgreSQL runs as under root")
     args = parser.parse_args(argv)
-    counts = [int(n) for n in args.workers.split(",")]
-    if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in counts)
-            and 0 <= args.reference_rounds <= 20):
+    args.counts = [int(n) for n in args.workers.split(",")]
+    if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in args.counts)
+            and 0 <= args.reference_rounds <= 20 and 0.5 <= args.idle_seconds <= 120
+            and 1 <= args.pgbench_transactions <= 100_000):
         parser.error("--orders must be 1..100000, each worker count 1..16, "
-                     "--reference-rounds 0..20")
+                     "--reference-rounds 0..20, --idle-seconds 0.5..120, "
+                     "--pgbench-transactions 1..100000")
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the platform, measure each worker count, print one JSON line per run, then the
+    summary: the pairs, and the writer against pgbench."""
+    args = _options(argv)
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         ports = Ports.free()
-        backing = stack.start_backing(Path(tmp), ports, args.pg_system_user)
+        backing = stack.start_backing(Path(tmp), ports, args.pg_system_user,
+                                      writer_settings=writer_cost.SETTINGS)
         procs = Processes(backing.contract, Path(tmp))
-        conn = None
+        conns: list = []
         try:
             api = ports.url(WRITE_API.role)
             procs.start("write-api", launch.command(WRITE_API, host="127.0.0.1",
@@ -245,36 +242,52 @@ def main(argv: list[str] | None = None) -> int:
                         f"{api}/readyz", launch.environment(WRITE_API))
             procs.start("relay", launch.command(RELAY), f"{ports.url(RELAY.role)}/readyz",
                         {**launch.environment(RELAY), "HEALTH_PORT": str(ports[RELAY.role])})
-            conn = psycopg2.connect(host="127.0.0.1", port=ports.postgres, dbname=stack.APP_DB,
-                                    user=stack.APP_ROLE,
-                                    password=(Path(tmp) / "app.password").read_text().strip())
-            conn.autocommit = True
-            runs = run_plan(counts, args.reference_rounds)
-            reference = []
-            for number, (kind, count) in enumerate(runs):
+            password = (Path(tmp) / "app.password").read_text().strip()
+            conn, reader, admin = conns[:] = [
+                psycopg2.connect(host=host, port=ports.postgres, dbname=stack.APP_DB,
+                                 user=stack.APP_ROLE, password=password)
+                for host in (backing.writer.host, backing.reader.host)] + [
+                psycopg2.connect(**backing.writer.superuser_dsn(stack.APP_DB))]
+            for c in conns:
+                c.autocommit = True
+            watch = WriterWatch(admin, backing.pg.pid, stack.APP_ROLE, stack.APP_DB,
+                                idle_seconds=args.idle_seconds)
+            reference, writer_runs = [], []
+            for number, (kind, count) in enumerate(run_plan(args.counts, args.reference_rounds)):
                 names, urls = start_consumers(procs, kind, count, args.worker_concurrency)
                 pids = {name: procs.running[name].pid for name in
                         ("write-api", "relay", *names)}
                 pids["postgres"] = backing.pg.pid
                 pids["moto"] = backing.aws.pid
                 relay_url = ports.url(RELAY.role)
-                warm_up(conn, api, orders=args.warmup, concurrency=args.concurrency,
+                warm_up(conn, reader, api, orders=args.warmup, concurrency=args.concurrency,
                         timeout=args.timeout, worker_urls=urls, relay_url=relay_url)
-                result = run_once(conn, api, workers=count, orders=args.orders,
+                product_id = _product(conn, args.orders)
+                # The worker's runs also measure the writer; the bare consumer runs its SQL.
+                before = watch.idle_window() if kind == "worker" else None
+                result = run_once(reader, api, product_id, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
-                                  worker_urls=urls, relay_url=relay_url, consumer=kind)
+                                  worker_urls=urls, relay_url=relay_url, consumer=kind,
+                                  caught_up=backing.reader.wait_caught_up)
                 result["worker_concurrency"] = args.worker_concurrency
                 result["cores"] = os.cpu_count()
+                if before is not None:
+                    result["writer"] = watch.report(before, result["orders_posted"])
+                    writer_runs.append(result["writer"])
                 print(json.dumps(result), flush=True)
-                if number >= len(counts):
+                if number >= len(args.counts):
                     reference.append(result)
                 for name in names:
                     procs.stop(name)
-            if reference:
-                print(json.dumps(reference_summary(reference)), flush=True)
+            pgbench = pgbench_figures(
+                watch, pg.bin_path("pgbench"), backing.writer.superuser_dsn(),
+                clients=args.concurrency, scale=args.concurrency,
+                transactions_per_client=args.pgbench_transactions)
+            print(json.dumps({**(reference_summary(reference) if reference else {}),
+                              **summary(writer_runs, pgbench)}), flush=True)
         finally:
-            if conn is not None:
-                conn.close()
+            for c in conns:
+                c.close()
             procs.stop_all()
             backing.stop()
     return 0

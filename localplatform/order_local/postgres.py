@@ -75,6 +75,8 @@ class LocalPostgres:
     primary: LocalPostgres | None = None
     system_user: str = machine.DEFAULT_SYSTEM_USER
     """Under root, the account the server runs as (created on first use); else ignored."""
+    settings: tuple[str, ...] = ()
+    """Extra ``name=value`` server settings, given at each start (a benchmark's statistics)."""
     _account: machine.ServerAccount | None = field(default=None, init=False, repr=False,
                                                 compare=False)
 
@@ -190,6 +192,8 @@ class LocalPostgres:
                         f"passfile='{self._passfile()}' application_name=order-reader")
             command += ["-c", "hot_standby=on", "-c", f"primary_conninfo={conninfo}",
                         "-c", f"primary_slot_name={REPLICATION_SLOT}"]
+        for setting in self.settings:
+            command += ["-c", setting]
         return command
 
     def socket_dir(self) -> Path:

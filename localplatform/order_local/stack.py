@@ -69,14 +69,16 @@ def _secret_file(path: Path) -> str:
 
 
 def start_backing(data_dir: Path, ports: Ports,
-                  pg_system_user: str = machine.DEFAULT_SYSTEM_USER) -> Backing:
+                  pg_system_user: str = machine.DEFAULT_SYSTEM_USER,
+                  writer_settings: tuple[str, ...] = ()) -> Backing:
     """Start PostgreSQL (writer and streaming reader), the emulator and the product cache;
-    create role, database, secret and topology; migrate."""
+    create role, database, secret and topology; migrate. ``writer_settings`` are extra
+    ``name=value`` settings of the writer (a benchmark's statistics)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     writer = postgres.LocalPostgres(
         data_dir=data_dir / "pgdata", port=ports.postgres,
         superuser_password=_secret_file(data_dir / "pg-superuser.password"),
-        system_user=pg_system_user,
+        system_user=pg_system_user, settings=writer_settings,
     )
     reader = writer.replica(data_dir / "pgdata-reader")
     # Whatever started is stopped again, in reverse order, if a later step fails.
