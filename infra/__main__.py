@@ -13,7 +13,7 @@ from typing import cast
 import pulumi
 import pulumi_aws as aws
 
-from infra import outputs
+from infra import outputs, writer_capacity
 from infra.capacity import POD_SIZES
 from infra.components import telemetry_pipeline
 from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs
@@ -103,6 +103,8 @@ database = Database(prefix, DatabaseArgs(
     deletion_protection=config.db_deletion_protection, final_snapshot=config.db_final_snapshot,
     log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
 
+for warning in writer_capacity.writer_warnings(config.db_instance_class, config.max_replicas):
+    pulumi.log.warn(warning)
 if config.alarm_email is None and config.stack == "prod":
     pulumi.log.warn("alarmEmail is not set: the queue alarms notify a topic nobody subscribes to "
                     "(pulumi config set alarmEmail <address> --stack prod)")

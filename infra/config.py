@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 
 from infra import accepted_values as accepted
-from infra import capacity
+from infra import capacity, writer_capacity
 from order_platform import processes, telemetry
 from order_platform.topology import QUEUES
 
@@ -117,6 +117,11 @@ class StackConfig:
     def tags(self) -> dict[str, str]:
         """The default tags every AWS resource carries (through the provider)."""
         return {"environment": self.stack, "owner": self.owner, "cost-center": self.cost_center}
+
+    @property
+    def max_replicas(self) -> dict[str, int]:
+        """Each role's HPA maximum."""
+        return {role: scale.max_replicas for role, scale in self.scales.items()}
 
     @property
     def node_pool_shape(self) -> capacity.InstanceShape:
@@ -314,6 +319,9 @@ def _database_problems(config: StackConfig) -> list[str]:
     if config.db_instance_class not in accepted.AURORA_POSTGRESQL_INSTANCE_CLASSES:
         problems.append(f"dbInstanceClass {config.db_instance_class!r} is not an Aurora "
                         "PostgreSQL instance class (infra/accepted_values.py)")
+    else:
+        problems += writer_capacity.writer_problems(config.db_instance_class,
+                                                    config.max_replicas)
     if config.db_reader_count < 0:
         problems.append("dbReaderCount must not be negative")
     if not 1 <= config.db_backup_retention_days <= 35:
