@@ -76,6 +76,7 @@ FREE = frozenset({
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "random:index/randomPassword:RandomPassword",  # a value in the state, nothing in AWS
+    "random:index/randomId:RandomId",
     # Kubernetes objects run on the nodes, which are priced; Karpenter's chart too.
     "kubernetes:helm.sh/v3:Release",
     "kubernetes:apps/v1:Deployment",

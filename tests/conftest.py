@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,19 @@ from tests.support import accounts
 
 # A green run must have run every collected test (pytest-xdist can silently skip some).
 pytest_plugins = ["tests.support.every_test_ran"]
+
+TODAY = date(2026, 12, 7)
+"""The day the suite judges EKS support windows on, whatever the machine's clock says: a
+simulated stack then passes or fails the same way on every day it runs. ``make policy`` and a
+real ``pulumi up`` use the real date."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pinned_today() -> Iterator[None]:
+    from infra.kubernetes_versions import pinned_today
+
+    with pinned_today(TODAY):
+        yield
 
 
 def free_port() -> int:
