@@ -146,7 +146,11 @@ load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     listeners=tuple(ApiListener(p.role, p.port, NODE_PORTS[p.role]) for p in apis),
     node_security_group_id=cluster.security_group_id,
     node_autoscaling_group_name=cluster.node_autoscaling_group_name,
-    deletion_protection=config.lb_deletion_protection), opts=aws_only)
+    deletion_protection=config.lb_deletion_protection,
+    # Instance targets: a system node leaving keeps its flows as long as an API may still be
+    # answering a request it took (its drain, then its shutdown grace).
+    deregistration_delay_seconds=max(p.drain_seconds + p.shutdown_grace_seconds for p in apis)),
+    opts=aws_only)
 
 # Off, nothing of the cache exists and the read API reads the Aurora reader directly.
 cache = Cache(prefix, CacheArgs(

@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from infra.capacity import COLLECTOR_SIZE
 from infra.components import iam
 from infra.components import telemetry_pipeline as pipeline
-from infra.components.workloads import RUN_AS_ID, container_security_context
+from infra.components.pod_spec import RUN_AS_ID, container_security_context
 
 ADDONS = ("cert-manager", "adot")
 """In this order: the operator's webhook needs cert-manager's certificates."""

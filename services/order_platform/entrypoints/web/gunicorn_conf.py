@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from order_platform.config import ConfigError, load_settings
+from order_platform.entrypoints.web import draining
 from order_platform.launch import PROCESS_ENV
 from order_platform.processes import WRITE_API, process
 
@@ -150,7 +151,7 @@ def on_starting(server) -> None:
 
     Checked once in the master so a bad setting stops the process with one clear
     message instead of every worker failing to boot in turn. Then the metrics directory the
-    workers will share.
+    workers will share, and no drain left marked by a container this one replaces.
     """
     try:
         load_settings()
@@ -159,3 +160,9 @@ def on_starting(server) -> None:
         sys.exit(2)
     if not os.environ.get(_MULTIPROCESS_ENV):
         os.environ[_MULTIPROCESS_ENV] = _metrics_dir()
+    draining.clear()
+
+
+def pre_request(worker, req) -> None:
+    """While the pod's preStop drains the API, close each connection after its response."""
+    draining.close_when_draining(req)
