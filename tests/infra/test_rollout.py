@@ -136,3 +136,13 @@ def test_karpenter_moves_pods_only_after_load_settles_and_one_node_at_a_time(run
             assert "behavior" not in hpa.inputs["spec"]
     assert minutes >= 3 * hpa_scale_down_window_minutes
     assert disruption["budgets"] == [{"nodes": "1"}]
+
+
+def test_the_image_base_is_pinned_by_digest_and_has_the_drains_interpreter():
+    from infra.components.pod_spec import CONTAINER_PYTHON
+
+    dockerfile = (REPO_ROOT / "services" / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE).group(1)
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base), base
+    # The preStop runs `python -m ...draining`: the official python images put it on PATH.
+    assert CONTAINER_PYTHON == "python" and base.startswith("python:")
