@@ -26,17 +26,12 @@ NODE_POOL = "workloads"
 HELM_TIMEOUT_SECONDS = 600
 """Helm waits for the controller's pods; a node of the system group may be rolling."""
 CONSOLIDATE_AFTER = "15m"
-"""How long a node's pods must stay unchanged before Karpenter may consolidate it. Each move
-costs every pod on the node a drain (the APIs' preStop and in-flight requests) and a cold
-start; the HPAs scale down after their 5-minute stabilization window, so at 5m a node emptied
-by one HPA step was consolidated while the next was still coming. Three windows: only load
-that has settled moves pods."""
+"""A node's pods unchanged this long before Karpenter may consolidate it: each move costs a pod a
+drain and a cold start, and the HPAs scale down in 5-minute windows; three, so load has settled."""
 DISRUPTION_BUDGET_NODES = "1"
-"""At most one node drained at a time by consolidation, drift or expiry: with the PDBs
-(maxUnavailable 1) and topology spread, an API never loses more than one pod per zone to it."""
+"""One node drained at a time by consolidation, drift or expiry (the PDBs: one pod each)."""
 NODE_POOL_DELETE_TIMEOUT = "20m"
-"""On destroy, deleting the NodePool waits while Karpenter drains and terminates every node
-(pods get their termination grace, EC2 takes a minute or two per instance)."""
+"""On destroy the NodePool's deletion waits for Karpenter to drain and terminate every node."""
 INTERRUPTION_RETENTION_SECONDS = 300  # an interruption notice is useless after five minutes
 INTERRUPTION_AGE_ALARM_SECONDS = 120
 """Karpenter polls its queue continuously: a notice two minutes old means no controller reads
@@ -104,8 +99,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
 
         node_role, profile, node_access = self._create_node_identity()
         queue = self._create_interruption_queue()
-        controller_role, controller_grant = self._create_controller_role(node_role, profile,
-                                                                         queue)
+        controller_role, controller_grant = self._create_controller_role(node_role, profile, queue)
         # The controller clears the finalizers of the NodeClaims, the EC2NodeClass and the
         # NodePool, and it needs its policy to terminate their instances: created after its
         # grant and deleted before it, or `destroy` waits forever on instances nobody ends.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.capacity import SURGE_PERCENT, PodSize
+from infra.capacity import HPA_CPU_TARGET_PERCENT, SURGE_PERCENT, PodSize
 from infra.components import workload_network
 from infra.components.pod_spec import (
     PART_OF,
@@ -27,7 +27,6 @@ from infra.components.pod_spec import (
 from infra.components.telemetry_pipeline import scrape_annotations
 from order_platform.processes import Process
 
-CPU_TARGET_PERCENT = 70
 CONFIG_MAP_NAME = "order-platform-config"
 REPLACE_UNREADY = "pulumi.com/replaceUnready"
 MIGRATION_DEADLINE_SECONDS = 900
@@ -207,7 +206,7 @@ class Workloads(pulumi.ComponentResource):
                   "min_replicas": spec.min_replicas, "max_replicas": spec.max_replicas,
                   "metrics": [{"type": "Resource", "resource": {
                       "name": "cpu", "target": {"type": "Utilization",
-                                                "average_utilization": CPU_TARGET_PERCENT}}}]},
+                                                "average_utilization": HPA_CPU_TARGET_PERCENT}}}]},
             opts=self._child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-{spec.name}-pdb", metadata=self._meta(spec.name, selector),
