@@ -5,15 +5,14 @@ Nothing the program deploys is looked up at deploy time: a lookup of "the newest
 whatever AWS published since the last one. Raising ``kubernetesVersion`` is the one change that
 moves these, together, and ``make preview`` shows each of them.
 
-Sources (checked 2026-12-07; re-check before adding a row, docs/deploying.md "Upgrading
-Kubernetes"): the support dates are AWS's EKS release calendar
-(docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar;
-1.36's as mirrored by endoflife.date, the page itself was not reachable from here); kube-proxy
-and CoreDNS from the EKS user guide's per-version tables; the node AMI releases from
-awslabs/amazon-eks-ami release v20260903 (and the last release before it for 1.33/1.34);
-vpc-cni, metrics-server, cert-manager and adot are what ``aws eks describe-addon-versions
---kubernetes-version <v> --addon-name <a>`` lists for the minor, as seen in pinned public
-stacks of the same minors. ``make preview`` fails on a version EKS does not offer.
+Sources (read 2026-12-07; docs/deploying.md "Upgrading Kubernetes" says how to add a row): the
+support dates are AWS's EKS release calendar (docs.aws.amazon.com/eks/latest/userguide/
+kubernetes-versions.html#kubernetes-release-calendar; 1.36's as mirrored by endoflife.date: the
+page itself was not reachable from here); kube-proxy and CoreDNS from the EKS user guide's
+per-version tables; the AMI releases are amazon-eks-ami's (v20260903 for 1.35 and 1.36).
+vpc-cni, metrics-server, cert-manager and adot were taken from public stacks pinned to these
+minors, not asked of EKS from here: ``aws eks describe-addon-versions --kubernetes-version <v>
+--addon-name <name>`` confirms them, and an ``up`` fails on a version EKS does not offer.
 """
 
 from __future__ import annotations
@@ -57,27 +56,28 @@ _COMMUNITY = {"metrics-server": "v0.8.1-eksbuild.2", "cert-manager": "v1.21.0-ek
               "adot": "v0.151.0-eksbuild.2"}
 _VPC_CNI = "v1.22.3-eksbuild.1"
 
+
+def _pinned(version: str, standard_end: date, kube_proxy: str, coredns: str,
+            node_ami_release: str) -> KubernetesRelease:
+    """A row of the table: extended support is EKS's 12 months more; Karpenter's nodes run the
+    system nodes' AMI release."""
+    return KubernetesRelease(
+        version, standard_end, standard_end.replace(year=standard_end.year + 1),
+        MappingProxyType({"vpc-cni": _VPC_CNI, "kube-proxy": kube_proxy, "coredns": coredns,
+                          **_COMMUNITY}),
+        node_ami_release=node_ami_release,
+        karpenter_ami_alias=f"al2023@v{node_ami_release.split('-')[1]}")
+
+
 RELEASES: Mapping[str, KubernetesRelease] = MappingProxyType({r.version: r for r in (
-    KubernetesRelease(
-        "1.33", date(2026, 7, 29), date(2027, 7, 29),
-        MappingProxyType({"vpc-cni": _VPC_CNI, "kube-proxy": "v1.33.10-eksbuild.13",
-                          "coredns": "v1.12.4-eksbuild.18", **_COMMUNITY}),
-        node_ami_release="1.33.8-20260304", karpenter_ami_alias="al2023@v20260304"),
-    KubernetesRelease(
-        "1.34", date(2026, 12, 2), date(2027, 12, 2),
-        MappingProxyType({"vpc-cni": _VPC_CNI, "kube-proxy": "v1.34.6-eksbuild.13",
-                          "coredns": "v1.13.2-eksbuild.11", **_COMMUNITY}),
-        node_ami_release="1.34.7-20260512", karpenter_ami_alias="al2023@v20260512"),
-    KubernetesRelease(
-        "1.35", date(2027, 3, 27), date(2028, 3, 27),
-        MappingProxyType({"vpc-cni": _VPC_CNI, "kube-proxy": "v1.35.3-eksbuild.13",
-                          "coredns": "v1.14.3-eksbuild.3", **_COMMUNITY}),
-        node_ami_release="1.35.7-20260903", karpenter_ami_alias="al2023@v20260903"),
-    KubernetesRelease(
-        "1.36", date(2027, 8, 2), date(2028, 8, 2),
-        MappingProxyType({"vpc-cni": _VPC_CNI, "kube-proxy": "v1.36.0-eksbuild.14",
-                          "coredns": "v1.14.3-eksbuild.3", **_COMMUNITY}),
-        node_ami_release="1.36.3-20260903", karpenter_ami_alias="al2023@v20260903"),
+    _pinned("1.33", date(2026, 7, 29), "v1.33.10-eksbuild.13", "v1.12.4-eksbuild.18",
+            "1.33.8-20260304"),
+    _pinned("1.34", date(2026, 12, 2), "v1.34.6-eksbuild.13", "v1.13.2-eksbuild.11",
+            "1.34.7-20260512"),
+    _pinned("1.35", date(2027, 3, 27), "v1.35.3-eksbuild.13", "v1.14.3-eksbuild.3",
+            "1.35.7-20260903"),
+    _pinned("1.36", date(2027, 8, 2), "v1.36.0-eksbuild.14", "v1.14.3-eksbuild.3",
+            "1.36.3-20260903"),
 )})
 """Every minor this program deploys, oldest first."""
 

@@ -9,13 +9,14 @@ connections it already has stay with it.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import socket
 import threading
 from dataclasses import dataclass, field
 
 import requests
+
+from order_local.chaos.proxy import pipe
 
 POLL_SECONDS = 0.2
 
@@ -103,22 +104,5 @@ class Balancer:
             client.close()
             return
         upstream.settimeout(None)
-        back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
-        back.start()
-        _pipe(client, upstream)
-        back.join()
-        client.close()
-        upstream.close()
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    """Copy until ``source`` ends, then pass the end on (half-close, then close)."""
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for sock, how in ((sink, socket.SHUT_WR), (source, socket.SHUT_RD)):
-            with contextlib.suppress(OSError):
-                sock.shutdown(how)
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
