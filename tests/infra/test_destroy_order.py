@@ -110,11 +110,10 @@ def needs(run, name: str) -> list:
     """Everything a controller needs to clear its finalizers: itself and what it depends on,
     the grants of every IAM role it is given, and the nodes' egress if it calls AWS."""
     own = controller_resources(run, name)
+    by_urn = {r.urn: r for r in run.resources}
     needed = {r.urn: r for r in own}
     for resource in own:
-        for urn in run.outlived_by(resource):
-            if any(r.urn == urn for r in run.resources):
-                needed[urn] = run.by_urn(urn)
+        needed.update((urn, by_urn[urn]) for urn in run.outlived_by(resource) if urn in by_urn)
     given = set().union(*(strings(r.inputs) for r in own))
     roles = {r.outputs["name"] for r in run.of_type(ROLE) if r.outputs["arn"] in given}
     for grant in (g for token in GRANTS for g in run.of_type(token)):
