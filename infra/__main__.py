@@ -21,7 +21,12 @@ from infra import outputs  # noqa: E402
 from infra.capacity import POD_SIZES  # noqa: E402
 from infra.components import telemetry_pipeline  # noqa: E402
 from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs  # noqa: E402
-from infra.components.cluster import Cluster, ClusterArgs, SystemNodes  # noqa: E402
+from infra.components.cluster import (  # noqa: E402
+    Cluster,
+    ClusterArgs,
+    SystemNodes,
+    running_version,
+)
 from infra.components.collector import Collector, CollectorArgs  # noqa: E402
 from infra.components.dashboard import DashboardArgs  # noqa: E402
 from infra.components.database import Database, DatabaseArgs, running_major  # noqa: E402
@@ -49,7 +54,11 @@ from infra.components.workloads import (  # noqa: E402
     WorkloadSpec,
 )
 from infra.config import StackConfigError, load_stack_config  # noqa: E402
-from infra.validation import engine_change_problems, support_warnings  # noqa: E402
+from infra.validation import (  # noqa: E402
+    engine_change_problems,
+    kubernetes_change_problems,
+    support_warnings,
+)
 from infra.wiring import contract_values  # noqa: E402
 from order_platform import processes  # noqa: E402
 from order_platform.topology import ROUTES  # noqa: E402
@@ -73,8 +82,11 @@ for warning in support_warnings(config):
 zones = tuple(aws.get_availability_zones(
     state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
     opts=invoke).names[:config.az_count])
-if engine_problems := engine_change_problems(config, running_major(f"{prefix}-db", invoke)):
-    raise StackConfigError(f"stack {config.stack!r}: " + "; ".join(engine_problems))
+# What runs now, read before anything changes: a change EKS or RDS would refuse half-way stops
+# here instead (only the Kubernetes minor and the Aurora major are read).
+if change_problems := [*kubernetes_change_problems(config, running_version(prefix, invoke)),
+                       *engine_change_problems(config, running_major(f"{prefix}-db", invoke))]:
+    raise StackConfigError(f"stack {config.stack!r}: " + "; ".join(change_problems))
 caller = aws.get_caller_identity(opts=invoke)
 partition = caller.arn.split(":")[1]
 deployer = aws.iam.get_session_context(arn=caller.arn, opts=invoke).issuer_arn

@@ -41,7 +41,8 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def __init__(self, region: str, ecr: Mapping[str, Iterable[str]] | None = None,
                  caller_role: str = CALLER_ROLE,
-                 databases: Mapping[str, str] | None = None) -> None:
+                 databases: Mapping[str, str] | None = None,
+                 clusters: Mapping[str, str] | None = None) -> None:
         self.region = region
         self.ecr = {repo: tuple(tags) for repo, tags in (ecr or {}).items()}
         """Repositories that exist in the account, with their pushed tags."""
@@ -49,6 +50,8 @@ class CloudMocks(pulumi.runtime.Mocks):
         """The IAM role whose session runs the program."""
         self.databases = dict(databases or {})
         """Aurora clusters that exist, by identifier, with the engine version they run."""
+        self.clusters = dict(clusters or {})
+        """EKS clusters that exist, by name, with the Kubernetes version they run."""
         self.invocations: list[Invocation] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -161,6 +164,18 @@ def _db_cluster(m, args):
         raise ValueError(f"DBClusterNotFoundFault: {identifier}")
     return {"clusterIdentifier": identifier, "id": identifier, "engine": "aurora-postgresql",
             "engineVersion": m.databases[identifier]}
+
+
+@_invoke("aws:eks/getClusters:getClusters")
+def _eks_clusters(m, args):
+    return {"names": sorted(m.clusters), "id": m.region, "region": m.region}
+
+
+@_invoke("aws:eks/getCluster:getCluster")
+def _eks_cluster(m, args):
+    if args["name"] not in m.clusters:
+        raise ValueError(f"ResourceNotFoundException: {args['name']}")
+    return {"name": args["name"], "id": args["name"], "version": m.clusters[args["name"]]}
 
 
 def _kubernetes(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:

@@ -164,16 +164,17 @@ def stack_config(stack: str, config_overrides: dict[str, object] | None = None) 
 def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
               ecr: Mapping[str, Iterable[str]] | None = None,
               caller_role: str | None = None,
-              databases: Mapping[str, str] | None = None) -> StackRun:
+              databases: Mapping[str, str] | None = None,
+              clusters: Mapping[str, str] | None = None) -> StackRun:
     """Run ``infra/__main__.py`` under mocks for ``stack`` and return every registered resource.
 
     ``ecr`` is what the account's registry holds (repository name -> pushed tags); by default
     the stack's repository exists with its ``imageTag`` pushed, as after a release.
     ``caller_role`` is the IAM role that runs the program; by default the stack's first
-    deployer role, as when CI deploys. ``databases`` are the Aurora clusters that exist
-    (identifier -> engine version); by default the stack's, on the major of its stack file
-    (``config_overrides`` are the change being made). Support windows are judged as of
-    ``kubernetes_versions.today()`` (tests pin it with ``pinned_today``).
+    deployer role, as when CI deploys. ``databases`` and ``clusters`` are the Aurora and EKS
+    clusters that exist (name -> version they run); by default the stack's, on the versions of
+    its stack file (``config_overrides`` are the change being made). Support windows are judged
+    as of ``kubernetes_versions.today()`` (tests pin it with ``pinned_today``).
     """
     from infra.mock_cloud import CALLER_ROLE, CloudMocks  # pulumi loads only when a stack runs
 
@@ -184,10 +185,12 @@ def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
     if caller_role is None:
         deployers = json.loads(config.get(_qualify(project, "clusterDeployerRoleArns"), "[]"))
         caller_role = deployers[0] if deployers else CALLER_ROLE
+    deployed = stack_config(stack)
     if databases is None:
-        deployed = stack_config(stack)[_qualify(project, "dbEngineVersion")]
-        databases = {f"{project}-{stack}-db": f"{deployed}.8"}
-    return _run(stack, config, CloudMocks(_region(config), ecr, caller_role, databases))
+        databases = {f"{project}-{stack}-db": f"{deployed[_qualify(project, 'dbEngineVersion')]}.8"}
+    if clusters is None:
+        clusters = {f"{project}-{stack}": deployed[_qualify(project, "kubernetesVersion")]}
+    return _run(stack, config, CloudMocks(_region(config), ecr, caller_role, databases, clusters))
 
 
 def typed_config(run: StackRun):

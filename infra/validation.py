@@ -199,6 +199,23 @@ def _cache_problems(config: StackConfig) -> list[str]:
     return problems
 
 
+def kubernetes_change_problems(config: StackConfig, running: str | None) -> list[str]:
+    """A move from the Kubernetes version the cluster runs that EKS would refuse half-way."""
+    wanted = config.kubernetes_version
+    if running is None or running == wanted:
+        return []
+    have, want = (int(version.split(".")[1]) for version in (running, wanted))
+    if want < have:
+        return [f"kubernetesVersion {wanted} is below the version the cluster runs ({running}; "
+                "AWS upgrades a cluster left past its support): EKS cannot downgrade, set "
+                f"kubernetesVersion {running}"]
+    if want > have + 1:
+        return [f"kubernetesVersion {wanted} is {want - have} minors above the cluster's "
+                f"{running}: EKS upgrades one minor at a time; set 1.{have + 1}, `up`, then the "
+                "next (docs/deploying.md, Upgrading Kubernetes)"]
+    return []
+
+
 def engine_change_problems(config: StackConfig, running_major: str | None) -> list[str]:
     """A move from the Aurora major the cluster runs to ``dbEngineVersion`` that is not explicit.
 

@@ -66,6 +66,17 @@ class ClusterArgs:
     to join, and on destroy it outlives them and everything running on them (Karpenter)."""
 
 
+def running_version(name: str, opts: pulumi.InvokeOptions) -> str | None:
+    """The Kubernetes minor the stack's cluster runs now; None before its first `up`.
+
+    Read so that a jump of more than one minor, or a version AWS upgraded the cluster past at
+    the end of its support, is refused before anything changes (EKS refuses both half-way).
+    """
+    if name not in aws.eks.get_clusters(opts=opts).names:
+        return None
+    return aws.eks.get_cluster(name=name, opts=opts).version
+
+
 def access_entry_name(role_arn: str) -> str:
     """A logical-name suffix per role that does not move when the lists are reordered."""
     return f"{role_arn.rsplit('/', 1)[-1]}-{hashlib.sha256(role_arn.encode()).hexdigest()[:6]}"

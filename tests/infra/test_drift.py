@@ -116,7 +116,8 @@ def test_every_add_on_is_the_version_pinned_for_the_clusters_kubernetes(run):
 
 
 def test_raising_kubernetes_version_moves_nodes_and_add_ons_with_the_control_plane(stack_runs):
-    before = run_stack("dev", {"kubernetesVersion": "1.35"})
+    before = run_stack("dev", {"kubernetesVersion": "1.35"},
+                       clusters={"order-platform-dev": "1.35"})
     after = stack_runs["dev"]
     assert config_value(after, "kubernetesVersion") == "1.36"
     assert one(after, CLUSTER).inputs["version"] == "1.36"

@@ -29,6 +29,8 @@ TIME_DEPENDENT_INVOKES = {
     "aws:ecr/getImages:getImages": "the digest of imageTag",
     "aws:rds/getClusters:getClusters": "whether the Aurora cluster exists yet",
     "aws:rds/getCluster:getCluster": "the major it runs (its minor, which AWS moves, is unused)",
+    "aws:eks/getClusters:getClusters": "whether the EKS cluster exists yet",
+    "aws:eks/getCluster:getCluster": "the minor it runs (AWS moves it past its support: caught)",
 }
 """The only invokes whose answer may change between two runs, and what they tell."""
 DEPLOYED_ADDONS = (*cluster.NETWORK_ADDONS, *cluster.NODE_ADDONS, *collector.ADDONS)
@@ -106,7 +108,8 @@ def test_support_windows(version, support, day, refused, warned):
 def test_a_version_past_its_support_is_refused_before_anything_is_created():
     with pytest.raises(StackConfigError, match="left EKS standard support on 2026-12-02"):
         run_stack("dev", {"kubernetesVersion": "1.34"})
-    extended = run_stack("dev", {"kubernetesVersion": "1.34", "clusterSupportType": "EXTENDED"})
+    extended = run_stack("dev", {"kubernetesVersion": "1.34", "clusterSupportType": "EXTENDED"},
+                         clusters={"order-platform-dev": "1.34"})
     assert one(extended, "aws:eks/cluster:Cluster").inputs["version"] == "1.34"
 
 
@@ -114,3 +117,22 @@ def test_a_pinned_day_ends_with_its_block():
     with versions.pinned_today(date(2030, 1, 1)):
         assert versions.today() == date(2030, 1, 1)
     assert versions.today() == TODAY  # the suite's own pin, restored
+
+
+@pytest.mark.parametrize(("running", "wanted", "refusal"), [
+    ("1.34", "1.36", "EKS upgrades one minor at a time; set 1.35"),
+    ("1.36", "1.35", "EKS cannot downgrade, set kubernetesVersion 1.36"),  # AWS upgraded it
+])
+def test_a_move_eks_would_refuse_half_way_is_refused_before_anything_is_created(
+        running, wanted, refusal):
+    with pytest.raises(StackConfigError, match=refusal):
+        run_stack("dev", {"kubernetesVersion": wanted, "clusterSupportType": "EXTENDED"},
+                  clusters={"order-platform-dev": running})
+
+
+def test_one_minor_up_and_a_new_cluster_on_any_version_are_accepted():
+    up_one = run_stack("dev", {"kubernetesVersion": "1.36"},
+                       clusters={"order-platform-dev": "1.35"})
+    assert one(up_one, "aws:eks/cluster:Cluster").inputs["version"] == "1.36"
+    fresh = run_stack("dev", {"kubernetesVersion": "1.35"}, clusters={})
+    assert one(fresh, "aws:eks/cluster:Cluster").inputs["version"] == "1.35"
