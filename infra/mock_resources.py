@@ -25,7 +25,8 @@ def short_hash(text: str, length: int = 8) -> str:
 def new_aws_resource(m, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
     """(id, state) of a new AWS resource: its inputs plus what AWS computes."""
     state = dict(args.inputs)
-    name = state.get("name") if isinstance(state.get("name"), str) else args.name
+    given = state.get("name")
+    name = given if isinstance(given, str) else str(args.name)
     builder = _BUILDERS.get(args.typ)
     if builder is None:
         state.setdefault("arn", m.arn(args.typ, name))

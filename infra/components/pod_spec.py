@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 
@@ -53,7 +54,7 @@ class WorkloadSpec:
     @property
     def port(self) -> int:
         """The API port, or the health port of a background process: where probes answer."""
-        return self.process.probe_port
+        return cast(int, self.process.probe_port)  # every deployed process has one
 
     @property
     def port_name(self) -> str:

@@ -39,7 +39,7 @@ def egress_policies(prefix: str, args, meta: Callable[[str], dict],
                     opts: pulumi.ResourceOptions) -> list[k8s.networking.v1.NetworkPolicy]:
     """Default deny, and the egress every pod needs: DNS, AWS endpoints, the database, and the
     cache and collector when the stack has them."""
-    everyone: dict = {}
+    everyone: dict[str, object] = {}
     policies = {
         "default-deny": {"pod_selector": everyone, "policy_types": ["Ingress", "Egress"]},
         "allow-dns": {"pod_selector": everyone, "policy_types": ["Egress"], "egress": [{

@@ -8,6 +8,7 @@ template is ``pod_spec``'s, the NetworkPolicies ``workload_network``'s.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -61,8 +62,8 @@ class WorkloadsArgs:
     """``<ecr url>:<tag>@sha256:<digest>``; never ``latest``."""
     release: str
     """The image tag: names the migration Job so each release migrates once."""
-    config_data: dict[str, pulumi.Input[str]]
-    role_arns: dict[str, pulumi.Input[str]]
+    config_data: Mapping[str, pulumi.Input[str]]
+    role_arns: Mapping[str, pulumi.Input[str]]
     """IRSA role per ServiceAccount: every workload name plus the migration's."""
     workloads: tuple[WorkloadSpec, ...]
     migration: Process

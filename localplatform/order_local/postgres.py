@@ -333,7 +333,7 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
             proc.kill()
             proc.wait()
     # The socket directory is the argument after -k in the command we built.
-    args = list(proc.args)
+    args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
     if "-k" in args:
         shutil.rmtree(args[args.index("-k") + 1], ignore_errors=True)
 
