@@ -25,8 +25,8 @@ import requests
 
 from order_platform import launch
 from order_platform.processes import WRITE_API
-from tests.support.platform import free_port
 from tests.support.balancer import Balancer
+from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
 
 pytestmark = pytest.mark.e2e
