@@ -31,8 +31,7 @@ CONSOLIDATE_AFTER = "15m"
 drain and a cold start, and the HPAs scale down in 5-minute windows; three, so load has settled."""
 DISRUPTION_BUDGET_NODES = "1"
 """One node drained at a time by consolidation, drift or expiry (the PDBs: one pod each)."""
-NODE_POOL_DELETE_TIMEOUT = "20m"
-"""On destroy the NodePool's deletion waits for Karpenter to drain and terminate every node."""
+NODE_POOL_DELETE_TIMEOUT = "20m"  # destroy waits for Karpenter to drain and end every node
 INTERRUPTION_RETENTION_SECONDS = 300  # an interruption notice is useless after five minutes
 INTERRUPTION_AGE_ALARM_SECONDS = 120
 """Karpenter polls its queue continuously: a notice two minutes old means no controller reads
