@@ -5,7 +5,7 @@ Pods scale out; the writer does not: every order's transactions go to the one wr
 instance, so its CPU is the platform's ceiling once the pods can outrun it. The figures come
 from ``make bench-pipeline`` (README, "Capacity model"; docs/performance.md): the writer's CPU
 per order, and per pod of each role the orders/s it carries at its HPA target.
-``infra/config.py`` refuses maxima that would take more than the writer's whole CPU, and
+``infra/validation.py`` refuses maxima that would take more than the writer's whole CPU, and
 warns where they take more than its target share (or a burstable class's baseline).
 """
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from order_platform.config import ConfigError, load_settings
+from order_platform.entrypoints.web import draining
 from order_platform.launch import PROCESS_ENV
 from order_platform.processes import WRITE_API, process
 
@@ -137,7 +138,7 @@ def on_starting(server: Any) -> None:
 
     Checked once in the master so a bad setting stops the process with one clear
     message instead of every worker failing to boot in turn. Then the metrics directory the
-    workers will share.
+    workers will share, and no drain left marked by a container this one replaces.
     """
     try:
         load_settings()
@@ -146,3 +147,9 @@ def on_starting(server: Any) -> None:
         sys.exit(2)
     if not os.environ.get(_MULTIPROCESS_ENV):
         os.environ[_MULTIPROCESS_ENV] = _metrics_dir()
+    draining.clear()
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """While the pod's preStop drains the API, close each connection after its response."""
+    draining.close_when_draining(req)
