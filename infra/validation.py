@@ -3,8 +3,8 @@
 Each ``_<area>_problems`` returns what is wrong, in words that name the key and the fix;
 ``validate`` raises them all at once, before anything is created. What AWS takes only from a
 list is in ``infra/accepted_values.py``, what the nodes hold in ``infra/capacity.py``, what the
-writer takes in ``infra/writer_capacity.py``, and the
-Kubernetes versions with their support windows in ``infra/kubernetes_versions.py``.
+writer takes in ``infra/writer_capacity.py``, and the Kubernetes versions with their support
+windows in ``infra/kubernetes_versions.py``.
 """
 
 from __future__ import annotations
