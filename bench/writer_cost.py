@@ -151,6 +151,7 @@ class Usage:
         }
 
 
+_PREPARE = re.compile(r"^\s*PREPARE\s+\w+\s+AS\s+", re.I)
 _VERB = re.compile(r"^\s*(WITH|INSERT INTO|UPDATE|DELETE FROM|SELECT|[A-Z]+)\b\s*", re.I)
 # A FROM followed by "(" is a function's argument (extract(epoch FROM now() ...)), not a table.
 _TABLE = re.compile(r"\b(?:INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)|\bFROM\s+(\w+)\b(?!\s*\()",
@@ -161,6 +162,7 @@ def statement_kind(query: str) -> str:
     """A statement's verb and first table ("INSERT outbox", "SELECT outbox FOR UPDATE",
     "COMMIT");
     a WITH names the tables it writes ("WITH INSERT orders, INSERT order_lines")."""
+    query = _PREPARE.sub("", query, count=1)  # a prepared statement's calls are its own
     match = _VERB.match(query)
     if match is None:
         return "other"

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-WRITER_CPU_MS_PER_ORDER = 3.8
-"""The writer's CPU per order (its whole process tree, net of idle), `make bench-pipeline`."""
+WRITER_CPU_MS_PER_ORDER = 3.9
+"""The writer's CPU per order (its whole process tree, gross: idle polling included), the
+median of four `make bench-pipeline` runs of 300 orders (2026-12-07: 4.70, 3.93, 3.70, 3.80)."""
 WRITER_TARGET_UTILIZATION = 0.7
 """The share of the writer's CPU the model plans to use, as the HPAs' 70 % target: the rest
 is for bursts, vacuum and checkpoints, and for failover onto a cold instance."""

@@ -65,6 +65,7 @@ def test_net_takes_away_the_idle_rate_over_as_many_seconds_and_never_goes_negati
     (processed_events.CLAIM_ORDER, "WITH INSERT processed_events"),
     (products.DEDUCT, "UPDATE products"),
     ("BEGIN", "BEGIN"), ("COMMIT", "COMMIT"), ("SAVEPOINT deduct", "SAVEPOINT"),
+    ("PREPARE op_3 AS UPDATE outbox SET published_at = now()", "UPDATE outbox"),
 ])
 def test_statement_kinds_name_the_verb_and_the_table(query, kind):
     assert statement_kind(query) == kind
