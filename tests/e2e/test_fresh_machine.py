@@ -86,7 +86,7 @@ def test_postgres_gets_the_account_it_needs_from_nothing(tmp_path):
             expected = pwd.getpwnam(user).pw_uid if AS_ROOT else os.geteuid()
             assert _tree_uids(proc.pid) == {expected}
             assert (tmp_path / "pgdata").stat().st_uid == expected
-            assert server._scalar("SELECT 1") == 1
+            assert server.scalar("SELECT 1") == 1
         finally:
             postgres.stop(proc)
         if not AS_ROOT:
@@ -239,7 +239,7 @@ def test_a_socket_directory_left_by_a_killed_server_does_not_stop_the_next(tmp_p
         stale.chmod(0o1777)
     proc = server.start()
     try:
-        assert server._scalar("SELECT 1") == 1
+        assert server.scalar("SELECT 1") == 1
     finally:
         postgres.stop(proc)
     assert not stale.exists()
