@@ -163,7 +163,9 @@ monitoring = Monitoring(prefix, MonitoringArgs(
         dead_letter_queues=(*messaging.dead_letter_queue_names, nodes.dlq_name),
         collector_enabled=config.collector_enabled),
     thresholds=ApiAlarmThresholds(error_rate_percent=config.api_error_rate_alarm_percent,
-                                  p99_seconds=config.api_latency_p99_alarm_seconds),
+                                  p99_seconds=config.api_latency_p99_alarm_seconds,
+                                  min_requests=config.api_alarm_min_requests),
+    processes=processes.DEPLOYED,
     alarm_topic_arn=messaging.alarm_topic_arn, alarm_topic_policy=messaging.alarm_topic_policy),
     opts=aws_only)
 

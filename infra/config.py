@@ -102,6 +102,8 @@ class StackConfig:
     """The API alarm fires when more than this share of an API's requests answer 5xx."""
     api_latency_p99_alarm_seconds: float = 1.0
     """The API alarm fires when an API's p99 exceeds this; a bucket bound of the histogram."""
+    api_alarm_min_requests: int = 100
+    """Below this many requests a minute, an API alarm does not count the minute as bad."""
     cache_enabled: bool = False
     """The product cache (ElastiCache for Valkey); off, nothing of it is created."""
     cache_node_type: str = "cache.t4g.small"
@@ -187,6 +189,7 @@ def load_stack_config() -> StackConfig:
         trace_sample_percent=cfg.require_int("traceSamplePercent"),
         api_error_rate_alarm_percent=cfg.require_float("apiErrorRateAlarmPercent"),
         api_latency_p99_alarm_seconds=cfg.require_float("apiLatencyP99AlarmSeconds"),
+        api_alarm_min_requests=cfg.require_int("apiAlarmMinRequests"),
         cache_enabled=cfg.require_bool("cacheEnabled"),
         cache_node_type=cfg.require("cacheNodeType"),
         cache_replicas=cfg.require_int("cacheReplicaCount"),
@@ -340,6 +343,8 @@ def _observability_problems(config: StackConfig) -> list[str]:
     if not 0 < config.api_error_rate_alarm_percent < 100:
         problems.append("apiErrorRateAlarmPercent must be above 0 and below 100 (a percentage "
                         "of an API's requests)")
+    if config.api_alarm_min_requests < 1:
+        problems.append("apiAlarmMinRequests must be at least 1 (requests a minute)")
     bounds = telemetry.HTTP_DURATION.buckets
     # The alarm counts the requests slower than the threshold, which only a bucket bound
     # of the histogram tells exactly.
