@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from order_platform.config import ConfigError, load_settings
+from order_platform.entrypoints.web import unfinished_requests
 from order_platform.launch import PROCESS_ENV
 from order_platform.processes import WRITE_API, process
 
@@ -130,10 +131,22 @@ def _metrics_dir() -> str:
     return tempfile.mkdtemp(prefix=f"order-platform-metrics-{os.getpid()}-", dir=base)
 
 
+def pre_request(worker, req) -> None:
+    """A request starts: into the worker's ledger of unfinished requests."""
+    unfinished_requests.began(req.method, req.path)
+
+
+def post_request(worker, req, environ, resp) -> None:
+    """The request ended, answered or not: out of the ledger."""
+    unfinished_requests.ended()
+
+
 def child_exit(server, worker) -> None:
-    """A worker ended: its gauges leave the live sums; its counters stay counted."""
+    """A worker ended: what it never answered counts as 5xx (504 after gunicorn's timeout,
+    502 after a crash); its gauges leave the live sums; its counters stay counted."""
     from prometheus_client import multiprocess
 
+    unfinished_requests.count_unfinished(worker.pid, timed_out=worker.aborted)
     multiprocess.mark_process_dead(worker.pid)
 
 
