@@ -217,6 +217,7 @@ else:
         collector=CollectorAccess(
             namespace=collector.namespace, service_account=collector.service_account,
             otlp_ports=(telemetry_pipeline.OTLP_HTTP_PORT, telemetry_pipeline.OTLP_GRPC_PORT),
+            pod_labels=collector.pod_labels,
         ) if collector else None,
     ), opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     namespace = workloads.namespace_name

@@ -75,6 +75,13 @@ def latency_bounds() -> tuple[str, ...]:
     return (*(le_label(b) for b in LATENCY.buckets), le_label(math.inf))
 
 
+def collector_pod_labels(name: str = NAME, namespace: str = NAMESPACE) -> dict[str, str]:
+    """The selector labels the OpenTelemetry operator gives the collector's pods (immutable, as
+    a Deployment's selector is)."""
+    return {"app.kubernetes.io/component": "opentelemetry-collector",
+            "app.kubernetes.io/instance": f"{namespace}.{name}"}
+
+
 def otlp_endpoint(name: str, namespace: str) -> str:
     """``OTEL_EXPORTER_OTLP_ENDPOINT``: the collector Service the operator makes for ``name``."""
     return f"http://{name}{SERVICE_SUFFIX}.{namespace}.svc.cluster.local:{OTLP_HTTP_PORT}"

@@ -92,6 +92,8 @@ class CollectorAccess:
     namespace: pulumi.Input[str]
     service_account: str
     otlp_ports: tuple[int, ...]
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    """Labels that select the collector's pods: each process admits them to its metrics port."""
 
 
 @dataclass(frozen=True)
@@ -320,19 +322,24 @@ class Workloads(pulumi.ComponentResource):
             opts=self._child)
 
     def _allow_ingress(self, spec: WorkloadSpec) -> k8s.networking.v1.NetworkPolicy:
-        if spec.node_port:
-            # Clients arrive through the NLB, whose security group already limits them to the
-            # configured CIDRs; client IPs are preserved, so any source may reach this port.
-            sources: list[dict] = []
-        else:
-            sources = [{"ip_block": {"cidr": self._args.vpc_cidr}}]  # kubelet probes only
+        port = [{"port": spec.port, "protocol": "TCP"}]
+        # Clients arrive through the NLB, whose security group already limits them to the
+        # configured CIDRs; client IPs are preserved, so any source may reach an API's port.
+        rules = [{"ports": port}] if spec.node_port else []
+        collector = self._args.collector
+        if collector is not None:
+            # Scraped by intent: the collector's pods, on the port /metrics answers on, whatever
+            # the other rules admit. (A daemon's probes need no rule: the kubelet connects from
+            # the node's own address, which the VPC CNI's policy agent always admits.)
+            rules.append({"from": [{
+                "namespace_selector": {"match_labels": {
+                    "kubernetes.io/metadata.name": collector.namespace}},
+                "pod_selector": {"match_labels": collector.pod_labels}}], "ports": port})
         return k8s.networking.v1.NetworkPolicy(
             f"{self._name}-{spec.name}-ingress",
             metadata=self._meta(f"{spec.name}-ingress"),
             spec={"pod_selector": {"match_labels": labels(spec.name)},
-                  "policy_types": ["Ingress"],
-                  "ingress": [{**({"from": sources} if sources else {}),
-                               "ports": [{"port": spec.port, "protocol": "TCP"}]}]},
+                  "policy_types": ["Ingress"], "ingress": rules},
             opts=self._child)
 
     def _create_network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
