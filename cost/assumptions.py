@@ -36,6 +36,13 @@ DB_BASE_GB = 10
 """Aurora storage before the month's orders: catalogue, indexes, system tables."""
 DB_BYTES_PER_ORDER = 4096
 """An order, its lines, its outbox row and processed-event rows, with indexes."""
+BACKUP_COPIES_PER_MONTH = HOURS_PER_MONTH / 24
+"""The backup plan copies one snapshot a day to the second region."""
+# Each copy of an Aurora cluster snapshot to another region is a full copy of the volume (Aurora
+# copies no increments), so the copies kept cost the volume times their number, and each day's
+# copy crosses regions whole. The plan's snapshots in the stack's region are kept no longer than
+# Aurora's automated backups and bill nothing beyond them (the free allowance of a cluster's
+# backup storage is its volume); they are not priced.
 DB_IOS_PER_ORDER = 12
 """Aurora storage I/Os per order (Aurora bills log writes in 4 KB units and reads that miss the
 buffer cache): the order's rows and indexes, the relay's outbox update, the consumers' writes."""

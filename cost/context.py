@@ -36,6 +36,11 @@ class Traffic:
         return self.orders
 
     @property
+    def database_gb(self) -> float:
+        """Aurora's volume after a month of orders."""
+        return assume.DB_BASE_GB + self.orders * assume.DB_BYTES_PER_ORDER / 1e9
+
+    @property
     def events(self) -> float:
         """Events put on the bus: one per route's event type per order."""
         return self.orders * sum(len(route.event_types) for route in ROUTES)

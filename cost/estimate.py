@@ -7,6 +7,7 @@ resource cannot go uncounted.
 
 from __future__ import annotations
 
+from cost import recovery  # noqa: F401 (its rules register themselves, as those of cost.rules)
 from cost.context import Context
 from cost.lines import Estimate
 from cost.prices import PriceTable

@@ -72,6 +72,8 @@ def queries(region: str) -> dict[str, Query]:
                                               databaseEngine="Aurora PostgreSQL"),
         "rds:aurora-io-million": _usage("AmazonRDS", region, "Aurora:StorageIOUsage",
                                         databaseEngine="Aurora PostgreSQL"),
+        "rds:aurora-backup-gb-month": _usage("AmazonRDS", region, "Aurora:BackupUsage",
+                                             databaseEngine="Aurora PostgreSQL"),
         "sqs:request-million": _usage("AWSQueueService", region, "Requests-Tier1"),
         "events:custom-event-million": _usage("AWSEvents", region, "Event-64K-Chunks"),
         "logs:ingest-gb": _usage("AmazonCloudWatch", region, "DataProcessing-Bytes"),
@@ -85,6 +87,10 @@ def queries(region: str) -> dict[str, Query]:
                                               "AWSSecretsManager-Secrets"),
         "ecr:storage-gb-month": _usage("AmazonECR", region, "TimedStorage-ByteHrs"),
     }
+    for other, prefix in USAGE_PREFIX.items():
+        if other != region and prefix:  # EU-EUC1-AWS-Out-Bytes: from EU (Ireland) to Frankfurt
+            table[f"transfer:inter-region-gb:{other}"] = _usage(
+                "AWSDataTransfer", region, f"{prefix}AWS-Out-Bytes")
     for instance_type in capacity.INSTANCE_SHAPES:
         table[f"ec2:instance-hour:{instance_type}"] = _ec2(instance_type, region)
     for node_type in accepted_values.CACHE_NODE_TYPES:

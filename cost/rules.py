@@ -40,6 +40,8 @@ RULES: dict[str, Rule] = {}
 FREE = frozenset({
     # No charge of their own: what they do is priced where it is billed.
     "aws:autoscaling/attachment:Attachment",
+    "aws:backup/selection:Selection",
+    "aws:backup/vault:Vault",  # what it stores is priced on the plan (cost/recovery.py)
     "aws:cloudwatch/eventRule:EventRule",  # events are priced on the bus
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
@@ -195,7 +197,7 @@ def _db_instance(r: SimulatedResource, c: Context) -> Iterator[Line]:
 
 @rule("aws:rds/cluster:Cluster")
 def _db_storage(r: SimulatedResource, c: Context) -> Iterator[Line]:
-    stored = assume.DB_BASE_GB + c.traffic.orders * assume.DB_BYTES_PER_ORDER / GB
+    stored = c.traffic.database_gb
     yield c.line(r, "Aurora storage (after a month of orders)", stored, "GB-month",
                  "rds:aurora-storage-gb-month")
     ios = (c.traffic.orders * assume.DB_IOS_PER_ORDER
@@ -293,7 +295,8 @@ def _collector(r: SimulatedResource, c: Context) -> Iterator[Line]:
     # creates besides are CloudWatch metrics and X-Ray traces.
     apis = sum(p.kind is processes.Kind.API for p in processes.DEPLOYED)
     metrics = (apis * (1 + assume.STATUS_CLASSES_SEEN + len(pipeline.latency_bounds()))
-               + len(pipeline.OUTBOX_GAUGES) + assume.FINAL_STATUSES)
+               + len(pipeline.OUTBOX_GAUGES) + assume.FINAL_STATUSES
+               + len(processes.DEPLOYED))  # each process's pool bound: the daemons' heartbeat
     yield c.line(r, f"{metrics} CloudWatch metrics (EMF)", metrics, "metric-month",
                  "cloudwatch:metric-month")
     percent = r.inputs["spec"]["config"]["processors"]["probabilistic_sampler"][

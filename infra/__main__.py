@@ -20,11 +20,13 @@ import pulumi_aws as aws  # noqa: E402
 from infra import outputs  # noqa: E402
 from infra.capacity import POD_SIZES  # noqa: E402
 from infra.components import telemetry_pipeline  # noqa: E402
+from infra.components.backup import Backup, BackupArgs  # noqa: E402
 from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs  # noqa: E402
 from infra.components.cluster import Cluster, ClusterArgs, SystemNodes  # noqa: E402
 from infra.components.collector import Collector, CollectorArgs  # noqa: E402
 from infra.components.dashboard import DashboardArgs  # noqa: E402
 from infra.components.database import Database, DatabaseArgs  # noqa: E402
+from infra.components.database_restore import cluster_identifier  # noqa: E402
 from infra.components.identity import (  # noqa: E402
     CacheSecretGrant,
     ServiceIdentities,
@@ -96,7 +98,7 @@ cluster = Cluster(prefix, ClusterArgs(
     log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
 
 database = Database(prefix, DatabaseArgs(
-    identifier=f"{prefix}-db", vpc_id=network.vpc_id,
+    identifier=cluster_identifier(f"{prefix}-db", config.db_restore), vpc_id=network.vpc_id,
     isolated_subnet_ids=network.isolated_subnet_ids, availability_zones=zones,
     client_security_group_id=cluster.security_group_id,
     engine_version=config.db_engine_version,
@@ -105,7 +107,15 @@ database = Database(prefix, DatabaseArgs(
     reader_count=config.db_reader_count, database_name=config.db_name,
     backup_retention_days=config.db_backup_retention_days,
     deletion_protection=config.db_deletion_protection, final_snapshot=config.db_final_snapshot,
-    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
+    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn,
+    restore=config.db_restore), opts=aws_only)
+
+# Off (no dbBackupCopyRegion), Aurora's own backups in this region are the only ones.
+backup = Backup(prefix, BackupArgs(
+    prefix=prefix, cluster_arn=database.cluster.arn, copy_region=config.db_backup_copy_region,
+    retention_days=config.db_backup_retention_days,
+    copy_retention_days=config.db_backup_copy_retention_days, tags=config.tags),
+    opts=aws_only) if config.db_backup_copy_region else None
 
 if config.alarm_email is None and config.stack == "prod":
     pulumi.log.warn("alarmEmail is not set: the queue alarms notify a topic nobody subscribes to "

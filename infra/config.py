@@ -17,6 +17,7 @@ import pulumi
 
 from infra import accepted_values as accepted
 from infra import capacity
+from infra.components.database_restore import DatabaseRestore
 from order_platform import processes, telemetry
 from order_platform.topology import QUEUES
 
@@ -24,6 +25,7 @@ NAT_STRATEGIES = ("single", "per-az")
 OPEN_CIDR = "0.0.0.0/0"
 MIN_AGE_ALARM_SECONDS = 60  # SQS publishes its metrics once a minute
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
 
 class StackConfigError(ValueError):
@@ -109,6 +111,11 @@ class StackConfig:
     cache_node_type: str = "cache.t4g.small"
     cache_replicas: int = 0
     """Replicas besides the primary, each in another AZ; one or more turns failover on."""
+    db_backup_copy_region: str = ""
+    """Empty: no copies. Else AWS Backup copies a daily snapshot of the cluster to this region."""
+    db_backup_copy_retention_days: int = 14
+    db_restore: DatabaseRestore | None = None
+    """Set: the cluster is created from a snapshot or a point in time (``dbRestore``)."""
 
     @property
     def prefix(self) -> str:
@@ -193,6 +200,9 @@ def load_stack_config() -> StackConfig:
         cache_enabled=cfg.require_bool("cacheEnabled"),
         cache_node_type=cfg.require("cacheNodeType"),
         cache_replicas=cfg.require_int("cacheReplicaCount"),
+        db_backup_copy_region=(cfg.get("dbBackupCopyRegion") or "").strip(),
+        db_backup_copy_retention_days=cfg.require_int("dbBackupCopyRetentionDays"),
+        db_restore=DatabaseRestore.from_config(cfg.get_object("dbRestore")),
     )
     validate(config)
     return config
@@ -321,7 +331,13 @@ def _database_problems(config: StackConfig) -> list[str]:
         problems.append("dbReaderCount must not be negative")
     if not 1 <= config.db_backup_retention_days <= 35:
         problems.append("dbBackupRetentionDays must be between 1 and 35")
-    return problems
+    if config.db_backup_copy_region in (config.region,) or (
+            config.db_backup_copy_region and not _REGION.fullmatch(config.db_backup_copy_region)):
+        problems.append(f"dbBackupCopyRegion must be another AWS region than {config.region}, "
+                        f"not {config.db_backup_copy_region!r}")
+    if config.db_backup_copy_retention_days < 1:
+        problems.append("dbBackupCopyRetentionDays must be at least 1")
+    return problems + (config.db_restore.problems() if config.db_restore else [])
 
 
 def _alarm_problems(config: StackConfig) -> list[str]:

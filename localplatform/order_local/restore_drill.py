@@ -52,6 +52,8 @@ class Findings:
     """Recovery point: how long before the restore point the newest restored commit was."""
     rto_seconds: float
     """From the writer's loss to a restored, promoted cluster answering queries."""
+    after_seconds: float
+    """How long the orders placed after the restore point took: what the restore discards."""
     wal_segments_archived: int
 
     @property
@@ -66,8 +68,9 @@ class Findings:
             f"  orders acknowledged before the restore point: {self.acknowledged_before}, "
             f"missing after the restore: {len(self.missing)}, incomplete: "
             f"{len(self.incomplete)}",
-            f"  orders placed after it: {self.acknowledged_after}, restored: "
-            f"{len(self.resurrected)} (the target excludes them)",
+            f"  orders placed in the {self.after_seconds:.2f} s after it: "
+            f"{self.acknowledged_after}, restored: {len(self.resurrected)} (the target "
+            f"excludes them)",
             f"  outbox events without their order: {self.orphan_events}",
             f"  RPO: 0 acknowledged orders lost up to the point; the newest restored commit is "
             f"{self.newest_commit_before_point_seconds * 1000:.1f} ms before it",
@@ -164,7 +167,7 @@ _NEWEST_COMMIT = "SELECT max(pg_xact_commit_timestamp(xmin)) FROM orders"
 
 
 def _examine(restored: postgres.LocalPostgres, *, before: list[str], after: list[str],
-             point: pitr.RestorePoint, rto: float, archive: Path) -> Findings:
+             point: pitr.RestorePoint, timings: tuple[float, float], archive: Path) -> Findings:
     import psycopg2
 
     conn = psycopg2.connect(**restored.superuser_dsn(APP_DB), connect_timeout=5)
@@ -184,7 +187,8 @@ def _examine(restored: postgres.LocalPostgres, *, before: list[str], after: list
         incomplete=tuple(o for o in before if o in rows and rows[o] != (LINES_PER_ORDER, 1, 1)),
         resurrected=tuple(o for o in after if o in rows), orphan_events=orphans,
         newest_commit_before_point_seconds=(point.at - newest).total_seconds(),
-        rto_seconds=rto, wal_segments_archived=sum(1 for _ in archive.iterdir()))
+        rto_seconds=timings[0], after_seconds=timings[1],
+        wal_segments_archived=sum(1 for _ in archive.iterdir()))
 
 
 def run(work_dir: Path, orders: int, system_user: str = DEFAULT_SYSTEM_USER) -> Findings:
@@ -211,7 +215,9 @@ def run(work_dir: Path, orders: int, system_user: str = DEFAULT_SYSTEM_USER) -> 
         pitr.base_backup(writer, work_dir / "base-backup")
         before = _place(api, products, orders)
         point = pitr.mark(writer, RESTORE_POINT)
+        started = time.monotonic()
         after = _place(api, products, orders)
+        after_seconds = time.monotonic() - started
         pitr.archive_now(writer)
         children.stop(api_proc)
         lost_at = time.monotonic()
@@ -219,5 +225,5 @@ def run(work_dir: Path, orders: int, system_user: str = DEFAULT_SYSTEM_USER) -> 
         restored = _restore(writer, work_dir, point, stack)
         restored.scalar("SELECT count(*) FROM orders", dbname=APP_DB)
         rto = time.monotonic() - lost_at
-        return _examine(restored, before=before, after=after, point=point, rto=rto,
-                        archive=work_dir / "wal-archive")
+        return _examine(restored, before=before, after=after, point=point,
+                        timings=(rto, after_seconds), archive=work_dir / "wal-archive")
