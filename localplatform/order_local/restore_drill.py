@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
 import requests
 
 from order_local import children, emulator, pitr, postgres, provision
@@ -168,8 +169,6 @@ _NEWEST_COMMIT = "SELECT max(pg_xact_commit_timestamp(xmin)) FROM orders"
 
 def _examine(restored: postgres.LocalPostgres, *, before: list[str], after: list[str],
              point: pitr.RestorePoint, timings: tuple[float, float], archive: Path) -> Findings:
-    import psycopg2
-
     conn = psycopg2.connect(**restored.superuser_dsn(APP_DB), connect_timeout=5)
     try:
         with conn.cursor() as cur:
