@@ -19,13 +19,14 @@ import psycopg2
 import pytest
 import requests
 
-from infra.simulation import StackRun, run_stack, stack_names
+from infra.simulation import StackRun, stack_names
 from order_platform import telemetry
 from order_platform.processes import DEPLOYED, READ_API, process
 from tests.conftest import free_port
 from tests.e2e.pipeline.conftest import Services, wait_status
 from tests.infra.helpers import deployments, one
 from tests.integration.pipeline.harness import make_pipeline
+from tests.policies.stacks import shipped_run
 from tests.support import collector_rules as rules
 from tests.support.processes import command, environment
 
@@ -169,7 +170,7 @@ def _reads_something(query: tuple, made: set[tuple]) -> bool:
 @pytest.mark.parametrize("stack", stack_names())
 def test_every_alarm_and_dashboard_query_reads_a_series_the_collector_sends(stack, expositions):
     assert set(expositions) == {p.role for p in DEPLOYED}
-    run = run_stack(stack)
+    run = shipped_run(stack)  # shared with the other tests of this process
     made = emitted(run, expositions)
     namespace = f"order-platform-{stack}"
     ours = [q for q in queries(run) if q[1] == namespace]
