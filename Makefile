@@ -30,21 +30,22 @@ help: ## list targets
 # puts back any pin a tool moved, and pip check fails if a tool cannot live with the image's
 # versions. checkov has a venv of its own: its pins conflict with the services'.
 CHECKOV := $(VENV)/checkov/bin/checkov
-$(STAMP): pyproject.toml localplatform/pyproject.toml requirements-lock.txt infra/benchmarks/requirements.txt
+$(STAMP): pyproject.toml localplatform/pyproject.toml tooling/pyproject.toml requirements-lock.txt \
+          infra/benchmarks/requirements.txt
 	@command -v $(firstword $(PYTHON)) >/dev/null 2>&1 || { \
 	  echo "make: $(firstword $(PYTHON)) not found: install Python 3.11 or 3.12, or pass one: make $(or $(MAKECMDGOALS),install) PYTHON=python3.11" >&2; exit 1; }
 	@$(PYTHON) tools/check_python.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-lock.txt
-	$(BIN)/pip install --quiet -e '.[dev]' -e ./localplatform
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./localplatform -e ./tooling
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-lock.txt
 	$(BIN)/pip check
 	$(BIN)/python -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet -r infra/benchmarks/requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv: the services with every extra, and the local platform
+install: $(STAMP) ## create .venv: the services with every extra, the local platform, tooling/
 
 DEV_ARGS ?=
 dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
@@ -62,8 +63,9 @@ lock: ## regenerate requirements-lock.txt from pyproject.toml (UPGRADE=1: newest
 	$(LOCK_COMPILE) -o requirements-lock.txt
 
 SHELL_SCRIPTS = .ci/run $(shell git ls-files '*.sh' '*.bash' 2>/dev/null)
-lint: $(STAMP) ## ruff, lock freshness, workflow lint + audit, Dockerfile and shell linters
+lint: $(STAMP) ## ruff, mypy, lock freshness, workflow lint + audit, Dockerfile and shell linters
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp requirements-lock.txt "$$tmp/lock"; \
 	$(LOCK_COMPILE) -o "$$tmp/lock"; \
 	diff -u requirements-lock.txt "$$tmp/lock" || { \
@@ -82,7 +84,7 @@ cost: $(STAMP) ## monthly cost of every stack, or STACK=..; COST_ARGS="--diff st
 
 # STACK has a file default (dev) for preview/up; `policy` checks every stack unless STACK is given.
 policy: $(STAMP) ## offline CrossGuard check of every stack, or STACK=dev|staging|prod
-	$(BIN)/python policies/evaluate.py $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
+	$(BIN)/python -m guardrails.offline $(if $(filter-out file,$(origin STACK)),--stack $(STACK))
 
 test: $(STAMP) lint policy suite ## lint, the offline policy check, then every test
 
@@ -114,26 +116,26 @@ _wrk:
 PROFILE_ARGS ?=
 .PHONY: profile
 profile: $(STAMP) _wrk ## py-spy under wrk load: flame graph and top costs, PROFILE_ARGS="--endpoint get"
-	$(BIN)/python bench/hotspots.py $(PROFILE_ARGS)
+	$(BIN)/python -m bench.hotspots $(PROFILE_ARGS)
 
 bench-compare: $(STAMP) _wrk ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
-	$(BIN)/python bench/compare.py $(COMPARE_ARGS)
+	$(BIN)/python -m bench.compare $(COMPARE_ARGS)
 
 bench-platform: $(STAMP) ## API req/s + latency and per-service memory on a self-started platform
-	$(BIN)/python bench/platform_bench.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.platform_bench $(BENCH_ARGS)
 
 bench-api: $(STAMP) ## bounded load on POST /orders and GET /orders/{id} of a running `make dev`
-	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.api_load $(BENCH_ARGS)
 
 CACHE_BENCH_ARGS ?=
 .PHONY: bench-cache
 bench-cache: $(STAMP) _wrk ## GET /products/{sku} with and without the product cache, restock visibility, a cache kill
-	$(BIN)/python bench/cache_bench.py $(CACHE_BENCH_ARGS)
+	$(BIN)/python -m bench.cache_bench $(CACHE_BENCH_ARGS)
 
 PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
 .PHONY: bench-pipeline
 bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers, the worker vs a bare consumer (own PG + moto)
-	$(BIN)/python bench/pipeline_load.py $(PIPELINE_BENCH_ARGS)
+	$(BIN)/python -m bench.pipeline_load $(PIPELINE_BENCH_ARGS)
 
 # --- load and live view ------------------------------------------------------------------
 # The load goes to the running `make dev`, or to API_URL (a load balancer's host: the APIs are
@@ -203,7 +205,7 @@ image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push 
 	echo "  pulumi config set imageTag $(TAG) --stack $(STACK) && make up STACK=$(STACK)"
 
 clean: ## remove the venv and local data
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) .local .pytest_cache .ruff_cache .mypy_cache
 
 DRILL_ARGS ?=
 .PHONY: restore-drill

@@ -2,7 +2,7 @@
 
 Run it against a platform started with `make dev` (or any write/read API pair):
 
-    .venv/bin/python bench/api_load.py --requests 2000 --concurrency 8
+    .venv/bin/python -m bench.api_load --requests 2000 --concurrency 8
 
 It creates one product with a random SKU, places ``--requests`` orders for it through
 the write API, then reads ``--requests`` of them back through the read API, each phase
@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+
+from bench.measure import spread
 
 
 @dataclass
@@ -61,31 +63,20 @@ def run_phase(name: str, total: int, concurrency: int,
     latencies: list[float] = []
     statuses: Counter = Counter()
     lock = threading.Lock()
-    counter = iter(range(total))
 
-    def worker() -> None:
-        session = requests.Session()
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            started = time.perf_counter()
-            try:
-                status = call(session, index).status_code
-            except requests.RequestException as exc:
-                status = type(exc).__name__
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                latencies.append(elapsed)
-                statuses[status] += 1
+    def timed(session: requests.Session, index: int) -> None:
+        started = time.perf_counter()
+        try:
+            status: int | str = call(session, index).status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        elapsed = (time.perf_counter() - started) * 1000
+        with lock:
+            latencies.append(elapsed)
+            statuses[status] += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    spread(total, concurrency, timed)
     return PhaseResult(name, total, time.perf_counter() - started, latencies, statuses)
 
 

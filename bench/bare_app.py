@@ -6,7 +6,7 @@ serialisation, no logging, no request ids, no pool (one connection per thread), 
 mapping. It checks only what it must not crash on. Never deploy it.
 
     DB_HOST=127.0.0.1 DB_PORT=5432 DB_NAME=orders DB_USER=... DB_PASSWORD=... \\
-        gunicorn -k gthread -w 2 --threads 4 'bare_app:create_app()'
+        gunicorn -k gthread -w 2 --threads 4 'bench.bare_app:create_app()'
 """
 
 from __future__ import annotations

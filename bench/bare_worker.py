@@ -13,7 +13,7 @@ on. A message whose statements fail is left to come back after its visibility ti
 counts what it handled on /metrics (the worker's metric names), so the benchmark divides its
 CPU as it divides the worker's. Never deploy it.
 
-    <the worker's environment> HEALTH_PORT=9100 python bench/bare_worker.py
+    <the worker's environment> HEALTH_PORT=9100 python -m bench.bare_worker
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ restock through the write API takes to show on the cached read API (relay, bus, 
 eviction, refill), and kills the cache under wrk load to count what that costs. Bounded by
 rounds x seconds; asserts nothing.
 
-    .venv/bin/python bench/cache_bench.py --rounds 3 --seconds 10
+    .venv/bin/python -m bench.cache_bench --rounds 3 --seconds 10
 """
 
 from __future__ import annotations
@@ -29,30 +29,18 @@ from pathlib import Path
 import redis
 import requests
 
+from bench import measure
 from order_local import cache_server, stack
 from order_local.ports import Ports
 from order_platform import launch
 from order_platform.processes import READ_API, RELAY, WORKER, WRITE_API
 from order_platform.service_layer import product_cache
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import (
-    _free_port,
-    _start,
-    _wait_ok,
-    lua_get_one_of,
-    parse_rounds_args,
-    rounds_parser,
-    tree_cpu_seconds,
-    wrk,
-)
-
-RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 HIT = f"{product_cache.CACHE_NAME}; hit"
 
 
 def _lua_get_skus(skus: list[str]) -> str:
-    return lua_get_one_of("/products/", skus)
+    return measure.lua_get_one_of("/products/", skus)
 
 
 def _cache_stats(client: redis.Redis) -> tuple[int, int]:
@@ -82,8 +70,8 @@ def _rounds(args, urls: dict[str, str], script: Path, cache: redis.Redis,
         for target in order:
             before = _cache_stats(cache)
             cpu = {"api": pids[target], "reader": pids["reader"], "cache": pids["cache"]}
-            cpu_before = {name: tree_cpu_seconds(pid) for name, pid in cpu.items()}
-            result = wrk(urls[target], script, args.seconds, args.connections)
+            cpu_before = {name: measure.tree_cpu_seconds(pid) for name, pid in cpu.items()}
+            result = measure.wrk(urls[target], script, args.seconds, args.connections)
             hits, misses = (after - was for after, was in zip(_cache_stats(cache), before,
                                                               strict=True))
             served = max(result["requests"], 1)
@@ -91,7 +79,7 @@ def _rounds(args, urls: dict[str, str], script: Path, cache: redis.Redis,
                           cache_misses=misses,
                           hit_ratio=round(hits / (hits + misses), 4) if hits + misses else None,
                           **{f"{name}_cpu_us_per_request": round(
-                              (tree_cpu_seconds(pid) - cpu_before[name]) * 1e6 / served, 1)
+                              (measure.tree_cpu_seconds(pid) - cpu_before[name]) * 1e6 / served, 1)
                              for name, pid in cpu.items()})
             rounds.append(result)
             print(json.dumps(result), flush=True)
@@ -132,7 +120,7 @@ def _kill_under_load(args, read_url: str, script: Path, backing: stack.Backing, 
     seconds = max(args.seconds, 9)
     result: dict = {}
     runner = threading.Thread(target=lambda: result.update(
-        wrk(read_url, script, seconds, args.connections)))
+        measure.wrk(read_url, script, seconds, args.connections)))
     runner.start()
     time.sleep(seconds / 3)
     backing.cache.kill()
@@ -172,10 +160,10 @@ def _summary(rounds: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Start everything, alternate rounds, measure visibility and a kill, report, stop."""
-    parser = rounds_parser(__doc__, RESULTS / "cache.json")
+    parser = measure.rounds_parser(__doc__, measure.RESULTS / "cache.json")
     parser.add_argument("--products", type=int, default=200)
     parser.add_argument("--restocks", type=int, default=20)
-    args = parse_rounds_args(parser, argv)
+    args = measure.parse_rounds_args(parser, argv)
     with tempfile.TemporaryDirectory(prefix="order-cache-bench-") as tmp:
         base, ports = Path(tmp), Ports.free()
         backing = stack.start_backing(base / "data", ports)
@@ -183,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             report = _measure(args, base, ports, backing, procs)
         finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(40)
+            measure.stop(procs)
             backing.stop()
     args.out.write_text(json.dumps(report, indent=2))
     print(json.dumps({k: report[k] for k in ("summary", "restock_visibility",
@@ -201,24 +186,24 @@ def _measure(args, base: Path, ports: Ports, backing: stack.Backing, procs: list
     urls = {}
     for name, proc, proc_env in (("write", WRITE_API, env), ("cached", READ_API, env),
                                  ("uncached", READ_API, uncached_env)):
-        port = _free_port()
-        procs.append(_start(launch.command(proc, host="127.0.0.1", port=port),
+        port = measure.free_port()
+        procs.append(measure.start(launch.command(proc, host="127.0.0.1", port=port),
                             {**proc_env, **launch.environment(proc)}, base / f"{name}.log"))
         urls[name] = f"http://127.0.0.1:{port}"
     for proc in (RELAY, WORKER):
-        procs.append(_start(launch.command(proc), {
-            **env, **launch.environment(proc), "HEALTH_PORT": str(_free_port()),
+        procs.append(measure.start(launch.command(proc), {
+            **env, **launch.environment(proc), "HEALTH_PORT": str(measure.free_port()),
             "WORKER_POLL_WAIT_SECONDS": "2"}, base / f"{proc.role}.log"))
     for url in urls.values():
-        _wait_ok(f"{url}/readyz")
+        measure.wait_ok(f"{url}/readyz")
     skus = _seed(urls["write"], args.products)
     args.probe_sku = skus[0]
     backing.reader.wait_caught_up()
     script = base / "get_product.lua"
     script.write_text(_lua_get_skus(skus))
     cache = redis.Redis.from_url(cache_server.url(ports.cache))
-    wrk(urls["cached"], script, 2, args.connections)  # warm both up the same way
-    wrk(urls["uncached"], script, 2, args.connections)
+    measure.wrk(urls["cached"], script, 2, args.connections)  # warm both up the same way
+    measure.wrk(urls["uncached"], script, 2, args.connections)
     pids = {"cached": procs[1].pid, "uncached": procs[2].pid, "reader": backing.pg_reader.pid,
             "cache": backing.cache.pid}
     rounds = _rounds(args, urls, script, cache, pids)

@@ -5,7 +5,7 @@ one endpoint with wrk, and samples every gunicorn worker with py-spy meanwhile. 
 flame graph (SVG) and prints the functions with the most samples: on their own ("self") and
 anywhere on the stack ("total"), the top costs to go after.
 
-    .venv/bin/python bench/hotspots.py --endpoint post --seconds 15
+    .venv/bin/python -m bench.hotspots --endpoint post --seconds 15
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import compare
-
+from bench import compare
+from bench.measure import RESULTS, free_port, start, stop, wait_ok, wrk
 from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch
@@ -53,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", choices=("post", "get"), default="post")
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--out", type=Path, default=compare.RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     proc_def = WRITE_API if args.endpoint == "post" else READ_API
@@ -61,19 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         base = Path(tmp)
         backing = stack.start_backing(base / "data", Ports.free())
         env = {**os.environ, **backing.contract}
-        write_port, read_port = compare._free_port(), compare._free_port()
-        procs = [compare._start(launch.command(p, host="127.0.0.1", port=port),
+        write_port, read_port = free_port(), free_port()
+        procs = [start(launch.command(p, host="127.0.0.1", port=port),
                                 {**env, **launch.environment(p)}, base / f"{p.role}.log")
                  for p, port in ((WRITE_API, write_port), (READ_API, read_port))]
         try:
             write_url, read_url = (f"http://127.0.0.1:{p}" for p in (write_port, read_port))
             for url in (write_url, read_url):
-                compare._wait_ok(f"{url}/healthz")
-            sku, ids = compare._seed(write_url, 1000)
+                wait_ok(f"{url}/healthz")
+            sku, ids = compare.seed(write_url, 1000)
             backing.reader.wait_caught_up()
             script = base / "load.lua"
-            script.write_text(compare._lua_post(sku) if args.endpoint == "post"
-                              else compare._lua_get(ids))
+            script.write_text(compare.lua_post(sku) if args.endpoint == "post"
+                              else compare.lua_get(ids))
             target = procs[0] if args.endpoint == "post" else procs[1]
             raw, flame = (args.out / f"profile-{args.endpoint}.{ext}" for ext in ("txt", "svg"))
             url = write_url if args.endpoint == "post" else read_url
@@ -87,12 +86,10 @@ def main(argv: list[str] | None = None) -> int:
                                         "--output", str(path)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
-                result = compare.wrk(url, script, args.seconds, 16)
+                result = wrk(url, script, args.seconds, 16)
                 spy.wait(args.seconds + 60)
         finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait(30)
+            stop(procs)
             backing.stop()
     own, anywhere, samples = top(raw, args.top)
     print(f"{proc_def.role} {args.endpoint}: {result['rps']:.0f} req/s under py-spy, "

@@ -23,7 +23,7 @@ worker costs what the bare calls cost; lower: what the worker adds). The absolut
 depends on the machine; the ratio, measured in the same run, much less.
 It asserts nothing.
 
-    .venv/bin/python bench/pipeline_load.py --workers 1,2,4 --orders 400
+    .venv/bin/python -m bench.pipeline_load --workers 1,2,4 --orders 400
 """
 
 from __future__ import annotations
@@ -31,12 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -45,70 +41,14 @@ import psycopg2
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.measure import Processes, free_port, spread, tree_cpu_seconds
+from bench.pairs import reference_summary, run_plan
 from order_local import machine, stack
 from order_local.ports import Ports
 from order_platform import launch, telemetry
 from order_platform.processes import RELAY, WORKER, WRITE_API
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import tree_cpu_seconds  # a sibling script, not a package
-
-REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ok(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
-
-
-class Processes:
-    """Service processes started by the bench, stopped (SIGTERM, then SIGKILL) at the end."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = {**os.environ, **env}
-        self.logs = logs
-        self.running: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, command: list[str], ready_url: str,
-              extra: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        proc = subprocess.Popen(command, env={**self.env, **(extra or {})},
-                                stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        self.running[name] = proc
-        _wait_ok(ready_url, proc)
-        return proc
-
-    def stop(self, name: str, timeout: float = 40) -> None:
-        proc = self.running.pop(name)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
 
 
 def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -151,28 +91,15 @@ def _quiet(worker_urls: list[str], relay_url: str,
 
 def _post_orders(api: str, product_id: str, total: int, concurrency: int) -> list[str]:
     ids: list[str] = []
-    lock = threading.Lock()
-    counter = iter(range(total))
 
-    def client() -> None:
-        session = requests.Session()
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            resp = session.post(f"{api}/orders", timeout=30, json={
-                "customer_id": f"bench-{index % 50}",
-                "items": [{"product_id": product_id, "quantity": 1}]})
-            if resp.status_code == 202:
-                with lock:
-                    ids.append(resp.json()["id"])
+    def post(session: requests.Session, index: int) -> None:
+        resp = session.post(f"{api}/orders", timeout=30, json={
+            "customer_id": f"bench-{index % 50}",
+            "items": [{"product_id": product_id, "quantity": 1}]})
+        if resp.status_code == 202:
+            ids.append(resp.json()["id"])  # list.append is atomic
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    spread(total, concurrency, post)
     return ids
 
 
@@ -270,46 +197,19 @@ def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, tim
     }
 
 
-CONSUMERS = ("worker", "bare")
-"""What can consume the queues in a run: the project's worker, or the bare reference."""
-
-
 def start_consumers(procs: Processes, kind: str, count: int,
                     worker_concurrency: int) -> tuple[list[str], list[str]]:
     """``count`` processes of ``kind`` on the worker's environment; their names and URLs."""
     names, urls = [f"{kind}-{count}-{i}" for i in range(count)], []
     command = (launch.command(WORKER) if kind == "worker"
-               else [PYTHON, str(REPO / "bench" / "bare_worker.py")])
+               else [PYTHON, "-m", "bench.bare_worker"])
     for name in names:
-        port = _free_port()
+        port = free_port()
         urls.append(f"http://127.0.0.1:{port}")
         procs.start(name, command, f"{urls[-1]}/readyz",
                     {**launch.environment(WORKER), "HEALTH_PORT": str(port),
                      "WORKER_CONCURRENCY": str(worker_concurrency)})
     return names, urls
-
-
-def run_plan(counts: list[int], reference_rounds: int) -> list[tuple[str, int]]:
-    """(consumer, processes) per run: the worker counts, then the pairs of one-process runs,
-    each pair in the other order than the last, so neither always runs on a warmer system."""
-    runs = [("worker", count) for count in counts]
-    for pair in range(reference_rounds):
-        runs += [(kind, 1) for kind in (CONSUMERS if pair % 2 == 0 else CONSUMERS[::-1])]
-    return runs
-
-
-def reference_summary(rounds: list[dict]) -> dict:
-    """The worker against the bare consumer, from rounds run in alternating pairs: the CPU per
-    message of each, and per pair bare / worker (below 1.0 by what the worker adds)."""
-    cpu = {kind: [r["consumer_cpu_ms_per_message"] for r in rounds if r["consumer"] == kind]
-           for kind in CONSUMERS}
-    ratios = [round(bare / worker, 3) for worker, bare in zip(cpu["worker"], cpu["bare"],
-                                                             strict=True)]
-    return {"reference": {
-        "worker_cpu_ms_per_message": cpu["worker"], "bare_cpu_ms_per_message": cpu["bare"],
-        "worker_median": statistics.median(cpu["worker"]),
-        "bare_median": statistics.median(cpu["bare"]),
-        "cpu_ratios": ratios, "cpu_ratio_median": statistics.median(ratios)}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ it — while the worker and relay process the orders it places, as they would in
 records memory again under that load's aftermath, and stops everything. Bounded by the
 request count; asserts nothing about the figures.
 
-    .venv/bin/python bench/platform_bench.py --requests 2000 --concurrency 8
+    .venv/bin/python -m bench.platform_bench --requests 2000 --concurrency 8
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import api_load
-
+from bench import api_load
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -17,8 +18,7 @@ _PROGRAM_PATHS = ("infra", "services", "Pulumi.yaml")
 _FIELDS = ("type", "name", "urn", "inputs", "outputs", "parent", "provider", "custom", "id")
 _DUMP = """
 import json, sys
-root, stack = sys.argv[1:3]
-sys.path[:0] = [root, root + "/services"]
+stack = sys.argv[1]
 from infra.simulation import run_stack
 run = run_stack(stack)
 fields = {fields!r}
@@ -53,9 +53,12 @@ def at_ref(stack: str, ref: str, repo: Path = REPO_ROOT) -> StackRun:
     with tempfile.TemporaryDirectory(prefix="cost-ref-") as directory:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(directory, filter="data")
+        # The ref's infra and order_platform come first on the path, before this checkout's.
+        ref_path = os.pathsep.join([directory, os.path.join(directory, "services")])
         result = subprocess.run(  # noqa: S603 - this venv's python on a fixed script
-            [sys.executable, "-c", _DUMP.format(fields=_FIELDS), directory, stack],
-            capture_output=True, text=True, check=False, timeout=600, cwd=directory)
+            [sys.executable, "-c", _DUMP.format(fields=_FIELDS), stack],
+            capture_output=True, text=True, check=False, timeout=600, cwd=directory,
+            env={**os.environ, "PYTHONPATH": ref_path})
     if result.returncode:
         raise SourceError(f"the program at {ref!r} failed for {stack}: {result.stderr[-2000:]}")
     dumped = json.loads(result.stdout.rsplit("\n", 1)[-1] or result.stdout.strip().splitlines()[-1])

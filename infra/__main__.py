@@ -3,57 +3,53 @@
 Reads the stack config once, builds each component from the previous ones' outputs,
 and is the only place that exports stack outputs (names in ``infra/outputs.py``).
 Processes (roles, ports, probes, grace periods, grants) come from the catalogue,
-``order_platform.processes``.
+``order_platform.processes``. ``main: infra/`` runs this file by path; ``infra.*`` imports
+from the project's .venv, where requirements.txt installs tooling/ (the repository's
+non-service packages) editable.
 """
 
-import sys
-from pathlib import Path
+from typing import cast
 
-# `main: infra/` runs this file with infra/ on sys.path; the repo root makes `infra.*` importable.
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+import pulumi
+import pulumi_aws as aws
 
-import pulumi  # noqa: E402
-import pulumi_aws as aws  # noqa: E402
-
-from infra import outputs  # noqa: E402
-from infra.capacity import POD_SIZES  # noqa: E402
-from infra.components import telemetry_pipeline  # noqa: E402
-from infra.components.backup import Backup, BackupArgs  # noqa: E402
-from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs  # noqa: E402
-from infra.components.cluster import Cluster, ClusterArgs, SystemNodes  # noqa: E402
-from infra.components.collector import Collector, CollectorArgs  # noqa: E402
-from infra.components.dashboard import DashboardArgs  # noqa: E402
-from infra.components.database import Database, DatabaseArgs  # noqa: E402
-from infra.components.database_restore import cluster_identifier  # noqa: E402
-from infra.components.identity import (  # noqa: E402
+from infra import outputs
+from infra.capacity import POD_SIZES
+from infra.components import telemetry_pipeline
+from infra.components.backup import Backup, BackupArgs
+from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs
+from infra.components.cluster import Cluster, ClusterArgs, SystemNodes
+from infra.components.collector import Collector, CollectorArgs
+from infra.components.dashboard import DashboardArgs
+from infra.components.database import Database, DatabaseArgs
+from infra.components.database_restore import cluster_identifier
+from infra.components.identity import (
     CacheSecretGrant,
     ServiceIdentities,
     ServiceIdentityArgs,
 )
-from infra.components.loadbalancer import ApiListener, LoadBalancer, LoadBalancerArgs  # noqa: E402
-from infra.components.log_encryption import LogEncryption, LogEncryptionArgs  # noqa: E402
-from infra.components.messaging import Messaging, MessagingArgs, QueueAlarmArgs  # noqa: E402
-from infra.components.monitoring import (  # noqa: E402
+from infra.components.loadbalancer import ApiListener, LoadBalancer, LoadBalancerArgs
+from infra.components.log_encryption import LogEncryption, LogEncryptionArgs
+from infra.components.messaging import Messaging, MessagingArgs, QueueAlarmArgs
+from infra.components.monitoring import (
     ApiAlarmThresholds,
     Monitoring,
     MonitoringArgs,
 )
-from infra.components.network import Network, NetworkArgs  # noqa: E402
-from infra.components.node_autoscaling import NodeAutoscaling, NodeAutoscalingArgs  # noqa: E402
-from infra.components.registry import Registry, RegistryArgs  # noqa: E402
-from infra.components.workloads import (  # noqa: E402
+from infra.components.network import Network, NetworkArgs
+from infra.components.node_autoscaling import NodeAutoscaling, NodeAutoscalingArgs
+from infra.components.registry import Registry, RegistryArgs
+from infra.components.workloads import (
     CacheEgress,
     CollectorAccess,
     Workloads,
     WorkloadsArgs,
     WorkloadSpec,
 )
-from infra.config import load_stack_config  # noqa: E402
-from infra.wiring import contract_values  # noqa: E402
-from order_platform import processes  # noqa: E402
-from order_platform.topology import ROUTES  # noqa: E402
+from infra.config import load_stack_config
+from infra.wiring import contract_values
+from order_platform import processes
+from order_platform.topology import ROUTES
 
 NODE_PORTS = {"write-api": 30300, "read-api": 30301}
 """The fixed NodePort of each API process: the NLB's target groups point at these."""
@@ -142,7 +138,8 @@ nodes = NodeAutoscaling(prefix, NodeAutoscalingArgs(
 load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     name=f"{prefix}-api", target_group_prefix=f"op-{config.stack}", vpc_id=network.vpc_id,
     public_subnet_ids=network.public_subnet_ids, allowed_cidrs=config.nlb_allowed_cidrs,
-    listeners=tuple(ApiListener(p.role, p.port, NODE_PORTS[p.role]) for p in apis),
+    # Every API has a port (tests/unit/test_process_catalogue.py).
+    listeners=tuple(ApiListener(p.role, cast(int, p.port), NODE_PORTS[p.role]) for p in apis),
     node_security_group_id=cluster.security_group_id,
     node_autoscaling_group_name=cluster.node_autoscaling_group_name,
     deletion_protection=config.lb_deletion_protection), opts=aws_only)

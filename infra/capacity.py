@@ -183,14 +183,21 @@ def release_demand(max_replicas: dict[str, int], extra: Iterable[Room] = ()) -> 
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(m|Mi|Gi|Ki)?")
 
 
+def _quantity(quantity: str | int | float) -> tuple[str, str | None]:
+    match = _QUANTITY.fullmatch(str(quantity))
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    return match.group(1), match.group(2)
+
+
 def cpu_millis(quantity: str | int | float) -> int:
     """A Kubernetes CPU quantity (``"250m"``, ``"2"``, ``2``) in millicores."""
-    number, unit = _QUANTITY.fullmatch(str(quantity)).groups()
+    number, unit = _quantity(quantity)
     return round(float(number) * (1 if unit == "m" else 1000))
 
 
 def memory_mib(quantity: str) -> int:
     """A Kubernetes memory quantity (``"256Mi"``, ``"48Gi"``) in MiB."""
-    number, unit = _QUANTITY.fullmatch(str(quantity)).groups()
-    factor = {"Mi": 1, "Gi": 1024, "Ki": 1 / 1024}[unit]
+    number, unit = _quantity(quantity)
+    factor = {"Mi": 1, "Gi": 1024, "Ki": 1 / 1024}[unit or ""]
     return math.ceil(float(number) * factor)

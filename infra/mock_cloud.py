@@ -52,7 +52,8 @@ class CloudMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         """Return (id, state) for a new resource: inputs plus computed attributes."""
         state = dict(args.inputs)
-        name = state.get("name") if isinstance(state.get("name"), str) else args.name
+        given = state.get("name")
+        name = given if isinstance(given, str) else str(args.name)
         builder = _BUILDERS.get(args.typ)
         if args.typ.startswith("kubernetes:"):
             return _kubernetes(args, state)

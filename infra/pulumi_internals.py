@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 PINNED = {"pulumi": "3.272", "pulumi-policy": "1.21"}
 """Minor versions these internals were written against (``pyproject.toml`` pins ``~=`` them)."""
@@ -156,7 +156,8 @@ def run_program(program: Callable[[], Any], *, mocks, on_register: Callable[[Reg
         try:
             _sync_await(run_pulumi_func(program))
             root = pulumi.runtime.get_root_resource()
-            return _resolve(root.outputs if root is not None else {})
+            # The root Stack resource keeps what pulumi.export registered.
+            return _resolve(cast(Any, root).outputs if root is not None else {})
         finally:
             settings.ROOT.set(None)
 

@@ -100,7 +100,8 @@ class Shopper(FastHttpUser):
         resp = self.client.get(f"{self.read_url}{path}", name=name or path,
                                catch_response=True, **kwargs)
         with resp:
-            if resp.status_code == 404 and resp.headers.get("Retry-After"):
+            if (resp.status_code == 404 and resp.headers is not None
+                    and resp.headers.get("Retry-After")):
                 resp.success()
             elif resp.status_code != 200:
                 resp.failure(f"{resp.status_code}")

@@ -87,7 +87,8 @@ def summarize(entries: list[dict], settle: dict) -> Summary:
     """The summary from locust's stats entries (its JSON file: method, name, counts and a
     response-time histogram in ms) and the locustfile's settle record."""
     seconds = settle["seconds"]
-    endpoints, all_times = [], Counter()
+    endpoints: list = []
+    all_times: Counter[float] = Counter()
     for entry in entries:
         times = Counter({float(ms): n for ms, n in entry["response_times"].items()})
         all_times.update(times)

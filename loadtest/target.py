@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 from order_platform.processes import READ_API, WRITE_API
@@ -59,7 +60,8 @@ def _with_port(api_url: str, port: int) -> str:
             f"API_URL {api_url!r} names a port or a path; give the load balancer's host alone "
             f"(the listeners are the catalogue's ports, {WRITE_API.port} and {READ_API.port}), "
             "or --write-url and --read-url")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    hostname = parts.hostname or ""
+    host = f"[{hostname}]" if ":" in hostname else hostname
     return f"{parts.scheme}://{host}:{port}"
 
 
@@ -67,13 +69,14 @@ def resolve(*, api_url: str | None = None, write_url: str | None = None,
             read_url: str | None = None, write_port: int | None = None,
             read_port: int | None = None) -> Target:
     """The target: explicit URLs win; otherwise API_URL's host (or this machine) on the
-    catalogue's ports, or on the ports given."""
+    catalogue's ports (every API has one: tests/unit/test_process_catalogue.py), or on the
+    ports given."""
     host = api_url or LOCAL_HOST
     return Target(
         write_url=_base(write_url, "--write-url") if write_url
-        else _with_port(host, write_port or WRITE_API.port),
+        else _with_port(host, write_port or cast(int, WRITE_API.port)),
         read_url=_base(read_url, "--read-url") if read_url
-        else _with_port(host, read_port or READ_API.port),
+        else _with_port(host, read_port or cast(int, READ_API.port)),
     )
 
 

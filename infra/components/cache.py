@@ -10,6 +10,7 @@ a ConfigMap: the read API fetches it by ARN like the database secret.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -38,7 +39,7 @@ class CacheArgs:
     identifier: str
     """The replication group id, ``order-platform-<stack>-cache`` (at most 40 characters)."""
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     availability_zones: tuple[str, ...]
     client_security_group_id: pulumi.Input[str]
     """The only source admitted on the cache port: the EKS cluster security group."""
@@ -94,10 +95,10 @@ class Cache(pulumi.ComponentResource):
             f"{self._name}-cache-auth", name=f"{self._args.identifier}/auth",
             description=f"AUTH token of {self._args.identifier} ({{\"password\"}})",
             kms_key_id=key.arn, recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=self._child)
+        document: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.json_dumps({"password": token.result}))
         aws.secretsmanager.SecretVersion(
-            f"{self._name}-cache-auth", secret_id=secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.json_dumps({"password": token.result})),
+            f"{self._name}-cache-auth", secret_id=secret.id, secret_string=document,
             opts=self._child)
         return secret
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -56,7 +57,7 @@ class ClusterArgs:
     """``STANDARD`` or ``EXTENDED``: what happens when the version's standard support ends."""
     region: str
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     public_access_cidrs: tuple[str, ...]
     access: ClusterAccess
     system_nodes: SystemNodes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -37,7 +38,7 @@ class DatabaseArgs:
 
     identifier: str
     vpc_id: pulumi.Input[str]
-    isolated_subnet_ids: list[pulumi.Input[str]]
+    isolated_subnet_ids: Sequence[pulumi.Input[str]]
     availability_zones: tuple[str, ...]
     client_security_group_id: pulumi.Input[str]
     """The only source admitted on 5432: the EKS cluster security group (nodes and pods)."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 
 
-def service_trust_policy(service_principal: str) -> str:
+def service_trust_policy(service_principal: str) -> pulumi.Output[str]:
     """A trust policy letting one AWS service (``eks.amazonaws.com``) assume the role."""
     return pulumi.Output.json_dumps({
         "Version": "2012-10-17",

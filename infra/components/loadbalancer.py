@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -25,7 +26,7 @@ class LoadBalancerArgs:
     """Physical NLB name (at most 32 characters)."""
     target_group_prefix: str
     vpc_id: pulumi.Input[str]
-    public_subnet_ids: list[pulumi.Input[str]]
+    public_subnet_ids: Sequence[pulumi.Input[str]]
     allowed_cidrs: tuple[str, ...]
     listeners: tuple[ApiListener, ...]
     node_security_group_id: pulumi.Input[str]
@@ -58,8 +59,8 @@ class LoadBalancer(pulumi.ComponentResource):
         self.urls = {}
         for listener in args.listeners:
             self._create_listener(listener)
-            self.urls[listener.service] = self.dns_name.apply(
-                lambda dns, port=listener.port: f"http://{dns}:{port}")
+            self.urls[listener.service] = pulumi.Output.concat(
+                "http://", self.dns_name, f":{listener.port}")
         self.register_outputs({"dnsName": self.dns_name, "urls": self.urls})
 
     def _create_security_group(self) -> aws.ec2.SecurityGroup:

@@ -31,7 +31,7 @@ class NetworkArgs:
 
 def subnet_plan(cidr: str, az_count: int) -> dict[str, list[str]]:
     """Carve the VPC: a quarter per private subnet (pods take IPs); small public and isolated."""
-    network = ipaddress.ip_network(cidr)
+    network = ipaddress.IPv4Network(cidr)
     quarters = list(network.subnets(prefixlen_diff=2))
     small = list(quarters[3].subnets(prefixlen_diff=4))
     return {

@@ -9,6 +9,7 @@ instances through an SQS interruption queue, so it drains those nodes first.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -58,7 +59,7 @@ class NodeAutoscalingArgs:
     account_id: str
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
-    subnet_ids: list[pulumi.Input[str]]
+    subnet_ids: Sequence[pulumi.Input[str]]
     node_security_group_id: pulumi.Input[str]
     """The cluster security group: the database and the NLB admit it."""
     instance_types: tuple[str, ...]

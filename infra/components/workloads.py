@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -59,7 +61,7 @@ class WorkloadSpec:
     @property
     def port(self) -> int:
         """The API port, or the health port of a background process: where probes answer."""
-        return self.process.probe_port
+        return cast(int, self.process.probe_port)  # every deployed process has one
 
     @property
     def port_name(self) -> str:
@@ -105,8 +107,8 @@ class WorkloadsArgs:
     """``<ecr url>:<tag>@sha256:<digest>``; never ``latest``."""
     release: str
     """The image tag: names the migration Job so each release migrates once."""
-    config_data: dict[str, pulumi.Input[str]]
-    role_arns: dict[str, pulumi.Input[str]]
+    config_data: Mapping[str, pulumi.Input[str]]
+    role_arns: Mapping[str, pulumi.Input[str]]
     """IRSA role per ServiceAccount: every workload name plus the migration's."""
     workloads: tuple[WorkloadSpec, ...]
     migration: Process
@@ -344,7 +346,7 @@ class Workloads(pulumi.ComponentResource):
 
     def _create_network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
         args = self._args
-        everyone = {}
+        everyone: dict[str, object] = {}
         policies = {
             "default-deny": {"pod_selector": everyone, "policy_types": ["Ingress", "Egress"]},
             "allow-dns": {"pod_selector": everyone, "policy_types": ["Egress"], "egress": [{

@@ -77,7 +77,7 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 def remove_socket_dir(proc: subprocess.Popen) -> None:
     """Delete the socket directory of a server that has exited (the argument after -k)."""
-    args = list(proc.args)
+    args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
     if "-k" in args:
         shutil.rmtree(args[args.index("-k") + 1], ignore_errors=True)
 

@@ -84,7 +84,8 @@ def archive_now(server: LocalPostgres, timeout: float = 60) -> str:
     ``archive_timeout`` would do by itself); the segment's name."""
     segment = str(server.scalar("SELECT pg_walfile_name(pg_switch_wal())"))
     deadline = time.monotonic() + timeout
-    while (server.scalar("SELECT last_archived_wal FROM pg_stat_archiver") or "") < segment:
+    while str(server.scalar("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) \
+            < segment:
         if time.monotonic() > deadline:
             failed = server.scalar("SELECT last_failed_wal FROM pg_stat_archiver")
             raise TimeoutError(f"WAL segment {segment} not archived in {timeout}s (last failed:"

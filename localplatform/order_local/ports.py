@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import cast
 
 from order_local.postgres import READER_HOST, WRITER_HOST
 from order_platform.processes import DEPLOYED, Kind
@@ -41,7 +42,7 @@ LISTENERS: tuple[Listener, ...] = (
     Listener("aws", "the AWS emulator", 4566),
     Listener("cache", "the product cache (redis-server)", 6379),
     *(Listener(p.role, f"the {p.role}" if p.kind is Kind.API else f"the {p.role}'s health probes",
-               p.probe_port)
+               cast(int, p.probe_port))  # every deployed process has one
       for p in DEPLOYED),
 )
 

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -33,7 +34,8 @@ class LocalPlatformProcess:
         if not seed:
             args.append("--no-seed")
         # ``run_as`` (uid, gid): start it as another user, as root may.
-        account = {"user": run_as[0], "group": run_as[1], "extra_groups": []} if run_as else {}
+        account: dict[str, Any] = (
+            {"user": run_as[0], "group": run_as[1], "extra_groups": []} if run_as else {})
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env=env, **account)
         self.lines: list[str] = []
@@ -50,7 +52,7 @@ class LocalPlatformProcess:
         return self.ports.url(READ_API.role)
 
     def _collect(self) -> None:
-        for line in self.proc.stdout:
+        for line in self.proc.stdout or ():  # always a pipe: started with stdout=PIPE
             self.lines.append(line)
 
     def output(self) -> str:

@@ -158,11 +158,11 @@ def wait_healthy(url: str, timeout: float = 90) -> None:
 
 def seed_demo_products(write_api: str) -> list[str]:
     """Create the demo catalogue through the write API; existing SKUs are left as they are."""
-    created = []
+    created: list[str] = []
     for product in DEMO_PRODUCTS:
         status, body = _request("POST", f"{write_api}/products", product)
         if status == 201:
-            created.append(product["sku"])
+            created.append(str(product["sku"]))
         elif status != 409:
             raise RuntimeError(f"seeding {product['sku']} failed: {status} {body}")
     return created

@@ -10,23 +10,18 @@ alarm action. Without that, failed messages sit there until their retention ends
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    PolicyResource,
-    ReportViolation,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import PolicyResource, StackValidationArgs
 
 from guardrails.messaging import dead_letter_arns, queues_by_arn
-from guardrails.props import get, int_setting, items, number
+from guardrails.props import Report, get, items, number, of_type
+from guardrails.rules import stack_rule
+from guardrails.settings import RuleSettings, setting
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SQS_NAMESPACE = "AWS/SQS"
 VISIBLE_METRIC = "ApproximateNumberOfMessagesVisible"
-DEFAULT_MAXIMUM_MESSAGES = 0
 FIX = (
     "Add aws.cloudwatch.MetricAlarm(namespace='AWS/SQS', "
     "metric_name='ApproximateNumberOfMessagesVisible', dimensions={'QueueName': dlq.name}, "
@@ -85,11 +80,26 @@ def _problem(dlq_name: str, alarms: list[PolicyResource], maximum: int) -> str |
     return None
 
 
-def _dlq_has_alarm(args: StackValidationArgs, report: ReportViolation) -> None:
+@dataclass(frozen=True)
+class DlqHasAlarm(RuleSettings):
+    """The settings of sqs-dlq-has-alarm."""
+
+    maximum_messages: int = setting(
+        0, "The alarm must fire once more than this many messages are visible in the DLQ "
+        "(0: on the first one).", minimum=0)
+
+
+@stack_rule(
+    "sqs-dlq-has-alarm",
+    "Every dead-letter queue (a redrive or EventBridge target DLQ) must have a CloudWatch "
+        "alarm on ApproximateNumberOfMessagesVisible with an alarm action.",
+    DlqHasAlarm,
+)
+def sqs_dlq_has_alarm(args: StackValidationArgs, report: Report) -> None:
     """Each DLQ has an alarm on its visible messages that fires early and notifies someone."""
-    maximum = int_setting(args, "maximumMessages", DEFAULT_MAXIMUM_MESSAGES)
+    maximum = DlqHasAlarm.read(args).maximum_messages
     dead_letter = dead_letter_arns(args)
-    alarms = [r for r in args.resources if r.resource_type == METRIC_ALARM]
+    alarms = of_type(args, METRIC_ALARM)
     for arn, dlq in queues_by_arn(args).items():
         if arn not in dead_letter:
             continue
@@ -103,26 +113,5 @@ def _dlq_has_alarm(args: StackValidationArgs, report: ReportViolation) -> None:
                 dlq.urn,
             )
 
-
-sqs_dlq_has_alarm = StackValidationPolicy(
-    name="sqs-dlq-has-alarm",
-    description=(
-        "Every dead-letter queue (a redrive or EventBridge target DLQ) must have a CloudWatch "
-        "alarm on ApproximateNumberOfMessagesVisible with an alarm action."
-    ),
-    validate=_dlq_has_alarm,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "maximumMessages": {
-                "type": "integer",
-                "minimum": 0,
-                "default": DEFAULT_MAXIMUM_MESSAGES,
-                "description": "The alarm must fire once more than this many messages are "
-                "visible in the DLQ (0: on the first one).",
-            }
-        }
-    ),
-)
 
 POLICIES = [sqs_dlq_has_alarm]

@@ -3,42 +3,36 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from guardrails.props import (
+    Report,
     aws_managed_key,
     for_types,
     get,
-    int_setting,
-    items,
     label,
+    missing,
     number,
-    setting,
-    str_list_setting,
+    of_type,
     truthy,
 )
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 DB_INSTANCE = "aws:rds/instance:Instance"
-DEFAULT_BACKUP_DAYS = 7
-DEFAULT_LOG_EXPORTS = ("postgresql",)
-DEFAULT_MIN_READERS = 2
-DEFAULT_MIN_AZS = 2
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 
 
+@resource_rule(
+    "aurora-storage-encrypted",
+    "Aurora storage must be encrypted with a customer-managed KMS key.",
+)
 @for_types(CLUSTER)
-def _storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_storage_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     """Storage is encrypted, with a customer-managed KMS key rather than the AWS-managed one."""
     if not truthy(get(args.props, "storageEncrypted")):
         report(
@@ -55,16 +49,12 @@ def _storage_encrypted(args: ResourceValidationArgs, report: ReportViolation) ->
         )
 
 
-aurora_storage_encrypted = ResourceValidationPolicy(
-    name="aurora-storage-encrypted",
-    description="Aurora storage must be encrypted with a customer-managed KMS key.",
-    validate=_storage_encrypted,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@resource_rule(
+    "aurora-not-publicly-accessible",
+    "Aurora clusters and instances must not be publicly accessible.",
 )
-
-
 @for_types(CLUSTER, CLUSTER_INSTANCE, DB_INSTANCE)
-def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_not_publicly_accessible(args: ResourceValidationArgs, report: Report) -> None:
     """Neither the cluster nor any of its instances is publicly accessible."""
     if truthy(get(args.props, "publiclyAccessible")):
         report(
@@ -74,18 +64,23 @@ def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
-aurora_not_publicly_accessible = ResourceValidationPolicy(
-    name="aurora-not-publicly-accessible",
-    description="Aurora clusters and instances must not be publicly accessible.",
-    validate=_not_public,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@dataclass(frozen=True)
+class BackupRetention(RuleSettings):
+    """The settings of aurora-backup-retention."""
+
+    minimum_days: int = setting(
+        7, "Fewest days of automated backups allowed.", minimum=1, maximum=35)
+
+
+@resource_rule(
+    "aurora-backup-retention",
+    "Aurora automated backups must be kept for at least the configured number of days.",
+    BackupRetention,
 )
-
-
 @for_types(CLUSTER)
-def _backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_backup_retention(args: ResourceValidationArgs, report: Report) -> None:
     """Automated backups are kept at least ``minimumDays`` days (AWS's default is 1)."""
-    minimum = int_setting(args, "minimumDays", DEFAULT_BACKUP_DAYS)
+    minimum = BackupRetention.read(args).minimum_days
     days = int(number(get(args.props, "backupRetentionPeriod"), 1))
     if days < minimum:
         report(
@@ -94,34 +89,28 @@ def _backup_retention(args: ResourceValidationArgs, report: ReportViolation) -> 
         )
 
 
-aurora_backup_retention = ResourceValidationPolicy(
-    name="aurora-backup-retention",
-    description="Aurora automated backups must be kept for at least the configured number of days.",
-    validate=_backup_retention,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumDays": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 35,
-                "default": DEFAULT_BACKUP_DAYS,
-                "description": "Fewest days of automated backups allowed.",
-            }
-        }
-    ),
+@dataclass(frozen=True)
+class DeletionProtection(RuleSettings):
+    """The settings of aurora-deletion-protection."""
+
+    require_final_snapshot: bool = setting(
+        True, "Also require skipFinalSnapshot=false and a final snapshot name.")
+
+
+@resource_rule(
+    "aurora-deletion-protection",
+    "Aurora clusters need deletion protection and a final snapshot (prod).",
+    DeletionProtection,
 )
-
-
 @for_types(CLUSTER)
-def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     """Deletion protection is on and destroying the cluster leaves a final snapshot."""
     if not truthy(get(args.props, "deletionProtection")):
         report(
             f"Cluster {label(args)} has deletionProtection off, so one `pulumi destroy` or a "
             "replace loses the data. Set deletion_protection=True for this environment."
         )
-    if not truthy(setting(args, "requireFinalSnapshot", True)):
+    if not DeletionProtection.read(args).require_final_snapshot:
         return
     if truthy(get(args.props, "skipFinalSnapshot")) or not get(
         args.props, "finalSnapshotIdentifier"
@@ -132,56 +121,37 @@ def _deletion_protection(args: ResourceValidationArgs, report: ReportViolation) 
         )
 
 
-aurora_deletion_protection = ResourceValidationPolicy(
-    name="aurora-deletion-protection",
-    description="Aurora clusters need deletion protection and a final snapshot (prod).",
-    validate=_deletion_protection,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requireFinalSnapshot": {
-                "type": "boolean",
-                "default": True,
-                "description": "Also require skipFinalSnapshot=false and a final snapshot name.",
-            }
-        }
-    ),
+@dataclass(frozen=True)
+class LogExports(RuleSettings):
+    """The settings of aurora-log-exports."""
+
+    required_log_types: tuple[str, ...] = setting(
+        ("postgresql",), "Log types that must be in enabledCloudwatchLogsExports.")
+
+
+@resource_rule(
+    "aurora-log-exports",
+    "Aurora clusters must export their logs to CloudWatch Logs.",
+    LogExports,
 )
-
-
 @for_types(CLUSTER)
-def _log_exports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_log_exports(args: ResourceValidationArgs, report: Report) -> None:
     """The configured log types are exported to CloudWatch Logs."""
-    required = str_list_setting(args, "requiredLogTypes", DEFAULT_LOG_EXPORTS)
-    exported = {str(t) for t in items(get(args.props, "enabledCloudwatchLogsExports"))}
-    missing = [t for t in required if t not in exported]
-    if missing:
+    required = LogExports.read(args).required_log_types
+    absent = missing(required, get(args.props, "enabledCloudwatchLogsExports"))
+    if absent:
         report(
-            f"Cluster {label(args)} does not export {', '.join(missing)} logs. Add them to "
+            f"Cluster {label(args)} does not export {', '.join(absent)} logs. Add them to "
             "enabled_cloudwatch_logs_exports so they reach CloudWatch Logs."
         )
 
 
-aurora_log_exports = ResourceValidationPolicy(
-    name="aurora-log-exports",
-    description="Aurora clusters must export their logs to CloudWatch Logs.",
-    validate=_log_exports,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredLogTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": list(DEFAULT_LOG_EXPORTS),
-                "description": "Log types that must be in enabledCloudwatchLogsExports.",
-            }
-        }
-    ),
+@resource_rule(
+    "aurora-managed-master-password",
+    "The Aurora master password must be managed by RDS in Secrets Manager.",
 )
-
-
 @for_types(CLUSTER)
-def _managed_master_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_managed_master_password(args: ResourceValidationArgs, report: Report) -> None:
     """RDS manages the master password in Secrets Manager; no password is passed in."""
     for field in ("masterPassword", "masterPasswordWo"):
         if get(args.props, field):
@@ -198,14 +168,6 @@ def _managed_master_password(args: ResourceValidationArgs, report: ReportViolati
         )
 
 
-aurora_managed_master_password = ResourceValidationPolicy(
-    name="aurora-managed-master-password",
-    description="The Aurora master password must be managed by RDS in Secrets Manager.",
-    validate=_managed_master_password,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
-
-
 def _instances_by_cluster(args: StackValidationArgs) -> dict[str, list]:
     """Cluster instances keyed by the cluster identifier they join."""
     grouped: dict[str, list] = defaultdict(list)
@@ -215,13 +177,27 @@ def _instances_by_cluster(args: StackValidationArgs) -> dict[str, list]:
     return grouped
 
 
-def _multi_az_readers(args: StackValidationArgs, report: ReportViolation) -> None:
+@dataclass(frozen=True)
+class MultiAzReaders(RuleSettings):
+    """The settings of aurora-multi-az-readers."""
+
+    minimum_readers: int = setting(2, "Fewest reader instances per Aurora cluster.", minimum=0)
+    minimum_availability_zones: int = setting(
+        2, "Fewest distinct availability zones across a cluster's instances.", minimum=1)
+
+
+@stack_rule(
+    "aurora-multi-az-readers",
+    "Aurora clusters need readers spread across availability zones (prod).",
+    MultiAzReaders,
+)
+def aurora_multi_az_readers(args: StackValidationArgs, report: Report) -> None:
     """Each Aurora cluster has ``minimumReaders`` readers and its instances span enough AZs."""
-    min_readers = int_setting(args, "minimumReaders", DEFAULT_MIN_READERS)
-    min_azs = int_setting(args, "minimumAvailabilityZones", DEFAULT_MIN_AZS)
+    config = MultiAzReaders.read(args)
+    min_readers, min_azs = config.minimum_readers, config.minimum_availability_zones
     instances = _instances_by_cluster(args)
-    for cluster in args.resources:
-        if cluster.resource_type != CLUSTER or not str(get(cluster.props, "engine", "")).startswith(
+    for cluster in of_type(args, CLUSTER):
+        if not str(get(cluster.props, "engine", "")).startswith(
             "aurora"
         ):
             continue
@@ -245,31 +221,12 @@ def _multi_az_readers(args: StackValidationArgs, report: ReportViolation) -> Non
             )
 
 
-aurora_multi_az_readers = StackValidationPolicy(
-    name="aurora-multi-az-readers",
-    description="Aurora clusters need readers spread across availability zones (prod).",
-    validate=_multi_az_readers,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumReaders": {
-                "type": "integer",
-                "minimum": 0,
-                "default": DEFAULT_MIN_READERS,
-                "description": "Fewest reader instances per Aurora cluster.",
-            },
-            "minimumAvailabilityZones": {
-                "type": "integer",
-                "minimum": 1,
-                "default": DEFAULT_MIN_AZS,
-                "description": "Fewest distinct availability zones across a cluster's instances.",
-            },
-        }
-    ),
+@resource_rule(
+    "aurora-enhanced-monitoring",
+    "Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
 )
-
 @for_types(CLUSTER_INSTANCE, DB_INSTANCE)
-def _enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def aurora_enhanced_monitoring(args: ResourceValidationArgs, report: Report) -> None:
     """Enhanced Monitoring reports the instance's OS metrics, through a role RDS can assume."""
     interval = int(number(get(args.props, "monitoringInterval"), 0))
     if interval not in MONITORING_INTERVALS:
@@ -286,13 +243,6 @@ def _enhanced_monitoring(args: ResourceValidationArgs, report: ReportViolation) 
             "may assume."
         )
 
-
-aurora_enhanced_monitoring = ResourceValidationPolicy(
-    name="aurora-enhanced-monitoring",
-    description="Aurora instances must have Enhanced Monitoring (OS metrics) with a role.",
-    validate=_enhanced_monitoring,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 POLICIES = [
     aurora_storage_encrypted,

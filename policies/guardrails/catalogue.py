@@ -1,23 +1,14 @@
 """The process catalogue (``order_platform.processes``), as the pack reads it.
 
-The catalogue is standard-library Python in ``services/``, next to this pack. Offline and in
-the tests it is installed; the Pulumi CLI runs the pack in its own virtualenv
-(``policies/venv``, the policy SDK only), so there it is imported from the repository.
+The catalogue is standard-library Python in ``services/``. The repository's .venv has it
+installed; under the Pulumi CLI, the pack's entry point (``policies/__main__.py``) makes it
+importable from the repository.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
-
-try:
-    from order_platform import processes
-except ModuleNotFoundError:  # the CLI's policies/venv
-    sys.path.append(str(SERVICES_DIR))
-    from order_platform import processes
+from order_platform import processes
 
 API_PORTS: tuple[int, ...] = tuple(
-    p.port for p in processes.DEPLOYED if p.kind is processes.Kind.API)
+    p.port for p in processes.DEPLOYED if p.kind is processes.Kind.API and p.port is not None)
 """The ports the API processes serve on, which the NLB listens on."""

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from dataclasses import dataclass
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
 from guardrails.props import (
     WORLD_CIDRS,
+    Report,
     for_types,
     get,
     items,
     label,
-    str_list_setting,
+    missing,
+    of_type,
     truthy,
 )
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -30,11 +28,14 @@ ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 ALL_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-SUPPORTED_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
 
 
+@resource_rule(
+    "eks-secrets-encryption",
+    "EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
+)
 @for_types(CLUSTER)
-def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_secrets_encryption(args: ResourceValidationArgs, report: Report) -> None:
     """Kubernetes secrets are envelope-encrypted with a KMS key."""
     # pulumi-aws v7 types encryptionConfig as one object; older programs sent a one-item list.
     for config in items(get(args.props, "encryptionConfig")):
@@ -48,54 +49,53 @@ def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -
     )
 
 
-eks_secrets_encryption = ResourceValidationPolicy(
-    name="eks-secrets-encryption",
-    description="EKS clusters must envelope-encrypt Kubernetes secrets with a KMS key.",
-    validate=_secrets_encryption,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@dataclass(frozen=True)
+class ControlPlaneLogging(RuleSettings):
+    """The settings of eks-control-plane-logging."""
+
+    required_log_types: tuple[str, ...] = setting(
+        ALL_LOG_TYPES, "Log types that must be in enabledClusterLogTypes.", choices=ALL_LOG_TYPES)
+
+
+@resource_rule(
+    "eks-control-plane-logging",
+    "EKS clusters must send every control-plane log type to CloudWatch Logs.",
+    ControlPlaneLogging,
 )
-
-
 @for_types(CLUSTER)
-def _control_plane_logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_control_plane_logging(args: ResourceValidationArgs, report: Report) -> None:
     """Every control-plane log type is sent to CloudWatch Logs."""
-    required = str_list_setting(args, "requiredLogTypes", ALL_LOG_TYPES)
-    enabled = {str(t) for t in items(get(args.props, "enabledClusterLogTypes"))}
-    missing = [t for t in required if t not in enabled]
-    if missing:
+    required = ControlPlaneLogging.read(args).required_log_types
+    absent = missing(required, get(args.props, "enabledClusterLogTypes"))
+    if absent:
         report(
-            f"Cluster {label(args)} does not log {', '.join(missing)}. Add them to "
+            f"Cluster {label(args)} does not log {', '.join(absent)}. Add them to "
             "enabled_cluster_log_types so API calls and auth decisions can be audited."
         )
 
 
-eks_control_plane_logging = ResourceValidationPolicy(
-    name="eks-control-plane-logging",
-    description="EKS clusters must send every control-plane log type to CloudWatch Logs.",
-    validate=_control_plane_logging,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredLogTypes": {
-                "type": "array",
-                "items": {"type": "string", "enum": list(ALL_LOG_TYPES)},
-                "default": list(ALL_LOG_TYPES),
-                "description": "Log types that must be in enabledClusterLogTypes.",
-            }
-        }
-    ),
+@dataclass(frozen=True)
+class PublicEndpoint(RuleSettings):
+    """The settings of eks-public-endpoint-restricted."""
+
+    forbidden_cidrs: tuple[str, ...] = setting(
+        tuple(sorted(WORLD_CIDRS)), "CIDRs that publicAccessCidrs may not contain.")
+
+
+@resource_rule(
+    "eks-public-endpoint-restricted",
+    "The EKS public API endpoint must not be open to 0.0.0.0/0.",
+    PublicEndpoint,
 )
-
-
 @for_types(CLUSTER)
-def _public_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_public_endpoint_restricted(args: ResourceValidationArgs, report: Report) -> None:
     """A public API endpoint, if any, is limited to CIDRs that are not the whole internet."""
     vpc = get(args.props, "vpcConfig", {})
     # AWS turns the public endpoint on unless told otherwise.
     if get(vpc, "endpointPublicAccess") is False:
         return
     cidrs = [str(c) for c in items(get(vpc, "publicAccessCidrs"))]
-    forbidden = set(str_list_setting(args, "forbiddenCidrs", WORLD_CIDRS))
+    forbidden = set(PublicEndpoint.read(args).forbidden_cidrs)
     open_to = sorted(forbidden.intersection(cidrs)) if cidrs else ["0.0.0.0/0 (the AWS default)"]
     if open_to:
         report(
@@ -105,28 +105,24 @@ def _public_endpoint(args: ResourceValidationArgs, report: ReportViolation) -> N
         )
 
 
-eks_public_endpoint_restricted = ResourceValidationPolicy(
-    name="eks-public-endpoint-restricted",
-    description="The EKS public API endpoint must not be open to 0.0.0.0/0.",
-    validate=_public_endpoint,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "forbiddenCidrs": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": sorted(WORLD_CIDRS),
-                "description": "CIDRs that publicAccessCidrs may not contain.",
-            }
-        }
-    ),
+@dataclass(frozen=True)
+class SupportedVersion(RuleSettings):
+    """The settings of eks-supported-version."""
+
+    supported_versions: tuple[str, ...] = setting(
+        ("1.32", "1.33", "1.34", "1.35"),
+        'Kubernetes minor versions ("1.34") allowed for the control plane.')
+
+
+@resource_rule(
+    "eks-supported-version",
+    "EKS clusters must run a supported Kubernetes version.",
+    SupportedVersion,
 )
-
-
 @for_types(CLUSTER)
-def _supported_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eks_supported_version(args: ResourceValidationArgs, report: Report) -> None:
     """The control plane is pinned to a Kubernetes version in standard support."""
-    supported = str_list_setting(args, "supportedVersions", SUPPORTED_VERSIONS)
+    supported = SupportedVersion.read(args).supported_versions
     version = get(args.props, "version")
     if not version:
         report(
@@ -140,25 +136,7 @@ def _supported_version(args: ResourceValidationArgs, report: ReportViolation) ->
         )
 
 
-eks_supported_version = ResourceValidationPolicy(
-    name="eks-supported-version",
-    description="EKS clusters must run a supported Kubernetes version.",
-    validate=_supported_version,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "supportedVersions": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": list(SUPPORTED_VERSIONS),
-                "description": 'Kubernetes minor versions ("1.34") allowed for the control plane.',
-            }
-        }
-    ),
-)
-
-
-def _by_id(resources: list, resource_type: str) -> dict[str, object]:
+def _by_id(resources: list, resource_type: str) -> dict[str, PolicyResource]:
     """Resources of one type keyed by their provider id (the ``id`` output)."""
     return {
         str(get(r.props, "id")): r
@@ -184,7 +162,7 @@ def _public_route_tables(args: StackValidationArgs) -> set[str]:
     return public - {""}
 
 
-def subnets_by_id(args: StackValidationArgs) -> dict[str, object]:
+def subnets_by_id(args: StackValidationArgs) -> dict[str, PolicyResource]:
     """The stack's subnets keyed by their id."""
     return _by_id(args.resources, SUBNET)
 
@@ -206,13 +184,12 @@ def public_subnet_ids(args: StackValidationArgs) -> set[str]:
     return routed | mapped
 
 
-def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+@stack_rule("eks-nodes-in-private-subnets", "EKS managed node groups must run in private subnets.")
+def eks_nodes_in_private_subnets(args: StackValidationArgs, report: Report) -> None:
     """Managed node groups use only subnets without public IPs or a route to an IGW."""
     subnets = subnets_by_id(args)
     public_subnets = public_subnet_ids(args)
-    for group in args.resources:
-        if group.resource_type != NODE_GROUP:
-            continue
+    for group in of_type(args, NODE_GROUP):
         for subnet_id in (str(s) for s in items(get(group.props, "subnetIds"))):
             subnet = subnets.get(subnet_id)
             if subnet_id in public_subnets:
@@ -224,13 +201,6 @@ def _nodes_in_private_subnets(args: StackValidationArgs, report: ReportViolation
                     group.urn,
                 )
 
-
-eks_nodes_in_private_subnets = StackValidationPolicy(
-    name="eks-nodes-in-private-subnets",
-    description="EKS managed node groups must run in private subnets.",
-    validate=_nodes_in_private_subnets,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 POLICIES = [
     eks_secrets_encryption,

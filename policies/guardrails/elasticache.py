@@ -7,34 +7,20 @@ Redis OSS or Valkey, so it is reported with the way out: a replication group).
 
 from __future__ import annotations
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from dataclasses import dataclass
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
 from guardrails.eks import public_subnet_ids, subnets_by_id
-from guardrails.props import (
-    aws_managed_key,
-    for_types,
-    get,
-    int_setting,
-    items,
-    label,
-    number,
-    truthy,
-)
+from guardrails.props import Report, aws_managed_key, for_types, get, items, label, number, truthy
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SERVERLESS_CACHE = "aws:elasticache/serverlessCache:ServerlessCache"
 CLUSTER = "aws:elasticache/cluster:Cluster"
 SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
 CACHES = (REPLICATION_GROUP, SERVERLESS_CACHE, CLUSTER)
-DEFAULT_MIN_REPLICAS = 1
 USE_A_REPLICATION_GROUP = (
     "A single aws.elasticache.Cluster of Redis OSS or Valkey can have neither; create an "
     "aws.elasticache.ReplicationGroup instead."
@@ -45,8 +31,12 @@ def _kind(args) -> str:
     return args.resource_type.rsplit(":", 1)[-1]
 
 
+@resource_rule(
+    "elasticache-encryption-in-transit",
+    "ElastiCache must require TLS (serverless caches always do).",
+)
 @for_types(REPLICATION_GROUP, CLUSTER)
-def _encrypted_in_transit(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def elasticache_encryption_in_transit(args: ResourceValidationArgs, report: Report) -> None:
     """Clients must speak TLS: transit encryption on, and required rather than preferred."""
     if not truthy(get(args.props, "transitEncryptionEnabled")):
         report(
@@ -61,14 +51,6 @@ def _encrypted_in_transit(args: ResourceValidationArgs, report: ReportViolation)
         )
 
 
-elasticache_encryption_in_transit = ResourceValidationPolicy(
-    name="elasticache-encryption-in-transit",
-    description="ElastiCache must require TLS (serverless caches always do).",
-    validate=_encrypted_in_transit,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
-
-
 def _standalone_cluster(args: ResourceValidationArgs) -> bool:
     """A Redis or Valkey cluster outside a replication group: it has neither encryption at
     rest nor AUTH of its own (a replication group's member clusters inherit the group's)."""
@@ -76,8 +58,12 @@ def _standalone_cluster(args: ResourceValidationArgs) -> bool:
         args.props, "replicationGroupId")
 
 
+@resource_rule(
+    "elasticache-encryption-at-rest",
+    "ElastiCache must be encrypted at rest with a customer-managed KMS key.",
+)
 @for_types(*CACHES)
-def _encrypted_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def elasticache_encryption_at_rest(args: ResourceValidationArgs, report: Report) -> None:
     """Data and snapshots are encrypted at rest with a customer-managed KMS key."""
     if args.resource_type == CLUSTER:
         if _standalone_cluster(args):
@@ -100,16 +86,12 @@ def _encrypted_at_rest(args: ResourceValidationArgs, report: ReportViolation) ->
         )
 
 
-elasticache_encryption_at_rest = ResourceValidationPolicy(
-    name="elasticache-encryption-at-rest",
-    description="ElastiCache must be encrypted at rest with a customer-managed KMS key.",
-    validate=_encrypted_at_rest,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@resource_rule(
+    "elasticache-auth-required",
+    "ElastiCache must require AUTH (a token or RBAC users).",
 )
-
-
 @for_types(*CACHES)
-def _auth_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def elasticache_auth_required(args: ResourceValidationArgs, report: Report) -> None:
     """Connections authenticate: an AUTH token, or RBAC users through a user group."""
     if args.resource_type == CLUSTER:
         if _standalone_cluster(args):
@@ -132,15 +114,7 @@ def _auth_required(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
-elasticache_auth_required = ResourceValidationPolicy(
-    name="elasticache-auth-required",
-    description="ElastiCache must require AUTH (a token or RBAC users).",
-    validate=_auth_required,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
-
-
-def _subnet_ids(cache, groups: dict[str, object]) -> list[str] | None:
+def _subnet_ids(cache, groups: dict[str, PolicyResource]) -> list[str] | None:
     """The subnets a cache's nodes go to; None when it uses the default subnet group."""
     if cache.resource_type == SERVERLESS_CACHE:
         ids = [str(s) for s in items(get(cache.props, "subnetIds"))]
@@ -149,7 +123,11 @@ def _subnet_ids(cache, groups: dict[str, object]) -> list[str] | None:
     return None if group is None else [str(s) for s in items(get(group.props, "subnetIds"))]
 
 
-def _in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> None:
+@stack_rule(
+    "elasticache-private-subnets",
+    "ElastiCache nodes must be in private subnets, never public or default ones.",
+)
+def elasticache_private_subnets(args: StackValidationArgs, report: Report) -> None:
     """Every cache is placed, through its subnet group, in subnets with no internet route."""
     groups = {
         str(get(r.props, "name", "")): r for r in args.resources if r.resource_type == SUBNET_GROUP
@@ -179,18 +157,22 @@ def _in_private_subnets(args: StackValidationArgs, report: ReportViolation) -> N
             )
 
 
-elasticache_private_subnets = StackValidationPolicy(
-    name="elasticache-private-subnets",
-    description="ElastiCache nodes must be in private subnets, never public or default ones.",
-    validate=_in_private_subnets,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@dataclass(frozen=True)
+class AutomaticFailover(RuleSettings):
+    """The settings of elasticache-automatic-failover."""
+
+    minimum_replicas: int = setting(1, "Fewest replicas besides the primary.", minimum=1)
+
+
+@resource_rule(
+    "elasticache-automatic-failover",
+    "ElastiCache needs replicas in other AZs with automatic failover (prod).",
+    AutomaticFailover,
 )
-
-
 @for_types(REPLICATION_GROUP, CLUSTER)
-def _automatic_failover(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def elasticache_automatic_failover(args: ResourceValidationArgs, report: Report) -> None:
     """A replica in another AZ takes over by itself when the primary or its zone fails."""
-    minimum = int_setting(args, "minimumReplicas", DEFAULT_MIN_REPLICAS)
+    minimum = AutomaticFailover.read(args).minimum_replicas
     if args.resource_type == CLUSTER:
         if not get(args.props, "replicationGroupId"):
             report(f"Cluster {label(args)} has no replica to fail over to. "
@@ -211,23 +193,6 @@ def _automatic_failover(args: ResourceValidationArgs, report: ReportViolation) -
             "preferred_cache_cluster_azs one zone per node."
         )
 
-
-elasticache_automatic_failover = ResourceValidationPolicy(
-    name="elasticache-automatic-failover",
-    description="ElastiCache needs replicas in other AZs with automatic failover (prod).",
-    validate=_automatic_failover,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumReplicas": {
-                "type": "integer",
-                "minimum": 1,
-                "default": DEFAULT_MIN_REPLICAS,
-                "description": "Fewest replicas besides the primary.",
-            }
-        }
-    ),
-)
 
 POLICIES = [
     elasticache_encryption_in_transit,

@@ -197,18 +197,20 @@ class _Report:
     def __call__(self, message: str, urn: str | None = None) -> None:
         self.found.append((self.policy, self.level, message, urn or self.urn))
 
-    def cannot_run(self, error: UnknownValueError) -> None:
+    def cannot_run(self, error: Exception) -> None:
         self.found.append(
             (
                 self.policy,
                 EnforcementLevel.ADVISORY,
-                f"can't run during preview: {error.message}",
+                f"can't run during preview: {getattr(error, 'message', error)}",
                 self.urn,
             )
         )
 
 
-def _call(policy: Policy, args: Any, report: _Report) -> None:
+def _call(
+    policy: ResourceValidationPolicy | StackValidationPolicy, args: Any, report: _Report
+) -> None:
     try:
         _run(policy.validate(args, report))
     except UnknownValueError as error:
@@ -243,10 +245,11 @@ def evaluate(
             )
             _call(policy, args, _Report(policy, _effective(setting.level), view.urn, found))
     resources = _stack_resources(views)
-    for policy in (p for p in active if isinstance(p, StackValidationPolicy)):
-        setting = settings[policy.name]
-        args = StackValidationArgs(resources, dict(setting.config), {})
-        _call(policy, args, _Report(policy, _effective(setting.level), "", found))
+    for stack_policy in (p for p in active if isinstance(p, StackValidationPolicy)):
+        setting = settings[stack_policy.name]
+        stack_args = StackValidationArgs(resources, dict(setting.config), {})
+        _call(stack_policy, stack_args,
+              _Report(stack_policy, _effective(setting.level), "", found))
     return [
         _violation(policy, level, message, urn, by_urn) for policy, level, message, urn in found
     ]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
-from guardrails.props import for_types, get, items, json_value, label, number, truthy
+from guardrails.props import (
+    Report,
+    for_types,
+    get,
+    items,
+    json_value,
+    label,
+    number,
+    of_type,
+    truthy,
+)
+from guardrails.rules import resource_rule, stack_rule
 
 QUEUE = "aws:sqs/queue:Queue"
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -21,8 +25,12 @@ EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SQS_DEFAULT_RETENTION_SECONDS = 345_600  # four days, what SQS uses when none is set
 
 
+@resource_rule(
+    "sqs-queue-encrypted",
+    "SQS queues must have server-side encryption (SSE-SQS or SSE-KMS).",
+)
 @for_types(QUEUE)
-def _queue_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def sqs_queue_encrypted(args: ResourceValidationArgs, report: Report) -> None:
     """The queue has server-side encryption: a KMS key or SQS-managed SSE."""
     if get(args.props, "kmsMasterKeyId") or truthy(get(args.props, "sqsManagedSseEnabled")):
         return
@@ -31,14 +39,6 @@ def _queue_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> N
         "sqs_managed_sse_enabled=True, or kms_master_key_id to a KMS key that the senders "
         "(events.amazonaws.com) may use."
     )
-
-
-sqs_queue_encrypted = ResourceValidationPolicy(
-    name="sqs-queue-encrypted",
-    description="SQS queues must have server-side encryption (SSE-SQS or SSE-KMS).",
-    validate=_queue_encrypted,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 
 def redrive_target(queue_props: Mapping) -> str:
@@ -58,16 +58,20 @@ def dead_letter_arns(args: StackValidationArgs) -> set[str]:
     return arns - {""}
 
 
-def queues_by_arn(args: StackValidationArgs) -> dict[str, object]:
+def queues_by_arn(args: StackValidationArgs) -> dict[str, PolicyResource]:
     """Every SQS queue of the stack, keyed by its ARN."""
     return {str(get(r.props, "arn")): r for r in args.resources if r.resource_type == QUEUE}
 
 
-def _queue_has_redrive(args: StackValidationArgs, report: ReportViolation) -> None:
+@stack_rule(
+    "sqs-queue-has-dlq",
+    "Every SQS queue that is not a dead-letter queue must have a redrive policy.",
+)
+def sqs_queue_has_dlq(args: StackValidationArgs, report: Report) -> None:
     """Every queue that is not itself a dead-letter queue redrives to one."""
     dead_letter = dead_letter_arns(args)
-    for queue in args.resources:
-        if queue.resource_type != QUEUE or str(get(queue.props, "arn", "")) in dead_letter:
+    for queue in of_type(args, QUEUE):
+        if str(get(queue.props, "arn", "")) in dead_letter:
             continue
         # A redriveAllowPolicy marks a queue built to be a DLQ even before a source points at it.
         if get(queue.props, "redriveAllowPolicy"):
@@ -83,20 +87,14 @@ def _queue_has_redrive(args: StackValidationArgs, report: ReportViolation) -> No
             )
 
 
-sqs_queue_has_dlq = StackValidationPolicy(
-    name="sqs-queue-has-dlq",
-    description="Every SQS queue that is not a dead-letter queue must have a redrive policy.",
-    validate=_queue_has_redrive,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@stack_rule(
+    "sqs-dlq-retention",
+    "A dead-letter queue must keep messages at least as long as its source queue.",
 )
-
-
-def _dlq_retention(args: StackValidationArgs, report: ReportViolation) -> None:
+def sqs_dlq_retention(args: StackValidationArgs, report: Report) -> None:
     """A DLQ keeps messages at least as long as each queue that redrives to it."""
     queues = queues_by_arn(args)
-    for source in args.resources:
-        if source.resource_type != QUEUE:
-            continue
+    for source in of_type(args, QUEUE):
         dlq = queues.get(redrive_target(source.props))
         if dlq is None:
             continue
@@ -110,14 +108,6 @@ def _dlq_retention(args: StackValidationArgs, report: ReportViolation) -> None:
                 "(1209600, 14 days, is the maximum).",
                 dlq.urn,
             )
-
-
-sqs_dlq_retention = StackValidationPolicy(
-    name="sqs-dlq-retention",
-    description="A dead-letter queue must keep messages at least as long as its source queue.",
-    validate=_dlq_retention,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 
 def _statements(document: object) -> list[Mapping]:
@@ -145,8 +135,12 @@ def _granted_to_outsiders(statement: Mapping) -> bool:
     return bool(get(principal, "Service")) or "*" in {str(p) for p in items(get(principal, "AWS"))}
 
 
+@resource_rule(
+    "sqs-queue-policy-source-arn",
+    "SQS queue policies must scope grants to services with aws:SourceArn.",
+)
 @for_types(QUEUE_POLICY, QUEUE)
-def _queue_policy_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def sqs_queue_policy_source_arn(args: ResourceValidationArgs, report: Report) -> None:
     """Allow statements for services or everyone are scoped to their sender with aws:SourceArn."""
     for index, statement in enumerate(_statements(get(args.props, "policy"))):
         if str(get(statement, "Effect", "")) != "Allow" or not _granted_to_outsiders(statement):
@@ -160,16 +154,12 @@ def _queue_policy_scoped(args: ResourceValidationArgs, report: ReportViolation) 
             )
 
 
-sqs_queue_policy_source_arn = ResourceValidationPolicy(
-    name="sqs-queue-policy-source-arn",
-    description="SQS queue policies must scope grants to services with aws:SourceArn.",
-    validate=_queue_policy_scoped,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@resource_rule(
+    "eventbridge-target-dlq",
+    "Every EventBridge rule target must have a dead-letter queue.",
 )
-
-
 @for_types(EVENT_TARGET)
-def _target_has_dlq(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def eventbridge_target_dlq(args: ResourceValidationArgs, report: Report) -> None:
     """An EventBridge target sends undeliverable events to a DLQ."""
     if not get(args.props, "deadLetterConfig.arn"):
         report(
@@ -179,20 +169,14 @@ def _target_has_dlq(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
-eventbridge_target_dlq = ResourceValidationPolicy(
-    name="eventbridge-target-dlq",
-    description="Every EventBridge rule target must have a dead-letter queue.",
-    validate=_target_has_dlq,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@stack_rule(
+    "eventbridge-targeted-queue-has-dlq",
+    "Every SQS queue targeted by an EventBridge rule must have a DLQ.",
 )
-
-
-def _targeted_queue_has_dlq(args: StackValidationArgs, report: ReportViolation) -> None:
+def eventbridge_targeted_queue_has_dlq(args: StackValidationArgs, report: Report) -> None:
     """Every queue that a rule targets redrives to a DLQ that exists in the stack."""
     queues = queues_by_arn(args)
-    for target in args.resources:
-        if target.resource_type != EVENT_TARGET:
-            continue
+    for target in of_type(args, EVENT_TARGET):
         queue = queues.get(str(get(target.props, "arn", "")))
         if queue is None:
             continue
@@ -204,13 +188,6 @@ def _targeted_queue_has_dlq(args: StackValidationArgs, report: ReportViolation) 
                 queue.urn,
             )
 
-
-eventbridge_targeted_queue_has_dlq = StackValidationPolicy(
-    name="eventbridge-targeted-queue-has-dlq",
-    description="Every SQS queue targeted by an EventBridge rule must have a DLQ.",
-    validate=_targeted_queue_has_dlq,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 POLICIES = [
     sqs_queue_encrypted,

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pulumi_policy import (
-    EnforcementLevel,
-    ReportViolation,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import StackValidationArgs
 
 from guardrails.alarms import METRIC_ALARM, SQS_NAMESPACE
 from guardrails.messaging import QUEUE
-from guardrails.props import get, items, json_value
+from guardrails.props import Report, get, items, json_value, of_type
+from guardrails.rules import stack_rule
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 FIX = (
@@ -71,16 +67,20 @@ def _notifies(alarm_props: Mapping) -> bool:
     return isinstance(actions, Sequence) and not isinstance(actions, str) and len(actions) > 0
 
 
-def _queue_observed(args: StackValidationArgs, report: ReportViolation) -> None:
+@stack_rule(
+    "sqs-queue-has-widget-and-alarm",
+    "Every SQS queue must be plotted on a dashboard and watched by an alarm.",
+)
+def sqs_queue_has_widget_and_alarm(args: StackValidationArgs, report: Report) -> None:
     """Each queue has a dashboard widget and an alarm with an action."""
     plotted: set[str] = set()
-    for board in (r for r in args.resources if r.resource_type == DASHBOARD):
+    for board in of_type(args, DASHBOARD):
         plotted |= dashboard_queue_names(get(board.props, "dashboardBody"))
     alarmed: set[str] = set()
-    for alarm in (r for r in args.resources if r.resource_type == METRIC_ALARM):
+    for alarm in of_type(args, METRIC_ALARM):
         if _notifies(alarm.props):
             alarmed |= alarm_queue_names(alarm.props)
-    for queue in (r for r in args.resources if r.resource_type == QUEUE):
+    for queue in of_type(args, QUEUE):
         name = str(get(queue.props, "name", ""))
         missing = [what for what, seen in (("a dashboard widget", plotted),
                                            ("an alarm with an action", alarmed))
@@ -92,12 +92,5 @@ def _queue_observed(args: StackValidationArgs, report: ReportViolation) -> None:
                 queue.urn,
             )
 
-
-sqs_queue_has_widget_and_alarm = StackValidationPolicy(
-    name="sqs-queue-has-widget-and-alarm",
-    description="Every SQS queue must be plotted on a dashboard and watched by an alarm.",
-    validate=_queue_observed,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 POLICIES = [sqs_queue_has_widget_and_alarm]

@@ -4,29 +4,25 @@ the default security group, encrypted log groups."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from guardrails.catalogue import API_PORTS
 from guardrails.props import (
     WORLD_CIDRS,
+    Report,
     for_types,
     get,
     items,
     json_value,
     label,
     number,
-    setting,
+    of_type,
     truthy,
 )
+from guardrails.rules import resource_rule, stack_rule
+from guardrails.settings import RuleSettings, setting
 
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -78,10 +74,24 @@ def _ports(entry: Mapping) -> tuple[str, int | None, int | None]:
     return protocol, None if low is None else int(low), None if high is None else int(high)
 
 
+@dataclass(frozen=True)
+class NoPublicIngress(RuleSettings):
+    """The settings of security-group-no-public-ingress."""
+
+    allowed_ports: tuple[int, ...] = setting(
+        NLB_LISTENER_PORTS, "TCP ports (the NLB listener ports) that may be open to 0.0.0.0/0.",
+        minimum=0, maximum=65535)
+
+
+@resource_rule(
+    "security-group-no-public-ingress",
+    "No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
+    NoPublicIngress,
+)
 @for_types(SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE)
-def _no_world_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def security_group_no_public_ingress(args: ResourceValidationArgs, report: Report) -> None:
     """World-open ingress is allowed only for TCP on the NLB listener ports."""
-    allowed = {int(number(p, 0)) for p in items(setting(args, "allowedPorts", NLB_LISTENER_PORTS))}
+    allowed = set(NoPublicIngress.read(args).allowed_ports)
     for entry in _world_ingress(args):
         protocol, low, high = _ports(entry)
         tcp = protocol in {"tcp", "6"}
@@ -93,24 +103,6 @@ def _no_world_ingress(args: ResourceValidationArgs, report: ReportViolation) -> 
                 f"{shown}. Only TCP {sorted(allowed)} (the NLB listeners) may be open to "
                 "0.0.0.0/0; use the VPC CIDR, a prefix list or a source security group instead."
             )
-
-
-security_group_no_public_ingress = ResourceValidationPolicy(
-    name="security-group-no-public-ingress",
-    description="No security group ingress from 0.0.0.0/0 except on the NLB listener ports.",
-    validate=_no_world_ingress,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedPorts": {
-                "type": "array",
-                "items": {"type": "integer", "minimum": 0, "maximum": 65535},
-                "default": list(NLB_LISTENER_PORTS),
-                "description": "TCP ports (the NLB listener ports) that may be open to 0.0.0.0/0.",
-            }
-        }
-    ),
-)
 
 
 def _is_admin_statement(statement: object) -> bool:
@@ -133,8 +125,9 @@ def _documents(args: ResourceValidationArgs) -> list[tuple[str, object]]:
     return [("policy", get(args.props, "policy"))]
 
 
+@resource_rule("iam-no-wildcard-admin", "No IAM policy may allow '*' actions on '*' resources.")
 @for_types(*IAM_DOCUMENT_TYPES, IAM_ROLE, *IAM_ATTACHMENT_TYPES)
-def _no_admin_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def iam_no_wildcard_admin(args: ResourceValidationArgs, report: Report) -> None:
     """No statement allows ``*`` actions on ``*`` resources; AdministratorAccess is not attached."""
     if args.resource_type in IAM_ATTACHMENT_TYPES:
         if str(get(args.props, "policyArn", "")).endswith(ADMIN_POLICY_SUFFIX):
@@ -153,16 +146,9 @@ def _no_admin_policy(args: ResourceValidationArgs, report: ReportViolation) -> N
             )
 
 
-iam_no_wildcard_admin = ResourceValidationPolicy(
-    name="iam-no-wildcard-admin",
-    description="No IAM policy may allow '*' actions on '*' resources.",
-    validate=_no_admin_policy,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
-
-
+@resource_rule("ecr-scan-on-push", "ECR repositories must scan images on push.")
 @for_types(ECR_REPOSITORY)
-def _scan_on_push(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecr_scan_on_push(args: ResourceValidationArgs, report: Report) -> None:
     """Images are scanned for vulnerabilities when pushed."""
     if not truthy(get(args.props, "imageScanningConfiguration.scanOnPush")):
         report(
@@ -171,16 +157,9 @@ def _scan_on_push(args: ResourceValidationArgs, report: ReportViolation) -> None
         )
 
 
-ecr_scan_on_push = ResourceValidationPolicy(
-    name="ecr-scan-on-push",
-    description="ECR repositories must scan images on push.",
-    validate=_scan_on_push,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
-
-
+@resource_rule("ecr-immutable-tags", "ECR repositories must have immutable image tags.")
 @for_types(ECR_REPOSITORY)
-def _immutable_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def ecr_immutable_tags(args: ResourceValidationArgs, report: Report) -> None:
     """A pushed tag always names the same image."""
     mutability = str(get(args.props, "imageTagMutability", "MUTABLE"))
     if mutability != "IMMUTABLE":
@@ -190,16 +169,12 @@ def _immutable_tags(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
-ecr_immutable_tags = ResourceValidationPolicy(
-    name="ecr-immutable-tags",
-    description="ECR repositories must have immutable image tags.",
-    validate=_immutable_tags,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@resource_rule(
+    "nlb-deletion-protection",
+    "The network load balancer must have deletion protection (prod).",
 )
-
-
 @for_types(*LOAD_BALANCERS)
-def _nlb_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def nlb_deletion_protection(args: ResourceValidationArgs, report: Report) -> None:
     """A network load balancer cannot be deleted by accident."""
     if str(get(args.props, "loadBalancerType", "application")) != "network":
         return
@@ -211,19 +186,14 @@ def _nlb_deletion_protection(args: ResourceValidationArgs, report: ReportViolati
         )
 
 
-nlb_deletion_protection = ResourceValidationPolicy(
-    name="nlb-deletion-protection",
-    description="The network load balancer must have deletion protection (prod).",
-    validate=_nlb_deletion_protection,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@stack_rule(
+    "vpc-default-security-group-closed",
+    "Each VPC's default security group must be adopted with no rules.",
 )
-
-def _default_security_group_closed(args: StackValidationArgs, report: ReportViolation) -> None:
+def vpc_default_security_group_closed(args: StackValidationArgs, report: Report) -> None:
     """Every VPC's default security group is adopted by the program and has no rules."""
     adopted = set()
-    for group in args.resources:
-        if group.resource_type != DEFAULT_SECURITY_GROUP:
-            continue
+    for group in of_type(args, DEFAULT_SECURITY_GROUP):
         adopted.add(str(get(group.props, "vpcId", "")))
         rules = items(get(group.props, "ingress")) + items(get(group.props, "egress"))
         if rules:
@@ -243,16 +213,12 @@ def _default_security_group_closed(args: StackValidationArgs, report: ReportViol
             )
 
 
-vpc_default_security_group_closed = StackValidationPolicy(
-    name="vpc-default-security-group-closed",
-    description="Each VPC's default security group must be adopted with no rules.",
-    validate=_default_security_group_closed,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@resource_rule(
+    "cloudwatch-log-group-kms",
+    "CloudWatch log groups must be encrypted with a customer-managed KMS key.",
 )
-
-
 @for_types(LOG_GROUP)
-def _log_group_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+def cloudwatch_log_group_kms(args: ResourceValidationArgs, report: Report) -> None:
     """Log groups are encrypted with a customer-managed KMS key."""
     if not get(args.props, "kmsKeyId"):
         report(
@@ -261,13 +227,6 @@ def _log_group_kms(args: ResourceValidationArgs, report: ReportViolation) -> Non
             "whose policy lets logs.<region>.amazonaws.com use it for this account's log groups."
         )
 
-
-cloudwatch_log_group_kms = ResourceValidationPolicy(
-    name="cloudwatch-log-group-kms",
-    description="CloudWatch log groups must be encrypted with a customer-managed KMS key.",
-    validate=_log_group_kms,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 POLICIES = [
     security_group_no_public_ingress,

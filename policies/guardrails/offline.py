@@ -1,4 +1,4 @@
-"""`make policy [STACK=…]`: evaluate the pack against the real program, offline, per stack.
+"""`make policy [STACK=…]`, or ``python -m guardrails.offline``: the pack over each stack.
 
 Each stack's program runs under Pulumi mocks (``infra.simulation``); every resource it
 registers goes through the pack as the engine would send it (see ``guardrails.engine``), with
@@ -125,3 +125,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         return 1
     print(f"policy: {', '.join(stacks)} pass (no mandatory violations)", file=out)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, overload
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs
 
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+
+
+class Report(Protocol):
+    """How a validator reports a violation: the message, and from a stack rule the URN of the
+    resource at fault. (The SDK's ``ReportViolation`` types the URN as required; the engine's
+    callback, like ours in ``guardrails.engine``, defaults it.)"""
+
+    def __call__(self, message: str, urn: str | None = None, /) -> None: ...
 
 
 def get(props: Any, path: str, default: Any = None) -> Any:
@@ -36,6 +44,17 @@ def items(value: Any) -> list[Any]:
     return [value]
 
 
+def of_type(args: Any, resource_type: str) -> list[Any]:
+    """The resources of one type token among a stack rule's ``args.resources``."""
+    return [r for r in args.resources if r.resource_type == resource_type]
+
+
+def missing(required: Iterable[str], present: Any) -> list[str]:
+    """The ``required`` values, in order, that the engine array ``present`` does not hold."""
+    held = {str(v) for v in items(present)}
+    return [value for value in required if value not in held]
+
+
 def json_value(value: Any) -> Any:
     """A property that the provider types as a JSON string, parsed; a mapping passes through."""
     if isinstance(value, str):
@@ -44,6 +63,14 @@ def json_value(value: Any) -> Any:
         except ValueError:
             return None
     return value
+
+
+@overload
+def number(value: Any, default: float) -> float: ...
+
+
+@overload
+def number(value: Any, default: None = None) -> float | None: ...
 
 
 def number(value: Any, default: float | None = None) -> float | None:
@@ -60,22 +87,6 @@ def number(value: Any, default: float | None = None) -> float | None:
     return default
 
 
-def setting(args: Any, key: str, default: Any) -> Any:
-    """A policy config value; the CLI fills schema defaults, ``default`` covers a bare call."""
-    value = args.get_config().get(key)
-    return default if value is None else value
-
-
-def int_setting(args: Any, key: str, default: int) -> int:
-    """An integer policy config value (protobuf turns it into a float on the way in)."""
-    return int(number(setting(args, key, default), default))
-
-
-def str_list_setting(args: Any, key: str, default: Iterable[str]) -> list[str]:
-    """A list-of-strings policy config value."""
-    return [str(v) for v in items(setting(args, key, list(default)))]
-
-
 def truthy(value: Any) -> bool:
     """True only for a real boolean true (or the string "true" of provider config)."""
     return value is True or (isinstance(value, str) and value.lower() == "true")
@@ -84,8 +95,8 @@ def truthy(value: Any) -> bool:
 def for_types(*resource_types: str) -> Callable:
     """Wrap a validator so that it only sees resources of the given type tokens."""
 
-    def wrap(check: Callable[[ResourceValidationArgs, ReportViolation], None]) -> Callable:
-        def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    def wrap(check: Callable[[ResourceValidationArgs, Report], None]) -> Callable:
+        def validate(args: ResourceValidationArgs, report_violation: Report) -> None:
             if args.resource_type in resource_types:
                 check(args, report_violation)
 

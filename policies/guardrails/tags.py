@@ -3,28 +3,24 @@
 Tags normally come from the AWS provider's ``defaultTags`` (one place, every resource), so a
 resource's effective tags are its provider's default tags overlaid with its own ``tags``.
 Which types are taggable comes from ``aws_taggable_types.txt``, generated from the installed
-pulumi-aws SDK by ``python -m guardrails.tags > guardrails/aws_taggable_types.txt`` (run in
-``policies/``); the policy tests check it against the SDK and the program.
+pulumi-aws SDK by ``python -m guardrails.tags > policies/guardrails/aws_taggable_types.txt``;
+the policy tests check it against the SDK and the program.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-)
+from pulumi_policy import ResourceValidationArgs
 
-from guardrails.props import get, json_value, label, str_list_setting
+from guardrails.props import Report, get, json_value, label
+from guardrails.rules import resource_rule
+from guardrails.settings import RuleSettings, setting
 
-REQUIRED_TAGS = ("environment", "owner", "cost-center")
 TAGGABLE_TYPES_FILE = Path(__file__).with_name("aws_taggable_types.txt")
 
 
@@ -53,12 +49,26 @@ def effective_tags(args: ResourceValidationArgs) -> dict[str, str]:
     return {**default_tags(provider), **_as_dict(get(args.props, "tags"))}
 
 
-def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+@dataclass(frozen=True)
+class RequiredTags(RuleSettings):
+    """The settings of required-tags."""
+
+    required_tags: tuple[str, ...] = setting(
+        ("environment", "owner", "cost-center"),
+        "Tag keys every taggable resource must have (non-empty).")
+
+
+@resource_rule(
+    "required-tags",
+    "Every taggable AWS resource must carry the required tags.",
+    RequiredTags,
+)
+def required_tags(args: ResourceValidationArgs, report: Report) -> None:
     """Every configured tag is present with a non-empty value."""
     if args.resource_type not in taggable_types():
         return
     tags = effective_tags(args)
-    missing = [t for t in str_list_setting(args, "requiredTags", REQUIRED_TAGS) if not tags.get(t)]
+    missing = [t for t in RequiredTags.read(args).required_tags if not tags.get(t)]
     if missing:
         report(
             f"{args.resource_type.rsplit(':', 1)[-1]} {label(args)} is missing the tag(s) "
@@ -66,23 +76,6 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
             "config) rather than on each resource."
         )
 
-
-required_tags = ResourceValidationPolicy(
-    name="required-tags",
-    description="Every taggable AWS resource must carry the required tags.",
-    validate=_required_tags,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "requiredTags": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": list(REQUIRED_TAGS),
-                "description": "Tag keys every taggable resource must have (non-empty).",
-            }
-        }
-    ),
-)
 
 POLICIES = [required_tags]
 

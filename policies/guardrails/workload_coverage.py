@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pulumi_policy import (
-    EnforcementLevel,
-    PolicyResource,
-    ReportViolation,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import PolicyResource, StackValidationArgs
 
-from guardrails.props import get, items
+from guardrails.props import Report, get, items, of_type
+from guardrails.rules import stack_rule
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -53,9 +48,9 @@ def selector_matches(selector: object, labels: Mapping) -> bool:
 
 def _uncovered_deployments(args: StackValidationArgs, kind: str, selector_path: str) -> list:
     """Deployments that no object of ``kind`` (same namespace, matching selector) covers."""
-    guards = [r for r in args.resources if r.resource_type == kind]
+    guards = of_type(args, kind)
     uncovered = []
-    for deployment in (r for r in args.resources if r.resource_type == DEPLOYMENT):
+    for deployment in of_type(args, DEPLOYMENT):
         labels = get(deployment.props, "spec.template.metadata.labels", {})
         namespace = namespace_of(deployment)
         if not any(
@@ -66,7 +61,8 @@ def _uncovered_deployments(args: StackValidationArgs, kind: str, selector_path: 
     return uncovered
 
 
-def _has_pdb(args: StackValidationArgs, report: ReportViolation) -> None:
+@stack_rule("k8s-deployment-has-pdb", "Every Deployment must have a PodDisruptionBudget.")
+def k8s_deployment_has_pdb(args: StackValidationArgs, report: Report) -> None:
     """Each Deployment's pods are selected by a PodDisruptionBudget in its namespace."""
     for deployment in _uncovered_deployments(args, PDB, "spec.selector"):
         report(
@@ -77,15 +73,11 @@ def _has_pdb(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
-k8s_deployment_has_pdb = StackValidationPolicy(
-    name="k8s-deployment-has-pdb",
-    description="Every Deployment must have a PodDisruptionBudget.",
-    validate=_has_pdb,
-    enforcement_level=EnforcementLevel.MANDATORY,
+@stack_rule(
+    "k8s-deployment-has-network-policy",
+    "Every Deployment must be covered by a NetworkPolicy.",
 )
-
-
-def _has_network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+def k8s_deployment_has_network_policy(args: StackValidationArgs, report: Report) -> None:
     """Each Deployment's pods are selected by at least one NetworkPolicy in its namespace."""
     for deployment in _uncovered_deployments(args, NETWORK_POLICY, "spec.podSelector"):
         report(
@@ -95,12 +87,5 @@ def _has_network_policy(args: StackValidationArgs, report: ReportViolation) -> N
             deployment.urn,
         )
 
-
-k8s_deployment_has_network_policy = StackValidationPolicy(
-    name="k8s-deployment-has-network-policy",
-    description="Every Deployment must be covered by a NetworkPolicy.",
-    validate=_has_network_policy,
-    enforcement_level=EnforcementLevel.MANDATORY,
-)
 
 POLICIES = [k8s_deployment_has_pdb, k8s_deployment_has_network_policy]

@@ -14,7 +14,7 @@ import requests
 
 from order_platform.config import CONTRACT
 from order_platform.processes import READ_API, WRITE_API
-from tests.conftest import free_port
+from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
 
 pytestmark = pytest.mark.e2e

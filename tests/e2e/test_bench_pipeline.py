@@ -20,7 +20,7 @@ ORDERS = 12
 
 def test_the_worker_and_the_bare_consumer_each_settle_every_order(pg_system_user):
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "pipeline_load.py"), "--workers", "1",
+        [sys.executable, "-m", "bench.pipeline_load", "--workers", "1",
          "--orders", str(ORDERS), "--warmup", "3", "--reference-rounds", "1",
          "--timeout", "90", "--pg-system-user", pg_system_user],
         # Short long polls: a worker that stops ends the one in progress first.

@@ -25,7 +25,7 @@ import requests
 from order_local import machine, postgres
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
-from tests.conftest import free_port
+from tests.support.platform import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,8 @@ import psycopg2
 import pytest
 
 from order_local import postgres
-from tests.conftest import APP_DB, APP_ROLE, free_port
+from order_local.stack import APP_DB, APP_ROLE
+from tests.support.platform import free_port
 
 DEADLINE_SECONDS = 30
 

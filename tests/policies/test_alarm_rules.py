@@ -1,8 +1,8 @@
 """The DLQ alarm rule, with watched and unwatched dead-letter queues as the engine sends them."""
 
 import pytest
-from guardrails import alarms
 
+from guardrails import alarms
 from tests.policies.engine_view import DELETE, changed, messages, stack_args, urn_of, violations
 from tests.policies.test_messaging_rules import GOOD_TOPOLOGY, QUEUE, queue, target
 

@@ -1,9 +1,9 @@
 """Aurora rules, each with violating and compliant resources as the engine presents them."""
 
 import pytest
-from guardrails import aurora
 from pulumi_policy import ResourceValidationPolicy
 
+from guardrails import aurora
 from tests.policies.engine_view import DELETE, changed, messages, resource_args, secret, stack_args
 
 CLUSTER = aurora.CLUSTER

@@ -1,8 +1,8 @@
 """The rules that keep the checkov fixes in place (docs/supply-chain.md), each tested both ways."""
 
 import pytest
-from guardrails import aurora, network, workloads
 
+from guardrails import aurora, containers, images, network
 from tests.policies.engine_view import DELETE, changed, messages, resource_args, stack_args
 
 DIGEST = "sha256:" + "ab" * 32
@@ -26,28 +26,28 @@ def deployment_check(policy, **container_paths):
                                           name="write-api"))
 
 
-@pytest.mark.parametrize("policy", [workloads.k8s_image_digest, workloads.k8s_run_as_high_uid,
-                                    workloads.k8s_explicit_pull_policy])
+@pytest.mark.parametrize("policy", [images.k8s_image_digest, containers.k8s_run_as_high_uid,
+                                    images.k8s_explicit_pull_policy])
 def test_what_the_program_deploys_passes(policy):
     assert deployment_check(policy) == []
 
 
 def test_an_image_by_tag_only_is_reported():
-    found = deployment_check(workloads.k8s_image_digest, image=TAG_ONLY)
+    found = deployment_check(images.k8s_image_digest, image=TAG_ONLY)
     assert len(found) == 1 and "by tag, not by digest" in found[0] and "@sha256" in found[0]
 
 
 @pytest.mark.parametrize(("uid", "expected"), [(1000, "UID 1000, below 10000"),
                                                (DELETE, None)])
 def test_a_low_uid_is_reported_and_the_pod_level_uid_counts(uid, expected):
-    found = deployment_check(workloads.k8s_run_as_high_uid, securityContext__runAsUser=uid)
+    found = deployment_check(containers.k8s_run_as_high_uid, securityContext__runAsUser=uid)
     if expected is None:  # the pod's runAsUser (10001) applies
         assert found == []
     else:
         assert len(found) == 1 and expected in found[0]
     props = changed(DEPLOYMENT, spec__template__spec__securityContext__runAsUser=DELETE,
                     spec__template__spec__containers__0__securityContext__runAsUser=DELETE)
-    policy = workloads.k8s_run_as_high_uid
+    policy = containers.k8s_run_as_high_uid
     found = messages(policy, resource_args(policy, "kubernetes:apps/v1:Deployment", props))
     assert len(found) == 1 and "sets no runAsUser" in found[0]
 
@@ -58,10 +58,10 @@ def test_a_low_uid_is_reported_and_the_pod_level_uid_counts(uid, expected):
     (TAG_ONLY, "IfNotPresent", "pulls IfNotPresent by tag"),
 ])
 def test_the_pull_policy_must_be_explicit_and_safe(image, pull, expected):
-    found = deployment_check(workloads.k8s_explicit_pull_policy, image=image,
+    found = deployment_check(images.k8s_explicit_pull_policy, image=image,
                              imagePullPolicy=pull)
     assert len(found) == 1 and expected in found[0]
-    assert deployment_check(workloads.k8s_explicit_pull_policy, image=TAG_ONLY,
+    assert deployment_check(images.k8s_explicit_pull_policy, image=TAG_ONLY,
                             imagePullPolicy="Always") == []
 
 

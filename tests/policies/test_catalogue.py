@@ -1,11 +1,14 @@
 """The pack reads ports from the process catalogue, also where only the policy SDK is installed."""
 
+import os
 import subprocess
 import sys
+import sysconfig
 import textwrap
+from pathlib import Path
 
 from guardrails import catalogue, network
-
+from guardrails.pack import POLICIES
 from order_platform.processes import DEPLOYED, Kind
 from tests.policies.conftest import POLICIES_DIR
 from tests.policies.engine_view import messages, resource_args
@@ -29,19 +32,29 @@ def test_a_world_open_health_port_is_still_refused():
         assert bool(messages(policy, resource_args(policy, INGRESS_RULE, rule))) is refused
 
 
-def test_the_pack_finds_the_catalogue_without_the_installed_package():
-    # As in the CLI's policies/venv: order_platform is not importable until the pack adds
-    # services/ itself.
+def test_the_pack_finds_the_catalogue_as_the_cli_launches_it(tmp_path):
+    # As in the CLI's policies/venv: the SDKs importable, none of the repository's packages
+    # (``-S`` skips the .pth files of the editable installs), and the pack run the way
+    # ``python -m pulumi.policy`` runs it. PolicyPack is replaced, so nothing serves.
     script = textwrap.dedent(f"""
-        import importlib.util, sys
-        sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("services")]
-        assert importlib.util.find_spec("order_platform") is None, "still installed"
-        sys.path.insert(0, {str(POLICIES_DIR)!r})
+        import importlib.util, runpy, sys
+        for name in ("order_platform", "guardrails", "infra"):
+            assert importlib.util.find_spec(name) is None, name + " is importable"
+        import pulumi_policy
+        class Recorder:
+            def __init__(self, **kwargs):
+                print(len(kwargs["policies"]))
+        pulumi_policy.PolicyPack = Recorder
+        runpy.run_path({str(POLICIES_DIR)!r}, run_name="__main__")
         from guardrails import catalogue
         print(catalogue.API_PORTS, catalogue.processes.__file__)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=60, check=False)
+    site_packages = sysconfig.get_paths()["purelib"]
+    result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": site_packages})
     assert result.returncode == 0, result.stderr
-    assert str(catalogue.API_PORTS) in result.stdout
-    assert str(catalogue.SERVICES_DIR) in result.stdout
+    count, ports = result.stdout.splitlines()
+    assert int(count) == len(POLICIES)
+    assert str(catalogue.API_PORTS) in ports
+    assert str(Path(catalogue.processes.__file__).resolve()) in ports

@@ -1,8 +1,8 @@
 """EKS rules, each with violating and compliant resources as the engine presents them."""
 
 import pytest
-from guardrails import eks
 
+from guardrails import eks
 from tests.policies.engine_view import (
     DELETE,
     changed,

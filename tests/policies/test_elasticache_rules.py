@@ -1,8 +1,8 @@
 """The ElastiCache rules, each both ways, with props as the engine sends them."""
 
 import pytest
-from guardrails import elasticache
 
+from guardrails import elasticache
 from tests.policies.engine_view import (
     DELETE,
     changed,

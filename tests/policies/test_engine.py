@@ -4,10 +4,10 @@ import json
 from collections.abc import Mapping, Sequence
 
 import pytest
-from guardrails import engine, offline, policy_config
-from guardrails.pack import POLICIES
 from pulumi_policy import EnforcementLevel
 
+from guardrails import engine, offline, policy_config
+from guardrails.pack import POLICIES
 from tests.policies.engine_view import secret
 
 ADVISORY, MANDATORY, DISABLED = (

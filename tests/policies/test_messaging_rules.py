@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from guardrails import messaging
 
+from guardrails import messaging
 from tests.policies.engine_view import (
     DELETE,
     changed,

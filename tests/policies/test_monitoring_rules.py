@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from guardrails import monitoring
 
+from guardrails import monitoring
 from tests.policies.engine_view import changed, stack_args, urn_of, violations
 
 POLICY = monitoring.sqs_queue_has_widget_and_alarm

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from guardrails import network, tags
 
+from guardrails import network, tags
 from tests.policies.engine_view import DELETE, changed, messages, provider, resource_args
 
 SG, SG_RULE, INGRESS = network.SECURITY_GROUP, network.SECURITY_GROUP_RULE, network.INGRESS_RULE

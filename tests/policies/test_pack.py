@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pulumi_policy
 import pytest
-from guardrails import tags
-from guardrails.pack import DEFAULT_ENFORCEMENT, PACK_NAME, POLICIES, policy_names
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
+from guardrails import tags
+from guardrails.pack import DEFAULT_ENFORCEMENT, PACK_NAME, POLICIES, policy_names
 from tests.policies.conftest import POLICIES_DIR
 
 EXPECTED = [
@@ -108,7 +108,7 @@ def test_the_taggable_types_file_matches_the_installed_aws_sdk():
     generated = tags.generate_taggable_types(Path(pulumi_aws.__file__).parent)
     assert len(generated) > 500
     assert set(generated) == tags.taggable_types(), (
-        "regenerate: cd policies && python -m guardrails.tags > guardrails/aws_taggable_types.txt"
+        "regenerate: python -m guardrails.tags > policies/guardrails/aws_taggable_types.txt"
     )
     assert "aws:sqs/queue:Queue" in generated and "aws:ec2/route:Route" not in generated
 

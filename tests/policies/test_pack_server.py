@@ -15,11 +15,11 @@ import time
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
-from guardrails import engine, offline
-from guardrails.pack import PACK_NAME, policy_names
 from pulumi.runtime.proto import analyzer_pb2 as proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
+from guardrails import engine, offline
+from guardrails.pack import PACK_NAME, policy_names
 from infra import simulation
 from tests.policies.conftest import POLICIES_DIR
 from tests.policies.stacks import broken

@@ -11,10 +11,10 @@ import copy
 import io
 
 import pytest
-from guardrails import offline
-from guardrails.pack import POLICIES
 from pulumi_policy import EnforcementLevel
 
+from guardrails import offline
+from guardrails.pack import POLICIES
 from infra import simulation
 from tests.policies.stacks import broken, shipped_run
 

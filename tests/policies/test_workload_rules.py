@@ -1,8 +1,8 @@
 """Kubernetes workload rules, with objects in the manifest shape pulumi-kubernetes sends."""
 
 import pytest
-from guardrails import workload_coverage, workloads
 
+from guardrails import containers, images, workload_coverage, workloads
 from tests.policies.engine_view import (
     DELETE,
     changed,
@@ -60,14 +60,14 @@ GOOD_DEPLOYMENT = {
     },
 }
 CONTAINER_RULES = [
-    workloads.k8s_resource_requests_and_limits,
-    workloads.k8s_run_as_non_root,
-    workloads.k8s_read_only_root_filesystem,
-    workloads.k8s_no_privilege_escalation,
-    workloads.k8s_drop_all_capabilities,
-    workloads.k8s_seccomp_runtime_default,
-    workloads.k8s_probes,
-    workloads.k8s_image_pinned,
+    containers.k8s_resource_requests_and_limits,
+    containers.k8s_run_as_non_root,
+    containers.k8s_read_only_root_filesystem,
+    containers.k8s_no_privilege_escalation,
+    containers.k8s_drop_all_capabilities,
+    containers.k8s_seccomp_runtime_default,
+    containers.k8s_probes,
+    images.k8s_image_pinned,
     workloads.k8s_no_host_access,
 ]
 
@@ -92,60 +92,60 @@ def test_a_restricted_deployment_passes_every_rule(policy):
     ("policy", "props", "expected"),
     [
         (
-            workloads.k8s_resource_requests_and_limits,
+            containers.k8s_resource_requests_and_limits,
             container_changed(resources=DELETE),
             "requests.cpu, requests.memory, limits.cpu, limits.memory",
         ),
         (
-            workloads.k8s_resource_requests_and_limits,
+            containers.k8s_resource_requests_and_limits,
             container_changed(resources__limits__memory=DELETE),
             "limits.memory",
         ),
         (
-            workloads.k8s_run_as_non_root,
+            containers.k8s_run_as_non_root,
             container_changed(securityContext__runAsNonRoot=DELETE),
             "may run as root",
         ),
         (
-            workloads.k8s_run_as_non_root,
+            containers.k8s_run_as_non_root,
             container_changed(securityContext__runAsUser=0),
             "runAsUser 0",
         ),
         (
-            workloads.k8s_read_only_root_filesystem,
+            containers.k8s_read_only_root_filesystem,
             container_changed(securityContext__readOnlyRootFilesystem=False),
             "writable root",
         ),
         (
-            workloads.k8s_no_privilege_escalation,
+            containers.k8s_no_privilege_escalation,
             container_changed(securityContext__allowPrivilegeEscalation=DELETE),
             "allows privilege escalation",
         ),
         (
-            workloads.k8s_no_privilege_escalation,
+            containers.k8s_no_privilege_escalation,
             container_changed(securityContext__privileged=True),
             "is privileged",
         ),
         (
-            workloads.k8s_drop_all_capabilities,
+            containers.k8s_drop_all_capabilities,
             container_changed(securityContext__capabilities__drop=["NET_RAW"]),
             "drop ALL",
         ),
         (
-            workloads.k8s_seccomp_runtime_default,
+            containers.k8s_seccomp_runtime_default,
             container_changed(securityContext__seccompProfile__type="Unconfined"),
             "RuntimeDefault",
         ),
-        (workloads.k8s_probes, container_changed(livenessProbe=DELETE), "has no livenessProbe"),
+        (containers.k8s_probes, container_changed(livenessProbe=DELETE), "has no livenessProbe"),
         (
-            workloads.k8s_probes,
+            containers.k8s_probes,
             container_changed(livenessProbe=DELETE, readinessProbe=DELETE),
             "livenessProbe or readinessProbe",
         ),
-        (workloads.k8s_image_pinned, container_changed(image="nginx"), "has no tag"),
-        (workloads.k8s_image_pinned, container_changed(image="nginx:latest"), "'latest' tag"),
+        (images.k8s_image_pinned, container_changed(image="nginx"), "has no tag"),
+        (images.k8s_image_pinned, container_changed(image="nginx:latest"), "'latest' tag"),
         (
-            workloads.k8s_image_pinned,
+            images.k8s_image_pinned,
             container_changed(image="registry.local:5000/app"),
             "has no tag",
         ),
@@ -169,19 +169,19 @@ def test_pod_level_security_context_counts_for_inherited_fields():
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     )
-    assert check(workloads.k8s_run_as_non_root, props) == []
-    assert check(workloads.k8s_seccomp_runtime_default, props) == []
+    assert check(containers.k8s_run_as_non_root, props) == []
+    assert check(containers.k8s_seccomp_runtime_default, props) == []
     # ...but the container's own setting wins over the pod's.
     root = changed(props, spec__template__spec__containers__0__securityContext__runAsNonRoot=False)
-    assert check(workloads.k8s_run_as_non_root, root) != []
+    assert check(containers.k8s_run_as_non_root, root) != []
 
 
 def test_init_containers_are_held_to_the_security_rules_but_not_to_probes():
     without_probes = {k: v for k, v in CONTAINER.items() if not k.endswith("Probe")}
     init = {**without_probes, "name": "wait", "securityContext": {}}
     props = changed(GOOD_DEPLOYMENT, spec__template__spec__initContainers=[init])
-    assert "Container 'wait'" in check(workloads.k8s_run_as_non_root, props)[0]
-    assert check(workloads.k8s_probes, props) == []
+    assert "Container 'wait'" in check(containers.k8s_run_as_non_root, props)[0]
+    assert check(containers.k8s_probes, props) == []
 
 
 def test_jobs_cronjobs_and_pods_are_checked_in_their_own_shapes():
@@ -196,7 +196,7 @@ def test_jobs_cronjobs_and_pods_are_checked_in_their_own_shapes():
     }
     pod = {"metadata": {"namespace": "order-platform"}, "spec": {"containers": [root]}}
     for kind, props in ((JOB, job), (CRONJOB, cron), (POD, pod)):
-        assert len(check(workloads.k8s_run_as_non_root, props, kind)) == 1, kind
+        assert len(check(containers.k8s_run_as_non_root, props, kind)) == 1, kind
     # A Job finishes; it needs no probes.
     job_without_probes = changed(
         job,
@@ -204,7 +204,7 @@ def test_jobs_cronjobs_and_pods_are_checked_in_their_own_shapes():
             {k: v for k, v in CONTAINER.items() if not k.endswith("Probe")}
         ],
     )
-    assert check(workloads.k8s_probes, job_without_probes, JOB) == []
+    assert check(containers.k8s_probes, job_without_probes, JOB) == []
 
 
 @pytest.mark.parametrize(
@@ -220,7 +220,7 @@ def test_jobs_cronjobs_and_pods_are_checked_in_their_own_shapes():
 )
 def test_image_references(image, ok):
     found = check(
-        workloads.k8s_image_pinned,
+        images.k8s_image_pinned,
         container_changed(image=image),
         forbiddenTags=["latest", "stable"],
     )

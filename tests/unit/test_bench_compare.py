@@ -1,18 +1,11 @@
-"""bench/compare.py's summary: both ratios come from the same pairs of alternating rounds."""
+"""bench.pairs.api_summary, what bench.compare reports: both ratios from the same pairs."""
 
 from __future__ import annotations
 
 import math
 
-import pytest
-
-from tests.support.bench import bench_script
-
-
-@pytest.fixture(scope="module")
-def compare():
-    with bench_script("compare") as module:
-        yield module
+from bench import chart
+from bench.pairs import api_summary
 
 
 def _round(target: str, number: int, rps: float, cpu: float, endpoint: str = "POST /orders"):
@@ -20,11 +13,11 @@ def _round(target: str, number: int, rps: float, cpu: float, endpoint: str = "PO
             "p50_ms": 10.0, "p99_ms": 20.0, "cpu_ms_per_request": cpu}
 
 
-def test_throughput_and_cpu_ratios_are_taken_per_pair_and_their_medians_reported(compare):
+def test_throughput_and_cpu_ratios_are_taken_per_pair_and_their_medians_reported():
     rounds = [_round("project", 1, 900, 1.2), _round("bare", 1, 1000, 0.9),
               _round("bare", 2, 1000, 1.0), _round("project", 2, 950, 1.0),
               _round("project", 3, 1000, 0.8), _round("bare", 3, 800, 0.72)]
-    summary = compare._summary(rounds)["POST /orders"]
+    summary = api_summary(rounds)["POST /orders"]
     assert summary["ratios"] == [0.9, 0.95, 1.25]
     assert summary["ratio_median"] == 0.95
     # bare / project: below 1.0 when the project spends more CPU on a request
@@ -34,19 +27,19 @@ def test_throughput_and_cpu_ratios_are_taken_per_pair_and_their_medians_reported
     assert summary["bare_rps"] == 1000
 
 
-def test_a_round_without_cpu_is_left_out_of_the_cpu_ratio_rather_than_ending_the_report(compare):
+def test_a_round_without_cpu_is_left_out_of_the_cpu_ratio_rather_than_ending_the_report():
     rounds = [_round("project", 1, 900, 0.0), _round("bare", 1, 1000, 0.9)]
-    summary = compare._summary(rounds)["POST /orders"]
+    summary = api_summary(rounds)["POST /orders"]
     assert summary["ratio_median"] == 0.9
     assert math.isnan(summary["cpu_ratio_median"])
 
 
-def test_the_chart_names_both_ratios_of_each_endpoint(compare):
+def test_the_chart_names_both_ratios_of_each_endpoint():
     rounds = [_round("project", 1, 900, 1.2), _round("bare", 1, 1000, 0.9),
               _round("project", 1, 1500, 0.8, "GET /orders/{id}"),
               _round("bare", 1, 1500, 0.8, "GET /orders/{id}")]
     report = {"settings": {"rounds": 1, "gunicorn": {"workers": 2}},
-              "summary": compare._summary(rounds)}
-    svg = compare.chart.render(report)
+              "summary": api_summary(rounds)}
+    svg = chart.render(report)
     assert "POST /orders: 0.90x req/s, 0.75x CPU" in svg
     assert "GET /orders/{id}: 1.00x req/s, 1.00x CPU" in svg

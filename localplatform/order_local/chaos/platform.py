@@ -214,3 +214,11 @@ class ChaosPlatform:
 def wait_emulator(platform: ChaosPlatform) -> None:
     """Wait until the emulator answers again after a fault."""
     emulator.wait_ready(f"http://127.0.0.1:{platform.ports.aws}", timeout=30)
+
+
+def count_of(cur: psycopg2.extras.RealDictCursor) -> int:
+    """The ``n`` of the ``SELECT count(*) AS n ...`` just run on ``cur`` (always one row)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("a count returned no row")
+    return int(row["n"])

@@ -14,7 +14,7 @@ import psutil
 import requests
 
 from order_local.chaos.load import OrderLoad
-from order_local.chaos.platform import ChaosPlatform, Service
+from order_local.chaos.platform import ChaosPlatform, Service, count_of
 
 SEED_STOCK = 100_000
 
@@ -68,26 +68,26 @@ class Run:
 
 def _kill(name_of: Callable[[Run], str]) -> Callable[[Run], None]:
     def scenario(run: Run) -> None:
-        run.start_load(run.products(4))
+        load = run.start_load(run.products(4))
         time.sleep(run.rng.uniform(2, 4))
         service = run.platform.services[name_of(run)]
         service.kill()
         # Settling is measured from the kill: whatever the process held must come back.
         run.fault_over()
-        run.load.stop_placing()
+        load.stop_placing()
         time.sleep(run.rng.uniform(1, 2))
         service.start()
     return scenario
 
 
 def _writer_restart(run: Run) -> None:
-    run.start_load(run.products(4))
+    load = run.start_load(run.products(4))
     time.sleep(2)
     run.platform.stop_writer()
     run.platform.start_writer()
     run.fault_over()
     time.sleep(2)
-    run.load.stop_placing()
+    load.stop_placing()
 
 
 def _writer_outage_with_backlog(run: Run) -> None:
@@ -98,8 +98,8 @@ def _writer_outage_with_backlog(run: Run) -> None:
     for worker in workers:  # so that the orders queue up instead of being handled
         worker.signal_tree(signal.SIGSTOP)
     try:
-        run.load = OrderLoad(run.write_url, products)
-        run.load.place_now(run.seconds(60, 20))
+        run.load = load = OrderLoad(run.write_url, products)
+        load.place_now(int(run.seconds(60, 20)))
         _wait_outbox_published(platform)
         platform.stop_writer()
     finally:
@@ -111,65 +111,65 @@ def _writer_outage_with_backlog(run: Run) -> None:
 
 
 def _frozen_writer(run: Run) -> None:
-    run.start_load(run.products(4))
+    load = run.start_load(run.products(4))
     time.sleep(2)
     run.platform.freeze_writer()
     time.sleep(run.seconds(20, 8))
     run.platform.thaw_writer()
     run.fault_over()
     time.sleep(2)
-    run.load.stop_placing()
+    load.stop_placing()
 
 
 def _frozen_worker_mid_transaction(run: Run) -> None:
     """A worker stopped while it holds a transaction open, as orders keep arriving."""
-    run.start_load(run.products(2), rate=20)
+    load = run.start_load(run.products(2), rate=20)
     worker = _freeze_a_worker_in_a_transaction(run.platform)
     time.sleep(run.seconds(15, 8))
     worker.signal_tree(signal.SIGCONT)
     run.fault_over()
     time.sleep(2)
-    run.load.stop_placing()
+    load.stop_placing()
 
 
 def _reader_away(run: Run) -> None:
-    run.start_load(run.products(4))
+    load = run.start_load(run.products(4))
     time.sleep(2)
     run.platform.stop_reader()
     time.sleep(run.seconds(20, 8))
     run.platform.start_reader()
     run.fault_over()
     time.sleep(2)
-    run.load.stop_placing()
+    load.stop_placing()
 
 
 def _aws_hangs(run: Run) -> None:
-    run.start_load(run.products(4))
+    load = run.start_load(run.products(4))
     time.sleep(2)
     run.platform.hang_aws()
     time.sleep(run.seconds(20, 8))
     run.platform.resume_aws()
     run.fault_over()
     time.sleep(2)
-    run.load.stop_placing()
+    load.stop_placing()
 
 
 def _aws_refuses(run: Run) -> None:
-    run.start_load(run.products(4))
+    load = run.start_load(run.products(4))
     time.sleep(2)
     run.platform.proxy.refuse()
     time.sleep(run.seconds(20, 8))
     run.platform.proxy.accept()
     run.fault_over()
     time.sleep(2)
-    run.load.stop_placing()
+    load.stop_placing()
 
 
 def _duplicate_injection(run: Run) -> None:
     """Every event is published a second time, with the same event_id."""
-    run.start_load(run.products(4))
+    load = run.start_load(run.products(4))
     time.sleep(run.seconds(8, 4))
-    run.load.stop_placing()
+    load.stop_placing()
     _wait_outbox_published(run.platform)
     events = run.platform.aws("events")
     with run.platform.writer_query() as cur:
@@ -186,8 +186,8 @@ def _duplicate_injection(run: Run) -> None:
 def _flash_sale(run: Run) -> None:
     """Far more buyers than stock for one product, all at once."""
     (product,) = run.products(1, stock=25)
-    run.load = OrderLoad(run.write_url, [product], clients=32)
-    run.load.place_now(run.seconds(120, 60))
+    run.load = load = OrderLoad(run.write_url, [product], clients=32)
+    load.place_now(int(run.seconds(120, 60)))
     run.fault_over()
 
 
@@ -196,7 +196,7 @@ def _wait_outbox_published(platform: ChaosPlatform, timeout: float = 60) -> None
     while time.monotonic() < deadline:
         with platform.writer_query() as cur:
             cur.execute("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
-            if cur.fetchone()["n"] == 0:
+            if count_of(cur) == 0:
                 return
         time.sleep(0.2)
     raise TimeoutError("the relay did not publish the outbox")
@@ -224,6 +224,8 @@ def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, within: float = 6
 
 
 def _local_ports(service: Service) -> set[int]:
+    if service.proc is None:
+        return set()
     try:
         return {c.laddr.port for c in psutil.Process(service.proc.pid).net_connections("tcp")}
     except psutil.Error:
@@ -234,7 +236,7 @@ def _still_in_transaction(platform: ChaosPlatform, ports: set[int]) -> bool:
     with platform.writer_query() as cur:
         cur.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE client_port = ANY(%s) "
                     "AND xact_start IS NOT NULL", (list(ports),))
-        return cur.fetchone()["n"] > 0
+        return count_of(cur) > 0
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from order_local.chaos.load import Tally
-from order_local.chaos.platform import ChaosPlatform
+from order_local.chaos.platform import ChaosPlatform, count_of
 from order_platform import topology
 
 FINAL = ("CONFIRMED", "REJECTED")
@@ -80,7 +80,7 @@ def settle(platform: ChaosPlatform, order_ids: list[str], since: float,
         with platform.writer_query() as cur:
             cur.execute("SELECT count(*) AS n FROM orders WHERE id = ANY(%s::uuid[]) "
                         "AND status = ANY(%s)", (order_ids, list(FINAL)))
-            if cur.fetchone()["n"] == len(order_ids):
+            if count_of(cur) == len(order_ids):
                 return time.monotonic() - since
         time.sleep(0.2)
     return None
@@ -108,11 +108,11 @@ def verify(platform: ChaosPlatform, scenario: str, tally: Tally, stock: dict[str
         cur.execute("SELECT count(*) AS n FROM (SELECT customer_id FROM orders WHERE "
                     "customer_id = ANY(%s) GROUP BY customer_id HAVING count(*) > 1) twice",
                     (customers,))
-        result.duplicated += cur.fetchone()["n"]
+        result.duplicated += count_of(cur)
         cur.execute("SELECT count(*) AS n FROM (SELECT order_id, status FROM "
                     "order_status_history WHERE order_id = ANY(%s::uuid[]) GROUP BY 1, 2 "
                     "HAVING count(*) > 1) twice", (ids,))
-        result.duplicated += cur.fetchone()["n"]
+        result.duplicated += count_of(cur)
         _count_stock(cur, stock, result)
     result.dead_letters = dead_letters(platform) - dead_letters_before
     result.max_receives = max_receives(platform, set(ids))

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.live import Live
 
-    from order_local.live.figures import frame
+    from order_local.live.figures import Snapshot, frame
     from order_local.live.scrape import QueueDepths, metrics_urls, snapshot
     from order_local.live.view import render
     from order_local.provision import LocalAws
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                    for listener in LISTENERS})
     urls = metrics_urls(ports)
     queues = QueueDepths(LocalAws(endpoint_url=f"http://127.0.0.1:{ports.aws}"))
-    history = deque(maxlen=args.window + 1)
+    history: deque[Snapshot] = deque(maxlen=args.window + 1)
     console = Console()
     with ThreadPoolExecutor(len(urls)) as pool:
 

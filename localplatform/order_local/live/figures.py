@@ -83,8 +83,8 @@ def _pairs(new: Snapshot, old: Snapshot, metric: telemetry.Metric,
     """(newer, older) samples of each process that reports ``metric`` (the catalogue says
     which: no one else's zero is mixed in) and answered both times; none, when none did."""
     roles = roles or tuple(p.role for p in DEPLOYED if metric in telemetry.emitted_by(p))
-    return [(new.metrics[r], old.metrics[r]) for r in roles
-            if new.metrics.get(r) is not None and old.metrics.get(r) is not None]
+    pairs = [(new.metrics.get(r), old.metrics.get(r)) for r in roles]
+    return [(newer, older) for newer, older in pairs if newer is not None and older is not None]
 
 
 def _rate(pairs, seconds: float, name: str, **match: str) -> float | None:

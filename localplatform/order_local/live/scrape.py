@@ -69,10 +69,10 @@ class QueueDepths:
         prefix = self._aws.prefix
         urls = self._urls.get(queue.key)
         if urls is None:
-            found = self._url(queue.name(prefix)), self._url(queue.dlq_name(prefix))
-            if None in found:
+            own_url, dlq_url = self._url(queue.name(prefix)), self._url(queue.dlq_name(prefix))
+            if own_url is None or dlq_url is None:
                 return None
-            urls = self._urls[queue.key] = found
+            urls = self._urls[queue.key] = (own_url, dlq_url)
         own, dead = depth(self._sqs, urls[0]), depth(self._sqs, urls[1])
         return Depth(own["visible"], own["in_flight"],
                      dead["visible"] + dead["in_flight"] + dead["delayed"])

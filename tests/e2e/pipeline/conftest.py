@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from order_platform.processes import RELAY, WORKER, WRITE_API
-from tests.conftest import free_port
 from tests.integration.pipeline.harness import Pipeline, make_pipeline, wait_until
+from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
 
 

@@ -13,8 +13,8 @@ import requests
 
 from order_platform.processes import READ_API
 from order_platform.service_layer import product_cache as pc
-from tests.conftest import free_port
 from tests.integration.pipeline.harness import wait_until
+from tests.support.platform import free_port
 from tests.support.processes import command, environment
 
 pytestmark = pytest.mark.e2e

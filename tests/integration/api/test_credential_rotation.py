@@ -13,9 +13,9 @@ import pytest
 from psycopg2 import sql
 
 from order_local import provision
+from order_local.stack import APP_ROLE
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
-from tests.conftest import APP_ROLE
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
-from tests.conftest import free_port
+from tests.support.platform import free_port
 
 FACTORIES = {"write": create_write_app, "read": create_read_app}
 

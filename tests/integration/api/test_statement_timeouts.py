@@ -13,11 +13,11 @@ import uuid
 import psycopg2
 import pytest
 
+from order_local.stack import APP_DB
 from order_platform import bootstrap, topology
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.processes import READ_API, WRITE_API, Endpoint
 from order_platform.service_layer.idempotency import _LOCK_NAMESPACE
-from tests.conftest import APP_DB
 
 
 @contextlib.contextmanager

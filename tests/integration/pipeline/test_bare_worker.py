@@ -1,4 +1,4 @@
-"""bench/bare_worker.py, the pipeline benchmark's reference, has the worker's effects: the same
+"""bench.bare_worker, the pipeline benchmark's reference, has the worker's effects: the same
 rows, statuses, events, claims and stock, and the same eviction. Otherwise the benchmark's
 ratio would compare the worker with something that does less."""
 
@@ -17,13 +17,13 @@ from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.domain.catalog import ProductRef
 from order_platform.service_layer import product_cache as pc
 from order_platform.service_layer import stock
-from tests.support.bench import bench_script
 
 
 @pytest.fixture(scope="module")
 def bare():
-    with bench_script("bare_worker") as module:
-        yield module
+    from bench import bare_worker
+
+    return bare_worker
 
 
 @pytest.fixture

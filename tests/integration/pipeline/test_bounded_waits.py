@@ -20,8 +20,8 @@ from order_platform.adapters.deadlines import DeadlineExceeded
 from order_platform.adapters.inventory import SqlInventoryUnitOfWork
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
 from order_platform.processes import WORKER, WRITE_API, Endpoint
-from tests.conftest import free_port
 from tests.integration.pipeline.harness import wait_until
+from tests.support.platform import free_port
 
 
 @pytest.fixture
