@@ -19,11 +19,12 @@ import psycopg2
 import pytest
 import requests
 
+from order_local.stack import APP_DB
 from order_platform import telemetry
 from order_platform.entrypoints.web import unfinished_requests
 from order_platform.processes import WRITE_API
-from tests.conftest import APP_DB, free_port
 from tests.integration.pipeline.harness import wait_until
+from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
 from tests.support.scrape import delta, scrape
 

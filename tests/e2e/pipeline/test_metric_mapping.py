@@ -22,12 +22,12 @@ import requests
 from infra.simulation import StackRun, stack_names
 from order_platform import telemetry
 from order_platform.processes import DEPLOYED, READ_API, process
-from tests.conftest import free_port
 from tests.e2e.pipeline.conftest import Services, wait_status
 from tests.infra.helpers import deployments, one
 from tests.integration.pipeline.harness import make_pipeline
 from tests.policies.stacks import shipped_run
 from tests.support import collector_rules as rules
+from tests.support.platform import free_port
 from tests.support.processes import command, environment
 
 pytestmark = pytest.mark.e2e
