@@ -8,41 +8,43 @@ from __future__ import annotations
 
 HOURS_PER_MONTH = 730
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 
-POOL_UTILISATION = 0.5
-"""Karpenter's workload nodes run, on average over the month, half of the NodePool's limit
-(``nodePoolMaxNodes``), and never fewer than the HPA minima need. Karpenter launches the cheapest
-instance type the NodePool allows."""
+# Karpenter's nodes are not assumed: they hold the pods the HPAs run at ordersPerSecond (the
+# capacity model, at least their minima), packed first-fit, one per zone a Deployment spreads
+# over, on the cheapest type the NodePool allows (cost/context.py).
 
 NAT_GB_PER_NODE = 20
 """Traffic through NAT per node and month: the EC2 API (Karpenter), OS and AMI updates, public
 endpoints without a VPC endpoint. Images, queues, the bus, secrets and STS use VPC endpoints."""
+NAT_INTERNET_OUT_SHARE = 0.1
+"""Of the NAT traffic, what goes out (requests, uploads); the rest comes in, which is free."""
 
 REQUESTS_PER_ORDER = 3
 """HTTP requests through the NLB per order: the POST and two reads."""
 BYTES_PER_REQUEST = 4096
 """Request plus response, headers included."""
+RESPONSE_BYTES = 2048
+"""Of that, the response: what leaves AWS for the client (internet egress)."""
+DB_WIRE_BYTES_PER_ORDER = 32768
+"""Statements and results between the pods and Aurora per order: the API's transaction, the
+relay's claim and update, the worker's three handlers (each crossing zones like any hop)."""
+ADMIN_EVENTS_PER_MONTH = 10_000
+"""Catalogue events (ProductCreated, ProductRestocked): administrators, not orders."""
 
 ENDPOINT_BYTES_PER_MESSAGE = 8192
 """Through the SQS and EventBridge interface endpoints per message: send, receive, delete."""
 ENDPOINT_BYTES_PER_EVENT = 4096
 """Through the EventBridge interface endpoint per event: the relay's PutEvents."""
-SQS_REQUESTS_PER_MESSAGE = 3
-"""SendMessage (by EventBridge), ReceiveMessage, DeleteMessage."""
-SQS_IDLE_POLLS_PER_CONSUMER = SECONDS_PER_MONTH / 20
-"""Each consumer long-polls its queue every 20 s whether or not there is work."""
 
 DB_BASE_GB = 10
 """Aurora storage before the month's orders: catalogue, indexes, system tables."""
 DB_BYTES_PER_ORDER = 4096
-"""An order, its lines, its outbox row and processed-event rows, with indexes."""
-BACKUP_COPIES_PER_MONTH = HOURS_PER_MONTH / 24
-"""The backup plan copies one snapshot a day to the second region."""
-# Each copy of an Aurora cluster snapshot to another region is a full copy of the volume (Aurora
-# copies no increments), so the copies kept cost the volume times their number, and each day's
-# copy crosses regions whole. The plan's snapshots in the stack's region are kept no longer than
-# Aurora's automated backups and bill nothing beyond them (the free allowance of a cluster's
-# backup storage is its volume); they are not priced.
+"""An order, its lines, its outbox row and processed-event rows, with indexes: also what the
+backups keep per order for each day of their retention."""
+# Each copy of an Aurora cluster snapshot to another region (the backup plan's copy action, one a
+# day) is a full copy of the volume: Aurora copies no increments. So the copies kept cost the
+# volume times their number, and each day's copy crosses regions whole.
 DB_IOS_PER_ORDER = 12
 """Aurora storage I/Os per order (Aurora bills log writes in 4 KB units and reads that miss the
 buffer cache): the order's rows and indexes, the relay's outbox update, the consumers' writes."""

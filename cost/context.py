@@ -1,53 +1,25 @@
-"""What the pricing rules need besides one resource: traffic volumes, node counts, lookups."""
+"""What the pricing rules need besides one resource: volumes, pods, node counts, lookups."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from cost import assumptions as assume
 from cost.lines import Line
 from cost.prices import PriceTable
+from cost.traffic import Traffic
 from infra import capacity
 from infra.config import StackConfig
 from infra.simulation import SimulatedResource, StackRun
-from order_platform.topology import ROUTES
+from order_platform import processes
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-
-
-@dataclass(frozen=True)
-class Traffic:
-    """Monthly volumes that follow from the stack's ordersPerSecond."""
-
-    orders_per_second: int
-
-    @property
-    def orders(self) -> float:
-        """Orders in a month."""
-        return self.orders_per_second * assume.SECONDS_PER_MONTH
-
-    @property
-    def messages_per_queue(self) -> float:
-        """Each route delivers every order's event of its type once (topology.ROUTES)."""
-        return self.orders
-
-    @property
-    def database_gb(self) -> float:
-        """Aurora's volume after a month of orders."""
-        return assume.DB_BASE_GB + self.orders * assume.DB_BYTES_PER_ORDER / 1e9
-
-    @property
-    def events(self) -> float:
-        """Events put on the bus: one per route's event type per order."""
-        return self.orders * sum(len(route.event_types) for route in ROUTES)
+COLLECTOR = "kubernetes:opentelemetry.io/v1beta1:OpenTelemetryCollector"
 
 
 class Context:
-    """What the rules need besides one resource: the run, its config, prices, node counts."""
+    """What the rules need besides one resource: the run, its config, prices, pods and nodes."""
 
     def __init__(self, run: StackRun, config: StackConfig, prices: PriceTable):
         self.run = run
@@ -55,7 +27,9 @@ class Context:
         self.prices = prices
         self.traffic = Traffic(config.orders_per_second)
         self._ids = {r.id: r for r in run.resources if r.id}
-        self.pool_nodes = _pool_nodes(run)
+        self.pods = pods_running(run, config.orders_per_second)
+        """Pods of each Deployment: the HPA's minimum, or what the traffic needs if more."""
+        self.pool_nodes = _pool_nodes(run, self.pods, config.az_count)
         self.system_nodes = sum(desired_size(g) for g in run.of_type(NODE_GROUP))
 
     def line(self, resource: SimulatedResource, item: str, quantity: float, unit: str,
@@ -69,24 +43,19 @@ class Context:
 
     @property
     def nodes(self) -> float:
-        """Every node of the stack on average: the system group and Karpenter's."""
+        """Every node of the stack: the system group and Karpenter's."""
         return self.system_nodes + self.pool_nodes
+
+    def consumers(self, queue_name: str) -> int:
+        """Processes long-polling a queue: the pods of every process that consumes it."""
+        prefix = self.config.prefix
+        return sum(self.pods.get(p.role, 0) for p in processes.DEPLOYED
+                   for q in p.consumes if q.name(prefix) == queue_name)
 
 
 def desired_size(group: SimulatedResource) -> int:
     """The node group's desired size (what it runs until someone scales it)."""
     return int(group.inputs["scalingConfig"]["desiredSize"])
-
-
-def _pool_nodes(run: StackRun) -> float:
-    """Karpenter's average node count: a share of the NodePool's limit, at least the HPA minima."""
-    pools = run.of_type(NODE_POOL)
-    if not pools:
-        return 0.0
-    spec = pools[0].inputs["spec"]
-    shape = capacity.INSTANCE_SHAPES[pool_types(spec)[0]]
-    limit = capacity.cpu_millis(spec["limits"]["cpu"]) / shape.cpu_millis
-    return max(float(_baseline_nodes(run, shape)), assume.POOL_UTILISATION * limit)
 
 
 def pool_types(spec: dict) -> list[str]:
@@ -96,15 +65,32 @@ def pool_types(spec: dict) -> list[str]:
                 if req["key"] == "node.kubernetes.io/instance-type")
 
 
-def _baseline_nodes(run: StackRun, shape: capacity.InstanceShape) -> int:
-    """Workload nodes that the Deployments at their HPA minima need (first-fit, as config.py)."""
-    minima = {h.inputs["spec"]["scaleTargetRef"]["name"]: int(h.inputs["spec"]["minReplicas"])
-              for h in run.of_type(HPA)}
-    pods = []
+def pods_running(run: StackRun, orders_per_second: int) -> dict[str, int]:
+    """Pods per Deployment at ``orders_per_second``: the capacity model's count
+    (``infra.capacity.pods_at``) within the HPA's minimum and maximum."""
+    return {h.inputs["spec"]["scaleTargetRef"]["name"]: min(
+                int(h.inputs["spec"]["maxReplicas"]),
+                max(int(h.inputs["spec"]["minReplicas"]), capacity.pods_at(
+                    h.inputs["spec"]["scaleTargetRef"]["name"], orders_per_second)))
+            for h in run.of_type(HPA)}
+
+
+def _pool_nodes(run: StackRun, pods: dict[str, int], zones: int) -> int:
+    """Karpenter's nodes for those pods and the collector: packed first-fit (as config.py
+    checks the maxima), and at least one per zone a Deployment spreads its pods over."""
+    pools = run.of_type(NODE_POOL)
+    if not pools:
+        return 0
+    shape = capacity.INSTANCE_SHAPES[pool_types(pools[0].inputs["spec"])[0]]
+    rooms = []
     for deployment in run.of_type(DEPLOYMENT):
         requests = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["resources"][
             "requests"]
         pod = capacity.Room(capacity.cpu_millis(requests["cpu"]),
                             capacity.memory_mib(requests["memory"]))
-        pods += [pod] * minima.get(deployment.inputs["metadata"]["name"], 1)
-    return capacity.nodes_needed(pods, capacity.schedulable(shape)) if pods else 0
+        rooms += [pod] * pods.get(deployment.inputs["metadata"]["name"], 1)
+    if run.of_type(COLLECTOR):
+        size = capacity.COLLECTOR_SIZE
+        rooms.append(capacity.Room(size.cpu_millis, size.memory_mib))
+    packed = capacity.nodes_needed(rooms, capacity.schedulable(shape)) if rooms else 0
+    return max(packed, min(zones, max(pods.values(), default=0)))

@@ -7,7 +7,6 @@ resource cannot go uncounted.
 
 from __future__ import annotations
 
-from cost import recovery  # noqa: F401 (its rules register themselves, as those of cost.rules)
 from cost.context import Context
 from cost.lines import Estimate
 from cost.prices import PriceTable
@@ -22,7 +21,7 @@ def estimate(run: StackRun, config: StackConfig, prices: PriceTable) -> Estimate
                       if r.type not in RULES and r.type not in FREE
                       and not r.type.startswith(NOT_RESOURCES)})
     if unknown:
-        raise UnpricedResourceError(f"no pricing rule for {unknown}: add one to cost/rules.py "
+        raise UnpricedResourceError(f"no pricing rule for {unknown}: add one to cost/rules/ "
                                     "(or list the type in FREE if it costs nothing itself)")
     context = Context(run, config, prices)
     lines = [line for r in sorted(run.resources, key=lambda r: r.name) if r.type in RULES

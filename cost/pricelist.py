@@ -64,6 +64,8 @@ def queries(region: str) -> dict[str, Query]:
         "vpc:public-ipv4-hour": _usage("AmazonVPC", region, "PublicIPv4:InUseAddress"),
         "vpc:interface-endpoint-hour": _usage("AmazonVPC", region, "VpcEndpoint-Hours"),
         "vpc:interface-endpoint-gb": _usage("AmazonVPC", region, "VpcEndpoint-Bytes"),
+        "ec2:cross-az-gb": _usage("AWSDataTransfer", region, "DataTransfer-Regional-Bytes"),
+        "ec2:internet-egress-gb": _usage("AWSDataTransfer", region, "DataTransfer-Out-Bytes"),
         "elb:nlb-hour": _usage("AWSELB", region, "LoadBalancerUsage",
                                productFamily="Load Balancer-Network"),
         "elb:nlb-lcu-hour": _usage("AWSELB", region, "LCUUsage",

@@ -37,9 +37,8 @@ def table(estimate: Estimate) -> str:
 
 def _sources(estimate: Estimate) -> list[str]:
     return [f"prices: {estimate.prices.source}",
-            f"assumptions: cost/assumptions.py (Karpenter at "
-            f"{assumptions.POOL_UTILISATION:.0%} of its NodePool limit, "
-            f"{assumptions.HOURS_PER_MONTH} h a month, volumes per order)"]
+            f"assumptions: cost/assumptions.py ({assumptions.HOURS_PER_MONTH} h a month, volumes "
+            "per order); pods and nodes from the capacity model at the stack's ordersPerSecond"]
 
 
 def keyed(estimate: Estimate) -> dict[tuple[str, str], tuple[str, float]]:

@@ -18,10 +18,15 @@ from infra.capacity import POD_SIZES
 from infra.components import telemetry_pipeline
 from infra.components.backup import Backup, BackupArgs
 from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs
-from infra.components.cluster import Cluster, ClusterArgs, SystemNodes
+from infra.components.cluster import (
+    Cluster,
+    ClusterArgs,
+    SystemNodes,
+    running_version,
+)
 from infra.components.collector import Collector, CollectorArgs
 from infra.components.dashboard import DashboardArgs
-from infra.components.database import Database, DatabaseArgs
+from infra.components.database import Database, DatabaseArgs, running_major
 from infra.components.database_restore import cluster_identifier
 from infra.components.identity import (
     CacheSecretGrant,
@@ -46,7 +51,12 @@ from infra.components.workloads import (
     WorkloadsArgs,
     WorkloadSpec,
 )
-from infra.config import load_stack_config
+from infra.config import StackConfigError, load_stack_config
+from infra.validation import (
+    engine_change_problems,
+    kubernetes_change_problems,
+    support_warnings,
+)
 from infra.wiring import contract_values
 from order_platform import processes
 from order_platform.topology import ROUTES
@@ -63,7 +73,20 @@ if missing := sorted({p.role for p in apis} - set(NODE_PORTS)):
 aws_provider = aws.Provider("aws", region=config.region, default_tags={"tags": config.tags})
 aws_only = pulumi.ResourceOptions(providers=[aws_provider])
 invoke = pulumi.InvokeOptions(provider=aws_provider)
-zones = tuple(aws.get_availability_zones(state="available", opts=invoke).names[:config.az_count])
+for warning in support_warnings(config):
+    pulumi.log.warn(warning)
+# Only the region's own zones: an opted-in Local Zone has no NAT gateway, Aurora or ElastiCache,
+# and sorts first ("eu-west-1-...-1a" < "eu-west-1a").
+zones = tuple(aws.get_availability_zones(
+    state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+    opts=invoke).names[:config.az_count])
+# The stack's cluster: <prefix>-db, or the one made by a restore (dbRestore), beside the old one.
+db_identifier = cluster_identifier(f"{prefix}-db", config.db_restore)
+# What runs now, read before anything changes: a change EKS or RDS would refuse half-way stops
+# here instead (only the Kubernetes minor and the Aurora major are read).
+if change_problems := [*kubernetes_change_problems(config, running_version(prefix, invoke)),
+                       *engine_change_problems(config, running_major(db_identifier, invoke))]:
+    raise StackConfigError(f"stack {config.stack!r}: " + "; ".join(change_problems))
 caller = aws.get_caller_identity(opts=invoke)
 partition = caller.arn.split(":")[1]
 deployer = aws.iam.get_session_context(arn=caller.arn, opts=invoke).issuer_arn
@@ -84,17 +107,18 @@ registry = Registry(prefix, RegistryArgs(
     repository_name=prefix, force_delete=not config.db_deletion_protection), opts=aws_only)
 
 cluster = Cluster(prefix, ClusterArgs(
-    cluster_name=prefix, kubernetes_version=config.kubernetes_version,
+    cluster_name=prefix, kubernetes=config.kubernetes,
     support_type=config.cluster_support_type, region=config.region, vpc_id=network.vpc_id,
     private_subnet_ids=network.private_subnet_ids,
     public_access_cidrs=config.cluster_public_access_cidrs, access=config.access,
     system_nodes=SystemNodes(
         instance_types=config.system_node_instance_types, min_size=config.system_node_min_size,
         desired_size=config.system_node_desired_size, max_size=config.system_node_max_size),
-    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
+    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn,
+    egress=network.egress), opts=aws_only)
 
 database = Database(prefix, DatabaseArgs(
-    identifier=cluster_identifier(f"{prefix}-db", config.db_restore), vpc_id=network.vpc_id,
+    identifier=db_identifier, vpc_id=network.vpc_id,
     isolated_subnet_ids=network.isolated_subnet_ids, availability_zones=zones,
     client_security_group_id=cluster.security_group_id,
     engine_version=config.db_engine_version,
@@ -128,7 +152,8 @@ nodes = NodeAutoscaling(prefix, NodeAutoscalingArgs(
     oidc_issuer=cluster.oidc_issuer, subnet_ids=network.private_subnet_ids,
     node_security_group_id=cluster.security_group_id,
     instance_types=config.node_pool_instance_types, shape=config.node_pool_shape,
-    max_nodes=config.node_pool_max_nodes, ami_alias=config.node_ami_alias,
+    max_nodes=config.node_pool_max_nodes, ami_alias=config.karpenter_ami_alias,
+    chart_version=config.kubernetes.karpenter_chart,
     # The chart keeps its replicas on different nodes: never more than there are system nodes.
     controller_replicas=min(2, config.system_node_min_size),
     alarm_topic_arn=messaging.alarm_topic_arn, alarm_topic_policy=messaging.alarm_topic_policy,
@@ -142,7 +167,11 @@ load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     listeners=tuple(ApiListener(p.role, cast(int, p.port), NODE_PORTS[p.role]) for p in apis),
     node_security_group_id=cluster.security_group_id,
     node_autoscaling_group_name=cluster.node_autoscaling_group_name,
-    deletion_protection=config.lb_deletion_protection), opts=aws_only)
+    deletion_protection=config.lb_deletion_protection,
+    # Instance targets: a system node leaving keeps its flows as long as an API may still be
+    # answering a request it took (its drain, then its shutdown grace).
+    deregistration_delay_seconds=max(p.drain_seconds + p.shutdown_grace_seconds for p in apis)),
+    opts=aws_only)
 
 # Off, nothing of the cache exists and the read API reads the Aurora reader directly.
 cache = Cache(prefix, CacheArgs(
@@ -153,7 +182,7 @@ cache = Cache(prefix, CacheArgs(
 
 # Off, the services export no traces and nothing sends their metrics to CloudWatch.
 collector = Collector(prefix, CollectorArgs(
-    prefix=prefix, cluster_name=cluster.name, kubernetes_version=config.kubernetes_version,
+    prefix=prefix, cluster_name=cluster.name, addon_versions=config.kubernetes.addons,
     region=config.region, oidc_provider_arn=cluster.oidc_provider_arn,
     oidc_issuer=cluster.oidc_issuer, workloads_namespace=config.namespace,
     metrics_namespace=prefix, trace_sample_percent=config.trace_sample_percent,

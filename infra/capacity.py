@@ -75,6 +75,20 @@ POD_SIZES: dict[str, PodSize] = {
 }
 """Per process role of the catalogue that runs in the cluster."""
 
+HPA_CPU_TARGET_PERCENT = 70
+"""Every HPA scales its Deployment to keep the pods' CPU at this share of their request."""
+CPU_MS_PER_ORDER = {"write-api": 0.80, "read-api": 2.0, "worker": 2.52, "relay": 0.78}
+"""CPU one order costs each process (README, "Capacity model": make bench on 2026-11-26): the
+POST; a product read and two status reads; three messages; three events."""
+
+
+def pods_at(role: str, orders_per_second: float) -> int:
+    """Pods of ``role`` the HPA runs at ``orders_per_second`` before its minimum applies."""
+    cores = orders_per_second * CPU_MS_PER_ORDER[role] / 1000
+    per_pod = POD_SIZES[role].cpu_millis / 1000 * HPA_CPU_TARGET_PERCENT / 100
+    return max(1, math.ceil(cores / per_pod))
+
+
 SURGE_PERCENT = 25
 """Rolling updates add this share of a Deployment's replicas (rounded up) before removing any."""
 VM_MEMORY_OVERHEAD = 0.075

@@ -3,29 +3,20 @@
 Only this module calls ``pulumi.Config()``. Components receive the typed pieces
 they need, so they can be built in tests without any stack config at all.
 Defaults and descriptions live in the project-level schema in ``Pulumi.yaml``;
-what AWS accepts only from a list is in ``infra/accepted_values.py``; what the
-workload nodes hold is in ``infra/capacity.py``.
+what is refused, and why, in ``infra/validation.py``; the Kubernetes versions and everything
+pinned to each in ``infra/kubernetes_versions.py``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass
 
 import pulumi
 
-from infra import accepted_values as accepted
 from infra import capacity
+from infra import kubernetes_versions as versions
 from infra.components.database_restore import DatabaseRestore
-from order_platform import processes, telemetry
-from order_platform.topology import QUEUES
-
-NAT_STRATEGIES = ("single", "per-az")
-OPEN_CIDR = "0.0.0.0/0"
-MIN_AGE_ALARM_SECONDS = 60  # SQS publishes its metrics once a minute
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+from order_platform import processes
 
 
 class StackConfigError(ValueError):
@@ -76,6 +67,7 @@ class StackConfig:
     node_pool_instance_types: tuple[str, ...]
     node_pool_max_nodes: int
     node_ami_alias: str
+    """Empty: the AMI release pinned for ``kubernetes_version`` (see ``karpenter_ami_alias``)."""
     db_engine_version: str
     """The Aurora PostgreSQL major; AWS picks and upgrades the minor."""
     db_major_version_upgrade: bool
@@ -128,6 +120,16 @@ class StackConfig:
         return {"environment": self.stack, "owner": self.owner, "cost-center": self.cost_center}
 
     @property
+    def kubernetes(self) -> versions.KubernetesRelease:
+        """Everything pinned to the stack's Kubernetes version (validated)."""
+        return versions.release(self.kubernetes_version)
+
+    @property
+    def karpenter_ami_alias(self) -> str:
+        """``nodeAmiAlias`` when set, else the AMI release pinned for the Kubernetes version."""
+        return self.node_ami_alias or self.kubernetes.karpenter_ami_alias
+
+    @property
     def node_pool_shape(self) -> capacity.InstanceShape:
         """The one shape every NodePool instance type shares (validated)."""
         return capacity.INSTANCE_SHAPES[self.node_pool_instance_types[0]]
@@ -174,7 +176,7 @@ def load_stack_config() -> StackConfig:
         system_node_max_size=cfg.require_int("systemNodeMaxSize"),
         node_pool_instance_types=tuple(cfg.require_object("nodePoolInstanceTypes")),
         node_pool_max_nodes=cfg.require_int("nodePoolMaxNodes"),
-        node_ami_alias=cfg.require("nodeAmiAlias"),
+        node_ami_alias=(cfg.get("nodeAmiAlias") or "").strip(),
         db_engine_version=cfg.require("dbEngineVersion"),
         db_major_version_upgrade=cfg.require_bool("dbMajorVersionUpgrade"),
         db_instance_class=cfg.require("dbInstanceClass"),
@@ -204,179 +206,7 @@ def load_stack_config() -> StackConfig:
         db_backup_copy_retention_days=cfg.require_int("dbBackupCopyRetentionDays"),
         db_restore=DatabaseRestore.from_config(cfg.get_object("dbRestore")),
     )
+    from infra.validation import validate  # it reads StackConfig from here
+
     validate(config)
     return config
-
-
-def validate(config: StackConfig) -> None:
-    """Refuse settings that would build an unsafe or broken stack."""
-    problems = [*_network_problems(config), *_cluster_problems(config),
-                *_access_problems(config), *_node_problems(config),
-                *_database_problems(config), *_alarm_problems(config),
-                *_observability_problems(config), *_cache_problems(config)]
-    tag = config.image_tag.strip()
-    if not tag or tag == "latest":
-        problems.append("imageTag must name an immutable tag, never empty or 'latest'")
-    if config.orders_per_second < 0:
-        problems.append("ordersPerSecond must not be negative (it is the assumed traffic)")
-    if config.log_retention_days not in accepted.LOG_RETENTION_DAYS:
-        problems.append(f"logRetentionDays must be one of CloudWatch's values "
-                        f"{accepted.LOG_RETENTION_DAYS}, not {config.log_retention_days}")
-    if problems:
-        raise StackConfigError(f"stack {config.stack!r}: " + "; ".join(problems))
-
-
-def _network_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if config.nat_strategy not in NAT_STRATEGIES:
-        problems.append(f"natStrategy must be one of {NAT_STRATEGIES}, not {config.nat_strategy!r}")
-    if not 2 <= config.az_count <= 3:
-        problems.append("azCount must be 2 or 3 (the subnet plan carves a /16 into quarters)")
-    for key, cidrs in (("clusterPublicAccessCidrs", config.cluster_public_access_cidrs),
-                       ("nlbAllowedCidrs", config.nlb_allowed_cidrs)):
-        if not cidrs:
-            problems.append(f"{key} must list at least one CIDR")
-        for cidr in cidrs:
-            try:
-                ipaddress.ip_network(cidr)
-            except ValueError:
-                problems.append(f"{key} has an invalid CIDR {cidr!r}")
-    if config.stack == "prod" and OPEN_CIDR in config.cluster_public_access_cidrs:
-        problems.append("clusterPublicAccessCidrs must not contain 0.0.0.0/0 in prod")
-    return problems
-
-
-def _cluster_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if config.kubernetes_version not in accepted.KUBERNETES_VERSIONS:
-        problems.append(f"kubernetesVersion must be one of {accepted.KUBERNETES_VERSIONS}, "
-                        f"not {config.kubernetes_version!r}")
-    if config.cluster_support_type not in accepted.CLUSTER_SUPPORT_TYPES:
-        problems.append(f"clusterSupportType must be one of {accepted.CLUSTER_SUPPORT_TYPES}, "
-                        f"not {config.cluster_support_type!r}")
-    if not accepted.NODE_AMI_ALIAS.fullmatch(config.node_ami_alias):
-        problems.append(f"nodeAmiAlias must be al2023@latest or al2023@v<YYYYMMDD>, "
-                        f"not {config.node_ami_alias!r}")
-    return problems
-
-
-def _access_problems(config: StackConfig) -> list[str]:
-    access = config.access
-    problems: list[str] = []
-    if not access.deployer_role_arns:
-        problems.append("clusterDeployerRoleArns must list at least one IAM role: with no "
-                        "cluster-creator admin, only these roles can apply the Kubernetes side")
-    named = [*access.deployer_role_arns, *access.admin_role_arns, *access.viewer_role_arns]
-    for arn in named:
-        if not accepted.IAM_ROLE_ARN.fullmatch(arn):
-            problems.append(f"{arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>;"
-                            " for SSO use the role behind the session, not the session)")
-    duplicates = sorted({arn for arn in named if named.count(arn) > 1})
-    if duplicates:
-        problems.append(f"each role may have one access entry; listed twice: {duplicates}")
-    return problems
-
-
-def _node_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if not 1 <= config.system_node_min_size <= config.system_node_desired_size \
-            <= config.system_node_max_size:
-        problems.append("system node sizes must satisfy 1 <= systemNodeMinSize <= "
-                        "systemNodeDesiredSize <= systemNodeMaxSize")
-    if config.node_pool_max_nodes < 1:
-        problems.append("nodePoolMaxNodes must be at least 1")
-    for key, types in (("systemNodeInstanceTypes", config.system_node_instance_types),
-                       ("nodePoolInstanceTypes", config.node_pool_instance_types)):
-        unknown = [t for t in types if t not in capacity.INSTANCE_SHAPES]
-        if not types or unknown:
-            problems.append(f"{key} must list x86_64 types from infra/capacity.INSTANCE_SHAPES "
-                            f"(the image is {capacity.NODE_ARCHITECTURE}); unknown: {unknown}")
-    for name, scale in config.scales.items():
-        if not 1 <= scale.min_replicas <= scale.max_replicas:
-            problems.append(f"{'/'.join(replica_keys(name))} must satisfy 1 <= min <= max")
-    if problems:
-        return problems
-    shapes = {capacity.INSTANCE_SHAPES[t] for t in config.node_pool_instance_types}
-    if len(shapes) > 1:
-        return ["nodePoolInstanceTypes must share one size (vCPU, memory, max pods) so the "
-                f"NodePool's limits buy a known number of nodes; got {sorted(shapes, key=str)}"]
-    return _capacity_problems(config)
-
-
-def _capacity_problems(config: StackConfig) -> list[str]:
-    missing = [role for role in config.scales if role not in capacity.POD_SIZES]
-    if missing:
-        return [f"no pod size for {missing}: add them to infra/capacity.POD_SIZES"]
-    demand = capacity.release_demand({r: s.max_replicas for r, s in config.scales.items()},
-                                     extra=capacity.platform_pods(config.collector_enabled))
-    needed = capacity.nodes_needed(demand, capacity.schedulable(config.node_pool_shape))
-    if needed > config.node_pool_max_nodes:
-        return [f"nodePoolMaxNodes {config.node_pool_max_nodes} of "
-                f"{config.node_pool_instance_types[0]} cannot schedule every replica at the HPA "
-                f"maxima during a release (it takes {needed}): raise nodePoolMaxNodes or lower "
-                "the *MaxReplicas"]
-    return []
-
-
-def _database_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if config.db_engine_version not in accepted.AURORA_POSTGRESQL_MAJOR_VERSIONS:
-        problems.append(f"dbEngineVersion must be an Aurora PostgreSQL major "
-                        f"{accepted.AURORA_POSTGRESQL_MAJOR_VERSIONS} (AWS picks and upgrades "
-                        f"the minor), not {config.db_engine_version!r}")
-    if config.db_instance_class not in accepted.AURORA_POSTGRESQL_INSTANCE_CLASSES:
-        problems.append(f"dbInstanceClass {config.db_instance_class!r} is not an Aurora "
-                        "PostgreSQL instance class (infra/accepted_values.py)")
-    if config.db_reader_count < 0:
-        problems.append("dbReaderCount must not be negative")
-    if not 1 <= config.db_backup_retention_days <= 35:
-        problems.append("dbBackupRetentionDays must be between 1 and 35")
-    if config.db_backup_copy_region in (config.region,) or (
-            config.db_backup_copy_region and not _REGION.fullmatch(config.db_backup_copy_region)):
-        problems.append(f"dbBackupCopyRegion must be another AWS region than {config.region}, "
-                        f"not {config.db_backup_copy_region!r}")
-    if config.db_backup_copy_retention_days < 1:
-        problems.append("dbBackupCopyRetentionDays must be at least 1")
-    return problems + (config.db_restore.problems() if config.db_restore else [])
-
-
-def _alarm_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    # An alarm that fires after the messages expired would never fire on a stuck queue.
-    retention = min(q.retention_seconds for q in QUEUES)
-    if not MIN_AGE_ALARM_SECONDS <= config.queue_age_alarm_seconds < retention:
-        problems.append(f"queueAgeAlarmSeconds must be at least {MIN_AGE_ALARM_SECONDS} and "
-                        f"below the queues' retention ({retention}s)")
-    if config.alarm_email is not None and not _EMAIL.fullmatch(config.alarm_email):
-        problems.append(f"alarmEmail {config.alarm_email!r} is not an email address")
-    return problems
-
-
-def _observability_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if not 1 <= config.trace_sample_percent <= 100:
-        problems.append("traceSamplePercent must be between 1 and 100")
-    if not 0 < config.api_error_rate_alarm_percent < 100:
-        problems.append("apiErrorRateAlarmPercent must be above 0 and below 100 (a percentage "
-                        "of an API's requests)")
-    if config.api_alarm_min_requests < 1:
-        problems.append("apiAlarmMinRequests must be at least 1 (requests a minute)")
-    bounds = telemetry.HTTP_DURATION.buckets
-    # The alarm counts the requests slower than the threshold, which only a bucket bound
-    # of the histogram tells exactly.
-    if config.api_latency_p99_alarm_seconds not in bounds:
-        problems.append(f"apiLatencyP99AlarmSeconds must be a bucket bound of "
-                        f"{telemetry.HTTP_DURATION.name} {bounds}, not "
-                        f"{config.api_latency_p99_alarm_seconds}")
-    return problems
-
-
-def _cache_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if config.cache_node_type not in accepted.CACHE_NODE_TYPES:
-        problems.append(f"cacheNodeType must be one of {accepted.CACHE_NODE_TYPES}, "
-                        f"not {config.cache_node_type!r}")
-    if not 0 <= config.cache_replicas < config.az_count:
-        problems.append(f"cacheReplicaCount must be between 0 and {config.az_count - 1}: each "
-                        "replica goes to an availability zone of its own")
-    return problems

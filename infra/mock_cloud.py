@@ -1,25 +1,26 @@
 """A pretend AWS + Kubernetes for ``pulumi.runtime.set_mocks``.
 
-Each resource's mocked state is its inputs plus the attributes AWS would compute
-(ids, ARNs, endpoints, URLs), derived deterministically from the inputs, so wiring
-tests can compare what a pod is told with what the resource reports.
+``CloudMocks`` answers the program's invokes from what the account is said to hold (zones,
+the caller, ECR images, a running Aurora cluster) and records every invoke it is asked, so a
+test can hold the program to the few lookups whose answer may change between two runs. Each
+resource's mocked state is its inputs plus what the cloud would compute (``mock_resources``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import pulumi
 
-ACCOUNT_ID = "123456789012"
+from infra.mock_resources import ACCOUNT_ID, new_aws_resource, short_hash
 
-
-def short_hash(text: str, length: int = 8) -> str:
-    """A stable hex digest fragment used to fake AWS-generated suffixes."""
-    return hashlib.sha256(text.encode()).hexdigest()[:length]
+CALLER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/order-platform-ci"
+"""The IAM role behind the mocked caller's session unless a run names another."""
+LOCAL_ZONE_SUFFIX = "-lhr-1a"
+"""An opted-in Local Zone the account also holds: it sorts before the region's own zones."""
 
 
 def image_digest(repository: str, tag: str) -> str:
@@ -27,23 +28,35 @@ def image_digest(repository: str, tag: str) -> str:
     return f"sha256:{hashlib.sha256(f'{repository}:{tag}'.encode()).hexdigest()}"
 
 
-CALLER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/order-platform-ci"
-"""The IAM role behind the mocked caller's session unless a run names another."""
+@dataclass(frozen=True)
+class Invocation:
+    """One provider function the program called, with its arguments."""
+
+    token: str
+    args: dict
 
 
 class CloudMocks(pulumi.runtime.Mocks):
     """Mocks that return realistic outputs for every resource type the program creates."""
 
     def __init__(self, region: str, ecr: Mapping[str, Iterable[str]] | None = None,
-                 caller_role: str = CALLER_ROLE) -> None:
+                 caller_role: str = CALLER_ROLE,
+                 databases: Mapping[str, str] | None = None,
+                 clusters: Mapping[str, str] | None = None) -> None:
         self.region = region
         self.ecr = {repo: tuple(tags) for repo, tags in (ecr or {}).items()}
         """Repositories that exist in the account, with their pushed tags."""
         self.caller_role = caller_role
         """The IAM role whose session runs the program."""
+        self.databases = dict(databases or {})
+        """Aurora clusters that exist, by identifier, with the engine version they run."""
+        self.clusters = dict(clusters or {})
+        """EKS clusters that exist, by name, with the Kubernetes version they run."""
+        self.invocations: list[Invocation] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        """Answer provider functions (invokes) the program uses."""
+        """Answer provider functions (invokes) the program uses, and note each one."""
+        self.invocations.append(Invocation(args.token, dict(args.args)))
         answer = _INVOKES.get(args.token)
         if answer is None:
             raise NotImplementedError(f"no mock for invoke {args.token}")
@@ -51,21 +64,15 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         """Return (id, state) for a new resource: inputs plus computed attributes."""
-        state = dict(args.inputs)
-        given = state.get("name")
-        name = given if isinstance(given, str) else str(args.name)
-        builder = _BUILDERS.get(args.typ)
         if args.typ.startswith("kubernetes:"):
-            return _kubernetes(args, state)
-        if builder is None:
-            resource_id = f"{args.name}-{short_hash(args.typ + args.name)}"
-            state.setdefault("arn", self._arn(args.typ, name))
-            return resource_id, state
-        resource_id, computed = builder(self, args, state, name)
-        state.update(computed)
-        return resource_id, state
+            return _kubernetes(args, dict(args.inputs))
+        if args.typ in _RANDOM:
+            state = dict(args.inputs)
+            resource_id, computed = _RANDOM[args.typ](args, state)
+            return resource_id, {**state, **computed}
+        return new_aws_resource(self, args)
 
-    def _arn(self, typ: str, name: str) -> str:
+    def arn(self, typ: str, name: str) -> str:
         """A plausible ARN for a type token like ``aws:ec2/vpc:Vpc``."""
         if not typ.startswith("aws:"):
             return f"urn:mock:{typ}:{name}"
@@ -74,7 +81,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind}/{name}"
 
 
-Invoke = Callable[["CloudMocks", dict], dict]
+Invoke = Callable[[CloudMocks, dict], dict]
 _INVOKES: dict[str, Invoke] = {}
 
 
@@ -85,12 +92,21 @@ def _invoke(token: str) -> Callable[[Invoke], Invoke]:
     return register
 
 
+def _filtered(args: dict, name: str) -> set[str] | None:
+    values = [set(f["values"]) for f in args.get("filters") or [] if f["name"] == name]
+    return set.intersection(*values) if values else None
+
+
 @_invoke("aws:index/getAvailabilityZones:getAvailabilityZones")
 def _availability_zones(m, args):
-    letters = "abcdef"
-    return {"names": [f"{m.region}{c}" for c in letters],
-            "zoneIds": [f"euw1-az{i + 1}" for i in range(len(letters))],
-            "id": m.region, "state": "available"}
+    """The region's zones a-f and an opted-in Local Zone, sorted as AWS lists them."""
+    zones = [(f"{m.region}{c}", f"euw1-az{i + 1}", "opt-in-not-required")
+             for i, c in enumerate("abcdef")]
+    zones.append((f"{m.region}{LOCAL_ZONE_SUFFIX}", "euw1-lhr1-az1", "opted-in"))
+    wanted = _filtered(args, "opt-in-status")
+    kept = sorted(z for z in zones if wanted is None or z[2] in wanted)
+    return {"names": [z[0] for z in kept], "zoneIds": [z[1] for z in kept],
+            "groupNames": [m.region] * len(kept), "id": m.region, "state": "available"}
 
 
 @_invoke("aws:index/getCallerIdentity:getCallerIdentity")
@@ -107,26 +123,15 @@ def _session_context(m, args):
             "sessionName": "ci"}
 
 
-@_invoke("aws:index/getPartition:getPartition")
-def _partition(m, args):
-    return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-
-
-@_invoke("aws:index/getRegion:getRegion")
-def _region(m, args):
-    return {"name": m.region, "region": m.region, "id": m.region}
-
-
 @_invoke("aws:eks/getAddonVersion:getAddonVersion")
 def _addon_version(m, args):
-    """A version per add-on and Kubernetes minor: EKS's default, or a newer build if asked."""
+    """Answered, so that a lookup put back fails tests/infra/test_versions.py by name: EKS's
+    default build for the Kubernetes minor, or a newer one with ``mostRecent``."""
     minor = args["kubernetesVersion"].split(".")[1]
-    build = int(short_hash(args["addonName"], 2), 16) % 9 + 1 + (2 if args.get("mostRecent")
-                                                                 else 0)
+    build = int(short_hash(args["addonName"], 2), 16) % 9 + 1 + 2 * bool(args.get("mostRecent"))
     return {"addonName": args["addonName"], "id": args["addonName"],
             "kubernetesVersion": args["kubernetesVersion"],
-            "mostRecent": bool(args.get("mostRecent")),
-            "version": f"v1.{minor}.0-eksbuild.{build}"}
+            "mostRecent": bool(args.get("mostRecent")), "version": f"v1.{minor}.0-eksbuild.{build}"}
 
 
 @_invoke("aws:ecr/getRepositories:getRepositories")
@@ -144,203 +149,33 @@ def _images(m, args):
         for tag in m.ecr[repository]]}
 
 
-Builder = Callable[[CloudMocks, pulumi.runtime.MockResourceArgs, dict, str], tuple[str, dict]]
-_BUILDERS: dict[str, Builder] = {}
+@_invoke("aws:rds/getClusters:getClusters")
+def _db_clusters(m, args):
+    wanted = _filtered(args, "db-cluster-id")
+    names = sorted(name for name in m.databases if wanted is None or name in wanted)
+    return {"clusterIdentifiers": names, "id": m.region, "region": m.region,
+            "clusterArns": [f"arn:aws:rds:{m.region}:{ACCOUNT_ID}:cluster:{n}" for n in names]}
 
 
-def _builder(typ: str) -> Callable[[Builder], Builder]:
-    def register(fn: Builder) -> Builder:
-        _BUILDERS[typ] = fn
-        return fn
-    return register
+@_invoke("aws:rds/getCluster:getCluster")
+def _db_cluster(m, args):
+    identifier = args["clusterIdentifier"]
+    if identifier not in m.databases:
+        raise ValueError(f"DBClusterNotFoundFault: {identifier}")
+    return {"clusterIdentifier": identifier, "id": identifier, "engine": "aurora-postgresql",
+            "engineVersion": m.databases[identifier]}
 
 
-def _ec2(prefix: str, kind: str) -> Builder:
-    """A builder for EC2 things whose id is ``<prefix>-<hex>``."""
-    def build(m: CloudMocks, args, state, name):
-        rid = f"{prefix}-{short_hash(args.name, 17)}"
-        return rid, {"arn": f"arn:aws:ec2:{m.region}:{ACCOUNT_ID}:{kind}/{rid}",
-                     "ownerId": ACCOUNT_ID}
-    return build
+@_invoke("aws:eks/getClusters:getClusters")
+def _eks_clusters(m, args):
+    return {"names": sorted(m.clusters), "id": m.region, "region": m.region}
 
 
-for _typ, _prefix, _kind in (
-    ("aws:ec2/vpc:Vpc", "vpc", "vpc"),
-    ("aws:ec2/subnet:Subnet", "subnet", "subnet"),
-    ("aws:ec2/internetGateway:InternetGateway", "igw", "internet-gateway"),
-    ("aws:ec2/natGateway:NatGateway", "nat", "natgateway"),
-    ("aws:ec2/routeTable:RouteTable", "rtb", "route-table"),
-    ("aws:ec2/securityGroup:SecurityGroup", "sg", "security-group"),
-    ("aws:ec2/vpcEndpoint:VpcEndpoint", "vpce", "vpc-endpoint"),
-    ("aws:ec2/flowLog:FlowLog", "fl", "vpc-flow-log"),
-    ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "sgr", "security-group-rule"),
-    ("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "sgr", "security-group-rule"),
-):
-    _BUILDERS[_typ] = _ec2(_prefix, _kind)
-
-
-@_builder("aws:ec2/eip:Eip")
-def _eip(m, args, state, name):
-    rid = f"eipalloc-{short_hash(args.name, 17)}"
-    return rid, {"allocationId": rid, "publicIp": f"198.18.0.{int(short_hash(args.name, 2), 16)}"}
-
-
-@_builder("aws:kms/key:Key")
-def _kms_key(m, args, state, name):
-    key_id = f"{short_hash(args.name, 8)}-0000-4000-8000-{short_hash(args.name + 'k', 12)}"
-    return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{m.region}:{ACCOUNT_ID}:key/{key_id}"}
-
-
-@_builder("aws:kms/alias:Alias")
-def _kms_alias(m, args, state, name):
-    return name, {"arn": f"arn:aws:kms:{m.region}:{ACCOUNT_ID}:{name}"}
-
-
-@_builder("aws:iam/role:Role")
-def _iam_role(m, args, state, name):
-    return name, {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
-                  "uniqueId": f"AROA{short_hash(name, 16).upper()}"}
-
-
-@_builder("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-def _oidc_provider(m, args, state, name):
-    host_path = str(state.get("url", "")).removeprefix("https://")
-    arn = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host_path}"
-    return arn, {"arn": arn}
-
-
-@_builder("aws:cloudwatch/logGroup:LogGroup")
-def _log_group(m, args, state, name):
-    return name, {"name": name, "arn": f"arn:aws:logs:{m.region}:{ACCOUNT_ID}:log-group:{name}"}
-
-
-@_builder("aws:eks/cluster:Cluster")
-def _eks_cluster(m, args, state, name):
-    oidc_id = short_hash(name, 32).upper()
-    vpc_config = dict(state.get("vpcConfig") or {})
-    vpc_config.update({"clusterSecurityGroupId": f"sg-{short_hash(name + 'cluster', 17)}",
-                       "vpcId": f"vpc-{short_hash(name, 17)}"})
-    ca = base64.b64encode(f"mock CA of {name}".encode()).decode()
-    return name, {
-        "name": name,
-        "arn": f"arn:aws:eks:{m.region}:{ACCOUNT_ID}:cluster/{name}",
-        "endpoint": f"https://{oidc_id}.gr7.{m.region}.eks.amazonaws.com",
-        "certificateAuthority": {"data": ca},
-        "identities": [{"oidcs": [
-            {"issuer": f"https://oidc.eks.{m.region}.amazonaws.com/id/{oidc_id}"}]}],
-        "vpcConfig": vpc_config,
-        "status": "ACTIVE",
-        "platformVersion": "eks.1",
-    }
-
-
-@_builder("aws:eks/nodeGroup:NodeGroup")
-def _eks_node_group(m, args, state, name):
-    cluster = state.get("clusterName", "cluster")
-    group = state.get("nodeGroupName") or args.name
-    asg = f"eks-{group}-{short_hash(args.name, 8)}-0000-0000-0000-{short_hash(group, 12)}"
-    return f"{cluster}:{group}", {
-        "arn": (f"arn:aws:eks:{m.region}:{ACCOUNT_ID}:nodegroup/{cluster}/{group}/"
-                f"{short_hash(group)}"),
-        "nodeGroupName": group,
-        "resources": [{"autoscalingGroups": [{"name": asg}], "remoteAccessSecurityGroupId": ""}],
-        "status": "ACTIVE",
-    }
-
-
-@_builder("aws:rds/cluster:Cluster")
-def _rds_cluster(m, args, state, name):
-    ident = state.get("clusterIdentifier") or args.name
-    suffix = short_hash(ident, 12)
-    secret = {
-        "secretArn": f"arn:aws:secretsmanager:{m.region}:{ACCOUNT_ID}:secret:rds!cluster-"
-                     f"{short_hash(ident, 8)}-0000-4000-8000-{suffix}-AbCdEf",
-        "kmsKeyId": state.get("masterUserSecretKmsKeyId", ""),
-        "secretStatus": "active",
-    }
-    return ident, {
-        "clusterIdentifier": ident,
-        "arn": f"arn:aws:rds:{m.region}:{ACCOUNT_ID}:cluster:{ident}",
-        "clusterResourceId": f"cluster-{suffix.upper()}",
-        "endpoint": f"{ident}.cluster-{suffix}.{m.region}.rds.amazonaws.com",
-        "readerEndpoint": f"{ident}.cluster-ro-{suffix}.{m.region}.rds.amazonaws.com",
-        "port": state.get("port", 5432),
-        "masterUserSecrets": [secret] if state.get("manageMasterUserPassword") else [],
-    }
-
-
-@_builder("aws:rds/clusterInstance:ClusterInstance")
-def _rds_instance(m, args, state, name):
-    ident = state.get("identifier") or args.name
-    return ident, {
-        "identifier": ident,
-        "arn": f"arn:aws:rds:{m.region}:{ACCOUNT_ID}:db:{ident}",
-        "endpoint": f"{ident}.{short_hash(ident, 12)}.{m.region}.rds.amazonaws.com",
-        "writer": state.get("promotionTier", 1) == 0,
-    }
-
-
-@_builder("aws:sqs/queue:Queue")
-def _sqs_queue(m, args, state, name):
-    url = f"https://sqs.{m.region}.amazonaws.com/{ACCOUNT_ID}/{name}"
-    return url, {"name": name, "url": url, "arn": f"arn:aws:sqs:{m.region}:{ACCOUNT_ID}:{name}"}
-
-
-@_builder("aws:sns/topic:Topic")
-def _sns_topic(m, args, state, name):
-    arn = f"arn:aws:sns:{m.region}:{ACCOUNT_ID}:{name}"
-    return arn, {"name": name, "arn": arn, "owner": ACCOUNT_ID}
-
-
-@_builder("aws:cloudwatch/metricAlarm:MetricAlarm")
-def _metric_alarm(m, args, state, name):
-    return name, {"name": name, "arn": f"arn:aws:cloudwatch:{m.region}:{ACCOUNT_ID}:alarm:{name}"}
-
-
-@_builder("aws:cloudwatch/eventBus:EventBus")
-def _event_bus(m, args, state, name):
-    return name, {"name": name, "arn": f"arn:aws:events:{m.region}:{ACCOUNT_ID}:event-bus/{name}"}
-
-
-@_builder("aws:cloudwatch/eventRule:EventRule")
-def _event_rule(m, args, state, name):
-    bus = state.get("eventBusName", "default")
-    return f"{bus}|{name}", {
-        "name": name, "arn": f"arn:aws:events:{m.region}:{ACCOUNT_ID}:rule/{bus}/{name}"}
-
-
-@_builder("aws:lb/loadBalancer:LoadBalancer")
-def _load_balancer(m, args, state, name):
-    lb_name = name[:32]
-    arn = (f"arn:aws:elasticloadbalancing:{m.region}:{ACCOUNT_ID}:loadbalancer/net/"
-           f"{lb_name}/{short_hash(lb_name, 16)}")
-    return arn, {"name": lb_name, "arn": arn, "zoneId": "Z2IFOLAFXWLO4F",
-                 "dnsName": f"{lb_name}-{short_hash(lb_name, 16)}.elb.{m.region}.amazonaws.com"}
-
-
-@_builder("aws:lb/targetGroup:TargetGroup")
-def _target_group(m, args, state, name):
-    tg_name = name[:32]
-    arn = (f"arn:aws:elasticloadbalancing:{m.region}:{ACCOUNT_ID}:targetgroup/"
-           f"{tg_name}/{short_hash(tg_name, 16)}")
-    return arn, {"name": tg_name, "arn": arn}
-
-
-@_builder("aws:lb/listener:Listener")
-def _listener(m, args, state, name):
-    arn = (f"arn:aws:elasticloadbalancing:{m.region}:{ACCOUNT_ID}:listener/net/"
-           f"{short_hash(args.name, 16)}")
-    return arn, {"arn": arn}
-
-
-@_builder("aws:ecr/repository:Repository")
-def _ecr_repository(m, args, state, name):
-    return name, {
-        "name": name,
-        "arn": f"arn:aws:ecr:{m.region}:{ACCOUNT_ID}:repository/{name}",
-        "registryId": ACCOUNT_ID,
-        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{m.region}.amazonaws.com/{name}",
-    }
+@_invoke("aws:eks/getCluster:getCluster")
+def _eks_cluster(m, args):
+    if args["name"] not in m.clusters:
+        raise ValueError(f"ResourceNotFoundException: {args['name']}")
+    return {"name": args["name"], "id": args["name"], "version": m.clusters[args["name"]]}
 
 
 def _kubernetes(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str, dict]:
@@ -359,40 +194,7 @@ def _kubernetes(args: pulumi.runtime.MockResourceArgs, state: dict) -> tuple[str
     return rid, state
 
 
-def policy_document(state: dict, key: str = "policy") -> dict:
-    """Parse a JSON policy string held in a resource's state."""
-    raw = state.get(key)
-    return json.loads(raw) if isinstance(raw, str) else (raw or {})
-
-
-@_builder("aws:ec2/launchTemplate:LaunchTemplate")
-def _launch_template(m, args, state, name):
-    rid = f"lt-{short_hash(args.name, 17)}"
-    return rid, {"arn": f"arn:aws:ec2:{m.region}:{ACCOUNT_ID}:launch-template/{rid}",
-                 "latestVersion": 1, "defaultVersion": 1}
-
-
-@_builder("aws:iam/instanceProfile:InstanceProfile")
-def _instance_profile(m, args, state, name):
-    profile = state.get("name") or f"{args.name}-{short_hash(args.name, 7)}"
-    return profile, {"name": profile,
-                     "arn": f"arn:aws:iam::{ACCOUNT_ID}:instance-profile/{profile}",
-                     "uniqueId": f"AIPA{short_hash(profile, 16).upper()}"}
-
-
-def _autonamed(m, args, state, name):
-    """Pulumi's auto-naming: ``<logical name>-<7 hex>`` when the program gives no name."""
-    physical = state.get("name") or f"{args.name}-{short_hash(args.name, 7)}"
-    return physical, {"name": physical, "arn": m._arn(args.typ, physical)}
-
-
-for _typ in ("aws:rds/clusterParameterGroup:ClusterParameterGroup",
-             "aws:rds/subnetGroup:SubnetGroup"):
-    _BUILDERS[_typ] = _autonamed
-
-
-@_builder("random:index/randomPassword:RandomPassword")
-def _random_password(m, args, state, name):
+def _random_password(args, state):
     """A password of the asked length, stable per logical name (letters and digits only)."""
     length = int(state.get("length", 16))
     digest = hashlib.sha256(f"password {args.name}".encode()).hexdigest()
@@ -400,31 +202,12 @@ def _random_password(m, args, state, name):
                     "bcryptHash": f"$2a$10${short_hash(args.name, 53)}"}
 
 
-@_builder("aws:secretsmanager/secret:Secret")
-def _secret(m, args, state, name):
-    arn = f"arn:aws:secretsmanager:{m.region}:{ACCOUNT_ID}:secret:{name}-{short_hash(name, 6)}"
-    return arn, {"arn": arn, "name": name}
+def _random_id(args, state):
+    """``byteLength`` random bytes, stable per logical name, as hex (and the id as base64url)."""
+    hex_ = short_hash(f"random id {args.name}", 2 * int(state.get("byteLength", 4)))
+    b64 = base64.urlsafe_b64encode(bytes.fromhex(hex_)).decode().rstrip("=")
+    return b64, {"hex": hex_, "b64Url": b64, "b64Std": b64, "dec": str(int(hex_, 16))}
 
 
-@_builder("aws:elasticache/replicationGroup:ReplicationGroup")
-def _replication_group(m, args, state, name):
-    group = state.get("replicationGroupId") or args.name
-    domain = f"{short_hash(group, 6)}.euw1.cache.amazonaws.com"
-    nodes = int(state.get("numCacheClusters") or 1)
-    return group, {
-        "arn": f"arn:aws:elasticache:{m.region}:{ACCOUNT_ID}:replicationgroup:{group}",
-        "primaryEndpointAddress": f"master.{group}.{domain}",
-        "readerEndpointAddress": f"replica.{group}.{domain}",
-        "port": state.get("port", 6379),
-        "memberClusters": [f"{group}-{index + 1:03d}" for index in range(nodes)],
-        "engineVersionActual": f"{state.get('engineVersion', '8.0')}.1",
-    }
-
-
-@_builder("aws:cloudwatch/dashboard:Dashboard")
-def _dashboard(m, args, state, name):
-    board = state["dashboardName"]
-    return board, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{board}"}
-
-
-_BUILDERS["aws:elasticache/subnetGroup:SubnetGroup"] = _autonamed
+_RANDOM = {"random:index/randomPassword:RandomPassword": _random_password,
+           "random:index/randomId:RandomId": _random_id}

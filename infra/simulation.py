@@ -10,6 +10,7 @@ Usage (tests, the offline policy evaluator)::
         run.outputs["dbSecretArn"]                   # resolved stack outputs
 
     run_stack("prod", {"nlbAllowedCidrs": ["0.0.0.0/0"]})   # deliberately break a stack
+    run.invocations                                 # every invoke the program made, in order
 
 The config is ``Pulumi.<stack>.yaml`` over the defaults of the project schema in
 ``Pulumi.yaml``; ``config_overrides`` goes on top (a bare key means the project
@@ -94,6 +95,8 @@ class StackRun:
     secret_outputs: frozenset[str] = frozenset()
     config: dict[str, str] = field(default_factory=dict)
     """The fully-qualified config the program saw (``order-platform:imageTag`` ...)."""
+    invocations: list = field(default_factory=list)
+    """``mock_cloud.Invocation`` of every provider function the program called, in order."""
 
     def of_type(self, type_token: str) -> list[SimulatedResource]:
         """Every resource with this type token."""
@@ -106,6 +109,26 @@ class StackRun:
     def named(self, type_token: str, name: str) -> SimulatedResource:
         """The resource of this type with this logical name."""
         return next(r for r in self.of_type(type_token) if r.name == name)
+
+    def outlived_by(self, resource: SimulatedResource) -> set[str]:
+        """URNs `pulumi destroy` deletes only after ``resource`` is gone.
+
+        The engine deletes in reverse dependency order, where a resource depends on its
+        ``dependencies``, its parent and its provider; only a chain of those orders two
+        deletions, everything else may go at the same time.
+        """
+        by_urn = {r.urn: r for r in self.resources}
+        found: set[str] = set()
+        todo = [resource]
+        while todo:
+            current = todo.pop()
+            provider = current.provider.rsplit("::", 1)[0] if current.provider else None
+            for urn in (*current.dependencies, current.parent, provider):
+                if urn and urn not in found:
+                    found.add(urn)
+                    if urn in by_urn:
+                        todo.append(by_urn[urn])
+        return found
 
 
 def project_name() -> str:
@@ -140,13 +163,18 @@ def stack_config(stack: str, config_overrides: dict[str, object] | None = None) 
 
 def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
               ecr: Mapping[str, Iterable[str]] | None = None,
-              caller_role: str | None = None) -> StackRun:
+              caller_role: str | None = None,
+              databases: Mapping[str, str] | None = None,
+              clusters: Mapping[str, str] | None = None) -> StackRun:
     """Run ``infra/__main__.py`` under mocks for ``stack`` and return every registered resource.
 
     ``ecr`` is what the account's registry holds (repository name -> pushed tags); by default
     the stack's repository exists with its ``imageTag`` pushed, as after a release.
     ``caller_role`` is the IAM role that runs the program; by default the stack's first
-    deployer role, as when CI deploys.
+    deployer role, as when CI deploys. ``databases`` and ``clusters`` are the Aurora and EKS
+    clusters that exist (name -> version they run); by default the stack's, on the versions of
+    its stack file (``config_overrides`` are the change being made). Support windows are judged
+    as of ``kubernetes_versions.today()`` (tests pin it with ``pinned_today``).
     """
     from infra.mock_cloud import CALLER_ROLE, CloudMocks  # pulumi loads only when a stack runs
 
@@ -157,7 +185,12 @@ def run_stack(stack: str, config_overrides: dict[str, object] | None = None, *,
     if caller_role is None:
         deployers = json.loads(config.get(_qualify(project, "clusterDeployerRoleArns"), "[]"))
         caller_role = deployers[0] if deployers else CALLER_ROLE
-    return _run(stack, config, CloudMocks(_region(config), ecr, caller_role))
+    deployed = stack_config(stack)
+    if databases is None:
+        databases = {f"{project}-{stack}-db": f"{deployed[_qualify(project, 'dbEngineVersion')]}.8"}
+    if clusters is None:
+        clusters = {f"{project}-{stack}": deployed[_qualify(project, "kubernetesVersion")]}
+    return _run(stack, config, CloudMocks(_region(config), ecr, caller_role, databases, clusters))
 
 
 def typed_config(run: StackRun):
@@ -198,7 +231,8 @@ def _run(stack: str, config: dict[str, str], mocks) -> StackRun:
         mocks=mocks, on_register=record, config=config,
         project=project_name(), stack=stack)
     return StackRun(stack=stack, resources=list(records), outputs=result.outputs,
-                    secret_outputs=frozenset(result.secret), config=dict(config))
+                    secret_outputs=frozenset(result.secret), config=dict(config),
+                    invocations=list(mocks.invocations))
 
 
 def _simulated(registration) -> SimulatedResource:

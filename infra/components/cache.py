@@ -30,6 +30,8 @@ TOKEN_LENGTH = 64
 """ElastiCache takes 16-128 printable characters; letters and digits only, so no character
 needs escaping in a URL, a shell or the redis client."""
 SECRET_RECOVERY_DAYS = 7
+"""A token deleted by mistake can be restored for a week; the name is unique, so this costs the
+next creation nothing."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,12 @@ class Cache(pulumi.ComponentResource):
 
     def _create_secret(self, key: aws.kms.Key,
                        token: random.RandomPassword) -> aws.secretsmanager.Secret:
+        # No fixed name: Secrets Manager keeps a deleted secret's name for its recovery window,
+        # so a fixed one made the next `up` after a destroy (or cacheEnabled off and on) fail
+        # with "scheduled for deletion". Pulumi's autonaming gives each creation its own name;
+        # pods find it by ARN (CACHE_AUTH_SECRET_ARN).
         secret = aws.secretsmanager.Secret(
-            f"{self._name}-cache-auth", name=f"{self._args.identifier}/auth",
+            f"{self._name}-cache-auth",
             description=f"AUTH token of {self._args.identifier} ({{\"password\"}})",
             kms_key_id=key.arn, recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=self._child)
         document: pulumi.Output[str] = pulumi.Output.secret(

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from infra.capacity import NODE_ARCHITECTURE
 from infra.components import iam
 from infra.config import ClusterAccess
+from infra.kubernetes_versions import KubernetesRelease
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/"
@@ -29,9 +30,6 @@ NETWORK_ADDONS = ("vpc-cni", "kube-proxy")
 """Nodes become Ready only with these."""
 NODE_ADDONS = ("coredns", "metrics-server")
 """These run on nodes, so they wait for the node group."""
-NEWEST_BUILD_ADDONS = frozenset({"metrics-server"})
-"""Community add-ons may have no version EKS marks as the default for a Kubernetes version (the
-lookup then fails): these take the newest build for it instead."""
 MINUTES_PER_NODE_REPLACEMENT = 20
 """A rolling node-group update launches a node, then drains one (EKS waits up to 15 minutes
 for PodDisruptionBudgets before it forces the eviction)."""
@@ -52,7 +50,8 @@ class ClusterArgs:
     """What the cluster needs from the network and the stack config."""
 
     cluster_name: str
-    kubernetes_version: str
+    kubernetes: KubernetesRelease
+    """The Kubernetes version and every add-on and AMI version pinned to it."""
     support_type: str
     """``STANDARD`` or ``EXTENDED``: what happens when the version's standard support ends."""
     region: str
@@ -63,6 +62,20 @@ class ClusterArgs:
     system_nodes: SystemNodes
     log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
+    egress: list[pulumi.Resource]
+    """The nodes' way to AWS and the internet (NAT routes, VPC endpoints): the nodes wait for it
+    to join, and on destroy it outlives them and everything running on them (Karpenter)."""
+
+
+def running_version(name: str, opts: pulumi.InvokeOptions) -> str | None:
+    """The Kubernetes minor the stack's cluster runs now; None before its first `up`.
+
+    Read so that a jump of more than one minor, or a version AWS upgraded the cluster past at
+    the end of its support, is refused before anything changes (EKS refuses both half-way).
+    """
+    if name not in aws.eks.get_clusters(opts=opts).names:
+        return None
+    return aws.eks.get_cluster(name=name, opts=opts).version
 
 
 def access_entry_name(role_arn: str) -> str:
@@ -158,7 +171,7 @@ class Cluster(pulumi.ComponentResource):
         return aws.eks.Cluster(
             f"{self._name}-eks",
             name=args.cluster_name,
-            version=args.kubernetes_version,
+            version=args.kubernetes.version,
             role_arn=role.arn,
             # Who may use the cluster is the access entries below, not who happened to create it.
             access_config={"authentication_mode": "API",
@@ -212,14 +225,11 @@ class Cluster(pulumi.ComponentResource):
         if addon == "vpc-cni":
             # Without this the NetworkPolicies of the workloads would be accepted but not enforced.
             configuration = json.dumps({"enableNetworkPolicy": "true"})
-        # The version EKS names the default for this Kubernetes version: raising
-        # kubernetesVersion moves every add-on with it, and preview shows the new versions.
-        version = aws.eks.get_addon_version_output(
-            addon_name=addon, kubernetes_version=self._args.kubernetes_version,
-            most_recent=addon in NEWEST_BUILD_ADDONS, opts=pulumi.InvokeOptions(parent=self))
+        # Pinned for this Kubernetes version: an unchanged `up` changes nothing, and raising
+        # kubernetesVersion moves every add-on with it (preview shows each new version).
         return aws.eks.Addon(
             f"{self._name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
-            addon_version=version.version, configuration_values=configuration,
+            addon_version=self._args.kubernetes.addons[addon], configuration_values=configuration,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
@@ -240,8 +250,10 @@ class Cluster(pulumi.ComponentResource):
             f"{self._name}-nodes",
             cluster_name=self.cluster.name,
             # The cluster's own version, so raising kubernetesVersion rolls the nodes after
-            # the control plane instead of leaving them behind.
+            # the control plane instead of leaving them behind, onto the AMI release pinned
+            # for it (without one EKS takes its newest at creation and at each update).
             version=self.cluster.version,
+            release_version=self._args.kubernetes.node_ami_release,
             node_role_arn=role.arn,
             subnet_ids=self._args.private_subnet_ids,
             instance_types=list(nodes.instance_types),
@@ -252,9 +264,10 @@ class Cluster(pulumi.ComponentResource):
                             "max_size": nodes.max_size},
             update_config={"max_unavailable": 1},
             labels={"order-platform/nodes": "system"},
-            # Nodes join with the role's rights (and leave their ENIs behind without them).
+            # Nodes join with the role's rights (and leave their ENIs behind without them),
+            # and need their way out to bootstrap; on destroy both outlive them.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*addons, *attachments],
+                parent=self, depends_on=[*addons, *attachments, *self._args.egress],
                 ignore_changes=["scalingConfig.desiredSize"],
                 custom_timeouts=pulumi.CustomTimeouts(update=f"{update_minutes}m")))
 

@@ -8,6 +8,7 @@ sends their OTLP traces to X-Ray; its role may write only to its own log group a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -17,12 +18,10 @@ import pulumi_kubernetes as k8s
 from infra.capacity import COLLECTOR_SIZE
 from infra.components import iam
 from infra.components import telemetry_pipeline as pipeline
-from infra.components.workloads import RUN_AS_ID, container_security_context
+from infra.components.pod_spec import RUN_AS_ID, container_security_context
 
 ADDONS = ("cert-manager", "adot")
 """In this order: the operator's webhook needs cert-manager's certificates."""
-COMMUNITY_ADDONS = frozenset({"cert-manager"})
-"""Community add-ons may have no EKS default for a Kubernetes version: take the newest build."""
 OPERATOR_API_VERSION = "opentelemetry.io/v1beta1"
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 """X-Ray has no resource-level permissions for these: they are granted on ``*``."""
@@ -35,7 +34,8 @@ class CollectorArgs:
 
     prefix: str
     cluster_name: pulumi.Input[str]
-    kubernetes_version: str
+    addon_versions: Mapping[str, str]
+    """EKS add-on name -> version, pinned for the cluster's Kubernetes version."""
     region: str
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -116,12 +116,9 @@ class Collector(pulumi.ComponentResource):
         args = self._args
         previous: list[pulumi.Resource] = list(args.cluster_ready)
         for addon in ADDONS:
-            version = aws.eks.get_addon_version_output(
-                addon_name=addon, kubernetes_version=args.kubernetes_version,
-                most_recent=addon in COMMUNITY_ADDONS, opts=pulumi.InvokeOptions(parent=self))
             created = aws.eks.Addon(
                 f"{self._name}-{addon}", cluster_name=args.cluster_name, addon_name=addon,
-                addon_version=version.version, resolve_conflicts_on_create="OVERWRITE",
+                addon_version=args.addon_versions[addon], resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous))
             previous = [created]

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
+from infra.accepted_values import aurora_parameter_family
 from infra.components import iam
 from infra.components.database_restore import DatabaseRestore
 
@@ -19,6 +21,10 @@ MONITORING_INTERVAL_SECONDS = 60
 """Enhanced Monitoring: OS metrics (per-process CPU, memory, I/O) every minute, into the
 RDSOSMetrics log group: what Performance Insights cannot show when the instance is short."""
 MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+FINAL_SNAPSHOT_SUFFIX_BYTES = 4
+"""The final snapshot is ``<cluster>-final-<8 hex>``, the hex drawn once per cluster and kept in
+the state: snapshots outlive the cluster, so a fixed ``<cluster>-final`` made the second
+destroy of a stack fail (the first one's snapshot still has the name)."""
 
 # Sane logging: slow statements, DDL, lock waits, temp files, connections; TLS enforced.
 CLUSTER_PARAMETERS = {
@@ -30,6 +36,20 @@ CLUSTER_PARAMETERS = {
     "log_disconnections": "1",
     "rds.force_ssl": "1",
 }
+
+
+def running_major(identifier: str, opts: pulumi.InvokeOptions) -> str | None:
+    """The Aurora major the stack's cluster runs now; None before its first `up`.
+
+    Read (not remembered) so a changed ``dbEngineVersion`` is caught before anything changes;
+    only the major is used, so AWS's minor upgrades never change what the program does.
+    """
+    found = aws.rds.get_clusters(filters=[{"name": "db-cluster-id", "values": [identifier]}],
+                                 opts=opts)
+    if identifier not in found.cluster_identifiers:
+        return None
+    return aws.rds.get_cluster(cluster_identifier=identifier, opts=opts).engine_version.split(
+        ".")[0]
 
 
 @dataclass(frozen=True)
@@ -114,8 +134,11 @@ class Database(pulumi.ComponentResource):
                                            subnet_ids=args.isolated_subnet_ids,
                                            description="Isolated subnets of the Aurora cluster",
                                            opts=self._child)
+        # Autonamed, so a new major's family replaces it create-first: the new group exists
+        # before the cluster moves to it (in the same ModifyDBCluster as the engine version,
+        # which AWS requires for a major upgrade), and the old one goes once nothing uses it.
         parameters = aws.rds.ClusterParameterGroup(
-            f"{self._name}-params", family=f"aurora-postgresql{args.engine_version}",
+            f"{self._name}-params", family=aurora_parameter_family(args.engine_version),
             description="order-platform logging and TLS settings",
             parameters=[{"name": k, "value": v, "apply_method": "immediate"}
                         for k, v in CLUSTER_PARAMETERS.items()],
@@ -147,7 +170,7 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.final_snapshot,
-            final_snapshot_identifier=f"{args.identifier}-final" if args.final_snapshot else None,
+            final_snapshot_identifier=self._final_snapshot_name() if args.final_snapshot else None,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             allow_major_version_upgrade=args.major_version_upgrade,
             apply_immediately=args.major_version_upgrade or None,
@@ -159,6 +182,11 @@ class Database(pulumi.ComponentResource):
                 # runs afterwards would make every later `up` try a downgrade, which RDS
                 # refuses. Only a deliberate major upgrade lets the version through.
                 ignore_changes=[] if args.major_version_upgrade else ["engineVersion"]))
+
+    def _final_snapshot_name(self) -> pulumi.Output[str]:
+        suffix = random.RandomId(f"{self._name}-final-snapshot",
+                                 byte_length=FINAL_SNAPSHOT_SUFFIX_BYTES, opts=self._child)
+        return suffix.hex.apply(lambda hex_: f"{self._args.identifier}-final-{hex_}")
 
     def _create_monitoring_role(self) -> aws.iam.Role:
         role = aws.iam.Role(f"{self._name}-monitoring",

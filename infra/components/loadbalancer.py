@@ -32,6 +32,9 @@ class LoadBalancerArgs:
     node_security_group_id: pulumi.Input[str]
     node_autoscaling_group_name: pulumi.Input[str]
     deletion_protection: bool
+    deregistration_delay_seconds: int
+    """How long a node leaving the target group keeps its connections: within the APIs'
+    termination grace (``termination_grace_seconds``), so no request they accepted is cut."""
     health_check_path: str = "/readyz"
 
 
@@ -96,7 +99,7 @@ class LoadBalancer(pulumi.ComponentResource):
             # The node port is in the name so a port change replaces cleanly (names are unique).
             name=f"{args.target_group_prefix}-{listener.service}-{listener.node_port}"[:32],
             port=listener.node_port, protocol="TCP", target_type="instance",
-            vpc_id=args.vpc_id, deregistration_delay=30,
+            vpc_id=args.vpc_id, deregistration_delay=args.deregistration_delay_seconds,
             health_check={"enabled": True, "protocol": "HTTP", "path": args.health_check_path,
                           "port": "traffic-port", "matcher": "200", "interval": 10,
                           "healthy_threshold": 2, "unhealthy_threshold": 2},

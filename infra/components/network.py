@@ -52,6 +52,9 @@ class Network(pulumi.ComponentResource):
     isolated_cidrs: list[str]
     private_cidrs: list[str]
     """Where the nodes, the pods and the product cache live."""
+    egress: list[pulumi.Resource]
+    """How the private subnets reach AWS and the internet: NAT gateways, their routes, the VPC
+    endpoints. What runs on the nodes (Karpenter terminating instances) needs it until the end."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("order-platform:network:Network", name, None, opts)
@@ -78,12 +81,13 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [s.id for s in private]
         self.isolated_subnet_ids = [s.id for s in isolated]
 
-        igw = self._create_public_routes(public)
+        igw, public_routes = self._create_public_routes(public)
         nat_gateways = self._create_nat_gateways(public, igw)
-        private_tables = self._create_private_routes(private, nat_gateways)
+        private_tables, routes = self._create_private_routes(private, nat_gateways)
         isolated_table = self._create_isolated_routes(isolated)
         self._create_flow_logs()
-        self._create_endpoints(private, [*private_tables, isolated_table])
+        endpoints = self._create_endpoints(private, [*private_tables, isolated_table])
+        self.egress = [*public_routes, *nat_gateways, *routes, *endpoints]
 
         self.register_outputs({
             "vpcId": self.vpc_id,
@@ -106,17 +110,20 @@ class Network(pulumi.ComponentResource):
             for az, cidr in zip(self._args.availability_zones, cidrs, strict=True)
         ]
 
-    def _create_public_routes(self, public: list[aws.ec2.Subnet]) -> aws.ec2.InternetGateway:
+    def _create_public_routes(self, public: list[aws.ec2.Subnet]
+                              ) -> tuple[aws.ec2.InternetGateway, list[pulumi.Resource]]:
         igw = aws.ec2.InternetGateway(f"{self._name}-igw", vpc_id=self.vpc.id,
                                       tags={"Name": self._name}, opts=self._child)
         table = aws.ec2.RouteTable(f"{self._name}-public", vpc_id=self.vpc.id,
                                    tags={"Name": f"{self._name}-public"}, opts=self._child)
-        aws.ec2.Route(f"{self._name}-public-default", route_table_id=table.id,
-                      destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=self._child)
+        routes: list[pulumi.Resource] = [aws.ec2.Route(
+            f"{self._name}-public-default", route_table_id=table.id,
+            destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=self._child)]
         for subnet, az in zip(public, self._args.availability_zones, strict=True):
-            aws.ec2.RouteTableAssociation(f"{self._name}-public-{az}", subnet_id=subnet.id,
-                                          route_table_id=table.id, opts=self._child)
-        return igw
+            routes.append(aws.ec2.RouteTableAssociation(
+                f"{self._name}-public-{az}", subnet_id=subnet.id, route_table_id=table.id,
+                opts=self._child))
+        return igw, routes
 
     def _create_nat_gateways(self, public: list[aws.ec2.Subnet],
                              igw: aws.ec2.InternetGateway) -> list[aws.ec2.NatGateway]:
@@ -134,8 +141,9 @@ class Network(pulumi.ComponentResource):
         return gateways
 
     def _create_private_routes(self, private: list[aws.ec2.Subnet],
-                               nat_gateways: list[aws.ec2.NatGateway]) -> list[aws.ec2.RouteTable]:
-        tables = []
+                               nat_gateways: list[aws.ec2.NatGateway]
+                               ) -> tuple[list[aws.ec2.RouteTable], list[aws.ec2.Route]]:
+        tables, routes = [], []
         for index, (subnet, az) in enumerate(zip(private, self._args.availability_zones,
                                                  strict=True)):
             table = aws.ec2.RouteTable(f"{self._name}-private-{az}", vpc_id=self.vpc.id,
@@ -143,13 +151,14 @@ class Network(pulumi.ComponentResource):
                                        opts=self._child)
             # One table per AZ so a per-AZ NAT keeps traffic (and failures) inside its zone.
             nat = nat_gateways[index % len(nat_gateways)]
-            aws.ec2.Route(f"{self._name}-private-{az}-default", route_table_id=table.id,
-                          destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id,
-                          opts=self._child)
-            aws.ec2.RouteTableAssociation(f"{self._name}-private-{az}", subnet_id=subnet.id,
-                                          route_table_id=table.id, opts=self._child)
+            routes.append(aws.ec2.Route(
+                f"{self._name}-private-{az}-default", route_table_id=table.id,
+                destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id, opts=self._child))
+            routes.append(aws.ec2.RouteTableAssociation(
+                f"{self._name}-private-{az}", subnet_id=subnet.id, route_table_id=table.id,
+                opts=self._child))
             tables.append(table)
-        return tables
+        return tables, routes
 
     def _create_isolated_routes(self, isolated: list[aws.ec2.Subnet]) -> aws.ec2.RouteTable:
         # No default route at all: the database subnets cannot reach or be reached from outside.
@@ -168,14 +177,18 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(f"{self._name}-flow-logs",
                             assume_role_policy=iam.service_trust_policy("vpc-flow-logs.amazonaws.com"),
                             opts=self._child)
+        # AWS documents DescribeLogGroups as required: the service looks its group up before
+        # it delivers. It lists, so it is granted on the account's log groups, not one ARN.
         delivery = aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
             role=role.name,
-            policy=iam.policy_document([iam.statement(
-                "WriteFlowLogs",
-                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
-            )]),
+            policy=iam.policy_document([
+                iam.statement("WriteFlowLogs", ["logs:CreateLogStream", "logs:PutLogEvents",
+                                                "logs:DescribeLogStreams"],
+                              [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")]),
+                iam.statement("FindLogGroup", ["logs:DescribeLogGroups"], [log_group.arn.apply(
+                    lambda arn: arn.split("log-group:")[0] + "log-group:*")]),
+            ]),
             opts=self._child)
         # Created before its role may write, a flow log reports "Access error" and delivers
         # nothing until someone recreates it: the role's policy comes first.
@@ -186,26 +199,26 @@ class Network(pulumi.ComponentResource):
                         opts=pulumi.ResourceOptions(parent=self, depends_on=[delivery]))
 
     def _create_endpoints(self, private: list[aws.ec2.Subnet],
-                          route_tables: list[aws.ec2.RouteTable]) -> None:
+                          route_tables: list[aws.ec2.RouteTable]) -> list[pulumi.Resource]:
         region = self._args.region
         # The S3 gateway endpoint is free and carries ECR image layers.
-        aws.ec2.VpcEndpoint(f"{self._name}-s3", vpc_id=self.vpc.id,
-                            service_name=f"com.amazonaws.{region}.s3",
-                            vpc_endpoint_type="Gateway",
-                            route_table_ids=[t.id for t in route_tables],
-                            tags={"Name": f"{self._name}-s3"}, opts=self._child)
+        s3 = aws.ec2.VpcEndpoint(f"{self._name}-s3", vpc_id=self.vpc.id,
+                                 service_name=f"com.amazonaws.{region}.s3",
+                                 vpc_endpoint_type="Gateway",
+                                 route_table_ids=[t.id for t in route_tables],
+                                 tags={"Name": f"{self._name}-s3"}, opts=self._child)
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{self._name}-endpoints", vpc_id=self.vpc.id,
             description="HTTPS from inside the VPC to the interface endpoints",
             tags={"Name": f"{self._name}-endpoints"}, opts=self._child)
-        aws.vpc.SecurityGroupIngressRule(
+        https = aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-endpoints-https", security_group_id=endpoint_sg.id,
             ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4=self._args.cidr,
             description="HTTPS from the VPC", opts=self._child)
-        for service in INTERFACE_ENDPOINT_SERVICES:
-            aws.ec2.VpcEndpoint(
-                f"{self._name}-{service.replace('.', '-')}", vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{region}.{service}",
-                vpc_endpoint_type="Interface", private_dns_enabled=True,
-                subnet_ids=[s.id for s in private], security_group_ids=[endpoint_sg.id],
-                tags={"Name": f"{self._name}-{service}"}, opts=self._child)
+        return [s3, https, *(aws.ec2.VpcEndpoint(
+            f"{self._name}-{service.replace('.', '-')}", vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{region}.{service}",
+            vpc_endpoint_type="Interface", private_dns_enabled=True,
+            subnet_ids=[s.id for s in private], security_group_ids=[endpoint_sg.id],
+            tags={"Name": f"{self._name}-{service}"}, opts=self._child)
+            for service in INTERFACE_ENDPOINT_SERVICES)]

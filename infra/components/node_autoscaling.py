@@ -21,14 +21,17 @@ from infra.components import alerting, iam, karpenter_iam
 from infra.components.cluster import NODE_ROLE_POLICIES
 
 CHART_REPOSITORY = "oci://public.ecr.aws/karpenter"
-CHART_VERSION = "1.14.1"
-"""Karpenter's charts (controller and CRDs move together); 1.14 supports Kubernetes 1.30-1.36."""
-KUBERNETES_RANGE = ("1.30", "1.36")
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "karpenter"
 NODE_POOL = "workloads"
 HELM_TIMEOUT_SECONDS = 600
 """Helm waits for the controller's pods; a node of the system group may be rolling."""
+CONSOLIDATE_AFTER = "15m"
+"""A node's pods unchanged this long before Karpenter may consolidate it: each move costs a pod a
+drain and a cold start, and the HPAs scale down in 5-minute windows; three, so load has settled."""
+DISRUPTION_BUDGET_NODES = "1"
+"""One node drained at a time by consolidation, drift or expiry (the PDBs: one pod each)."""
+NODE_POOL_DELETE_TIMEOUT = "20m"  # destroy waits for Karpenter to drain and end every node
 INTERRUPTION_RETENTION_SECONDS = 300  # an interruption notice is useless after five minutes
 INTERRUPTION_AGE_ALARM_SECONDS = 120
 """Karpenter polls its queue continuously: a notice two minutes old means no controller reads
@@ -66,6 +69,9 @@ class NodeAutoscalingArgs:
     shape: InstanceShape
     max_nodes: int
     ami_alias: str
+    """``al2023@v<YYYYMMDD>``: one AMI release, pinned (``infra/kubernetes_versions.py``)."""
+    chart_version: str
+    """Karpenter's controller and CRD charts, pinned for the cluster's Kubernetes version."""
     controller_replicas: int
     alarm_topic_arn: pulumi.Input[str]
     alarm_topic_policy: pulumi.Resource
@@ -93,11 +99,14 @@ class NodeAutoscaling(pulumi.ComponentResource):
 
         node_role, profile, node_access = self._create_node_identity()
         queue = self._create_interruption_queue()
-        controller_role = self._create_controller_role(node_role, profile, queue)
-        controller = self._install_controller(controller_role, queue)
-        node_class = self._create_node_class(profile, [controller, node_access])
+        controller_role, controller_grant = self._create_controller_role(node_role, profile, queue)
+        # The controller clears the finalizers of the NodeClaims, the EC2NodeClass and the
+        # NodePool, and it needs its policy to terminate their instances: created after its
+        # grant and deleted before it, or `destroy` waits forever on instances nobody ends.
+        controller = self._install_controller(controller_role, controller_grant, queue)
+        node_class = self._create_node_class(profile, [controller, controller_grant, node_access])
         # The pool names its class: deleting the class first would strand its nodes.
-        self.node_pool = self._create_node_pool(node_class)
+        self.node_pool = self._create_node_pool(node_class, [controller, controller_grant])
         self.register_outputs({"interruptionQueueUrl": queue.url})
 
     def _create_node_identity(self):
@@ -191,7 +200,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
             policy=pulumi.Output.all(queue.arn, rule_arns).apply(document), opts=self._child)
 
     def _create_controller_role(self, node_role: aws.iam.Role, profile: aws.iam.InstanceProfile,
-                                queue: aws.sqs.Queue) -> aws.iam.Role:
+                                queue: aws.sqs.Queue) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         args = self._args
         role = aws.iam.Role(
             f"{self._name}-controller", description="IRSA role of the Karpenter controller",
@@ -202,22 +211,24 @@ class NodeAutoscaling(pulumi.ComponentResource):
             partition=args.partition, region=args.region, account_id=args.account_id,
             cluster_name=args.prefix, node_role_arn=node_role.arn,
             instance_profile_arn=profile.arn, interruption_queue_arn=queue.arn)
-        aws.iam.RolePolicy(f"{self._name}-controller", role=role.name,
-                           policy=iam.policy_document(karpenter_iam.controller_statements(scope)),
-                           opts=self._child)
-        return role
+        grant = aws.iam.RolePolicy(
+            f"{self._name}-controller", role=role.name,
+            policy=iam.policy_document(karpenter_iam.controller_statements(scope)),
+            opts=self._child)
+        return role, grant
 
-    def _install_controller(self, role: aws.iam.Role, queue: aws.sqs.Queue) -> pulumi.Resource:
+    def _install_controller(self, role: aws.iam.Role, grant: aws.iam.RolePolicy,
+                            queue: aws.sqs.Queue) -> pulumi.Resource:
         args = self._args
         # CRDs in their own chart: Helm installs a chart's crds/ once and never upgrades them.
         crds = k8s.helm.v3.Release(
             f"{self._name}-crd", name="karpenter-crd",
-            chart=f"{CHART_REPOSITORY}/karpenter-crd", version=CHART_VERSION,
+            chart=f"{CHART_REPOSITORY}/karpenter-crd", version=args.chart_version,
             namespace=NAMESPACE, timeout=HELM_TIMEOUT_SECONDS, max_history=10,
             opts=self._child)
         return k8s.helm.v3.Release(
             f"{self._name}-controller", name="karpenter",
-            chart=f"{CHART_REPOSITORY}/karpenter", version=CHART_VERSION, namespace=NAMESPACE,
+            chart=f"{CHART_REPOSITORY}/karpenter", version=args.chart_version, namespace=NAMESPACE,
             skip_crds=True, timeout=HELM_TIMEOUT_SECONDS, max_history=10,
             values={
                 "replicas": args.controller_replicas,
@@ -227,7 +238,7 @@ class NodeAutoscaling(pulumi.ComponentResource):
                 "controller": {"resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
                                              "limits": {"memory": "1Gi"}}},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, grant]))
 
     def _create_node_class(self, profile: aws.iam.InstanceProfile,
                            depends_on: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
@@ -250,7 +261,8 @@ class NodeAutoscaling(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
 
-    def _create_node_pool(self, node_class: pulumi.Resource) -> k8s.apiextensions.CustomResource:
+    def _create_node_pool(self, node_class: pulumi.Resource, controller: list[pulumi.Resource]
+                          ) -> k8s.apiextensions.CustomResource:
         args = self._args
         limits = {"cpu": str(args.max_nodes * args.shape.cpu_millis // 1000),
                   "memory": f"{args.max_nodes * args.shape.memory_mib}Mi"}
@@ -277,8 +289,11 @@ class NodeAutoscaling(pulumi.ComponentResource):
                     },
                 },
                 "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized",
-                               "consolidateAfter": "5m", "budgets": [{"nodes": "1"}]},
+                               "consolidateAfter": CONSOLIDATE_AFTER,
+                               "budgets": [{"nodes": DISRUPTION_BUDGET_NODES}]},
                 # What the HPAs may ask at their maxima, checked by infra/config.py.
                 "limits": limits,
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]))
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[node_class, *controller],
+                custom_timeouts=pulumi.CustomTimeouts(delete=NODE_POOL_DELETE_TIMEOUT)))

@@ -1,80 +1,37 @@
 """The services on EKS: namespace, ServiceAccounts, ConfigMap, migration Job, Deployments.
 
-Every process-specific value (role, ports, probe paths, grace periods) comes from the
-process catalogue (``order_platform.processes``); sizes from ``infra/capacity.py``.
+Every process-specific value (role, ports, probe paths, drain and grace periods) comes from the
+process catalogue (``order_platform.processes``); sizes from ``infra/capacity.py``. The pod
+template is ``pod_spec``'s, the NetworkPolicies ``workload_network``'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.capacity import SURGE_PERCENT, PodSize, surge
+from infra.capacity import HPA_CPU_TARGET_PERCENT, SURGE_PERCENT, PodSize
+from infra.components import workload_network
+from infra.components.pod_spec import (
+    PART_OF,
+    WorkloadSpec,
+    await_timeout,
+    config_checksum,
+    labels,
+    pod_template,
+    serving_container,
+)
 from infra.components.telemetry_pipeline import scrape_annotations
-from order_platform.processes import Kind, Process
+from order_platform.processes import Process
 
-PART_OF = "order-platform"
-RUN_AS_ID = 10001
-CPU_TARGET_PERCENT = 70
-DNS_PORT = 53
-HTTPS_PORT = 443
 CONFIG_MAP_NAME = "order-platform-config"
-CONFIG_CHECKSUM = "checksum/config"
-"""Pod-template annotation: the SHA-256 of the ConfigMap data, so pods restart when it changes."""
 REPLACE_UNREADY = "pulumi.com/replaceUnready"
-
 MIGRATION_DEADLINE_SECONDS = 900
 """The Job's activeDeadlineSeconds: pending, pulling and running all count."""
-AWAIT_MARGIN_SECONDS = 300
-"""What Pulumi waits beyond a deadline, so Kubernetes reports the failure, not a Pulumi timeout."""
-STARTUP_PERIOD_SECONDS = 2
-STARTUP_FAILURES = 30
-READINESS_PERIOD_SECONDS = 5
-READINESS_FAILURES = 2
-NODE_READY_SECONDS = 180
-"""Karpenter launching a node and the kubelet pulling the image, per rollout batch."""
-
-
-@dataclass(frozen=True)
-class WorkloadSpec:
-    """One Deployment: a deployed process of the catalogue, its scale and size."""
-
-    process: Process
-    min_replicas: int
-    max_replicas: int
-    size: PodSize
-    node_port: int | None = None
-    """Set for the APIs: the fixed NodePort the NLB targets."""
-
-    @property
-    def name(self) -> str:
-        """Deployment, ServiceAccount and container name, and the image's argument."""
-        return self.process.role
-
-    @property
-    def port(self) -> int:
-        """The API port, or the health port of a background process: where probes answer."""
-        return cast(int, self.process.probe_port)  # every deployed process has one
-
-    @property
-    def port_name(self) -> str:
-        """``http`` for the APIs, ``health`` for background processes."""
-        return "http" if self.process.kind is Kind.API else "health"
-
-    def rollout_seconds(self) -> int:
-        """The longest a rollout at ``max_replicas`` may take: every surge batch needs a node,
-        the image, a started container and consecutive ready probes."""
-        batches = math.ceil(self.max_replicas / surge(self.max_replicas))
-        per_batch = (NODE_READY_SECONDS + STARTUP_PERIOD_SECONDS * STARTUP_FAILURES
-                     + READINESS_PERIOD_SECONDS * READINESS_FAILURES)
-        return batches * per_batch
 
 
 @dataclass(frozen=True)
@@ -124,35 +81,6 @@ class WorkloadsArgs:
     """None when the stack has no collector: no OTLP egress, nobody may list the pods."""
 
 
-def labels(name: str) -> dict[str, str]:
-    """The selector labels of one workload."""
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF}
-
-
-def container_security_context() -> dict:
-    """Non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp."""
-    return {
-        "run_as_non_root": True,
-        "run_as_user": RUN_AS_ID,
-        "run_as_group": RUN_AS_ID,
-        "read_only_root_filesystem": True,
-        "allow_privilege_escalation": False,
-        "privileged": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
-
-
-def config_checksum(data: dict[str, str]) -> str:
-    """The SHA-256 of ConfigMap data, independent of key order."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def await_timeout(seconds: int) -> str:
-    """A Pulumi duration that covers ``seconds`` plus the margin, never under the 10m default."""
-    return f"{max(10, math.ceil((seconds + AWAIT_MARGIN_SECONDS) / 60))}m"
-
-
 class Workloads(pulumi.ComponentResource):
     """The order-platform services in one Pod-Security-restricted namespace."""
 
@@ -177,7 +105,8 @@ class Workloads(pulumi.ComponentResource):
         self._checksum = self._config_map.data.apply(config_checksum)
         # Default-deny comes with the allow rules: a pod started between the two would find
         # no DNS, database or AWS endpoints, and the migration would fail its first attempts.
-        self._egress = self._create_network_policies()
+        self._egress = workload_network.egress_policies(self._name, args, self._meta,
+                                                        self._child)
         if args.collector is not None:
             self._let_collector_discover_pods(args.collector)
         migration = self._create_migration_job()
@@ -207,33 +136,10 @@ class Workloads(pulumi.ComponentResource):
             automount_service_account_token=False, opts=self._child)
 
     def _template(self, process: Process, container: dict) -> dict:
-        """The pod template of a process: its labels, config checksum and locked-down pod."""
-        return {
-            "metadata": {"labels": labels(process.role),
-                         "annotations": {CONFIG_CHECKSUM: self._checksum}},
-            "spec": {
-                "service_account_name": self._service_accounts[process.role].metadata.name,
-                "automount_service_account_token": False,
-                "enable_service_links": False,
-                # SIGTERM, then the process's own shutdown grace, then a margin before SIGKILL.
-                "termination_grace_period_seconds": process.termination_grace_seconds,
-                "security_context": {"run_as_non_root": True, "run_as_user": RUN_AS_ID,
-                                     "run_as_group": RUN_AS_ID, "fs_group": RUN_AS_ID,
-                                     "seccomp_profile": {"type": "RuntimeDefault"}},
-                "containers": [{
-                    "name": process.role,
-                    "image": self._args.image,
-                    "image_pull_policy": "IfNotPresent",
-                    "args": [process.role],
-                    "env_from": [{"config_map_ref": {"name": self._config_map.metadata.name}}],
-                    "security_context": container_security_context(),
-                    # The only writable path: gunicorn's heartbeat files and Python temp files.
-                    "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],  # noqa: S108
-                    **container,
-                }],
-                "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
-            },
-        }
+        return pod_template(
+            process, image=self._args.image, container=container, checksum=self._checksum,
+            service_account=self._service_accounts[process.role].metadata.name,
+            config_map=self._config_map.metadata.name)
 
     def _create_migration_job(self) -> k8s.batch.v1.Job:
         args = self._args
@@ -259,29 +165,16 @@ class Workloads(pulumi.ComponentResource):
 
     def _create_workload(self, spec: WorkloadSpec, migration: k8s.batch.v1.Job) -> None:
         selector = labels(spec.name)
-        probes = spec.process.probes
-        probe_port = spec.port_name
-        container = {
-            "ports": [{"name": spec.port_name, "container_port": spec.port, "protocol": "TCP"}],
-            "liveness_probe": {"http_get": {"path": probes.liveness, "port": probe_port},
-                               "period_seconds": 10, "timeout_seconds": 2,
-                               "failure_threshold": 3},
-            "readiness_probe": {"http_get": {"path": probes.readiness, "port": probe_port},
-                                "period_seconds": READINESS_PERIOD_SECONDS, "timeout_seconds": 2,
-                                "failure_threshold": READINESS_FAILURES},
-            "startup_probe": {"http_get": {"path": probes.liveness, "port": probe_port},
-                              "period_seconds": STARTUP_PERIOD_SECONDS,
-                              "failure_threshold": STARTUP_FAILURES},
-            "resources": spec.size.resources,
-        }
-        template = self._template(spec.process, container)
+        template = self._template(spec.process, serving_container(spec))
         template["metadata"]["annotations"].update(scrape_annotations(spec.process))
         template["spec"]["topology_spread_constraints"] = [
             {"max_skew": 1, "topology_key": key, "when_unsatisfiable": "ScheduleAnyway",
              "label_selector": {"match_labels": selector}}
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
-        ingress = self._allow_ingress(spec)
+        ingress = workload_network.allow_ingress(
+            f"{self._name}-{spec.name}", spec, self._args.collector,
+            self._meta(f"{spec.name}-ingress"), self._child)
         timeout = await_timeout(spec.rollout_seconds())
         # No `replicas`: the HPA owns it (starting at min_replicas); setting it here would
         # reset the HPA's choice on every `pulumi up`.
@@ -316,76 +209,12 @@ class Workloads(pulumi.ComponentResource):
                   "min_replicas": spec.min_replicas, "max_replicas": spec.max_replicas,
                   "metrics": [{"type": "Resource", "resource": {
                       "name": "cpu", "target": {"type": "Utilization",
-                                                "average_utilization": CPU_TARGET_PERCENT}}}]},
+                                                "average_utilization": HPA_CPU_TARGET_PERCENT}}}]},
             opts=self._child)
         k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-{spec.name}-pdb", metadata=self._meta(spec.name, selector),
             spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
             opts=self._child)
-
-    def _allow_ingress(self, spec: WorkloadSpec) -> k8s.networking.v1.NetworkPolicy:
-        port = [{"port": spec.port, "protocol": "TCP"}]
-        # Clients arrive through the NLB, whose security group already limits them to the
-        # configured CIDRs; client IPs are preserved, so any source may reach an API's port.
-        rules = [{"ports": port}] if spec.node_port else []
-        collector = self._args.collector
-        if collector is not None:
-            # Scraped by intent: the collector's pods, on the port /metrics answers on, whatever
-            # the other rules admit. (A daemon's probes need no rule: the kubelet connects from
-            # the node's own address, which the VPC CNI's policy agent always admits.)
-            rules.append({"from": [{
-                "namespace_selector": {"match_labels": {
-                    "kubernetes.io/metadata.name": collector.namespace}},
-                "pod_selector": {"match_labels": collector.pod_labels}}], "ports": port})
-        return k8s.networking.v1.NetworkPolicy(
-            f"{self._name}-{spec.name}-ingress",
-            metadata=self._meta(f"{spec.name}-ingress"),
-            spec={"pod_selector": {"match_labels": labels(spec.name)},
-                  "policy_types": ["Ingress"], "ingress": rules},
-            opts=self._child)
-
-    def _create_network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
-        args = self._args
-        everyone: dict[str, object] = {}
-        policies = {
-            "default-deny": {"pod_selector": everyone, "policy_types": ["Ingress", "Egress"]},
-            "allow-dns": {"pod_selector": everyone, "policy_types": ["Egress"], "egress": [{
-                "to": [{"namespace_selector": {"match_labels": {
-                            "kubernetes.io/metadata.name": "kube-system"}},
-                        "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}}}],
-                "ports": [{"port": DNS_PORT, "protocol": "UDP"},
-                          {"port": DNS_PORT, "protocol": "TCP"}]}]},
-            # AWS APIs are reached through the VPC's interface endpoints only.
-            "allow-aws-endpoints": {"pod_selector": everyone, "policy_types": ["Egress"],
-                                    "egress": [{"to": [{"ip_block": {"cidr": args.vpc_cidr}}],
-                                                "ports": [{"port": HTTPS_PORT,
-                                                           "protocol": "TCP"}]}]},
-            "allow-database": {"pod_selector": everyone, "policy_types": ["Egress"],
-                               "egress": [{"to": [{"ip_block": {"cidr": cidr}}
-                                                  for cidr in args.database_cidrs],
-                                           "ports": [{"port": args.database_port,
-                                                      "protocol": "TCP"}]}]},
-        }
-        if args.cache is not None:
-            # Only the processes that read the cache reach it, and only on its port.
-            policies["allow-cache"] = {
-                "pod_selector": {"match_expressions": [{
-                    "key": "app.kubernetes.io/name", "operator": "In",
-                    "values": list(args.cache.roles)}]},
-                "policy_types": ["Egress"],
-                "egress": [{"to": [{"ip_block": {"cidr": cidr}} for cidr in args.cache.cidrs],
-                            "ports": [{"port": args.cache.port, "protocol": "TCP"}]}]}
-        if args.collector is not None:
-            policies["allow-telemetry"] = {
-                "pod_selector": everyone, "policy_types": ["Egress"],
-                "egress": [{"to": [{"namespace_selector": {"match_labels": {
-                                "kubernetes.io/metadata.name": args.collector.namespace}}}],
-                            "ports": [{"port": port, "protocol": "TCP"}
-                                      for port in args.collector.otlp_ports]}]}
-        return [k8s.networking.v1.NetworkPolicy(f"{self._name}-{policy_name}",
-                                                metadata=self._meta(policy_name), spec=spec,
-                                                opts=self._child)
-                for policy_name, spec in policies.items()]
 
     def _let_collector_discover_pods(self, collector: CollectorAccess) -> None:
         """The collector finds the pods to scrape through the API: read-only, this namespace."""

@@ -28,6 +28,9 @@ ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 ALL_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+SUPPORTED_VERSIONS = ("1.33", "1.34", "1.35", "1.36")
+"""The minors infra/kubernetes_versions.py pins (tests/policies/test_eks_rules.py keeps them equal);
+the program itself refuses one past its EKS support date."""
 
 
 @resource_rule(
@@ -110,8 +113,7 @@ class SupportedVersion(RuleSettings):
     """The settings of eks-supported-version."""
 
     supported_versions: tuple[str, ...] = setting(
-        ("1.32", "1.33", "1.34", "1.35"),
-        'Kubernetes minor versions ("1.34") allowed for the control plane.')
+        SUPPORTED_VERSIONS, 'Kubernetes minor versions ("1.36") allowed for the control plane.')
 
 
 @resource_rule(

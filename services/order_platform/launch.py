@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from order_platform.processes import PROCESSES, Kind, Process, process
 
 GUNICORN_CONFIG = "python:order_platform.entrypoints.web.gunicorn_conf"
+DRAIN_MODULE = "order_platform.entrypoints.web.draining"
 PROCESS_ENV = "ORDER_PLATFORM_PROCESS"
 """Tells gunicorn's config which API it serves (the grace period and port are per process)."""
 USAGE_EXIT = 64  # EX_USAGE
@@ -26,6 +27,13 @@ def command(proc: Process, *, python: str = sys.executable, host: str = "0.0.0.0
         return [python, "-m", "gunicorn", "-c", GUNICORN_CONFIG,
                 "--bind", f"{host}:{port or proc.port}", proc.entry, *args]
     return [python, "-m", proc.entry, *args]
+
+
+def drain_command(proc: Process, *, python: str = sys.executable) -> list[str]:
+    """The argv that drains a running API for its ``drain_seconds``: the pod's preStop."""
+    if proc.kind is not Kind.API:
+        raise ValueError(f"{proc.role} takes no connections: there is nothing to drain")
+    return [python, "-m", DRAIN_MODULE, str(proc.drain_seconds)]
 
 
 def environment(proc: Process) -> dict[str, str]:

@@ -23,6 +23,11 @@ SHUTDOWN_GRACE_SECONDS = 25
 """How long a process may take to finish its in-flight work after SIGTERM."""
 KILL_MARGIN_SECONDS = 5
 """What the pod's termination grace adds on top, so SIGKILL never cuts a clean stop short."""
+DRAIN_SECONDS = 15
+"""How long an API pod keeps serving, not ready, before its SIGTERM (the pod's preStop): the
+EndpointSlice change has to reach kube-proxy on every node (seconds on a busy cluster) while
+the connections clients already hold are closed one response at a time
+(``entrypoints/web/draining.py``)."""
 
 
 class Kind(StrEnum):
@@ -91,6 +96,9 @@ class Process:
     """Talks to the product cache when the stack has one (``CACHE_URL``): the cluster lets it
     reach the cache's port, and its role may read the cache's AUTH secret."""
     shutdown_grace_seconds: int = SHUTDOWN_GRACE_SECONDS
+    drain_seconds: int = 0
+    """How long the process keeps serving after it is told to drain and before SIGTERM: an
+    API's preStop; 0 for processes nobody connects to."""
     probes: Probes = Probes()
 
     @property
@@ -100,8 +108,9 @@ class Process:
 
     @property
     def termination_grace_seconds(self) -> int:
-        """The pod's terminationGracePeriodSeconds: the shutdown grace plus a margin."""
-        return self.shutdown_grace_seconds + KILL_MARGIN_SECONDS
+        """The pod's terminationGracePeriodSeconds: the drain (preStop), the shutdown grace
+        after SIGTERM, and a margin before SIGKILL."""
+        return self.drain_seconds + self.shutdown_grace_seconds + KILL_MARGIN_SECONDS
 
     @property
     def deployed(self) -> bool:
@@ -113,12 +122,12 @@ WRITE_API = Process(
     role="write-api", kind=Kind.API,
     description="Commands: places orders and administers the catalogue, on the writer.",
     entry="order_platform.entrypoints.write_api.app:create_app()",
-    port=3000, endpoints=(Endpoint.WRITER,))
+    port=3000, endpoints=(Endpoint.WRITER,), drain_seconds=DRAIN_SECONDS)
 READ_API = Process(
     role="read-api", kind=Kind.API,
     description="Queries: orders and products, from the reader.",
     entry="order_platform.entrypoints.read_api.app:create_app()",
-    port=3001, endpoints=(Endpoint.READER,), reaches_cache=True)
+    port=3001, endpoints=(Endpoint.READER,), reaches_cache=True, drain_seconds=DRAIN_SECONDS)
 WORKER = Process(
     role="worker", kind=Kind.DAEMON,
     description="Consumes the topology's queues: stock validation, inventory update and "

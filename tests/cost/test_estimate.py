@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cost import assumptions, report
+from cost import assumptions, context, report, traffic
 from cost.estimate import UnpricedResourceError, estimate
 from cost.prices import PRICES_FILE, MissingPriceError, load_prices
 from cost.rules import FREE, RULES
@@ -59,13 +59,14 @@ def test_request_priced_lines_scale_with_orders_per_second():
         return sum(line.monthly for line in found.lines
                    if line.resource == f"order-platform-staging-{resource}" and line.kind == kind)
 
-    assert monthly(busier, "bus", "events:custom-event-million") == pytest.approx(
-        2 * monthly(base, "bus", "events:custom-event-million"))
+    admin = assumptions.ADMIN_EVENTS_PER_MONTH / 1e6  # catalogue events do not follow orders
+    assert monthly(busier, "bus", "events:custom-event-million") - admin == pytest.approx(
+        2 * (monthly(base, "bus", "events:custom-event-million") - admin))
     assert monthly(busier, "eks", "eks:cluster-hour") == monthly(base, "eks", "eks:cluster-hour")
     assert busier.total > base.total
 
 
-def test_karpenter_runs_the_stated_share_of_its_pool_on_the_cheapest_allowed_type():
+def test_karpenter_runs_the_pods_of_the_capacity_model_on_the_cheapest_allowed_type():
     run = shipped_run("prod")
     config = typed_config(run)
     pool = [line for line in estimate_of(run).lines
@@ -73,9 +74,55 @@ def test_karpenter_runs_the_stated_share_of_its_pool_on_the_cheapest_allowed_typ
             and line.kind == "ec2:instance-hour"]
     cheapest = min(config.node_pool_instance_types,
                    key=lambda t: PRICES[f"ec2:instance-hour:{t}"])
+    # At 20 orders/s every HPA sits at its minimum (3/3/3/2 pods and the collector fit on one
+    # m6i.xlarge), and the Deployments of three pods spread over the three zones.
     assert [(line.quantity, line.price_key) for line in pool] == [
-        (assumptions.POOL_UTILISATION * config.node_pool_max_nodes * HOURS,
-         f"ec2:instance-hour:{cheapest}")]
+        (3 * HOURS, f"ec2:instance-hour:{cheapest}")]
+    assert context.pods_running(run, 20) == {"write-api": 3, "read-api": 3, "worker": 3,
+                                             "relay": 2}
+
+
+def test_more_orders_need_more_pods_and_nodes_up_to_the_hpa_maxima():
+    base = shipped_run("staging")
+    busy = run_stack("staging", {"ordersPerSecond": 600})
+    # 600 orders/s take 3 / 7 / 9 / 3 pods (infra.capacity.pods_at); staging's HPAs stop the
+    # read API at 6, the worker at 4 and the relay at 2.
+    assert context.pods_running(busy, 600) == {"write-api": 3, "read-api": 6, "worker": 4,
+                                               "relay": 2}
+    nodes = [sum(line.quantity for line in estimate_of(run).lines
+                 if line.resource.endswith("karpenter-node-pool")
+                 and line.kind == "ec2:instance-hour") for run in (base, busy)]
+    assert nodes == [2 * HOURS, 3 * HOURS]
+
+
+def test_events_per_order_come_from_the_topology_and_admin_events_are_not_per_order():
+    assert [e.name for e in traffic.per_order_events()] == [
+        "OrderCreated", "StockValidated", "InventoryUpdated"]
+    bus = next(line for line in estimate_of(shipped_run("staging")).lines
+               if line.kind == "events:custom-event-million")
+    orders = 2 * assumptions.SECONDS_PER_MONTH
+    assert bus.quantity == pytest.approx((3 * orders + assumptions.ADMIN_EVENTS_PER_MONTH) / 1e6)
+
+
+def test_sqs_requests_follow_the_consumers_batches():
+    from order_platform.adapters.queues import MAX_BATCH
+
+    idle = traffic.sqs_requests_per_second(0, consumers=2, wait_seconds=20)
+    assert idle == pytest.approx(2 / 20), "idle consumers long-poll once per wait"
+    slow = traffic.sqs_requests_per_second(1, consumers=1, wait_seconds=20)
+    assert slow == pytest.approx(1 + 1 + 1), "send, one receive and one delete per message"
+    busy = traffic.sqs_requests_per_second(10_000, consumers=10, wait_seconds=20)
+    assert busy == pytest.approx(10_000 * (1 + 2 / MAX_BATCH)), "full batches"
+
+
+def test_the_missing_lines_are_priced():
+    lines = estimate_of(shipped_run("prod")).lines
+    kinds = {line.kind for line in lines}
+    assert {"ec2:cross-az-gb", "ec2:internet-egress-gb", "rds:aurora-backup-gb-month"} <= kinds
+    backup = next(line for line in lines if line.kind == "rds:aurora-backup-gb-month")
+    longer = next(line for line in estimate_of(run_stack("prod", {"dbBackupRetentionDays": 35}))
+                  .lines if line.kind == "rds:aurora-backup-gb-month")
+    assert longer.quantity == pytest.approx(backup.quantity * 35 / 30)
 
 
 @pytest.mark.parametrize(("stack", "gateways"), [("dev", 1), ("prod", 3)])

@@ -124,3 +124,14 @@ def test_the_collector_counts_against_the_node_pool():
     run_stack("dev", {"readApiMaxReplicas": 9, "collectorEnabled": False})
     assert capacity.platform_pods(False) == []
     assert len(capacity.platform_pods(True)) == 2  # one replica and its rollout surge
+
+
+@pytest.mark.parametrize(("orders_per_second", "pods"), [
+    (100, {"write-api": 1, "read-api": 2, "worker": 2, "relay": 1}),
+    (1_000, {"write-api": 5, "read-api": 12, "worker": 15, "relay": 5}),
+    (10_000, {"write-api": 46, "read-api": 115, "worker": 144, "relay": 45}),
+])
+def test_the_capacity_model_gives_the_readmes_pods(orders_per_second, pods):
+    # README.md, "Capacity model": pods needed at a sustained rate (the cost estimate uses it).
+    assert {role: capacity.pods_at(role, orders_per_second)
+            for role in capacity.CPU_MS_PER_ORDER} == pods

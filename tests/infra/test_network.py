@@ -138,3 +138,29 @@ def test_flow_logs_and_endpoints(run):
         "serviceName"] else e.inputs["serviceName"].split(".", 3)[-1]
         for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
     assert {"s3", "ecr.api", "ecr.dkr", "sqs", "events", "secretsmanager", "sts"} <= services
+
+
+def test_subnets_are_in_the_regions_own_zones_never_a_local_zone(run):
+    from infra.mock_cloud import LOCAL_ZONE_SUFFIX
+
+    zones = {s.inputs["availabilityZone"] for s in run.of_type("aws:ec2/subnet:Subnet")}
+    assert len(zones) == config_value(run, "azCount")
+    assert not any(zone.endswith(LOCAL_ZONE_SUFFIX) for zone in zones), zones
+    (lookup,) = [i for i in run.invocations if i.token.endswith("getAvailabilityZones")]
+    assert {"name": "opt-in-status", "values": ["opt-in-not-required"]} in lookup.args["filters"]
+
+
+def test_the_flow_log_role_has_what_aws_documents_as_required(run):
+    import json
+
+    flow_log = one(run, "aws:ec2/flowLog:FlowLog")
+    role = next(r for r in run.of_type("aws:iam/role:Role")
+                if r.outputs["arn"] == flow_log.inputs["iamRoleArn"])
+    allowed = {action for policy in run.of_type("aws:iam/rolePolicy:RolePolicy")
+               if policy.inputs["role"] == role.outputs["name"]
+               for statement in json.loads(policy.inputs["policy"])["Statement"]
+               for action in statement["Action"]}
+    # docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html (CreateLogGroup left out:
+    # the group is the stack's, test_reserved_names.py).
+    assert allowed == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+                       "logs:DescribeLogStreams"}

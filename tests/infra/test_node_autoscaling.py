@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from infra import accepted_values
+from infra import kubernetes_versions as versions
 from infra.components import node_autoscaling as karpenter
 from tests.infra.helpers import as_list, document, one, prefix, stack_provider
 
@@ -22,8 +23,8 @@ MUTATING_PREFIXES = ("ec2:Run", "ec2:Create", "ec2:Terminate", "ec2:Delete", "ia
 
 def crd_schemas() -> dict:
     """The vendored openAPIV3Schema of each Karpenter kind, for the pinned chart version."""
-    path = SCHEMAS / f"karpenter-{karpenter.CHART_VERSION}.json"
-    assert path.exists(), f"vendor the CRD schemas of chart {karpenter.CHART_VERSION}"
+    path = SCHEMAS / f"karpenter-{versions.KARPENTER_CHART}.json"
+    assert path.exists(), f"vendor the CRD schemas of chart {versions.KARPENTER_CHART}"
     return json.loads(path.read_text())["kinds"]
 
 
@@ -75,16 +76,17 @@ def test_the_controller_and_its_crds_come_from_one_pinned_chart_version(run):
     releases = {r.inputs["name"]: r.inputs for r in run.of_type(RELEASE)}
     assert set(releases) == {"karpenter", "karpenter-crd"}
     for release in releases.values():
-        assert release["version"] == karpenter.CHART_VERSION
+        assert release["version"] == versions.KARPENTER_CHART
         assert release["chart"].startswith("oci://public.ecr.aws/karpenter/")
         assert release["namespace"] == karpenter.NAMESPACE
     assert releases["karpenter"]["skipCrds"] is True, "the CRD chart owns (and upgrades) them"
 
 
 def test_every_supported_kubernetes_version_is_in_karpenters_range():
-    low, high = (tuple(map(int, v.split("."))) for v in karpenter.KUBERNETES_RANGE)
+    low, high = (tuple(map(int, v.split("."))) for v in versions.KARPENTER_RANGE)
     for version in accepted_values.KUBERNETES_VERSIONS:
         assert low <= tuple(map(int, version.split("."))) <= high, version
+        assert versions.release(version).karpenter_chart == versions.KARPENTER_CHART, version
 
 
 def test_the_controller_is_told_its_cluster_queue_and_role(run):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from infra.config import StackConfigError
+from infra.kubernetes_versions import DEFAULT_VERSION
 from infra.simulation import project_name, run_stack, stack_config, stack_names
 from tests.infra.helpers import config_value, one, stack_provider
 
@@ -82,7 +83,7 @@ def test_unsafe_prod_config_is_refused(override):
 
 def test_stack_config_layers_defaults_stack_file_and_overrides():
     config = stack_config("dev", {"logRetentionDays": 3, "aws:region": "us-east-2"})
-    assert config["order-platform:kubernetesVersion"] == "1.34"      # project default
+    assert config["order-platform:kubernetesVersion"] == DEFAULT_VERSION  # project default
     assert config["order-platform:natStrategy"] == "single"          # stack file
     assert config["order-platform:logRetentionDays"] == "3"          # override
     assert config["aws:region"] == "us-east-2"

@@ -94,3 +94,55 @@ def test_make_image_builds_for_the_nodes_architecture():
     assert "docker buildx build --platform $(IMAGE_PLATFORM)" in recipe
     assert "--provenance=false" in recipe and "--push" in recipe
     assert "services/Dockerfile" in recipe
+
+
+# --- zero-downtime: a pod that goes away drains first ---------------------------------------
+def test_every_api_pod_drains_before_sigterm_and_its_grace_covers_it(run):
+    from order_platform import launch, processes
+
+    pods = pod_templates(run)
+    for process in processes.DEPLOYED:
+        pod = pods[process.role]
+        (container,) = pod["containers"]
+        assert pod["terminationGracePeriodSeconds"] == process.termination_grace_seconds
+        if process.kind is processes.Kind.API:
+            assert process.drain_seconds > 0
+            assert container["lifecycle"]["preStop"] == {
+                "exec": {"command": launch.drain_command(process, python="python")}}
+            # preStop, then SIGTERM and the in-flight drain, then a margin before SIGKILL.
+            assert pod["terminationGracePeriodSeconds"] >= (
+                process.drain_seconds + process.shutdown_grace_seconds + 1)
+        else:
+            assert "lifecycle" not in container, "nobody connects to it: nothing to drain"
+
+
+def test_the_load_balancer_keeps_a_leaving_nodes_flows_within_the_apis_grace(run):
+    from order_platform import processes
+
+    apis = [p for p in processes.DEPLOYED if p.kind is processes.Kind.API]
+    for group in run.of_type("aws:lb/targetGroup:TargetGroup"):
+        delay = group.inputs["deregistrationDelay"]
+        assert delay <= min(p.termination_grace_seconds for p in apis)
+        assert delay >= max(p.drain_seconds + p.shutdown_grace_seconds for p in apis)
+
+
+def test_karpenter_moves_pods_only_after_load_settles_and_one_node_at_a_time(run):
+    pool = next(r for r in run.resources if r.type == "kubernetes:karpenter.sh/v1:NodePool")
+    disruption = pool.inputs["spec"]["disruption"]
+    minutes = int(disruption["consolidateAfter"].removesuffix("m"))
+    hpa_scale_down_window_minutes = 5  # Kubernetes' default; the HPAs set no `behavior`
+    for hpa in run.resources:
+        if hpa.type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler":
+            assert "behavior" not in hpa.inputs["spec"]
+    assert minutes >= 3 * hpa_scale_down_window_minutes
+    assert disruption["budgets"] == [{"nodes": "1"}]
+
+
+def test_the_image_base_is_pinned_by_digest_and_has_the_drains_interpreter():
+    from infra.components.pod_spec import CONTAINER_PYTHON
+
+    dockerfile = (REPO_ROOT / "services" / "Dockerfile").read_text()
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.MULTILINE).group(1)
+    assert re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base), base
+    # The preStop runs `python -m ...draining`: the official python images put it on PATH.
+    assert CONTAINER_PYTHON == "python" and base.startswith("python:")

@@ -12,7 +12,7 @@ import re
 
 from infra.capacity import surge
 from infra.components.cluster import MINUTES_PER_NODE_REPLACEMENT
-from infra.components.workloads import NODE_READY_SECONDS
+from infra.components.pod_spec import NODE_READY_SECONDS
 from tests.infra.helpers import config_value, deployments, k8s_named, one
 
 DEFAULT_AWAIT_SECONDS = 600

@@ -103,6 +103,12 @@ def test_version_must_be_pinned_and_supported():
     assert check(eks.eks_supported_version, GOOD_CLUSTER, supportedVersions=["1.34"]) == []
 
 
+def test_the_packs_versions_are_the_programs():
+    from infra.accepted_values import KUBERNETES_VERSIONS
+
+    assert eks.SUPPORTED_VERSIONS == KUBERNETES_VERSIONS
+
+
 SUBNET, RT, RTA, ROUTE, IGW = (
     eks.SUBNET,
     eks.ROUTE_TABLE,

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from order_platform.config import ConfigError, load_settings
-from order_platform.entrypoints.web import unfinished_requests
+from order_platform.entrypoints.web import draining, unfinished_requests
 from order_platform.launch import PROCESS_ENV
 from order_platform.processes import WRITE_API, process
 
@@ -132,8 +132,10 @@ def _metrics_dir() -> str:
 
 
 def pre_request(worker, req) -> None:
-    """A request starts: into the worker's ledger of unfinished requests."""
+    """A request starts: into the worker's ledger of unfinished requests; and while the pod's
+    preStop drains the API, its connection closes after the response."""
     unfinished_requests.began(req.method, req.path)
+    draining.close_when_draining(req)
 
 
 def post_request(worker, req, environ, resp) -> None:
@@ -163,7 +165,7 @@ def on_starting(server) -> None:
 
     Checked once in the master so a bad setting stops the process with one clear
     message instead of every worker failing to boot in turn. Then the metrics directory the
-    workers will share.
+    workers will share, and no drain left marked by a container this one replaces.
     """
     try:
         load_settings()
@@ -172,3 +174,4 @@ def on_starting(server) -> None:
         sys.exit(2)
     if not os.environ.get(_MULTIPROCESS_ENV):
         os.environ[_MULTIPROCESS_ENV] = _metrics_dir()
+    draining.clear()

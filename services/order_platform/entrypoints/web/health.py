@@ -9,6 +9,7 @@ from apiflask import APIBlueprint
 
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.entrypoints.web.dependencies import dependencies
+from order_platform.entrypoints.web.draining import draining
 from order_platform.entrypoints.web.errors import error_body
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,12 @@ def healthz():
 
 
 @health.get("/readyz")
-@health.doc(summary="Readiness: this API's database endpoint answers.", responses=[200, 503])
+@health.doc(summary="Readiness: this API's database endpoint answers and it is not draining.",
+            responses=[200, 503])
 def readyz():
-    """Readiness: 503 while the database does not answer."""
+    """Readiness: 503 while the database does not answer, and once the pod drains."""
+    if draining():
+        return error_body("draining", "This API is shutting down: send requests elsewhere."), 503
     try:
         dependencies().database.ping()
     except (psycopg2.Error, CredentialsError) as exc:

@@ -1,4 +1,4 @@
-"""Pricing of the database's copies in a second region (``infra/components/backup.py``)."""
+"""The database's copies in a second region (``infra/components/backup.py``)."""
 
 from __future__ import annotations
 
@@ -20,5 +20,5 @@ def _copies(r: SimulatedResource, c: Context) -> Iterator[Line]:
             yield c.line(r, f"{kept} daily snapshot copies kept in {region} (full copies)",
                          kept * gb, "GB-month", "rds:aurora-backup-gb-month")
             yield c.line(r, f"a snapshot a day copied to {region}",
-                         assume.BACKUP_COPIES_PER_MONTH * gb, "GB",
+                         assume.DAYS_PER_MONTH * gb, "GB",
                          f"transfer:inter-region-gb:{region}")
