@@ -18,7 +18,7 @@ def _copies(r: SimulatedResource, c: Context) -> Iterator[Line]:
         for copy in plan_rule.get("copyActions", []):
             kept = int(copy["lifecycle"]["deleteAfter"])
             yield c.line(r, f"{kept} daily snapshot copies kept in {region} (full copies)",
-                         kept * gb, "GB-month", "rds:aurora-backup-gb-month")
+                         kept * gb, "GB-month", f"rds:aurora-copy-gb-month:{region}")
             yield c.line(r, f"a snapshot a day copied to {region}",
                          assume.DAYS_PER_MONTH * gb, "GB",
                          f"transfer:inter-region-gb:{region}")

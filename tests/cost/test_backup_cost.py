@@ -25,8 +25,9 @@ def test_prod_pays_for_its_copies_and_their_transfer():
     gb = assumptions.DB_BASE_GB + (config.orders_per_second * assumptions.SECONDS_PER_MONTH
                                    * assumptions.DB_BYTES_PER_ORDER / 1e9)
     lines = _backup_lines(run)
-    assert set(lines) == {"rds:aurora-backup-gb-month", "transfer:inter-region-gb"}
-    stored = lines["rds:aurora-backup-gb-month"]
+    assert set(lines) == {"rds:aurora-copy-gb-month", "transfer:inter-region-gb"}
+    stored = lines["rds:aurora-copy-gb-month"]
+    assert stored.price_key == f"rds:aurora-copy-gb-month:{config.db_backup_copy_region}"
     assert stored.quantity == pytest.approx(config.db_backup_copy_retention_days * gb)
     sent = lines["transfer:inter-region-gb"]
     assert sent.price_key == f"transfer:inter-region-gb:{config.db_backup_copy_region}"
@@ -35,9 +36,9 @@ def test_prod_pays_for_its_copies_and_their_transfer():
 
 
 def test_keeping_copies_longer_costs_storage_in_proportion():
-    base = _backup_lines(shipped_run("prod"))["rds:aurora-backup-gb-month"]
+    base = _backup_lines(shipped_run("prod"))["rds:aurora-copy-gb-month"]
     longer = _backup_lines(run_stack("prod", {"dbBackupCopyRetentionDays": 28}))[
-        "rds:aurora-backup-gb-month"]
+        "rds:aurora-copy-gb-month"]
     assert longer.monthly == pytest.approx(base.monthly * 28 / 14)
 
 
