@@ -27,8 +27,8 @@ PGSTAT_IDLE_SECONDS = 10.0
 """PostgreSQL's PGSTAT_IDLE_INTERVAL: how long an idle backend may hold its counts."""
 FLUSH_SECONDS = PGSTAT_IDLE_SECONDS + 1.0
 """Wait this long after the last activity for every backend's counts to be published."""
-SETTINGS = ("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.max=2000",
-            "pg_stat_statements.track_planning=on")
+SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.max": "2000",
+            "pg_stat_statements.track_planning": "on"}
 """The benchmark's writer: pg_stat_statements loaded (it needs a restart, so only here)."""
 
 _STATEMENTS = """SELECT s.query, sum(s.calls)::bigint, sum(s.rows)::bigint,

@@ -15,6 +15,7 @@ import pulumi
 
 from infra import capacity
 from infra import kubernetes_versions as versions
+from infra.components.database_restore import DatabaseRestore
 from order_platform import processes
 
 
@@ -95,11 +96,18 @@ class StackConfig:
     """The API alarm fires when more than this share of an API's requests answer 5xx."""
     api_latency_p99_alarm_seconds: float = 1.0
     """The API alarm fires when an API's p99 exceeds this; a bucket bound of the histogram."""
+    api_alarm_min_requests: int = 100
+    """Below this many requests a minute, an API alarm does not count the minute as bad."""
     cache_enabled: bool = False
     """The product cache (ElastiCache for Valkey); off, nothing of it is created."""
     cache_node_type: str = "cache.t4g.small"
     cache_replicas: int = 0
     """Replicas besides the primary, each in another AZ; one or more turns failover on."""
+    db_backup_copy_region: str = ""
+    """Empty: no copies. Else AWS Backup copies a daily snapshot of the cluster to this region."""
+    db_backup_copy_retention_days: int = 14
+    db_restore: DatabaseRestore | None = None
+    """Set: the cluster is created from a snapshot or a point in time (``dbRestore``)."""
 
     @property
     def prefix(self) -> str:
@@ -195,9 +203,13 @@ def load_stack_config() -> StackConfig:
         trace_sample_percent=cfg.require_int("traceSamplePercent"),
         api_error_rate_alarm_percent=cfg.require_float("apiErrorRateAlarmPercent"),
         api_latency_p99_alarm_seconds=cfg.require_float("apiLatencyP99AlarmSeconds"),
+        api_alarm_min_requests=cfg.require_int("apiAlarmMinRequests"),
         cache_enabled=cfg.require_bool("cacheEnabled"),
         cache_node_type=cfg.require("cacheNodeType"),
         cache_replicas=cfg.require_int("cacheReplicaCount"),
+        db_backup_copy_region=(cfg.get("dbBackupCopyRegion") or "").strip(),
+        db_backup_copy_retention_days=cfg.require_int("dbBackupCopyRetentionDays"),
+        db_restore=DatabaseRestore.from_config(cfg.get_object("dbRestore")),
     )
     from infra.validation import validate  # it reads StackConfig from here
 

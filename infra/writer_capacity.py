@@ -4,7 +4,7 @@ carries, and what the HPA maxima could send it.
 Pods scale out; the writer does not: every order's transactions go to the one writer
 instance, so its CPU is the platform's ceiling once the pods can outrun it. The figures come
 from ``make bench-pipeline`` (README, "Capacity model"; docs/performance.md): the writer's CPU
-per order, and per pod of each role the orders/s it carries at its HPA target.
+per order; the pods' come from ``infra/capacity.py``.
 ``infra/validation.py`` refuses maxima that would take more than the writer's whole CPU, and
 warns where they take more than its target share (or a burstable class's baseline).
 """
@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from infra import capacity
+
 WRITER_CPU_MS_PER_ORDER = 3.9
 """The writer's CPU per order (its whole process tree, gross: idle polling included), the
 median of four `make bench-pipeline` runs of 300 orders (2026-12-07: 4.70, 3.93, 3.70, 3.80)."""
-WRITER_TARGET_UTILIZATION = 0.7
-"""The share of the writer's CPU the model plans to use, as the HPAs' 70 % target: the rest
-is for bursts, vacuum and checkpoints, and for failover onto a cold instance."""
-POD_ORDERS_PER_SECOND: Mapping[str, int] = {
-    "write-api": 218, "read-api": 87, "worker": 69, "relay": 224}
-"""Orders/s one pod of each role carries at its HPA target (README, "Capacity model")."""
+WRITER_TARGET_UTILIZATION = capacity.HPA_CPU_TARGET_PERCENT / 100
+"""The share of the writer's CPU the model plans to use, as the HPAs' target: the rest is for
+bursts, vacuum and checkpoints, and for failover onto a cold instance."""
 
 _SIZE_VCPUS = {"medium": 2, "large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16,
                "8xlarge": 32, "12xlarge": 48, "16xlarge": 64, "24xlarge": 96, "32xlarge": 128,
@@ -52,11 +51,17 @@ def writer_ceiling(instance_class: str, *, sustained: bool = True) -> int:
     return int(vcpus * orders_per_second_per_vcpu())
 
 
+def pod_orders_per_second(role: str) -> int:
+    """Orders/s one pod of ``role`` carries at its HPA target (``infra/capacity.py``)."""
+    cores = capacity.POD_SIZES[role].cpu_millis / 1000 * capacity.HPA_CPU_TARGET_PERCENT / 100
+    return int(cores * 1000 / capacity.CPU_MS_PER_ORDER[role])
+
+
 def pods_ceiling(max_replicas: Mapping[str, int]) -> tuple[int, str]:
     """Orders/s the pipeline carries with every HPA at its maximum, and the role that bounds
     it (every order passes through every role)."""
-    rates = {role: count * POD_ORDERS_PER_SECOND[role] for role, count in max_replicas.items()
-             if role in POD_ORDERS_PER_SECOND}
+    rates = {role: count * pod_orders_per_second(role) for role, count in max_replicas.items()
+             if role in capacity.CPU_MS_PER_ORDER}
     role = min(rates, key=rates.__getitem__)
     return rates[role], role
 

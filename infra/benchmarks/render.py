@@ -21,6 +21,9 @@ from infra.simulation import SimulatedResource, StackRun
 
 TERRAFORM_TYPES = {
     "aws:autoscaling/attachment:Attachment": "aws_autoscaling_attachment",
+    "aws:backup/plan:Plan": "aws_backup_plan",
+    "aws:backup/selection:Selection": "aws_backup_selection",
+    "aws:backup/vault:Vault": "aws_backup_vault",
     "aws:cloudwatch/dashboard:Dashboard": "aws_cloudwatch_dashboard",
     "aws:cloudwatch/eventBus:EventBus": "aws_cloudwatch_event_bus",
     "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",

@@ -70,15 +70,15 @@ def _secret_file(path: Path) -> str:
 
 def start_backing(data_dir: Path, ports: Ports,
                   pg_system_user: str = machine.DEFAULT_SYSTEM_USER,
-                  writer_settings: tuple[str, ...] = ()) -> Backing:
+                  writer_settings: dict[str, str] | None = None) -> Backing:
     """Start PostgreSQL (writer and streaming reader), the emulator and the product cache;
     create role, database, secret and topology; migrate. ``writer_settings`` are extra
-    ``name=value`` settings of the writer (a benchmark's statistics)."""
+    settings of the writer (a benchmark's statistics)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     writer = postgres.LocalPostgres(
         data_dir=data_dir / "pgdata", port=ports.postgres,
         superuser_password=_secret_file(data_dir / "pg-superuser.password"),
-        system_user=pg_system_user, settings=writer_settings,
+        system_user=pg_system_user, settings=dict(writer_settings or {}),
     )
     reader = writer.replica(data_dir / "pgdata-reader")
     # Whatever started is stopped again, in reverse order, if a later step fails.

@@ -30,14 +30,15 @@ def test_a_writer_vcpu_takes_the_orders_its_measured_cpu_per_order_allows():
 
 
 def test_the_pipeline_goes_as_fast_as_its_slowest_role_at_its_maximum():
-    assert wc.pods_ceiling(PROD_MAXIMA) == (3 * wc.POD_ORDERS_PER_SECOND["relay"], "relay")
+    assert [wc.pod_orders_per_second(r) for r in PROD_MAXIMA] == [218, 87, 69, 224]  # README
+    assert wc.pods_ceiling(PROD_MAXIMA) == (3 * wc.pod_orders_per_second("relay"), "relay")
     assert wc.pods_ceiling({**PROD_MAXIMA, "auditor": 1})[1] == "relay"  # no model: ignored
 
 
 def _maxima_beyond(instance_class: str) -> dict[str, int]:
     """Maxima whose slowest role carries more than the writer takes with every vCPU busy."""
     full = wc.writer_ceiling(instance_class, sustained=False)
-    return {role: math.ceil(full / rate) + 1 for role, rate in wc.POD_ORDERS_PER_SECOND.items()}
+    return {role: math.ceil(full / wc.pod_orders_per_second(role)) + 1 for role in PROD_MAXIMA}
 
 
 def test_maxima_beyond_the_writers_whole_cpu_are_refused_and_a_larger_class_takes_them():
