@@ -12,7 +12,7 @@ from pathlib import Path
 import honcho.manager
 from honcho.manager import Manager
 
-from order_local import live
+from order_local import identity, live
 from order_local.machine import DEFAULT_SYSTEM_USER, SetupError
 from order_local.ports import LISTENERS, Ports
 from order_local.preflight import check_ports_free
@@ -46,6 +46,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                          description=live.__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     live.add_arguments(top)
+    token = sub.add_parser("token", help="print an access token of the running platform's user "
+                                         "pool: for a customer, with roles, or for a machine")
+    identity.add_token_arguments(token)
     return parser.parse_args(argv)
 
 
@@ -106,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         return up(args)
     if args.command == "top":
         return live.run(args)
+    if args.command == "token":
+        try:
+            print(identity.token_command(args), flush=True)
+        except SetupError as exc:
+            print(f"local: {exc}", file=sys.stderr, flush=True)
+            return 2
+        return 0
     return 2
 
 

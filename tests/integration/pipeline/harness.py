@@ -189,7 +189,8 @@ def make_pipeline(pg_server, aws_endpoint: str, **extra_env: str) -> Pipeline:
     local = provision.LocalAws(endpoint_url=aws_endpoint, prefix=f"pipe-{suffix}")
     env = {
         **provision.provision_contract(local, db_port=pg_server.port, db_name=dbname,
-                                       db_user=ROLE, db_password=password),
+                                       db_user=ROLE, db_password=password,
+                                       db_ssl_root_cert=str(pg_server.ca_file)),
         "WORKER_POLL_WAIT_SECONDS": "1",
         "LOG_LEVEL": "INFO",
         **extra_env,
