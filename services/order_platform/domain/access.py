@@ -7,6 +7,8 @@ list, read by all three. Standard library only (the Pulumi program imports it).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from enum import StrEnum
 
 API_RESOURCE_SERVER = "orders-api"
@@ -38,3 +40,32 @@ def roles_granted(groups: object, scope: object) -> frozenset[Role]:
         names.update(s.removeprefix(f"{API_RESOURCE_SERVER}/") for s in scope.split()
                      if s.startswith(f"{API_RESOURCE_SERVER}/"))
     return frozenset(role for role in Role if role.value in names)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a verified token speaks for: a customer (its subject) with the roles it grants."""
+
+    customer_id: str
+    roles: frozenset[Role] = frozenset()
+
+    def has(self, role: Role) -> bool:
+        """True when the token grants ``role``."""
+        return role in self.roles
+
+    def may_read_orders_of(self, customer_id: str) -> bool:
+        """A customer reads only their own orders; support reads everyone's."""
+        return customer_id == self.customer_id or self.has(Role.SUPPORT)
+
+
+class TokenRejected(Exception):
+    """A bearer token that does not prove who is calling; the message says why (for the log and
+    the 401's error_description, never the token)."""
+
+
+class TokenVerifier(ABC):
+    """The port the web edge asks who a bearer token speaks for."""
+
+    @abstractmethod
+    def verify(self, token: str) -> Caller:
+        """The caller, or TokenRejected."""
