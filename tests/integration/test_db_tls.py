@@ -30,6 +30,7 @@ def other_ca(tmp_path_factory):
     ("no CA file", "does not exist"),
     ("another name", "does not match host name"),
     ("plain TCP", "server closed the connection unexpectedly"),
+    ("wrong password", "password authentication failed"),  # the front is no way around it
 ])
 def test_what_verify_full_refuses(pg_server, other_ca, change, refusal):
     dsn = pg_server.superuser_dsn()
@@ -38,6 +39,7 @@ def test_what_verify_full_refuses(pg_server, other_ca, change, refusal):
         "no CA file": {"sslrootcert": str(other_ca.parent / "missing.crt")},
         "another name": {"host": "127.0.0.3", "hostaddr": dsn["host"]},
         "plain TCP": {"sslmode": "disable"},
+        "wrong password": {"password": "not-the-password"},
     }[change])
     with pytest.raises(psycopg2.OperationalError, match=refusal):
         psycopg2.connect(**dsn, connect_timeout=5)
