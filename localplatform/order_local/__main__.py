@@ -24,6 +24,7 @@ from order_local.stack import (
     start_backing,
     wait_healthy,
 )
+from order_platform.domain.access import Role
 from order_platform.processes import DEPLOYED, WRITE_API
 
 
@@ -52,13 +53,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _after_start(manager: Manager, ports: Ports, seed: bool) -> None:
+def _after_start(manager: Manager, ports: Ports, seed: bool,
+                 users: identity.LocalIdentity) -> None:
     """Seed through the write API once it answers, then tell the user what to try."""
     try:
         for proc in DEPLOYED:
             wait_healthy(f"{ports.url(proc.role)}{proc.probes.readiness}")
         if seed:
-            created = seed_demo_products(ports.url(WRITE_API.role))
+            created = seed_demo_products(ports.url(WRITE_API.role),
+                                         users.machine_token(Role.ADMIN))
             print(f"local: demo products created: {', '.join(created) or 'already present'}",
                   flush=True)
         print(banner(ports), flush=True)
@@ -91,7 +94,8 @@ def up(args: argparse.Namespace) -> int:
         for name, (command, extra_env) in service_commands(ports).items():
             manager.add_process(name, command, env={**os.environ, **backing.contract,
                                                     **extra_env})
-        threading.Thread(target=_after_start, args=(manager, ports, not args.no_seed),
+        threading.Thread(target=_after_start,
+                         args=(manager, ports, not args.no_seed, backing.identity),
                          daemon=True).start()
         manager.loop()
         # Ctrl-C (130) or SIGTERM (143) is how a user stops the platform: not a failure.

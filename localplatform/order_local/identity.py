@@ -46,6 +46,11 @@ class LocalIdentity:
         """The client-credentials endpoint (``order_local.moto_oauth``)."""
         return f"{self.aws.endpoint_url}/oauth2/token"
 
+    def machine_token(self, *roles: Role) -> str:
+        """A client-credentials token of the machine client, with ``roles``' scopes."""
+        return machine_token(self.token_url, self.machine_client_id, self.machine_client_secret,
+                             tuple(scope_of(role) for role in roles))
+
     def contract(self) -> dict[str, str]:
         """The config contract's AUTH_* settings, as the ConfigMap gets them from the pool."""
         return {
@@ -174,7 +179,5 @@ def token_command(args: argparse.Namespace) -> str:
     identity = running_platform(args.data_dir)
     roles = frozenset(Role(r) for r in args.role)
     if args.machine:
-        return machine_token(identity.token_url, identity.machine_client_id,
-                             identity.machine_client_secret,
-                             tuple(scope_of(r) for r in sorted(roles)))
+        return identity.machine_token(*sorted(roles))
     return person_token(identity, args.customer, roles)
