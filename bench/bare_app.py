@@ -1,9 +1,10 @@
 """The reference the benchmark measures the APIs against: bare Flask + psycopg2, no more.
 
 It runs exactly the SQL of the real endpoints (``POST /orders`` without an Idempotency-Key,
-``GET /orders/<id>``), with none of what the project adds: no validation library, no schema
-serialisation, no logging, no request ids, no pool (one connection per thread), no error
-mapping. It checks only what it must not crash on. Never deploy it.
+``GET /orders/<id>``), in the same round trips, with none of what the project adds: no
+validation library, no schema serialisation, no logging, no request ids, no pool (one
+connection per thread), no error mapping. It checks only what it must not crash on. Never
+deploy it.
 
     DB_HOST=127.0.0.1 DB_PORT=5432 DB_NAME=orders DB_USER=... DB_PASSWORD=... \\
         gunicorn -k gthread -w 2 --threads 4 'bench.bare_app:create_app()'
@@ -21,12 +22,15 @@ import psycopg2
 import psycopg2.extras
 from flask import Flask, abort, jsonify, request
 
-from order_platform.service_layer.order_queries import _ORDER_DETAIL
-from order_platform.service_layer.orders import _ORDER_CREATED_AT, _ORDER_ROWS
+from order_platform.adapters.orders import ADD_ORDER
+from order_platform.adapters.outbox import INSERT_EVENT
+from order_platform.adapters.products import CATALOGUE
+from order_platform.adapters.read_model import ORDER_DETAIL
 
-# The real endpoint's one write statement: order, lines, history and OrderCreated together.
-_CREATE = (f"WITH {_ORDER_ROWS},\n    staged_0 AS (INSERT INTO outbox (event_id, event_type, "
-           f"source, detail) VALUES (%s, %s, %s, %s))\n{_ORDER_CREATED_AT}")
+# The real endpoint's two round trips: the prices with BEGIN, then the order (its lines and
+# first history row), OrderCreated and COMMIT together.
+_PRICES = f"BEGIN;\n{CATALOGUE}"
+_CREATE = f"{ADD_ORDER};\n{INSERT_EVENT};\nCOMMIT"
 
 psycopg2.extras.register_uuid()
 _local = threading.local()
@@ -54,10 +58,9 @@ def create_app() -> Flask:
         ids = [i["product_id"] for i in items if "product_id" in i]
         skus = [i["sku"] for i in items if "sku" in i]
         conn = _connection("DB_WRITER_HOST")
-        conn.autocommit = True  # two statements, each atomic, as the real endpoint runs them
+        conn.autocommit = True  # BEGIN and COMMIT travel with the statements, as the API's do
         with conn.cursor() as cur:
-            cur.execute("SELECT id, sku, price_cents FROM products"
-                        " WHERE id = ANY(%s::uuid[]) OR sku = ANY(%s::text[])", (ids, skus))
+            cur.execute(_PRICES, (ids, skus))
             catalogue = {}
             for product_id, sku, price in cur.fetchall():
                 catalogue[str(product_id)] = catalogue[sku] = (product_id, sku, price)
@@ -68,17 +71,18 @@ def create_app() -> Flask:
         order_id = uuid.uuid4()
         total = sum(q * p for _, _, _, q, p in lines)
         event_id = str(uuid.uuid4())
+        created_at = datetime.now(UTC)
         detail = {"order_id": str(order_id), "customer_id": customer_id, "total_cents": total,
                   "lines": [{"product_id": str(pid), "sku": sku, "quantity": q,
                              "unit_price_cents": p} for _, pid, sku, q, p in lines],
                   "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
         with conn.cursor() as cur:
-            cur.execute(_CREATE, (order_id, customer_id, "PENDING", total, order_id,
-                                  [n for n, *_ in lines], [pid for _, pid, *_ in lines],
-                                  [q for *_, q, _ in lines], [p for *_, p in lines],
-                                  order_id, "PENDING", event_id, "OrderCreated",
-                                  "order-platform.orders", json.dumps(detail)))
-            created_at = cur.fetchone()[0]
+            cur.execute(_CREATE, (order_id, customer_id, "PENDING", total, created_at,
+                                  created_at, order_id, [n for n, *_ in lines],
+                                  [pid for _, pid, *_ in lines], [q for *_, q, _ in lines],
+                                  [p for *_, p in lines], order_id, "PENDING", created_at,
+                                  event_id, "OrderCreated", "order-platform.orders",
+                                  json.dumps(detail)))
         return jsonify({
             "id": str(order_id), "customer_id": customer_id, "status": "PENDING",
             "total_cents": total, "created_at": created_at.isoformat(),
@@ -91,7 +95,7 @@ def create_app() -> Flask:
         conn = _connection("DB_READER_HOST")
         conn.autocommit = True  # one statement: no BEGIN, no COMMIT
         with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-            cur.execute(_ORDER_DETAIL, (order_id,))
+            cur.execute(ORDER_DETAIL, (order_id,))
             order = cur.fetchone()
         if order is None:
             abort(404)

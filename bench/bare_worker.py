@@ -36,16 +36,10 @@ import redis
 from order_platform import telemetry, topology
 from order_platform.adapters.cache import _EVICT
 from order_platform.adapters.consumer import RECEIVE_LINGER
-from order_platform.adapters.inventory import (
-    ADD_HISTORY,
-    DEDUCT,
-    LOCK_PRODUCTS,
-    ORDER_LINES,
-    SET_STATUS,
-    STOCK,
-)
+from order_platform.adapters.orders import ADD_HISTORY, ORDER_LINES, SET_STATUS
 from order_platform.adapters.outbox import INSERT_EVENT
-from order_platform.adapters.processed_events import _CLAIM_ORDER
+from order_platform.adapters.processed_events import CLAIM_ORDER
+from order_platform.adapters.products import DEDUCT, LOCK_PRODUCTS, STOCK
 from order_platform.domain.catalog import ProductRef
 from order_platform.domain.stock import Shortage, rejection, shortages_in
 from order_platform.service_layer import product_cache as pc
@@ -77,8 +71,8 @@ def _shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
 
 def _claim(cur, queue: topology.Queue, detail: dict) -> str | None:
     """BEGIN and the claim in one trip: the order's status, or None for a redelivery."""
-    cur.execute(f"BEGIN;\n{_CLAIM_ORDER}", (detail["order_id"], queue.consumer,
-                                             detail["event_id"]))
+    cur.execute(f"BEGIN;\n{CLAIM_ORDER}", (detail["order_id"], queue.consumer,
+                                            detail["event_id"]))
     row = cur.fetchone()
     return row["status"] if row["first"] else None
 

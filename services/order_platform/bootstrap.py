@@ -1,5 +1,5 @@
 """One start-up for every process: settings or a clean exit, logging, credentials, pools,
-metrics and traces.
+the persistence port on them, metrics and traces.
 
 Every entrypoint (both APIs, the worker, the relay, the migrator, the DLQ tool) and every test
 harness starts here, so nothing else reads the environment, configures logging or builds a
@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -20,10 +21,14 @@ from order_platform.adapters import aws, tracing
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.metrics import Instruments, PoolGauges
+from order_platform.adapters.read_model import SqlReadModel
 from order_platform.adapters.tracing import Tracing
+from order_platform.adapters.unit_of_work import SqlUnitOfWork
 from order_platform.config import ConfigError, Settings, load_settings
 from order_platform.logs import configure_logging
 from order_platform.processes import Endpoint, Kind, Process
+from order_platform.service_layer.read_model import ReadModel
+from order_platform.service_layer.unit_of_work import UnitOfWork
 
 CONFIG_EXIT = 2
 """Exit code of a process whose configuration is missing or malformed."""
@@ -87,6 +92,23 @@ def settings_or_exit(proc: Process) -> Settings:
         raise SystemExit(CONFIG_EXIT) from None
 
 
+@dataclass(frozen=True)
+class Storage:
+    """The persistence port on one pool: units of work, and the read model."""
+
+    database: Database
+    reads: ReadModel
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work on the pool: one per request or message (not thread-safe)."""
+        return SqlUnitOfWork(self.database)
+
+
+def storage(database: Database) -> Storage:
+    """The persistence port's adapters on ``database``."""
+    return Storage(database, SqlReadModel(database))
+
+
 @dataclass
 class Runtime:
     """What a started process holds: settings, credentials, pools, metrics and tracing."""
@@ -103,14 +125,21 @@ class Runtime:
         """The pool on ``endpoint``; KeyError if the catalogue does not give it this one."""
         return self.databases[endpoint]
 
-    def client(self, service: str, **overrides):
+    def storage(self, endpoint: Endpoint) -> Storage:
+        """The persistence port on the pool on ``endpoint``."""
+        return storage(self.databases[endpoint])
+
+    def client(self, service: str, **overrides: Any) -> Any:
         """A boto3 client; ``AWS_ENDPOINT_URL`` is the only local difference."""
         return aws.client(service, self.settings, **overrides)
 
     @property
-    def health_port(self) -> int | None:
+    def health_port(self) -> int:
         """Where a daemon answers its probes: ``HEALTH_PORT``, else the catalogue's."""
-        return self.settings.health_port or self.process.health_port
+        port = self.settings.health_port or self.process.health_port
+        if port is None:
+            raise ValueError(f"{self.process.role} answers no probes")
+        return port
 
     def close(self) -> None:
         """Close every pool; export the spans still buffered."""
@@ -147,7 +176,7 @@ def start(proc: Process, settings: Settings | None = None, *,
     return Runtime(proc, settings, credentials, databases, instruments, traces)
 
 
-def start_or_exit(proc: Process, **kwargs) -> Runtime:
+def start_or_exit(proc: Process, **kwargs: Any) -> Runtime:
     """``start`` from the environment for a process's ``main``: a bad setting exits 2 with
     one line naming it, instead of a traceback."""
     settings = settings_or_exit(proc)

@@ -203,7 +203,7 @@ class Settings:
     def queue_url(self, url_env_var: str) -> str:
         """The URL of a topology queue, looked up by its contract variable."""
         setting = next(s for s in CONTRACT if s.env == url_env_var)
-        return getattr(self, setting.attr)
+        return str(getattr(self, setting.attr))
 
 
 assert {s.attr for s in CONTRACT} == {f.name for f in fields(Settings)}, "contract drift"

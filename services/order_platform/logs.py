@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import Any, TextIO
 
 import orjson
 
@@ -40,12 +41,12 @@ class JsonLines(logging.Formatter):
         return _encode(entry)
 
 
-def _head(created: float, level: str, logger: str, message: str) -> dict:
+def _head(created: float, level: str, logger: str, message: str) -> dict[str, Any]:
     """What every line starts with, whether it comes from a record or from ``info``."""
     return {"ts": _timestamp(created), "level": level, "logger": logger, "message": message}
 
 
-def _encode(entry: dict) -> str:
+def _encode(entry: dict[str, Any]) -> str:
     try:
         return orjson.dumps(entry, default=str).decode()
     except (orjson.JSONEncodeError, TypeError):  # a lone surrogate, a huge integer
@@ -78,10 +79,10 @@ class _ContextFilter(logging.Filter):
             setattr(record, key, value)
         return True
 
-    def context(self, present: dict) -> dict:
+    def context(self, present: dict[str, Any]) -> dict[str, Any]:
         """The fields a line gets from its context: the service, the ids in context that
         ``present`` lacks, and the trace's ids."""
-        fields = {"service": self.service}
+        fields: dict[str, Any] = {"service": self.service}
         for var in (request_id, order_id, event_id):
             value = var.get()
             if value is not None and var.name not in present:
@@ -91,7 +92,7 @@ class _ContextFilter(logging.Filter):
         return fields
 
 
-class JsonLinesHandler(logging.StreamHandler):
+class JsonLinesHandler(logging.StreamHandler[TextIO]):
     """``configure_logging``'s one handler: JSON lines with their context, on a stream.
 
     ``write`` also writes lines that never become a ``LogRecord``, for the line every request
@@ -100,7 +101,7 @@ class JsonLinesHandler(logging.StreamHandler):
     its fields, a third of that.
     """
 
-    def __init__(self, stream, service: str) -> None:
+    def __init__(self, stream: TextIO, service: str) -> None:
         super().__init__(stream)
         self.setFormatter(JsonLines())
         self.context = _ContextFilter(service)
@@ -114,23 +115,27 @@ class JsonLinesHandler(logging.StreamHandler):
                 or logger.filters or logging.root.handlers != self._alone \
                 or self.filters != self._own_filters or type(self.formatter) is not JsonLines:
             return False
-        node = logger
+        node: logging.Logger | None = logger
         while node is not logging.root:
             if node is None or node.handlers or not node.propagate:
                 return False  # None: a logger outside the hierarchy (logging's last resort)
             node = node.parent
         return True
 
-    def write(self, logger: logging.Logger, level: int, message: str, fields: dict) -> None:
+    def write(self, logger: logging.Logger, level: int, message: str,
+              fields: dict[str, Any]) -> None:
         """The line a record of ``level`` with ``message`` and ``extra=fields`` would make."""
         entry = _head(time.time(), logging.getLevelName(level), logger.name, message)
         entry.update(fields)
         entry.update(self.context.context(fields))
         try:
             line = _encode(entry) + self.terminator
-            with self.lock:
+            self.acquire()  # the handler's own lock, as emit takes it
+            try:
                 self.stream.write(line)
                 self.stream.flush()
+            finally:
+                self.release()
         except Exception:  # as StreamHandler.emit does: report, never raise
             self.handleError(logging.makeLogRecord({"name": logger.name, "msg": message}))
 
@@ -139,7 +144,7 @@ _handler: JsonLinesHandler | None = None
 """``configure_logging``'s handler, once it has run."""
 
 
-def info(logger: logging.Logger, message: str, fields: dict) -> None:
+def info(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
     """``logger.info(message, extra=fields)``, written straight from the fields when the
     process logs through ``configure_logging``'s handler alone (every process we start).
     Anything else (a test's capture, a host's own handlers) gets the record as usual."""

@@ -119,7 +119,7 @@ WORKER_METRICS = (MESSAGES_RECEIVED, RECEIVES, MESSAGES_HANDLED, HANDLER_DURATIO
 def emitted_by(proc: processes.Process) -> tuple[Metric, ...]:
     """The metrics ``proc`` exposes: a process shows only what it measures, so an API never
     reports an outbox backlog of 0 it knows nothing about."""
-    emitted = POOL_METRICS if proc.endpoints else ()
+    emitted: tuple[Metric, ...] = POOL_METRICS if proc.endpoints else ()
     if proc.kind is processes.Kind.API:
         emitted += API_METRICS
     if proc.consumes:

@@ -19,12 +19,11 @@ BUS_BASE_NAME = "orders"
 
 @dataclass(frozen=True)
 class EventType:
-    """One kind of domain event, as it appears on the bus."""
+    """One kind of domain event, as it appears on the bus: its ``name`` is the EventBridge
+    ``detail-type``, its ``source`` the ``source``."""
 
     name: str
-    """The EventBridge ``detail-type``."""
     source: str
-    """The EventBridge ``source``."""
     detail_fields: tuple[str, ...]
     """Required keys of ``detail`` besides the envelope fields below."""
     description: str
@@ -107,7 +106,7 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1, 2, ...), before jitter."""
-        return min(self.cap_seconds, self.base_seconds * 2 ** (max(attempt, 1) - 1))
+        return min(self.cap_seconds, self.base_seconds * 2.0 ** (max(attempt, 1) - 1))
 
 
 MESSAGE_RETRY = Backoff(base_seconds=1, cap_seconds=60)
@@ -176,7 +175,7 @@ class Route:
         """The DLQ for events the rule could not deliver to its target."""
         return f"{prefix}-{self.name}-target-dlq"
 
-    def event_pattern(self) -> dict:
+    def event_pattern(self) -> dict[str, list[str]]:
         """The EventBridge event pattern, as a JSON-able dict."""
         return {
             "source": sorted({e.source for e in self.event_types}),

@@ -4,18 +4,18 @@ import psycopg2
 import pytest
 
 from order_platform.adapters.db import Database
+from order_platform.adapters.session import Session
 
 
 def _backend_pid(db: Database) -> int:
-    with db.transaction() as cur:
-        cur.execute("SELECT pg_backend_pid() AS pid")
-        return cur.fetchone()["pid"]
+    with db.session() as session:
+        return _in_session(session)
 
 
 def test_a_cancelled_statement_keeps_its_pooled_session(database):
     pid = _backend_pid(database)
-    with pytest.raises(psycopg2.errors.QueryCanceled), database.transaction() as cur:
-        cur.execute("SELECT pg_sleep(5)")
+    with pytest.raises(psycopg2.errors.QueryCanceled), database.session() as session:
+        session.execute("SELECT pg_sleep(5)").all()
     assert _backend_pid(database) == pid
 
 
@@ -31,12 +31,11 @@ def test_a_session_killed_by_the_server_is_replaced_before_anyone_uses_it(databa
 
 def test_a_session_that_dies_under_a_call_fails_that_call_and_is_replaced(database,
                                                                          superuser_conn):
-    with pytest.raises(psycopg2.OperationalError), database.transaction() as cur:
-        cur.execute("SELECT pg_backend_pid() AS pid")
-        pid = cur.fetchone()["pid"]
+    with pytest.raises(psycopg2.OperationalError), database.session() as session:
+        pid = _in_session(session)
         with superuser_conn.cursor() as admin:
             admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
-        cur.execute("SELECT 1")
+        session.execute("SELECT 1").all()
     assert _backend_pid(database) != pid
 
 
@@ -44,35 +43,37 @@ def test_an_error_inside_a_transaction_rolls_it_back(database, superuser_conn):
     with superuser_conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS pool_probe (v int)")
         cur.execute("GRANT ALL ON pool_probe TO orders_app")
-    with pytest.raises(ZeroDivisionError), database.transaction() as cur:
-        cur.execute("INSERT INTO pool_probe VALUES (42)")
+    with pytest.raises(ZeroDivisionError), database.session() as session:
+        assert session.execute("INSERT INTO pool_probe VALUES (42)").rowcount == 1
         raise ZeroDivisionError
     with superuser_conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM pool_probe WHERE v = 42")
         assert cur.fetchone()[0] == 0
 
 
-def test_one_session_serves_statements_and_transactions_in_turn(database, superuser_conn):
-    # A pool of one: the statement's session (left in autocommit) is the transaction's next.
+def test_one_session_serves_single_statements_and_transactions_in_turn(database, superuser_conn):
+    # A pool of one: the single statements' session is the transaction's next.
     with superuser_conn.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS pool_modes (v int)")
         cur.execute("GRANT ALL ON pool_modes TO orders_app")
         cur.execute("DELETE FROM pool_modes")
-    with database.statement() as cur:
-        cur.execute("INSERT INTO pool_modes VALUES (1)")  # commits on its own
-        pid = _in_session(cur)
-    with pytest.raises(ZeroDivisionError), database.transaction() as cur:
-        assert _in_session(cur) == pid
-        cur.execute("INSERT INTO pool_modes VALUES (2)")
-        cur.execute("SELECT transaction_timestamp() = statement_timestamp() AS fresh")
-        assert cur.fetchone()["fresh"] is False  # one transaction since the INSERT: not autocommit
+    with database.session(transaction=False) as session:
+        assert session.execute("INSERT INTO pool_modes VALUES (1)").rowcount == 1  # commits
+        pid = _in_session(session)
+    with pytest.raises(ZeroDivisionError), database.session() as session:
+        assert _in_session(session) == pid
+        session.execute("INSERT INTO pool_modes VALUES (2)")
+        fresh = session.execute(
+            "SELECT transaction_timestamp() = statement_timestamp() AS fresh").one()
+        assert fresh == {"fresh": False}  # one transaction since the pid: not autocommit
         raise ZeroDivisionError
-    with database.statement() as cur:
-        assert _in_session(cur) == pid
-        cur.execute("SELECT array_agg(v ORDER BY v) AS vs FROM pool_modes")
-        assert cur.fetchone()["vs"] == [1]  # the statement's row committed, the transaction's not
+    with database.session(transaction=False) as session:
+        assert _in_session(session) == pid
+        rows = session.execute("SELECT array_agg(v ORDER BY v) AS vs FROM pool_modes").one()
+        assert rows == {"vs": [1]}  # the single statement's row committed, the transaction's not
 
 
-def _in_session(cur) -> int:
-    cur.execute("SELECT pg_backend_pid() AS pid")
-    return cur.fetchone()["pid"]
+def _in_session(session: Session) -> int:
+    row = session.execute("SELECT pg_backend_pid() AS pid").one()
+    assert row is not None
+    return row["pid"]

@@ -36,28 +36,30 @@ def unlimited(settings):
 
 def test_a_statement_past_the_deadline_is_cut_off_and_its_session_replaced(unlimited):
     pid = _backend_pid(unlimited)
-    with pytest.raises(DeadlineExceeded), unlimited.statement() as cur:
-        cur.execute("SELECT pg_sleep(60)")  # it would answer, a minute later
+    with pytest.raises(DeadlineExceeded), unlimited.session(transaction=False) as session:
+        session.execute("SELECT pg_sleep(60)").all()  # it would answer, a minute later
     assert _backend_pid(unlimited) != pid
     assert deadlines._watchdog._calls == {}
 
 
 def test_a_commit_past_the_deadline_is_cut_off(unlimited):
-    with pytest.raises(DeadlineExceeded), unlimited.transaction() as cur:
+    with pytest.raises(DeadlineExceeded), unlimited.session() as session:
         # A deferred trigger runs at COMMIT: the statement answers, the COMMIT does not.
-        cur.execute("""
+        session.execute("""
             CREATE TEMP TABLE slow_commit (v int);
             CREATE FUNCTION pg_temp.slowly() RETURNS trigger LANGUAGE plpgsql AS
                 $$ BEGIN PERFORM pg_sleep(60); RETURN NULL; END $$;
             CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON slow_commit
                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.slowly();
-            INSERT INTO slow_commit VALUES (1)""")
+            INSERT INTO slow_commit VALUES (1)""").all()
+        session.commit()
     unlimited.ping()
 
 
 def test_a_statement_sent_with_the_commit_past_the_deadline_is_cut_off(unlimited):
-    with pytest.raises(DeadlineExceeded), unlimited.in_few_trips() as tx:
-        tx.defer("SELECT pg_sleep(60)")  # goes with the COMMIT
+    with pytest.raises(DeadlineExceeded), unlimited.session() as session:
+        session.execute("SELECT pg_sleep(60)")  # goes with the COMMIT
+        session.commit()
     unlimited.ping()
 
 
@@ -72,10 +74,12 @@ def test_calls_in_time_from_many_threads_leave_nothing_watched(unlimited, settin
     def work() -> None:
         try:
             for _ in range(50):
-                with db.transaction() as cur:
-                    cur.execute("SELECT 1")
-                with db.statement() as cur:
-                    cur.executemany("SELECT %s", [(1,), (2,)])
+                with db.session() as session:
+                    session.execute("SELECT 1").all()
+                    session.commit()
+                with db.session(transaction=False) as session:
+                    session.execute("SELECT %s", (1,))
+                    session.execute("SELECT %s", (2,)).all()
         except Exception as exc:
             failures.append(exc)
 

@@ -8,7 +8,6 @@ Lag is made deterministic by pausing WAL replay on the replica, not by racing it
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 
@@ -17,21 +16,15 @@ import pytest
 
 from order_local import postgres
 from order_local.stack import APP_DB, APP_ROLE
+from tests.integration.pipeline.harness import wait_until
 from tests.support.platform import free_port
 
 DEADLINE_SECONDS = 30
 
 
-def _poll(check: Callable[[], object], what: str, timeout: float = DEADLINE_SECONDS) -> object:
-    """``check()``'s first truthy result; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.02)
+def _poll(check: Callable[[], object], what: str) -> object:
+    """``check()``'s first truthy result; fail after ``DEADLINE_SECONDS``."""
+    return wait_until(check, timeout=DEADLINE_SECONDS, interval=0.02, what=what)
 
 
 def _scalar(dsn: dict, sql: str, params: tuple = ()) -> object:
@@ -161,23 +154,21 @@ def test_the_read_api_pool_is_on_the_replica_and_cannot_write(apps, replicated):
     writer_pool = write_app.extensions["order_platform"].database
 
     # The server sees its TLS front's Unix socket, not the address: ask the client side.
-    with reader_pool.transaction() as cur:
-        cur.execute("SELECT pg_is_in_recovery() AS standby")
-        assert cur.fetchone() == {"standby": True}
-        assert cur.connection.info.host == postgres.READER_HOST
-    with writer_pool.transaction() as cur:
-        cur.execute("SELECT pg_is_in_recovery() AS standby")
-        assert cur.fetchone() == {"standby": False}
-        assert cur.connection.info.host == postgres.WRITER_HOST
+    with reader_pool.session() as session:
+        assert session.execute("SELECT pg_is_in_recovery() AS standby").one() == {"standby": True}
+        assert session.connection.info.host == postgres.READER_HOST
+    with writer_pool.session() as session:
+        assert session.execute("SELECT pg_is_in_recovery() AS standby").one() == {"standby": False}
+        assert session.connection.info.host == postgres.WRITER_HOST
 
     # The server refuses, not only the pool's READ ONLY sessions: a read-only transaction may
     # turn read-write before its first query on a primary, but never on a standby.
     with pytest.raises(psycopg2.Error, match="during recovery"), \
-            reader_pool.transaction() as cur:
-        cur.execute("SET TRANSACTION READ WRITE")
+            reader_pool.session() as session:
+        session.execute("SET TRANSACTION READ WRITE").all()
     with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction), \
-            reader_pool.transaction() as cur:
-        cur.execute("CREATE TABLE written_on_the_reader (id int)")
+            reader_pool.session() as session:
+        session.execute("CREATE TABLE written_on_the_reader (id int)").all()
     control = psycopg2.connect(**writer.superuser_dsn(APP_DB))
     try:
         control.set_session(readonly=True)

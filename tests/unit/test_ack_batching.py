@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from order_platform.adapters.consumer import Leases
+from order_platform.adapters.leases import Leases
 from order_platform.adapters.queues import MAX_BATCH, ReceivedMessage
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 
-from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
+from order_platform.adapters.consumer import QueueConsumer
+from order_platform.adapters.handler_pool import HandlerPool
+from order_platform.adapters.leases import Leases
 from order_platform.adapters.queues import MAX_BATCH, ReceivedMessage
 
 LINGER = 0.0123

@@ -10,8 +10,9 @@ import psycopg2.errors
 import pytest
 
 from order_platform.adapters.credentials import CredentialsError
+from order_platform.adapters.db import DATABASE_DOWN
 from order_platform.adapters.deadlines import DeadlineExceeded
-from order_platform.adapters.event_bus import BusUnavailable
+from order_platform.service_layer.ports import BusUnavailable
 from order_platform.service_layer.relay import CycleReport, run_until_stopped
 from order_platform.topology import DEPENDENCY_PROBE
 
@@ -53,7 +54,7 @@ class OutageThenQuiet:
 def test_every_kind_of_outage_is_waited_out_within_the_dependency_cap(error):
     stop = RecordingStop()
     relay = OutageThenQuiet([error] * 12, stop)
-    run_until_stopped(relay, stop, idle_seconds=0)
+    run_until_stopped(relay, stop, outages=DATABASE_DOWN, idle_seconds=0)
     assert relay.calls == 13
     backoffs = stop.waits[:12]
     assert all(0 <= w <= DEPENDENCY_PROBE.cap_seconds for w in backoffs), backoffs

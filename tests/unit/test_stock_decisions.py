@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from order_platform.adapters.queues import PoisonMessage
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.stock import OrderMissing
+from order_platform.service_layer.ports import PoisonMessage
 from order_platform.service_layer.stock import (
     INVENTORY_CONSUMER,
     VALIDATION_CONSUMER,
@@ -17,7 +17,7 @@ from order_platform.service_layer.stock import (
     deduct_stock,
     validate_stock,
 )
-from tests.unit.fakes import FakeInventoryUnitOfWork, Store
+from tests.unit.fakes import FakeReadModel, FakeUnitOfWork, Store
 
 KB, MS = "p-keyboard", "p-mouse"
 
@@ -31,6 +31,11 @@ def _order(store: Store, status: OrderStatus, **lines: int) -> tuple[str, dict]:
     return order_id, {"order_id": order_id, "lines": rows}
 
 
+def _validate(store: Store, detail: dict, **reader) -> Outcome:
+    """``validate_stock`` of event e1 on a new unit of work, with a reader of ``reader``."""
+    return validate_stock(FakeUnitOfWork(store), FakeReadModel(store, **reader), "e1", detail)
+
+
 @pytest.fixture
 def store() -> Store:
     return Store(stock={KB: 5, MS: 2})
@@ -38,8 +43,8 @@ def store() -> Store:
 
 def test_enough_stock_validates_and_stages_stock_validated(store):
     order_id, detail = _order(store, OrderStatus.PENDING, kb=2, ms=1)
-    uow = FakeInventoryUnitOfWork(store)
-    assert validate_stock(uow, "e1", detail) is Outcome.STOCK_VALIDATED
+    uow = FakeUnitOfWork(store)
+    assert validate_stock(uow, FakeReadModel(store), "e1", detail) is Outcome.STOCK_VALIDATED
     assert store.orders[order_id] is OrderStatus.STOCK_VALIDATED
     assert store.events == [("StockValidated", {"order_id": order_id, "lines": detail["lines"]})]
     assert store.stock == {KB: 5, MS: 2}  # validation takes nothing
@@ -48,24 +53,24 @@ def test_enough_stock_validates_and_stages_stock_validated(store):
 
 def test_a_second_delivery_is_a_duplicate_with_no_effect(store):
     order_id, detail = _order(store, OrderStatus.PENDING, kb=1)
-    uow = FakeInventoryUnitOfWork(store)
-    validate_stock(uow, "e1", detail)
+    uow, reads = FakeUnitOfWork(store), FakeReadModel(store)
+    validate_stock(uow, reads, "e1", detail)
     events = list(store.events)
-    assert validate_stock(uow, "e1", detail) is Outcome.DUPLICATE
+    assert validate_stock(uow, reads, "e1", detail) is Outcome.DUPLICATE
     assert store.events == events
     assert store.history[order_id] == [(OrderStatus.STOCK_VALIDATED, None)]
 
 
 def test_an_event_for_an_order_past_its_status_is_stale_but_recorded(store):
     _, detail = _order(store, OrderStatus.CONFIRMED, kb=1)
-    assert validate_stock(FakeInventoryUnitOfWork(store), "e1", detail) is Outcome.STALE
+    assert _validate(store, detail) is Outcome.STALE
     assert store.events == []
     assert (VALIDATION_CONSUMER, "e1") in store.processed  # the redelivery will be a duplicate
 
 
 def test_a_shortage_the_writer_confirms_rejects_with_the_reason(store):
     order_id, detail = _order(store, OrderStatus.PENDING, kb=1, ms=3)
-    assert validate_stock(FakeInventoryUnitOfWork(store), "e1", detail) is Outcome.REJECTED
+    assert _validate(store, detail) is Outcome.REJECTED
     assert store.orders[order_id] is OrderStatus.REJECTED
     assert store.history[order_id] == [
         (OrderStatus.REJECTED, f"insufficient_stock: {MS}: requested 3, available 2")]
@@ -76,8 +81,8 @@ def test_a_shortage_the_writer_confirms_rejects_with_the_reason(store):
 
 def test_a_lagging_reader_cannot_reject_an_order_the_writer_can_fill(store):
     _, detail = _order(store, OrderStatus.PENDING, kb=4)
-    uow = FakeInventoryUnitOfWork(store, reader_stock={KB: 0, MS: 2})  # before a restock
-    assert validate_stock(uow, "e1", detail) is Outcome.STOCK_VALIDATED
+    # The reader as it was before a restock.
+    assert _validate(store, detail, stock={KB: 0, MS: 2}) is Outcome.STOCK_VALIDATED
 
 
 @pytest.mark.parametrize(("writer_stock", "outcome"), [(5, Outcome.STOCK_VALIDATED),
@@ -85,22 +90,21 @@ def test_a_lagging_reader_cannot_reject_an_order_the_writer_can_fill(store):
 def test_with_the_reader_down_the_writer_decides_alone(store, writer_stock, outcome):
     store.stock[KB] = writer_stock
     _, detail = _order(store, OrderStatus.PENDING, kb=3)
-    assert validate_stock(FakeInventoryUnitOfWork(store, reader_down=True), "e1",
-                          detail) is outcome
+    assert _validate(store, detail, down=True) is outcome
 
 
 def test_an_unknown_product_rejects_as_unknown(store):
     order_id, detail = _order(store, OrderStatus.PENDING, kb=1)
     detail["lines"].append({"product_id": "p-gone", "quantity": 1})
-    assert validate_stock(FakeInventoryUnitOfWork(store), "e1", detail) is Outcome.REJECTED
+    assert _validate(store, detail) is Outcome.REJECTED
     assert store.history[order_id][-1][1].startswith("unknown_product: product p-gone")
 
 
 def test_a_missing_order_raises_and_records_nothing(store):
     detail = {"order_id": "nope", "lines": [{"product_id": KB, "quantity": 1}]}
-    uow = FakeInventoryUnitOfWork(store)
+    uow = FakeUnitOfWork(store)
     with pytest.raises(OrderMissing):
-        validate_stock(uow, "e1", detail)
+        validate_stock(uow, FakeReadModel(store), "e1", detail)
     assert store.processed == set()  # rolled back: the retry is not a "duplicate"
     assert uow.committed == 0
 
@@ -113,12 +117,12 @@ def test_a_missing_order_raises_and_records_nothing(store):
 ])
 def test_a_malformed_detail_is_poison(store, detail):
     with pytest.raises(PoisonMessage):
-        validate_stock(FakeInventoryUnitOfWork(store), "e1", detail)
+        _validate(store, detail)
 
 
 def test_deduction_takes_every_line_and_confirms(store):
     order_id, detail = _order(store, OrderStatus.STOCK_VALIDATED, kb=2, ms=2)
-    assert deduct_stock(FakeInventoryUnitOfWork(store), "e2", detail) is Outcome.CONFIRMED
+    assert deduct_stock(FakeUnitOfWork(store), "e2", detail) is Outcome.CONFIRMED
     assert store.stock == {KB: 3, MS: 0}
     assert store.orders[order_id] is OrderStatus.CONFIRMED
     assert store.events[-1][0] == "InventoryUpdated"
@@ -127,7 +131,7 @@ def test_deduction_takes_every_line_and_confirms(store):
 
 def test_a_partial_shortage_takes_nothing_and_rejects(store):
     order_id, detail = _order(store, OrderStatus.STOCK_VALIDATED, kb=2, ms=3)
-    assert deduct_stock(FakeInventoryUnitOfWork(store), "e2", detail) is Outcome.REJECTED
+    assert deduct_stock(FakeUnitOfWork(store), "e2", detail) is Outcome.REJECTED
     assert store.stock == {KB: 5, MS: 2}  # the keyboard line that fitted was not taken
     assert store.orders[order_id] is OrderStatus.REJECTED
     assert store.events[-1][0] == "OrderRejected"
@@ -136,13 +140,13 @@ def test_a_partial_shortage_takes_nothing_and_rejects(store):
 def test_deduction_reads_the_orders_own_lines_not_the_events(store):
     _, detail = _order(store, OrderStatus.STOCK_VALIDATED, kb=1)
     tampered = {**detail, "lines": [{"product_id": KB, "quantity": 5}]}
-    assert deduct_stock(FakeInventoryUnitOfWork(store), "e2", tampered) is Outcome.CONFIRMED
+    assert deduct_stock(FakeUnitOfWork(store), "e2", tampered) is Outcome.CONFIRMED
     assert store.stock[KB] == 4
 
 
 def test_deduction_is_stale_unless_validated_and_applied_once(store):
     _, pending = _order(store, OrderStatus.PENDING, kb=1)
-    uow = FakeInventoryUnitOfWork(store)
+    uow = FakeUnitOfWork(store)
     assert deduct_stock(uow, "e3", pending) is Outcome.STALE
     _, validated = _order(store, OrderStatus.STOCK_VALIDATED, kb=1)
     assert deduct_stock(uow, "e4", validated) is Outcome.CONFIRMED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 from botocore.config import Config
 
@@ -13,9 +15,9 @@ _BOTO_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"},
                       connect_timeout=5, read_timeout=30)
 
 
-def client(service: str, settings: Settings, **overrides):
+def client(service: str, settings: Settings, **overrides: Any) -> Any:
     """A boto3 client for ``service``; ``AWS_ENDPOINT_URL`` is the only local difference."""
-    kwargs = {"region_name": settings.aws_region, "config": _BOTO_CONFIG}
+    kwargs: dict[str, Any] = {"region_name": settings.aws_region, "config": _BOTO_CONFIG}
     if settings.aws_endpoint_url:
         kwargs["endpoint_url"] = settings.aws_endpoint_url
     kwargs.update(overrides)

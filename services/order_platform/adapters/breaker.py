@@ -55,10 +55,10 @@ class CircuitBreaker:
     def allow(self) -> bool:
         """True if a call may go out now. In half-open, only the caller that got True makes
         the trial; it must report with ``success`` or ``failure``."""
-        if self._state is State.CLOSED:
+        if self._closed():
             return True  # the common case, without the lock on every cache call
         with self._lock:
-            if self._state is State.CLOSED:
+            if self._closed():  # closed meanwhile
                 return True
             # A trial that never reported (its caller died) does not hold the breaker for
             # ever: after another cool-down the next caller makes a new one.
@@ -66,6 +66,9 @@ class CircuitBreaker:
                 self._state, self._opened_at = State.HALF_OPEN, self._clock()
                 return True
             return False
+
+    def _closed(self) -> bool:
+        return self._state is State.CLOSED
 
     def success(self) -> None:
         """The call worked: close (from any state) and forget past failures."""

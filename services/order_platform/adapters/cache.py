@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from botocore.config import Config
@@ -26,6 +26,7 @@ from redis.retry import Retry
 from order_platform.adapters import aws
 from order_platform.adapters.breaker import CircuitBreaker
 from order_platform.config import Settings
+from order_platform.service_layer.ports import CacheUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,6 @@ TOKEN_RETRY_SECONDS = 5.0
 _ERRORS = (redis.RedisError, OSError)
 
 
-class CacheUnavailable(Exception):
-    """The cache did not answer (or is not being tried); the caller does without it."""
-
-
 class TokenUnavailable(redis.ConnectionError):
     """The AUTH token could not be fetched. A redis ConnectionError, so that redis-py drops the
     half-opened connection instead of using it unauthenticated."""
@@ -67,7 +64,7 @@ class AuthToken(CredentialProvider):
     After a failed fetch, connections fail at once for ``TOKEN_RETRY_SECONDS`` instead of
     asking Secrets Manager again on every request."""
 
-    def __init__(self, secrets_client, secret_arn: str,
+    def __init__(self, secrets_client: Any, secret_arn: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._client = secrets_client
         self._arn = secret_arn
@@ -97,7 +94,7 @@ class AuthToken(CredentialProvider):
     def _fetch(self) -> str:
         try:
             body = json.loads(self._client.get_secret_value(SecretId=self._arn)["SecretString"])
-            return body["password"]
+            return str(body["password"])
         except (KeyError, TypeError, ValueError) as exc:
             raise TokenUnavailable(f"secret {self._arn} lacks a password") from exc
         except Exception as exc:  # botocore errors: name the secret, keep the cause
@@ -161,7 +158,8 @@ class Cache:
 
     def get(self, key: str) -> bytes | None:
         """The value at ``key``, None on a miss."""
-        return self._call(lambda: self._client.get(key))
+        # A client without decode_responses: values are bytes.
+        return cast(bytes | None, self._call(lambda: self._client.get(key)))
 
     def fill(self, key: str, value: bytes, *, ttl_ms: int, changed_marker: str,
              settling_ttl_ms: int) -> bool:

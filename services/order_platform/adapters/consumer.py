@@ -12,9 +12,8 @@ committed. What happens when it did not depends on why (``outage.classify``):
 - anything else: it is released to come back after the topology's ``MESSAGE_RETRY``
   backoff, and reaches its DLQ within ``Queue.time_to_dead_letter()``.
 
-The queue's visibility timeout is short (``Queue.visibility_timeout_seconds``): leases are
-renewed while a message is in our hands, so a crashed worker's messages return to the others
-within seconds.
+Leases (``leases``) keep a message invisible while it is in our hands and delete it, in
+batches, once handled; the handler threads (``handler_pool``) are shared by every queue.
 
 Stopping (SIGTERM): no new long poll starts; handlers already running finish and are
 acknowledged; messages not started (waiting for a slot, held through an outage, or returned
@@ -26,19 +25,18 @@ take messages nobody hands back.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from order_platform.adapters.handler_pool import HandlerPool
+from order_platform.adapters.leases import SQS_ERRORS, Leases
 from order_platform.adapters.outage import DependencyGate, Failure, classify, jittered
 from order_platform.adapters.queues import MAX_BATCH, ReceivedMessage, SqsQueue
 from order_platform.topology import MESSAGE_RETRY, Backoff
@@ -50,12 +48,6 @@ POISON_VISIBILITY_SECONDS = 1
 CONTENTION_RETRY = Backoff(base_seconds=0.1, cap_seconds=2)
 CONTENTION_ATTEMPTS = 5
 """Retries of a message that meets lock or statement timeouts before it counts as failed."""
-ACK_LINGER = 0.5
-"""A queue's acknowledgements wait up to this long to fill a delete of ten: a delete costs the
-worker the same CPU for one message as for ten (the SDK's per-call work), and the wait costs
-nothing but a deduplicated redelivery if the process dies meanwhile. A small fraction of the
-visibility left to an acknowledged message (at least half the queue's timeout, as leases are
-renewed at half), so none reappears while its delete waits."""
 RECEIVE_RETRY = Backoff(base_seconds=0.5, cap_seconds=10)
 """Between receives that SQS did not answer."""
 RECEIVE_LINGER = 0.1
@@ -65,184 +57,12 @@ same CPU for one message as for ten (it is the SDK's per-call work: signing, HTT
 so under load this cuts the receives, and the CPU per event, by up to ten; it adds at most this
 much to the latency of a message that arrives meanwhile. An empty receive (a long poll that
 timed out) and a full batch do not linger."""
-_SQS_ERRORS = (BotoCoreError, ClientError)
 HELD = "held"
 """Outcome of a message kept leased to run again (a dependency outage, contention)."""
 FAILED = "failed"
 """Outcome of a message released to SQS to come back later (or reach its DLQ)."""
 HANDLED = "handled"
 """Outcome of a handler that returned none of its own."""
-
-
-class Leases:
-    """Keeps received messages invisible while they are ours, and acknowledges them.
-
-    One thread, every ``tick``: renews the leases past half their visibility timeout, and
-    deletes what handlers finished, both in batches of ten per queue.
-    """
-
-    def __init__(self, tick: float = 0.05,
-                 on_extended: Callable[[int], None] = lambda count: None,
-                 ack_linger: float = ACK_LINGER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._tick = tick
-        self._on_extended = on_extended
-        self._ack_linger = ack_linger
-        self._clock = clock
-        self._renew_at: dict[str, float] = {}
-        self._leased: dict[str, tuple[SqsQueue, ReceivedMessage]] = {}
-        # Per queue: when its oldest waiting acknowledgement came, and the messages.
-        self._done: dict[SqsQueue, tuple[float, list[ReceivedMessage]]] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
-        self.extensions = 0
-
-    def start(self) -> Leases:
-        """Start the background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Acknowledge what is finished, then stop the thread."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-        self._flush_deletes(everything=True)
-
-    def track(self, queue: SqsQueue, message: ReceivedMessage) -> None:
-        """Keep ``message`` invisible from now until it is released or acknowledged."""
-        with self._lock:
-            self._leased[message.receipt_handle] = (queue, message)
-            self._renew_at[message.receipt_handle] = (
-                self._clock() + queue.visibility_timeout / 2)
-
-    def untrack(self, message: ReceivedMessage) -> None:
-        """Stop renewing ``message`` (it is being released)."""
-        with self._lock:
-            self._leased.pop(message.receipt_handle, None)
-            self._renew_at.pop(message.receipt_handle, None)
-
-    def acknowledge(self, queue: SqsQueue, message: ReceivedMessage) -> None:
-        """Delete ``message`` soon, in a batch: its effect is committed."""
-        with self._lock:
-            self._leased.pop(message.receipt_handle, None)
-            self._renew_at.pop(message.receipt_handle, None)
-            self._done.setdefault(queue, (self._clock(), []))[1].append(message)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._tick):
-            self._flush_deletes()
-            self._renew_due()
-
-    def _flush_deletes(self, everything: bool = False) -> None:
-        """Delete every full batch of ten, and the rest of a queue's once it has waited
-        ``ack_linger`` (or ``everything``, when stopping). What is left after full batches
-        waits from now: at most twice the linger in all."""
-        due: dict[SqsQueue, list[ReceivedMessage]] = {}
-        now = self._clock()
-        with self._lock:
-            for queue, (since, messages) in list(self._done.items()):
-                if everything or now - since >= self._ack_linger:
-                    due[queue] = messages
-                    del self._done[queue]
-                elif len(messages) >= MAX_BATCH:
-                    cut = len(messages) - len(messages) % MAX_BATCH
-                    due[queue] = messages[:cut]
-                    if cut == len(messages):
-                        del self._done[queue]
-                    else:
-                        self._done[queue] = (now, messages[cut:])
-        for queue, messages in due.items():
-            try:
-                refused = queue.delete(messages)
-            except _SQS_ERRORS:
-                # Committed but not acknowledged: the redelivery will be deduplicated.
-                log.exception("delete failed after commit", extra={"queue_url": queue.url})
-                continue
-            for message in refused:
-                log.warning("SQS refused a delete; the redelivery will be deduplicated",
-                            extra={"message_id": message.message_id})
-
-    def _renew_due(self) -> None:
-        now = self._clock()
-        with self._lock:
-            due = [self._leased[h] for h, at in self._renew_at.items() if at <= now]
-        for queue, messages in _by_queue(due).items():
-            try:
-                queue.set_visibility(messages, queue.visibility_timeout)
-            except _SQS_ERRORS:
-                log.exception("cannot extend visibility", extra={"queue_url": queue.url})
-                continue
-            self.extensions += len(messages)
-            self._on_extended(len(messages))
-            with self._lock:
-                for message in messages:
-                    if message.receipt_handle in self._renew_at:
-                        self._renew_at[message.receipt_handle] = (
-                            now + queue.visibility_timeout / 2)
-
-
-def _by_queue(pairs: list[tuple[SqsQueue, ReceivedMessage]]) -> dict[SqsQueue, list]:
-    grouped: dict[SqsQueue, list[ReceivedMessage]] = defaultdict(list)
-    for queue, message in pairs:
-        grouped[queue].append(message)
-    return grouped
-
-
-class HandlerPool:
-    """A fixed number of handler slots shared by every queue of a process.
-
-    Consumers never hold slots while they long-poll (one queue would starve the
-    other); they wait for a free slot, receive, then queue each message for a slot.
-    """
-
-    def __init__(self, concurrency: int) -> None:
-        self.concurrency = concurrency
-        self._busy = 0
-        self._cond = threading.Condition()
-        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="handler")
-
-    def wait_for_capacity(self, stop: threading.Event, wait: float = 0.5) -> bool:
-        """Block until a slot is free; False once ``stop`` is set."""
-        with self._cond:
-            while self._busy >= self.concurrency and not stop.is_set():
-                self._cond.wait(wait)
-            return not stop.is_set()
-
-    def submit(self, work: Callable[[], None], stop: threading.Event | None = None,
-               wait: float = 0.5) -> bool:
-        """Run ``work`` as soon as a slot is free (blocks until then); False if stopped first."""
-        with self._cond:
-            while self._busy >= self.concurrency:
-                if stop is not None and stop.is_set():
-                    return False
-                self._cond.wait(wait)
-            if stop is not None and stop.is_set():
-                return False
-            self._busy += 1
-
-        def run() -> None:
-            try:
-                work()
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
-
-        self._executor.submit(run)
-        return True
-
-    def drain(self, timeout: float) -> bool:
-        """Wait until nothing is in flight; True when drained within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._busy:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        self._executor.shutdown(wait=True)
-        return True
 
 
 class ConsumerWatch(Protocol):
@@ -311,7 +131,7 @@ class QueueConsumer:
                 continue
             try:
                 messages = self.queue.receive(batch, self._poll_wait())
-            except _SQS_ERRORS:
+            except SQS_ERRORS:
                 failed_receives += 1
                 log.exception("receive failed", extra={"queue_url": self.queue.url})
                 stop.wait(jittered(RECEIVE_RETRY, failed_receives))
@@ -321,7 +141,7 @@ class QueueConsumer:
             for message in messages:
                 self.leases.track(self.queue, message)
             for i, message in enumerate(messages):
-                if not self.pool.submit(lambda m=message: self.process(m), stop):
+                if not self.pool.submit(functools.partial(self.process, message), stop):
                     self._hand_back(messages[i:])
                     break
             if 0 < len(messages) < batch:
@@ -356,7 +176,7 @@ class QueueConsumer:
             self.leases.untrack(message)
         try:
             self.queue.hand_back(messages)
-        except _SQS_ERRORS:
+        except SQS_ERRORS:
             log.exception("cannot hand messages back; they return after their visibility "
                           "timeout", extra={"queue_url": self.queue.url})
         log.info("stopping: unstarted messages handed back",
@@ -411,5 +231,5 @@ class QueueConsumer:
         self.leases.untrack(message)
         try:
             self.queue.set_visibility([message], seconds)
-        except _SQS_ERRORS:
+        except SQS_ERRORS:
             log.exception("cannot shorten visibility", extra={"message_id": message.message_id})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 
 class CredentialsError(Exception):
@@ -22,7 +23,7 @@ class DbCredentials:
 class SecretsManagerCredentials:
     """Caches the secret; ``refresh()`` fetches it again after the password rotated."""
 
-    def __init__(self, secrets_client, secret_arn: str) -> None:
+    def __init__(self, secrets_client: Any, secret_arn: str) -> None:
         self._client = secrets_client
         self._arn = secret_arn
         self._lock = threading.Lock()

@@ -8,15 +8,15 @@ still acknowledges them.
 How: a watchdog, not psycopg2's wait callback. A wait callback drives every call from Python
 (poll, select, poll), which lets go of the GIL four times a round trip instead of once, and
 under threads each release can hand the GIL to another thread and put this one to sleep: it
-cost the worker about a tenth of its CPU. Instead, each blocking call of a pool's connection
-(execute, commit, rollback) is registered with one watchdog thread per process, for the
-length of the call. A call still running at its deadline has its socket shut down, which ends
-libpq's wait at once; the call raises ``DeadlineExceeded`` and the pool discards the
-connection. The watchdog looks every quarter of the shortest deadline (at most every second),
-so a call ends within a quarter deadline after its own. Connecting is bounded by libpq's
-``connect_timeout``, which covers the whole handshake.
+cost the worker about a tenth of its CPU. Instead, each round trip of a pool's connection
+(``session.Session`` sends them all through ``guarded``) is registered with one watchdog
+thread per process, for the length of the call. A call still running at its deadline has its
+socket shut down, which ends libpq's wait at once; the call raises ``DeadlineExceeded`` and
+the pool discards the connection. The watchdog looks every quarter of the shortest deadline
+(at most every second), so a call ends within a quarter deadline after its own. Connecting
+is bounded by libpq's ``connect_timeout``, which covers the whole handshake.
 
-Connections of other classes (migrations, tests) wait as long as they always did.
+Connections opened otherwise (migrations, tests) wait as long as they always did.
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.extensions
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,13 @@ class DeadlineExceeded(psycopg2.OperationalError):
     """The server did not answer within the connection's deadline; the connection is lost."""
 
 
+class BoundedConnection(psycopg2.extensions.connection):
+    """A connection that knows its deadline and the socket it connected with (``guarded``)."""
+
+    deadline_seconds: float = 10.0
+    socket_identity: tuple[int, int] | None = None
+
+
 class _Watchdog:
     """Calls in progress by token, and one daemon thread that ends those past their deadline.
 
@@ -56,28 +66,38 @@ class _Watchdog:
     owner may have closed it (and its descriptor been reused). The thread ends after
     ``IDLE_EXIT_SECONDS`` with nothing to watch (an idle process spends nothing on it) and
     starts again with the next call.
+
+    One lock holds the thread's life and the registrations together: a call is registered
+    and the thread checked under it, and the thread decides to end (nothing registered) and
+    says so (``_thread = None``) under it too. So a call registered while the thread ends
+    finds it gone and starts another; there is no moment when a registered call has none.
     """
 
     def __init__(self) -> None:
-        self._calls: dict[int, tuple[float, Any]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._calls: dict[int, tuple[float, BoundedConnection]] = {}
         self._tokens = itertools.count()
         self._lock = threading.Lock()
         self._tick = MAX_TICK_SECONDS
         self._thread: threading.Thread | None = None
+        """The watching thread, from its start until it decides to end (under the lock)."""
 
-    def begin(self, conn, seconds: float) -> int:
+    def begin(self, conn: BoundedConnection, seconds: float) -> int:
         """Watch a call on ``conn`` from now until ``end``; its token."""
-        token = next(self._tokens)
-        # Registered before the thread is checked: a thread ending for want of calls looks
-        # at them under the lock, so it either sees this one or is seen to have ended.
-        self._calls[token] = (time.monotonic() + seconds, conn)
-        thread = self._thread
-        if thread is None or not thread.is_alive() or seconds / 4 < self._tick:
-            try:
-                self._start(seconds / 4)
-            except BaseException:
-                self._calls.pop(token, None)  # the call will not run
-                raise
+        with self._lock:
+            token = next(self._tokens)
+            self._calls[token] = (time.monotonic() + seconds, conn)
+            self._tick = min(self._tick, max(seconds / 4, MIN_TICK_SECONDS))
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="db-deadlines", daemon=True)
+                try:
+                    thread.start()
+                except BaseException:
+                    del self._calls[token]  # the call will not run
+                    raise
+                self._thread = thread
         return token
 
     def end(self, token: int) -> bool:
@@ -87,20 +107,12 @@ class _Watchdog:
         with self._lock:  # the watchdog is shutting the socket down, or has
             return True
 
-    def _start(self, tick: float) -> None:
-        with self._lock:
-            self._tick = min(self._tick, max(tick, MIN_TICK_SECONDS))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="db-deadlines",
-                                                daemon=True)
-                self._thread.start()
-
     def _run(self) -> None:
         idle = 0.0
         while True:
             time.sleep(self._tick)
-            now = time.monotonic()
             with self._lock:
+                now = time.monotonic()
                 for token in [t for t, (due, _) in list(self._calls.items()) if due <= now]:
                     call = self._calls.pop(token, None)
                     if call is not None:
@@ -112,7 +124,7 @@ class _Watchdog:
 
     def forked(self) -> None:
         """In a forked child: the parent's thread and calls are not ours."""
-        self.__init__()
+        self._reset()
 
 
 def socket_identity(fd: int) -> tuple[int, int]:
@@ -121,7 +133,7 @@ def socket_identity(fd: int) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
-def _sever(conn) -> None:
+def _sever(conn: BoundedConnection) -> None:
     """Shut down ``conn``'s socket, through a duplicate of its descriptor: the blocked call
     sees the connection end, and the descriptor stays libpq's to close. Only if the
     descriptor is still the connection's own socket: libpq may have closed it an instant
@@ -147,8 +159,9 @@ _watchdog = _Watchdog()
 os.register_at_fork(after_in_child=_watchdog.forked)
 
 
-def _guarded(conn, call, *args):
-    """Run ``call(*args)``, a blocking call on ``conn``, within the connection's deadline."""
+def guarded(conn: BoundedConnection, call: Callable[..., T], *args: Any) -> T:
+    """Run ``call(*args)``, a blocking call on ``conn``, within the connection's deadline;
+    ``DeadlineExceeded`` (the connection lost) when the watchdog had to end it."""
     limit = conn.deadline_seconds
     token = _watchdog.begin(conn, limit)
     try:
@@ -164,79 +177,18 @@ def _guarded(conn, call, *args):
     return result
 
 
-class _DeadlineCursor:
-    """Mixed into a connection's cursor classes: every execution within the deadline. (COPY
-    is not bounded: nothing here uses it.)"""
-
-    def execute(self, query, vars=None):
-        return _guarded(self.connection, super().execute, query, vars)
-
-    def executemany(self, query, vars_list):
-        return _guarded(self.connection, super().executemany, query, vars_list)
-
-    def callproc(self, procname, parameters=None):
-        return _guarded(self.connection, super().callproc, procname, parameters)
-
-
-_cursor_classes: dict[type, type] = {}
-
-
-def _deadline_cursor_class(base: type) -> type:
-    if issubclass(base, _DeadlineCursor):
-        return base
-    cls = _cursor_classes.get(base)
-    if cls is None:
-        cls = _cursor_classes[base] = type(base.__name__, (_DeadlineCursor, base), {})
-    return cls
-
-
-class DeadlineConnection(psycopg2.extensions.connection):
-    """A connection whose every blocking call ends after ``deadline_seconds``."""
-
-    deadline_seconds: float = 10.0
-
-    def cursor(self, name=None, cursor_factory=None, **kwargs):
-        """A cursor of the asked class (or the connection's), whose executions are bounded.
-        Not a named (server-side) cursor: its fetches are round trips this does not bound."""
-        if name is not None:
-            raise TypeError("named cursors are not bounded by the deadline; use a client-side "
-                            "cursor")
-        base = cursor_factory or self.cursor_factory or psycopg2.extensions.cursor
-        if not (isinstance(base, type) and issubclass(base, psycopg2.extensions.cursor)):
-            raise TypeError(f"cursor_factory must be a cursor class, not {base!r}")
-        return super().cursor(cursor_factory=_deadline_cursor_class(base), **kwargs)
-
-    def commit(self) -> None:
-        """COMMIT, within the deadline."""
-        _guarded(self, super().commit)
-
-    def rollback(self) -> None:
-        """ROLLBACK, within the deadline."""
-        _guarded(self, super().rollback)
-
-
-_connection_classes: dict[float, type[DeadlineConnection]] = {}
-
-
-def connection_class(deadline_seconds: float) -> type[DeadlineConnection]:
-    """A connection class for one deadline (pass it as ``connection_factory``)."""
-    cls = _connection_classes.get(deadline_seconds)
-    if cls is None:
-        cls = _connection_classes[deadline_seconds] = type(
-            "PoolConnection", (DeadlineConnection,), {"deadline_seconds": deadline_seconds})
-    return cls
-
-
-def connect(deadline_seconds: float, **dsn) -> DeadlineConnection:
-    """``psycopg2.connect`` with a connection of ``connection_class(deadline_seconds)``,
-    the handshake bounded by libpq's ``connect_timeout`` (whole seconds, at least 2)."""
+def connect(deadline_seconds: float, **dsn: Any) -> BoundedConnection:
+    """A ``BoundedConnection`` with ``deadline_seconds``, the handshake bounded by libpq's
+    ``connect_timeout`` (whole seconds, at least 2)."""
     try:
-        conn = psycopg2.connect(connection_factory=connection_class(deadline_seconds),
-                                connect_timeout=max(2, math.ceil(deadline_seconds)), **dsn)
+        conn: BoundedConnection = psycopg2.connect(
+            connection_factory=BoundedConnection,
+            connect_timeout=max(2, math.ceil(deadline_seconds)), **dsn)
     except psycopg2.OperationalError as exc:
         if "timeout expired" in str(exc):
             raise DeadlineExceeded(
                 f"the database did not answer within {deadline_seconds:g}s") from exc
         raise
+    conn.deadline_seconds = deadline_seconds
     conn.socket_identity = socket_identity(conn.fileno())
     return conn

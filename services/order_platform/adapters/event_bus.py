@@ -15,54 +15,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-MAX_ENTRIES_PER_CALL = 10
-"""The PutEvents limit on entries per request."""
+from order_platform.adapters import tracing
+from order_platform.service_layer.ports import (
+    MAX_ENTRIES_PER_CALL,
+    BusUnavailable,
+    EntryResult,
+    OutgoingEvent,
+)
+
 MAX_REQUEST_BYTES = 256 * 1024
 """The PutEvents limit on the summed entry sizes of one request (they must stay below it)."""
 ENTRY_TOO_LARGE = "EntryTooLarge"
 """Our error code for an entry not sent because it alone reaches ``MAX_REQUEST_BYTES``."""
 
 
-class BusUnavailable(Exception):
-    """A PutEvents call itself failed; none of its entries is known to be accepted.
-
-    ``settled`` holds the results of the calls of the same ``publish`` that had already
-    succeeded, so their accepted entries are recorded and not sent again.
-    """
-
-    def __init__(self, message: str, settled: Sequence[EntryResult] = ()) -> None:
-        super().__init__(message)
-        self.settled = list(settled)
-
-
-@dataclass(frozen=True)
-class OutgoingEvent:
-    """One event to publish; ``key`` lets the caller match results to its rows."""
-
-    key: Any
-    detail_type: str
-    source: str
-    detail: dict[str, Any]
-
-    def entry(self, bus_name: str) -> dict[str, str]:
-        """The PutEvents request entry."""
-        return {"EventBusName": bus_name, "Source": self.source, "DetailType": self.detail_type,
-                "Detail": json.dumps(self.detail, separators=(",", ":"), default=str)}
-
-
-@dataclass(frozen=True)
-class EntryResult:
-    """EventBridge's answer for one entry: an envelope id, or an error."""
-
-    key: Any
-    accepted: bool
-    envelope_id: str | None = None
-    error: str | None = None
+def request_entry(event: OutgoingEvent, bus_name: str) -> dict[str, str]:
+    """The PutEvents request entry of ``event``."""
+    return {"EventBusName": bus_name, "Source": event.source, "DetailType": event.detail_type,
+            "Detail": json.dumps(event.detail, separators=(",", ":"), default=str)}
 
 
 def entry_size(entry: dict[str, str]) -> int:
@@ -71,11 +45,14 @@ def entry_size(entry: dict[str, str]) -> int:
 
 
 class EventBus:
-    """A custom EventBridge bus reached through a boto3 ``events`` client."""
+    """A custom EventBridge bus reached through a boto3 ``events`` client; each event
+    published in a span of its own when the process traces."""
 
-    def __init__(self, events_client, bus_name: str) -> None:
+    def __init__(self, events_client: Any, bus_name: str,
+                 traces: tracing.Tracing | None = None) -> None:
         self._client = events_client
         self.bus_name = bus_name
+        self._traces = traces
 
     def publish(self, events: Sequence[OutgoingEvent]) -> list[EntryResult]:
         """Send ``events`` in PutEvents calls within the count and size limits.
@@ -83,11 +60,15 @@ class EventBus:
         Returns one result per event. Raises BusUnavailable when a call fails; the
         exception carries the results of the calls made before it.
         """
+        with tracing.publishing(self._traces, events):
+            return self._publish(events)
+
+    def _publish(self, events: Sequence[OutgoingEvent]) -> list[EntryResult]:
         results: list[EntryResult] = []
-        calls: list[list[tuple[OutgoingEvent, dict]]] = [[]]
+        calls: list[list[tuple[OutgoingEvent, dict[str, str]]]] = [[]]
         used = 0
         for event in events:
-            entry = event.entry(self.bus_name)
+            entry = request_entry(event, self.bus_name)
             size = entry_size(entry)
             if size >= MAX_REQUEST_BYTES:
                 results.append(EntryResult(
@@ -109,7 +90,7 @@ class EventBus:
                 raise BusUnavailable(str(exc), settled=results) from exc
         return results
 
-    def _put(self, call: list[tuple[OutgoingEvent, dict]]) -> list[EntryResult]:
+    def _put(self, call: list[tuple[OutgoingEvent, dict[str, str]]]) -> list[EntryResult]:
         try:
             response = self._client.put_events(Entries=[entry for _, entry in call])
         except (BotoCoreError, ClientError) as exc:

@@ -12,10 +12,10 @@ answers the sum over all of them, dead workers' counters included.
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,24 +28,24 @@ from prometheus_client import (
 )
 
 from order_platform import telemetry
-from order_platform.adapters import metric_values
 from order_platform.telemetry import Kind, Metric
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+T = TypeVar("T")
 
-metric_values.install()  # before any instrument is made
+
+Instrument = Counter | Gauge | Histogram
 
 
-def _instrument(metric: Metric, registry: CollectorRegistry):
-    common = {"name": metric.name, "documentation": metric.help,
-              "labelnames": metric.labels, "registry": registry}
+def _instrument(metric: Metric, registry: CollectorRegistry) -> Instrument:
+    name, documentation, labels = metric.name, metric.help, metric.labels
     if metric.kind is Kind.COUNTER:
-        return Counter(**common)
+        return Counter(name, documentation, labels, registry=registry)
     if metric.kind is Kind.HISTOGRAM:
-        return Histogram(**common, buckets=metric.buckets)
+        return Histogram(name, documentation, labels, registry=registry, buckets=metric.buckets)
     # Every gauge of the catalogue is a quantity per process (connections, requests in
     # flight): a pod's value is the sum over its live worker processes.
-    return Gauge(**common, multiprocess_mode="livesum")
+    return Gauge(name, documentation, labels, registry=registry, multiprocess_mode="livesum")
 
 
 class Instruments:
@@ -55,9 +55,27 @@ class Instruments:
         self.registry = CollectorRegistry(auto_describe=True)
         self._by_name = {m.name: _instrument(m, self.registry) for m in metrics}
 
-    def __getitem__(self, metric: Metric):
+    def __getitem__(self, metric: Metric) -> Instrument:
         """The instrument for ``metric``; KeyError if this process does not emit it."""
         return self._by_name[metric.name]
+
+    def counter(self, metric: Metric) -> Counter:
+        """``self[metric]``, a counter."""
+        return self._of(metric, Counter)
+
+    def gauge(self, metric: Metric) -> Gauge:
+        """``self[metric]``, a gauge."""
+        return self._of(metric, Gauge)
+
+    def histogram(self, metric: Metric) -> Histogram:
+        """``self[metric]``, a histogram."""
+        return self._of(metric, Histogram)
+
+    def _of(self, metric: Metric, kind: type[T]) -> T:
+        instrument = self._by_name[metric.name]
+        if not isinstance(instrument, kind):
+            raise TypeError(f"{metric.name} is a {metric.kind.value}, not a {kind.__name__}")
+        return instrument
 
     def __contains__(self, metric: Metric) -> bool:
         return metric.name in self._by_name
@@ -66,7 +84,7 @@ class Instruments:
         """The text ``/metrics`` answers, and its content type."""
         if os.environ.get(MULTIPROCESS_ENV):
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -86,57 +104,19 @@ def may_scrape(remote_addr: str | None) -> bool:
     return not address.is_global
 
 
-# The per-request paths record through the value objects of a child directly: Counter.inc,
-# Gauge.set and Histogram.observe re-check on every call what is settled once a child exists
-# (that it is a child, that the amount may be added, exemplars), about twenty calls a
-# request in all. ``tests/unit/test_metric_recorders.py`` checks that the expositions match.
-def adder(child) -> Callable[[float], None]:
-    """``child.inc`` (a counter's or a gauge's): the amount must not be negative for a
-    counter."""
-    return _values_of(child)._value.inc
-
-
-def setter(child) -> Callable[[float], None]:
-    """``child.set`` of a gauge."""
-    return _values_of(child)._value.set
-
-
-class Observer:
-    """``child.observe`` of a histogram."""
-
-    __slots__ = ("_bounds", "_buckets", "_sum")
-
-    def __init__(self, child) -> None:
-        _values_of(child)
-        self._bounds = list(child._upper_bounds)
-        self._buckets = child._buckets
-        self._sum = child._sum
-
-    def __call__(self, amount: float) -> None:
-        """Observe ``amount``: its sum, and the first bucket whose bound it does not pass."""
-        self._sum.inc(amount)
-        self._buckets[bisect.bisect_left(self._bounds, amount)].inc(1)
-
-
-def _values_of(child):
-    if not child._is_observable():
-        raise ValueError(f"{child._name} has labels: record on .labels(...), not on it")
-    return child
-
-
 class PoolGauges:
     """A pool's ``PoolWatch``: connections lent, the pool's bound, and the wait for one."""
 
     def __init__(self, instruments: Instruments, endpoint: str, size: int) -> None:
-        self._in_use = setter(instruments[telemetry.DB_POOL_IN_USE].labels(endpoint))
-        self._wait = Observer(instruments[telemetry.DB_POOL_WAIT].labels(endpoint))
-        instruments[telemetry.DB_POOL_SIZE].labels(endpoint).set(size)
+        self._in_use = instruments.gauge(telemetry.DB_POOL_IN_USE).labels(endpoint)
+        self._wait = instruments.histogram(telemetry.DB_POOL_WAIT).labels(endpoint)
+        instruments.gauge(telemetry.DB_POOL_SIZE).labels(endpoint).set(size)
 
     def lent(self, waited_seconds: float, out: int) -> None:
         """See ``PoolWatch``."""
-        self._in_use(out)
-        self._wait(waited_seconds)
+        self._in_use.set(out)
+        self._wait.observe(waited_seconds)
 
     def returned(self, out: int) -> None:
         """See ``PoolWatch``."""
-        self._in_use(out)
+        self._in_use.set(out)

@@ -19,9 +19,8 @@ import psycopg2
 import psycopg2.errors
 from botocore.exceptions import BotoCoreError, ClientError
 
-from order_platform.adapters.cache import CacheUnavailable
 from order_platform.adapters.credentials import CredentialsError
-from order_platform.adapters.queues import PoisonMessage
+from order_platform.service_layer.ports import CacheUnavailable, PoisonMessage
 from order_platform.topology import Backoff
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import psycopg2
 
@@ -113,6 +113,6 @@ class ConnectionPool(Generic[Conn]):
             _close_quietly(conn)
 
 
-def _close_quietly(conn) -> None:
+def _close_quietly(conn: Any) -> None:
     with contextlib.suppress(Exception):  # already broken; closing is best effort
         conn.close()

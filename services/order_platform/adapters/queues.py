@@ -13,14 +13,12 @@ from typing import Any
 
 import orjson
 
+from order_platform.service_layer.ports import BusEvent, PoisonMessage
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 10
 """SQS returns at most ten messages per receive."""
-
-
-class PoisonMessage(Exception):
-    """The message can never be handled (broken JSON, unknown type, bad detail)."""
 
 
 @dataclass(frozen=True)
@@ -30,23 +28,23 @@ class ReceivedMessage:
     queue_url: str
     message_id: str
     receipt_handle: str
+    """What deletes it or changes its visibility: one per receive of the message."""
     body: str
     receive_count: int
+    """Receives so far, this one included (SQS's ApproximateReceiveCount)."""
 
 
 @dataclass(frozen=True)
-class DeliveredEvent:
+class DeliveredEvent(BusEvent):
     """An EventBridge event as delivered to SQS: the envelope's parts we use."""
 
     envelope_id: str
-    detail_type: str
-    source: str
-    detail: dict[str, Any]
+    """EventBridge's id: new on every publish, so no dedupe key (see ``event_id``)."""
 
     @property
     def event_id(self) -> str:
         """The dedupe key set when the outbox row was written (stable across retries)."""
-        return self.detail["event_id"]
+        return str(self.detail["event_id"])
 
 
 def decode_event(body: str, accepted_types: frozenset[str]) -> DeliveredEvent:
@@ -71,8 +69,8 @@ def decode_event(body: str, accepted_types: frozenset[str]) -> DeliveredEvent:
 class SqsQueue:
     """One SQS queue: receive, delete and change visibility, batched where SQS allows."""
 
-    def __init__(self, sqs_client, url: str, visibility_timeout: int | None = None, *,
-                 control_client=None) -> None:
+    def __init__(self, sqs_client: Any, url: str, visibility_timeout: int | None = None, *,
+                 control_client: Any = None) -> None:
         self._sqs = sqs_client
         # Deletes and visibility changes answer in milliseconds; a client with a short read
         # timeout keeps a hung endpoint from stalling the leases for a long poll's length.
@@ -122,8 +120,8 @@ class SqsQueue:
             log.warning("cannot hand a message back; it returns after its visibility timeout",
                         extra={"queue_url": self.url, "message_id": refused.message_id})
 
-    def _batched(self, call, messages: Sequence[ReceivedMessage],
-                 entry: Callable[[ReceivedMessage], dict]) -> list[ReceivedMessage]:
+    def _batched(self, call: Callable[..., Any], messages: Sequence[ReceivedMessage],
+                 entry: Callable[[ReceivedMessage], dict[str, Any]]) -> list[ReceivedMessage]:
         refused = []
         for start in range(0, len(messages), MAX_BATCH):
             chunk = messages[start:start + MAX_BATCH]

@@ -15,7 +15,7 @@ started in one interpreter (the tests) still report as themselves.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
@@ -33,7 +33,8 @@ from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from order_platform import logs
-from order_platform.topology import TRACE_FIELD
+from order_platform.service_layer.ports import OutgoingEvent
+from order_platform.topology import ENVELOPE_FIELDS, TRACE_FIELD
 
 SERVICE_NAMESPACE = "order-platform"
 EXPORT_TIMEOUT_SECONDS = 5
@@ -62,15 +63,16 @@ def start(role: str, endpoint: str | None, *,
     """Tracing for process ``role``: OTLP over HTTP to ``endpoint``, or to ``exporter``
     (tests, synchronously); None when neither is given."""
     global _active  # noqa: PLW0603 - one switch for the whole interpreter
-    if exporter is None and not endpoint:
-        return None
-    if exporter is None:
+    processor: SpanProcessor
+    if exporter is not None:
+        processor = SimpleSpanProcessor(exporter)
+    elif endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         processor = BatchSpanProcessor(OTLPSpanExporter(
             endpoint=f"{endpoint.rstrip('/')}/v1/traces", timeout=EXPORT_TIMEOUT_SECONDS))
     else:
-        processor = SimpleSpanProcessor(exporter)
+        return None
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"{SERVICE_NAMESPACE}-{role}",
                                   "service.namespace": SERVICE_NAMESPACE}),
@@ -125,20 +127,20 @@ def consuming(tracing: Tracing | None, queue: str, detail: Mapping[str, Any],
 
 
 @contextlib.contextmanager
-def publishing(tracing: Tracing | None, rows: list[Mapping[str, Any]]) -> Iterator[None]:
-    """One producer span per outbox row around their PutEvents call, each continuing the
-    trace its event carries."""
+def publishing(tracing: Tracing | None, events: Sequence[OutgoingEvent]) -> Iterator[None]:
+    """One producer span per event around their PutEvents calls, each continuing the trace
+    its event carries."""
     if tracing is None:
         yield
         return
     spans = [tracing.tracer.start_span(
-        f"{row['event_type']} publish", context=parent(row["detail"].get(TRACE_FIELD)),
+        f"{event.detail_type} publish", context=parent(event.detail.get(TRACE_FIELD)),
         kind=SpanKind.PRODUCER,
         attributes={"messaging.system": "aws_eventbridge", "messaging.operation.type": "send",
-                    "order_platform.event_type": row["event_type"],
-                    "order_platform.event_id": str(row["event_id"]),
-                    "order_platform.order_id": str(row["detail"].get("order_id"))})
-        for row in rows]
+                    "order_platform.event_type": event.detail_type,
+                    "order_platform.event_id": str(event.detail.get(ENVELOPE_FIELDS[0])),
+                    "order_platform.order_id": str(event.detail.get("order_id"))})
+        for event in events]
     try:
         yield
     except BaseException as exc:

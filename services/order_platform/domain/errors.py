@@ -77,11 +77,16 @@ class StockOutOfRange(DomainError):
 
 
 class NotFound(DomainError):
-    """Base for lookups that found nothing (perhaps not yet, on a lagging reader)."""
+    """Base for lookups that found nothing (perhaps not yet, on a lagging reader): ``ref`` is
+    what was looked for, under ``key`` in the details."""
 
     code = "not_found"
     may_appear = True
     """False when the reference can never match (malformed), so retrying is pointless."""
+
+    def __init__(self, ref: str, key: str, *, malformed: bool = False) -> None:
+        super().__init__(f"{key.removesuffix('_id')} {ref} not found", {key: ref})
+        self.may_appear = not malformed
 
 
 class OrderNotFound(NotFound):
@@ -90,7 +95,7 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
     def __init__(self, order_id: str) -> None:
-        super().__init__(f"order {order_id} not found", {"order_id": order_id})
+        super().__init__(order_id, "order_id")
 
 
 class ProductNotFound(NotFound):
@@ -99,5 +104,4 @@ class ProductNotFound(NotFound):
     code = "product_not_found"
 
     def __init__(self, ref: str, *, malformed: bool = False) -> None:
-        super().__init__(f"product {ref} not found", {"product": ref})
-        self.may_appear = not malformed
+        super().__init__(ref, "product", malformed=malformed)

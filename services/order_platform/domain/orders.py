@@ -7,8 +7,10 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from order_platform.domain.errors import DuplicateProductLines, UnknownProducts
+from order_platform.domain.model import OrderStatus
 
 MAX_LINE_QUANTITY = 10_000
 MAX_LINES = 100
@@ -56,6 +58,33 @@ class OrderLine:
         return self.quantity * self.unit_price_cents
 
 
+@dataclass(frozen=True)
+class OrderReceipt:
+    """What the writer accepted: the order as it was created."""
+
+    order_id: uuid.UUID
+    customer_id: str
+    status: OrderStatus
+    total_cents: int
+    created_at: datetime
+    lines: tuple[OrderLine, ...]
+
+    @classmethod
+    def new(cls, customer_id: str, lines: Sequence[OrderLine]) -> OrderReceipt:
+        """A new order of priced ``lines``, PENDING, created now."""
+        return cls(order_id=uuid.uuid4(), customer_id=customer_id, status=OrderStatus.PENDING,
+                   total_cents=order_total(lines), created_at=datetime.now(UTC),
+                   lines=tuple(lines))
+
+
+@dataclass(frozen=True)
+class RememberedRequest:
+    """What an Idempotency-Key already stands for."""
+
+    request_hash: str
+    order_id: uuid.UUID
+
+
 def price_lines(items: Sequence[OrderItem], catalogue: Iterable[CatalogEntry]) -> list[OrderLine]:
     """Resolve every item against the catalogue and price it.
 
@@ -72,11 +101,11 @@ def price_lines(items: Sequence[OrderItem], catalogue: Iterable[CatalogEntry]) -
     resolved: list[tuple[OrderItem, CatalogEntry]] = []
     unknown: list[dict[str, str]] = []
     for item in items:
-        entry = by_id.get(item.product_id) if item.product_id else by_sku.get(item.sku or "")
-        if entry is None:
+        found = by_id.get(item.product_id) if item.product_id else by_sku.get(item.sku or "")
+        if found is None:
             unknown.append(item.ref())
         else:
-            resolved.append((item, entry))
+            resolved.append((item, found))
     if unknown:
         raise UnknownProducts(unknown)
     seen: set[uuid.UUID] = set()

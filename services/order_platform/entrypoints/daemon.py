@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+from types import FrameType
 from typing import Protocol
 
 from order_platform.bootstrap import Runtime
@@ -41,7 +42,7 @@ def serve(runtime: Runtime, daemon: Daemon, **started: object) -> int:
     role = runtime.process.role
     log = logging.getLogger(f"order_platform.{role}")
 
-    def request_stop(signum, frame) -> None:
+    def request_stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal received; stopping, finishing in-flight work",
                  extra={"signal": signal.Signals(signum).name})
         daemon.stop.set()

@@ -23,7 +23,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -57,12 +57,12 @@ class QueueSet:
     target_dlq_url: str | None
 
 
-def _arn(sqs, url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+def _arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"])
 
 
-def resolve(sqs, settings: Settings, queue: topology.Queue) -> QueueSet:
+def resolve(sqs: Any, settings: Settings, queue: topology.Queue) -> QueueSet:
     """Find a queue's DLQ (from its redrive policy) and its rule-target DLQ (by name)."""
     url = settings.queue_url(queue.url_env_var)
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "RedrivePolicy"])[
@@ -79,7 +79,7 @@ def resolve(sqs, settings: Settings, queue: topology.Queue) -> QueueSet:
     return QueueSet(queue, url, attrs["QueueArn"], dlq_url, dlq_arn, target_dlq_url)
 
 
-def depth(sqs, url: str) -> dict[str, int]:
+def depth(sqs: Any, url: str) -> dict[str, int]:
     """Visible, in-flight and delayed message counts."""
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(DEPTH_ATTRIBUTES))[
         "Attributes"]
@@ -88,9 +88,9 @@ def depth(sqs, url: str) -> dict[str, int]:
             "delayed": int(attrs.get(DEPTH_ATTRIBUTES[2], 0))}
 
 
-def depths(sqs, settings: Settings) -> list[dict]:
+def depths(sqs: Any, settings: Settings) -> list[dict[str, Any]]:
     """One row per queue and DLQ of the topology."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for queue in topology.QUEUES:
         qs = resolve(sqs, settings, queue)
         urls = [("queue", qs.url), ("dlq", qs.dlq_url), ("target-dlq", qs.target_dlq_url)]
@@ -99,9 +99,9 @@ def depths(sqs, settings: Settings) -> list[dict]:
     return rows
 
 
-def peek(sqs, url: str, most: int) -> list[dict]:
+def peek(sqs: Any, url: str, most: int) -> list[dict[str, Any]]:
     """Read up to ``most`` messages, then make them visible again at once (bounded)."""
-    seen: dict[str, dict] = {}
+    seen: dict[str, dict[str, Any]] = {}
     receipts: list[str] = []
     for _ in range(max(1, most // 10 + 1)):
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, most - len(seen)),
@@ -121,7 +121,7 @@ def peek(sqs, url: str, most: int) -> list[dict]:
     return list(seen.values())[:most]
 
 
-def move_messages(sqs, source_url: str, destination_url: str, most: int) -> int:
+def move_messages(sqs: Any, source_url: str, destination_url: str, most: int) -> int:
     """Receive from ``source_url``, send to ``destination_url``, then delete; bounded."""
     moved = 0
     for _ in range(most // 10 + 2):
@@ -148,7 +148,8 @@ def _unsupported(exc: ClientError) -> bool:
     return error.get("Code") in _UNSUPPORTED_CODES or status >= 500
 
 
-def redrive(sqs, settings: Settings, qs: QueueSet, *, most: int, target: bool) -> dict:
+def redrive(sqs: Any, settings: Settings, qs: QueueSet, *, most: int,
+            target: bool) -> dict[str, Any]:
     """Move a DLQ's messages back to its source queue."""
     if not target:
         once = aws.client("sqs", settings, config=Config(retries={"total_max_attempts": 1}))
@@ -187,11 +188,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_outbox(db: Database, args: argparse.Namespace, out: TextIO) -> int:
     """The outbox commands: list parked rows, or unpark some or all of them."""
+    uow = bootstrap.storage(db).unit_of_work()
     if args.command == "outbox":
-        for row in relay.parked_rows(db, args.max):
+        for row in relay.parked_rows(uow, args.max):
             print(json.dumps(row, default=str), file=out)
         return 0
-    unparked = relay.unpark(db, None if args.all else args.ids)
+    unparked = relay.unpark(uow, None if args.all else args.ids)
     print(json.dumps({"unparked": unparked}), file=out)
     return 0
 
@@ -217,6 +219,8 @@ def run(settings: Settings, argv: Sequence[str], out: TextIO) -> int:
     qs = resolve(sqs, settings, queue)
     if args.command == "peek":
         url = qs.target_dlq_url if args.target else qs.dlq_url
+        if url is None:
+            raise SystemExit(f"{qs.queue.key} has no rule-target DLQ")
         for message in peek(sqs, url, args.max):
             print(json.dumps(message), file=out)
         return 0

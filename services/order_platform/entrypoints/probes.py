@@ -49,16 +49,16 @@ class ProbeServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def _handler_class(self):
-        probes = self
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        checks = {"/healthz": self._alive, "/readyz": self._ready}
+        metrics = self._metrics
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
-                if path == METRICS_PATH and probes._metrics is not None:
-                    self._send_bytes(200, *probes._metrics())
+                if path == METRICS_PATH and metrics is not None:
+                    self._send_bytes(200, *metrics())
                     return
-                checks = {"/healthz": probes._alive, "/readyz": probes._ready}
                 check = checks.get(path)
                 if check is None:
                     self._send(404, {"status": "not found"})
@@ -70,7 +70,7 @@ class ProbeServer:
                     ok = False
                 self._send(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
 
-            def _send(self, status: int, body: dict) -> None:
+            def _send(self, status: int, body: dict[str, str]) -> None:
                 self._send_bytes(status, json.dumps(body).encode(), "application/json")
 
             def _send_bytes(self, status: int, payload: bytes, content_type: str) -> None:
@@ -80,7 +80,7 @@ class ProbeServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args) -> None:
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # probes every few seconds would drown the logs
 
         return Handler

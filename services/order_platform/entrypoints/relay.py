@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from botocore.config import Config
 
 from order_platform import bootstrap, telemetry
-from order_platform.adapters.db import Database
-from order_platform.adapters.event_bus import EntryResult, EventBus
+from order_platform.adapters.db import DATABASE_DOWN, Database
+from order_platform.adapters.event_bus import EventBus
 from order_platform.adapters.metrics import Instruments
 from order_platform.bootstrap import Runtime
 from order_platform.entrypoints import daemon
 from order_platform.processes import RELAY, Endpoint
+from order_platform.service_layer.ports import EntryResult
 from order_platform.service_layer.relay import OutboxRelay, backlog, run_until_stopped
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,12 @@ class RelayMetrics:
 
     def __init__(self, instruments: Instruments, writer: Database,
                  every_seconds: float = BACKLOG_SAMPLE_SECONDS) -> None:
-        self._published = instruments[telemetry.OUTBOX_PUBLISHED]
-        self._failed = instruments[telemetry.OUTBOX_FAILED]
-        self._waiting = instruments[telemetry.OUTBOX_BACKLOG]
-        self._oldest = instruments[telemetry.OUTBOX_OLDEST_AGE]
-        self._parked = instruments[telemetry.OUTBOX_PARKED]
-        self._writer = writer
+        self._published = instruments.counter(telemetry.OUTBOX_PUBLISHED)
+        self._failed = instruments.counter(telemetry.OUTBOX_FAILED)
+        self._waiting = instruments.gauge(telemetry.OUTBOX_BACKLOG)
+        self._oldest = instruments.gauge(telemetry.OUTBOX_OLDEST_AGE)
+        self._parked = instruments.gauge(telemetry.OUTBOX_PARKED)
+        self._writer = bootstrap.storage(writer).unit_of_work()  # the sampling thread's own
         self._every = every_seconds
         self._next = 0.0
 
@@ -91,7 +92,8 @@ class RelayLoop:
 
     def __post_init__(self) -> None:
         self._thread = threading.Thread(target=run_until_stopped, args=(self.relay, self.stop),
-                                        kwargs={"idle_seconds": IDLE_SECONDS,
+                                        kwargs={"outages": DATABASE_DOWN,
+                                                "idle_seconds": IDLE_SECONDS,
                                                 "after_cycle": self.metrics.sample},
                                         name="relay", daemon=True)
 
@@ -124,13 +126,14 @@ def build_relay(runtime: Runtime, *,
     ``after_publish`` runs after PutEvents answered and before the rows are marked: the
     crash tests inject a hard exit there.
     """
-    writer = runtime.database(Endpoint.WRITER)
+    writer = runtime.storage(Endpoint.WRITER)
     bus = EventBus(runtime.client("events", config=PUT_EVENTS_CONFIG),
-                   runtime.settings.event_bus_name)
-    metrics = RelayMetrics(runtime.metrics, writer)
-    relay = OutboxRelay(writer, bus, max_attempts=runtime.settings.relay_max_attempts,
-                        after_publish=after_publish, watch=metrics, traces=runtime.tracing)
-    return RelayLoop(relay, writer, metrics)
+                   runtime.settings.event_bus_name, traces=runtime.tracing)
+    metrics = RelayMetrics(runtime.metrics, writer.database)
+    relay = OutboxRelay(writer.unit_of_work(), bus,
+                        max_attempts=runtime.settings.relay_max_attempts,
+                        after_publish=after_publish, watch=metrics)
+    return RelayLoop(relay, writer.database, metrics)
 
 
 def main(after_publish: Callable[[list[EntryResult]], None] | None = None) -> int:

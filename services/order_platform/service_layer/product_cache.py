@@ -34,13 +34,12 @@ from typing import Any, TypeVar
 import orjson
 
 from order_platform import topology
-from order_platform.adapters.cache import Cache, CacheUnavailable
-from order_platform.adapters.db import Database
-from order_platform.adapters.queues import PoisonMessage
 from order_platform.domain.catalog import ProductRef
 from order_platform.domain.errors import ProductNotFound
 from order_platform.service_layer import pagination, product_queries
 from order_platform.service_layer.order_queries import Page
+from order_platform.service_layer.ports import Cache, CacheUnavailable, PoisonMessage
+from order_platform.service_layer.read_model import ReadModel
 
 T = TypeVar("T")
 
@@ -151,7 +150,7 @@ def decode_page(raw: bytes) -> Page:
 
 
 # -- reads --------------------------------------------------------------------------------
-def get_product(db: Database, cache: Cache | None, ref_text: str,
+def get_product(reads: ReadModel, cache: Cache | None, ref_text: str,
                 *, wait_seconds: float = FILL_WAIT_SECONDS) -> tuple[dict[str, Any], CacheStatus]:
     """The product named by id or SKU, from the cache or the reader; ProductNotFound as the
     reader says (a product that is not there is not cached: it may be created any moment)."""
@@ -160,7 +159,7 @@ def get_product(db: Database, cache: Cache | None, ref_text: str,
         raise ProductNotFound(ref_text, malformed=True)
 
     def load() -> dict[str, Any]:
-        return product_queries.get_product(db, ref_text)
+        return product_queries.get_product(reads, ref_text)
 
     if cache is None:
         return load(), CacheStatus.BYPASS
@@ -169,12 +168,12 @@ def get_product(db: Database, cache: Cache | None, ref_text: str,
                         wait_seconds=wait_seconds)
 
 
-def list_products(db: Database, cache: Cache | None, *, limit: int,
+def list_products(reads: ReadModel, cache: Cache | None, *, limit: int,
                   cursor: pagination.Cursor | None = None,
                   wait_seconds: float = FILL_WAIT_SECONDS) -> tuple[Page, CacheStatus]:
     """A page of the catalogue, from the cache (in the current generation) or the reader."""
     def load() -> Page:
-        return product_queries.list_products(db, limit=limit, cursor=cursor)
+        return product_queries.list_products(reads, limit=limit, cursor=cursor)
 
     if cache is None:
         return load(), CacheStatus.BYPASS

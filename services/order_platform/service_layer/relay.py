@@ -22,21 +22,24 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-import psycopg2
-import psycopg2.errors
 from tenacity import Retrying, retry_if_exception_type, wait_random_exponential
+from tenacity.wait import wait_base
 
-from order_platform.adapters import tracing
-from order_platform.adapters.credentials import CredentialsError
-from order_platform.adapters.db import Database
-from order_platform.adapters.event_bus import (
+from order_platform.service_layer.ports import (
     MAX_ENTRIES_PER_CALL,
     BusUnavailable,
     EntryResult,
     EventBus,
     OutgoingEvent,
+)
+from order_platform.service_layer.unit_of_work import (
+    Backlog,
+    Outbox,
+    OutboxRow,
+    Row,
+    UnitOfWork,
 )
 from order_platform.topology import DEPENDENCY_PROBE
 
@@ -50,12 +53,18 @@ DEFAULT_MAX_ATTEMPTS = 10
 
 @dataclass(frozen=True)
 class CycleReport:
-    """What one relay cycle did."""
+    """What one relay cycle did: rows claimed (held until its commit), published, rejected by
+    the bus this time (parked ones included), and parked."""
 
     claimed: int
     published: int
     failed: int
     parked: int = 0
+
+    @property
+    def full(self) -> bool:
+        """A full batch went out, so more rows may be waiting: no pause before the next."""
+        return self.claimed >= MAX_ENTRIES_PER_CALL and self.published > 0
 
 
 class RelayWatch(Protocol):
@@ -76,28 +85,10 @@ class _Unwatched:
         pass
 
 
-@dataclass(frozen=True)
-class Backlog:
-    """What waits in the outbox: a figure of the database, the same from every relay."""
-
-    waiting: int
-    """Rows not yet published and not parked."""
-    oldest_age_seconds: float
-    """How long the oldest of them has waited; 0 when none does."""
-    parked: int
-
-
-def backlog(db: Database) -> Backlog:
-    """The outbox's backlog, on the partial index of unpublished rows."""
-    with db.statement() as cur:
-        cur.execute(
-            "SELECT count(*) FILTER (WHERE parked_at IS NULL) AS waiting, "
-            "count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked, "
-            "coalesce(extract(epoch FROM now() - min(created_at) FILTER "
-            "(WHERE parked_at IS NULL)), 0)::float8 AS oldest "
-            "FROM outbox WHERE published_at IS NULL")
-        row = cur.fetchone()
-    return Backlog(row["waiting"], max(0.0, row["oldest"]), row["parked"])
+def backlog(uow: UnitOfWork) -> Backlog:
+    """The outbox's backlog."""
+    with uow:
+        return uow.outbox.backlog()
 
 
 def _row_backoff(attempts: int) -> float:
@@ -109,25 +100,24 @@ def _row_backoff(attempts: int) -> float:
 class OutboxRelay:
     """Publishes the outbox of one database to one bus."""
 
-    def __init__(self, db: Database, bus: EventBus, *, batch_size: int = MAX_ENTRIES_PER_CALL,
+    def __init__(self, uow: UnitOfWork, bus: EventBus, *,
+                 batch_size: int = MAX_ENTRIES_PER_CALL,
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                  after_publish: Callable[[list[EntryResult]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 watch: RelayWatch | None = None,
-                 traces: tracing.Tracing | None = None) -> None:
+                 watch: RelayWatch | None = None) -> None:
         if not 1 <= batch_size <= MAX_ENTRIES_PER_CALL:
             raise ValueError(f"batch_size must be 1..{MAX_ENTRIES_PER_CALL}")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._max_attempts = max_attempts
-        self._db = db
+        self._uow = uow
         self._bus = bus
         self._batch_size = batch_size
         # Test hook: runs after PutEvents answered and before the rows are marked.
         self._after_publish = after_publish or (lambda results: None)
         self._clock = clock
         self._watch = watch or _Unwatched()
-        self._traces = traces
         # Rows EventBridge rejected, with the time they may be tried again. Memory
         # only: after a restart they are simply retried sooner.
         self._not_before: dict[int, float] = {}
@@ -137,68 +127,58 @@ class OutboxRelay:
         now = self._clock()
         self._not_before = {k: t for k, t in self._not_before.items() if t > now}
         outage: BusUnavailable | None = None
-        with self._db.transaction() as cur:
-            cur.execute(
-                "SELECT id, event_id, event_type, source, detail, attempts FROM outbox "
-                "WHERE published_at IS NULL AND parked_at IS NULL AND NOT (id = ANY(%s)) "
-                "ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED",
-                (list(self._not_before), self._batch_size),
-            )
-            rows = cur.fetchall()
+        with self._uow as uow:
+            rows = uow.outbox.claim(self._batch_size, skipping=self._not_before)
             if not rows:
                 return CycleReport(0, 0, 0)
             try:
-                with tracing.publishing(self._traces, rows):
-                    results = self._bus.publish([
-                        OutgoingEvent(key=row["id"], detail_type=row["event_type"],
-                                      source=row["source"], detail=row["detail"])
-                        for row in rows
-                    ])
+                results = self._bus.publish([
+                    OutgoingEvent(key=row.id, detail_type=row.event_type, source=row.source,
+                                  detail=row.detail) for row in rows])
             except BusUnavailable as exc:
                 if not exc.settled:
-                    raise  # the transaction rolls back; the rows stay claimable, no attempt
+                    raise  # the claim rolls back; the rows stay claimable, no attempt counted
                 # A later call failed: record what the earlier calls settled, then back off.
                 results, outage = exc.settled, exc
             self._after_publish(results)
-            types = {row["id"]: row["event_type"] for row in rows}
+            types = {row.id: row.event_type for row in rows}
             for result in results:
                 (self._watch.published if result.accepted else self._watch.rejected)(
                     types[result.key])
             accepted = [r.key for r in results if r.accepted]
             if accepted:
-                cur.execute("UPDATE outbox SET published_at = now(), attempts = attempts + 1, "
-                            "last_error = NULL WHERE id = ANY(%s)", (accepted,))
+                uow.outbox.mark_published(accepted)
             rejected = [r for r in results if not r.accepted]
-            parked = self._record_rejections(cur, {row["id"]: row for row in rows}, rejected, now)
+            parked = self._record_rejections(uow.outbox, {row.id: row for row in rows},
+                                             rejected, now)
+            uow.commit()
         if outage is not None:
             raise outage
         return CycleReport(len(rows), len(accepted), len(rejected), parked)
 
-    def _record_rejections(self, cur, rows: dict[int, Any], rejected: list[EntryResult],
-                           now: float) -> int:
+    def _record_rejections(self, outbox: Outbox, rows: dict[int, OutboxRow],
+                           rejected: list[EntryResult], now: float) -> int:
         """Count an attempt for each rejected row; park those out of attempts."""
         parked = 0
         for result in rejected:
             row = rows[result.key]
-            attempts = row["attempts"] + 1
-            if attempts >= self._max_attempts:
-                cur.execute("UPDATE outbox SET attempts = %s, last_error = %s, "
-                            "parked_at = now() WHERE id = %s",
-                            (attempts, result.error, result.key))
-                self._not_before.pop(result.key, None)
+            attempts = row.attempts + 1
+            error = result.error or "rejected"
+            park = attempts >= self._max_attempts
+            outbox.mark_rejected(row.id, attempts, error, park=park)
+            if park:
+                self._not_before.pop(row.id, None)
                 parked += 1
                 log.error("outbox row PARKED: the bus rejected it on every attempt; it is no "
                           "longer retried (see `order-platform dlq outbox`, replay with "
                           "`order-platform dlq outbox-retry`)",
-                          extra={"outbox_id": result.key, "event_id": str(row["event_id"]),
-                                 "event_type": row["event_type"], "attempts": attempts,
+                          extra={"outbox_id": row.id, "event_id": row.event_id,
+                                 "event_type": row.event_type, "attempts": attempts,
                                  "error": result.error})
                 continue
-            cur.execute("UPDATE outbox SET attempts = %s, last_error = %s WHERE id = %s",
-                        (attempts, result.error, result.key))
-            self._not_before[result.key] = now + _row_backoff(attempts)
+            self._not_before[row.id] = now + _row_backoff(attempts)
             log.warning("event rejected by the bus; will retry",
-                        extra={"outbox_id": result.key, "event_id": str(row["event_id"]),
+                        extra={"outbox_id": row.id, "event_id": row.event_id,
                                "attempts": attempts, "max_attempts": self._max_attempts,
                                "error": result.error})
         return parked
@@ -214,7 +194,7 @@ class OutboxRelay:
         return published
 
 
-def outage_wait(max_backoff_seconds: float):
+def outage_wait(max_backoff_seconds: float) -> wait_base:
     """Exponential backoff with full jitter (0.5 s * 2^n, capped) between outage retries.
 
     Full jitter spreads the retries of many relays (and pods restarting together) over
@@ -223,27 +203,29 @@ def outage_wait(max_backoff_seconds: float):
     return wait_random_exponential(multiplier=0.5, max=max_backoff_seconds)
 
 
-DATABASE_DOWN = (psycopg2.OperationalError, psycopg2.InterfaceError,
-                 psycopg2.errors.ReadOnlySqlTransaction, CredentialsError)
-"""The writer unreachable, frozen (a client deadline), failing over, or its secret unreadable."""
-
-
 def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
+                      outages: tuple[type[BaseException], ...] = (),
                       idle_seconds: float = 0.5,
                       max_backoff_seconds: float = DEPENDENCY_PROBE.cap_seconds,
                       after_cycle: Callable[[], None] = lambda: None) -> None:
-    """Publish continuously until ``stop``; back off with jitter while bus or DB is down.
-    ``after_cycle`` runs after every cycle that reached the database (the backlog sampler).
+    """Publish continuously until ``stop``; back off with jitter while the bus is down, or
+    the database (``outages``: the errors that mean it is). ``after_cycle`` runs after every
+    cycle that reached the database (the backlog sampler).
 
     The waits are capped at the topology's ``DEPENDENCY_PROBE`` cap, a few seconds, so that
     the relay publishes again within seconds of either answering. A handful of relays, each
     trying once every few seconds with full jitter, is no load on a recovering bus.
     """
+    down: tuple[type[BaseException], ...] = (BusUnavailable, *outages)
+
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)  # a SIGTERM cuts a backoff short
+
     retrying = Retrying(
-        retry=retry_if_exception_type((BusUnavailable, *DATABASE_DOWN)),
+        retry=retry_if_exception_type(down),
         wait=outage_wait(max_backoff_seconds),
         stop=lambda state: stop.is_set(),
-        sleep=stop.wait,  # a SIGTERM cuts a backoff short
+        sleep=pause,
         before_sleep=lambda state: log.warning(
             "relay cannot publish; backing off",
             extra={"attempt": state.attempt_number,
@@ -254,39 +236,30 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
     while not stop.is_set():
         try:
             report = retrying(relay.publish_batch)
-        except (BusUnavailable, *DATABASE_DOWN):
+        except down:
             break  # only reached when stopping during an outage
         after_cycle()
         if report.published or report.parked:
             log.info("outbox rows published", extra={"published": report.published,
                                                      "failed": report.failed,
                                                      "parked": report.parked})
-        # A full batch means more may be waiting; anything less, pause briefly.
-        if report.claimed < MAX_ENTRIES_PER_CALL or report.published == 0:
+        if not report.full:
             stop.wait(idle_seconds)
 
 
-def parked_rows(db: Database, limit: int = 100) -> list[dict[str, Any]]:
+def parked_rows(uow: UnitOfWork, limit: int = 100) -> list[Row]:
     """Parked outbox rows, oldest first; the detail's size instead of the (maybe huge) detail."""
-    with db.transaction() as cur:
-        cur.execute(
-            "SELECT id, event_id::text AS event_id, event_type, source, attempts, last_error, "
-            "created_at, parked_at, octet_length(detail::text) AS detail_bytes FROM outbox "
-            "WHERE published_at IS NULL AND parked_at IS NOT NULL ORDER BY id LIMIT %s",
-            (limit,))
-        return [dict(row) for row in cur.fetchall()]
+    with uow:
+        return uow.outbox.parked(limit)
 
 
-def unpark(db: Database, ids: Sequence[int] | None = None) -> list[int]:
+def unpark(uow: UnitOfWork, ids: Sequence[int] | None = None) -> list[int]:
     """Make parked rows claimable again with a fresh attempt budget; None means all of them.
 
     Fix the cause first (or the rows park again after ``max_attempts``). ``last_error``
     is kept until the next attempt overwrites it.
     """
-    with db.transaction() as cur:
-        cur.execute(
-            "UPDATE outbox SET parked_at = NULL, attempts = 0 "
-            "WHERE published_at IS NULL AND parked_at IS NOT NULL "
-            "AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[])) RETURNING id",
-            (None if ids is None else list(ids), None if ids is None else list(ids)))
-        return sorted(row["id"] for row in cur.fetchall())
+    with uow:
+        unparked = uow.outbox.unpark(ids)
+        uow.commit()
+    return unparked

@@ -5,25 +5,24 @@ event in ONE writer transaction, so a redelivered message finds the dedupe row a
 nothing. The reader is consulted only as an early, advisory check; the decision to sell is
 the writer's conditional decrement.
 
-The decisions (``validate_stock``, ``deduct_stock``) work on the ``InventoryUnitOfWork``
-protocol, so unit tests drive them with an in-memory fake; ``validate_order_stock`` and
-``update_inventory`` run them on PostgreSQL.
+Both work on the persistence port (``unit_of_work``, ``read_model``): the worker runs them on
+PostgreSQL, the unit tests on in-memory fakes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from typing import Any
 
 from order_platform import logs, topology
-from order_platform.adapters.db import Database
-from order_platform.adapters.inventory import SqlInventoryUnitOfWork
-from order_platform.adapters.queues import PoisonMessage
 from order_platform.domain.model import OrderStatus, can_transition
 from order_platform.domain.stock import Shortage, rejection
-from order_platform.service_layer.inventory import Inventory, InventoryUnitOfWork
+from order_platform.service_layer.ports import PoisonMessage
+from order_platform.service_layer.read_model import ReadModel
+from order_platform.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -59,53 +58,64 @@ def requested_quantities(lines: Any) -> dict[str, int]:
     return wanted
 
 
-def validate_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, Any]) -> Outcome:
+def validate_stock(uow: UnitOfWork, reads: ReadModel, event_id: str,
+                   detail: dict[str, Any]) -> Outcome:
     """Decide an OrderCreated: StockValidated, or REJECTED + OrderRejected."""
     order_id = _order_id(detail)
     wanted = requested_quantities(detail.get("lines"))
-    advisory = uow.reader_shortages(wanted)
-    with uow.transaction() as inventory:
-        status = inventory.claim_order(VALIDATION_CONSUMER, event_id, order_id)
-        if status is None:
-            return Outcome.DUPLICATE
-        if status is not OrderStatus.PENDING:
-            return Outcome.STALE
-        # The reader may lag the writer (a product just created or restocked): a "no"
-        # from the reader is confirmed on the writer before it becomes final, and so is
+
+    def decide(order_id: str, status: OrderStatus) -> Outcome:
+        # The reader may lag the writer (a product just created or restocked): a "no" from
+        # the reader is confirmed on the writer before it becomes final, and so is
         # everything while the reader is down.
-        shortages = inventory.shortages(wanted) if advisory is None or advisory else []
+        shortages = uow.products.shortages(wanted) if advisory is None or advisory else []
         if shortages:
-            _reject(inventory, order_id, status, shortages)
+            _reject(uow, order_id, status, shortages)
             return Outcome.REJECTED
-        _move(inventory, order_id, status, OrderStatus.STOCK_VALIDATED)
+        _move(uow, order_id, status, OrderStatus.STOCK_VALIDATED)
         validated = {"order_id": order_id, "lines": detail["lines"]}
         if (placed := placed_at(topology.ORDER_CREATED.name, detail)) is not None:
             validated[topology.PLACED_AT_FIELD] = placed  # so the settling consumer can time it
-        inventory.add_event(topology.STOCK_VALIDATED, validated)
+        uow.outbox.add(topology.STOCK_VALIDATED, validated)
         return Outcome.STOCK_VALIDATED
 
+    advisory = reads.shortages(wanted)
+    return _once(uow, VALIDATION_CONSUMER, event_id, order_id, acts_on=OrderStatus.PENDING,
+                 decide=decide)
 
-def deduct_stock(uow: InventoryUnitOfWork, event_id: str, detail: dict[str, Any]) -> Outcome:
+
+def deduct_stock(uow: UnitOfWork, event_id: str, detail: dict[str, Any]) -> Outcome:
     """Decide a StockValidated: deduct every line or none; CONFIRMED or REJECTED."""
-    order_id = _order_id(detail)
-    with uow.transaction() as inventory:
-        status = inventory.claim_order(INVENTORY_CONSUMER, event_id, order_id)
-        if status is None:
-            return Outcome.DUPLICATE
-        if status is not OrderStatus.STOCK_VALIDATED:
-            return Outcome.STALE
+
+    def decide(order_id: str, status: OrderStatus) -> Outcome:
         # The order's own lines on the writer are authoritative, not the event's copy.
-        lines = inventory.order_lines(order_id)
+        lines = uow.orders.lines(order_id)
         wanted = requested_quantities(lines)
-        if not inventory.deduct(wanted):
-            _reject(inventory, order_id, status, inventory.shortages(wanted))
+        if not uow.products.deduct(wanted):
+            _reject(uow, order_id, status, uow.products.shortages(wanted))
             return Outcome.REJECTED
-        _move(inventory, order_id, status, OrderStatus.CONFIRMED)
-        inventory.add_event(topology.INVENTORY_UPDATED, {
+        _move(uow, order_id, status, OrderStatus.CONFIRMED)
+        uow.outbox.add(topology.INVENTORY_UPDATED, {
             "order_id": order_id,
             "lines": [{**line, "quantity": int(line["quantity"])} for line in lines],
         })
         return Outcome.CONFIRMED
+
+    return _once(uow, INVENTORY_CONSUMER, event_id, _order_id(detail),
+                 acts_on=OrderStatus.STOCK_VALIDATED, decide=decide)
+
+
+def _once(uow: UnitOfWork, consumer: str, event_id: str, order_id: str, *,
+          acts_on: OrderStatus, decide: Callable[[str, OrderStatus], Outcome]) -> Outcome:
+    """``decide`` on the order in one unit of work with the event's first delivery, if the
+    order is in the status the event acts on; a redelivery changes nothing."""
+    with uow:
+        status = uow.processed_events.claim(consumer, event_id, order_id)
+        if status is None:
+            return Outcome.DUPLICATE
+        outcome = decide(order_id, status) if status is acts_on else Outcome.STALE
+        uow.commit()  # a stale event is recorded too: its redelivery is a duplicate
+    return outcome
 
 
 def placed_at(detail_type: str, detail: dict[str, Any]) -> str | None:
@@ -115,17 +125,6 @@ def placed_at(detail_type: str, detail: dict[str, Any]) -> str | None:
     return detail.get(topology.PLACED_AT_FIELD)
 
 
-def validate_order_stock(writer: Database, reader: Database, event_id: str,
-                         detail: dict[str, Any]) -> Outcome:
-    """Handle OrderCreated on PostgreSQL (see ``validate_stock``)."""
-    return validate_stock(SqlInventoryUnitOfWork(writer, reader), event_id, detail)
-
-
-def update_inventory(writer: Database, event_id: str, detail: dict[str, Any]) -> Outcome:
-    """Handle StockValidated on PostgreSQL (see ``deduct_stock``); the reader is not used."""
-    return deduct_stock(SqlInventoryUnitOfWork(writer, writer), event_id, detail)
-
-
 def _order_id(detail: dict[str, Any]) -> str:
     order_id = detail.get("order_id")
     if not isinstance(order_id, str) or not order_id:
@@ -133,19 +132,19 @@ def _order_id(detail: dict[str, Any]) -> str:
     return order_id
 
 
-def _move(inventory: Inventory, order_id: str, current: OrderStatus, target: OrderStatus,
+def _move(uow: UnitOfWork, order_id: str, current: OrderStatus, target: OrderStatus,
           reason: str | None = None) -> None:
     if not can_transition(current, target):
         raise ValueError(f"order {order_id}: {current} -> {target} is not allowed")
-    inventory.move(order_id, target, reason)
+    uow.orders.move(order_id, target, reason)
     logs.info(log, "order status changed", {"from": current.value, "to": target.value})
 
 
-def _reject(inventory: Inventory, order_id: str, current: OrderStatus,
+def _reject(uow: UnitOfWork, order_id: str, current: OrderStatus,
             shortages: list[Shortage]) -> None:
     code, reason = rejection(shortages)
-    _move(inventory, order_id, current, OrderStatus.REJECTED, reason)
-    inventory.add_event(topology.ORDER_REJECTED, {
+    _move(uow, order_id, current, OrderStatus.REJECTED, reason)
+    uow.outbox.add(topology.ORDER_REJECTED, {
         "order_id": order_id, "reason": code,
         "details": [asdict(s) for s in shortages],
     })

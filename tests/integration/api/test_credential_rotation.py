@@ -66,7 +66,7 @@ def test_the_api_keeps_working_across_a_password_rotation(api, own_role, setting
         caplog.set_level(logging.WARNING, logger="order_platform.adapters.db")
         # Hold the pooled connection, so the next request must open a new one with
         # the cached (now wrong) password.
-        with database.connection():
+        with database.session():
             response = use_the_database()
         assert response.status_code == 200, response.json
         # Only the new password opens a connection now, so the secret was fetched again.

@@ -12,12 +12,16 @@ def _order_count(conn, customer_id: str) -> int:
         return cur.fetchone()[0]
 
 
+def _order_body(product: dict, quantity: int) -> dict:
+    """An order of ``quantity`` of ``product``, for a customer no other test uses."""
+    return {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+            "items": [{"sku": product["sku"], "quantity": quantity}]}
+
+
 def test_same_key_and_body_replays_the_original_response(make_product, write_client,
                                                          superuser_conn):
     product = make_product()
-    key = str(uuid.uuid4())
-    body = {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "items": [{"sku": product["sku"], "quantity": 2}]}
+    key, body = str(uuid.uuid4()), _order_body(product, 2)
     first = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
     # Same request, differently formatted: key order and whitespace do not matter.
     reordered = ('{ "items": [ {"quantity": 2, "sku": "' + product["sku"] + '"} ],'
@@ -72,10 +76,7 @@ def test_without_a_key_every_request_is_a_new_order(make_product, write_client, 
 
 def test_requests_racing_with_one_key_create_exactly_one_order(make_product, write_app,
                                                                superuser_conn):
-    product = make_product()
-    key = str(uuid.uuid4())
-    body = {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "items": [{"sku": product["sku"], "quantity": 1}]}
+    key, body = str(uuid.uuid4()), _order_body(make_product(), 1)
     racers = 8
     start = threading.Barrier(racers)
     responses: list = []

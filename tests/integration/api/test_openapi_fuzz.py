@@ -53,10 +53,10 @@ read_schema = _schema(create_read_app)
 @pytest.fixture(scope="module")
 def fuzz_catalogue(write_app) -> list[dict]:
     """One product for each line an order may have, so valid orders can name real ones."""
-    database = write_app.extensions["order_platform"].database
+    storage = write_app.extensions["order_platform"].storage
     run = uuid.uuid4().hex[:8]
-    return [product_service.create_product(database, sku=f"FZ-{run}-{n}", name=f"Fuzz {n}",
-                                           price_cents=100 + n, stock=1000)
+    return [product_service.create_product(storage.unit_of_work(), sku=f"FZ-{run}-{n}",
+                                           name=f"Fuzz {n}", price_cents=100 + n, stock=1000)
             for n in range(MAX_LINES)]
 
 
@@ -64,7 +64,7 @@ def fuzz_catalogue(write_app) -> list[dict]:
 def fuzz_order_id(write_app, fuzz_catalogue) -> str:
     """An order that exists, for the read API's GET /orders/{order_id}."""
     placed = order_service.place_order(
-        write_app.extensions["order_platform"].database, "fuzz-customer",
+        write_app.extensions["order_platform"].storage.unit_of_work(), "fuzz-customer",
         [OrderItem(quantity=2, sku=fuzz_catalogue[0]["sku"])])
     return str(placed.receipt.order_id)
 

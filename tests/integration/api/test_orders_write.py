@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from order_platform import topology
-from order_platform.adapters import outbox
+from order_platform.adapters.outbox import SqlOutbox
 
 
 def _outbox_rows(conn, order_id: str) -> list[dict]:
@@ -99,12 +99,12 @@ def test_order_and_outbox_row_commit_together_or_not_at_all(make_product, place_
     product = make_product()
     customer = f"cust-{uuid.uuid4().hex[:8]}"
 
-    def failing_add_event(cur, event_type, detail):
-        real_add_event(cur, event_type, detail)  # the row is staged...
+    def failing_add(outbox, event_type, detail):
+        real_add(outbox, event_type, detail)  # the row is staged...
         raise RuntimeError("broker of the outbox fell over")  # ...then the transaction fails
 
-    real_add_event = outbox.add_event
-    monkeypatch.setattr(outbox, "add_event", failing_add_event)
+    real_add = SqlOutbox.add
+    monkeypatch.setattr(SqlOutbox, "add", failing_add)
     response = place_order([{"sku": product["sku"], "quantity": 1}], customer_id=customer)
     assert response.status_code == 500
     assert response.json["error"]["code"] == "internal_error"
@@ -114,7 +114,7 @@ def test_order_and_outbox_row_commit_together_or_not_at_all(make_product, place_
         cur.execute("SELECT count(*) FROM outbox WHERE detail->>'customer_id' = %s", (customer,))
         assert cur.fetchone() == (0,)
 
-    monkeypatch.setattr(outbox, "add_event", real_add_event)
+    monkeypatch.setattr(SqlOutbox, "add", real_add)
     response = place_order([{"sku": product["sku"], "quantity": 1}], customer_id=customer)
     assert response.status_code == 202
     assert len(_outbox_rows(superuser_conn, response.json["id"])) == 1

@@ -28,8 +28,8 @@ def cache(cache_server):
 
 @pytest.fixture
 def reader(read_app):
-    """The read API's reader pool."""
-    return read_app.extensions["order_platform"].database
+    """The read API's read model, on its reader pool."""
+    return read_app.extensions["order_platform"].storage.reads
 
 
 @pytest.fixture
@@ -40,11 +40,11 @@ def reader_queries(monkeypatch):
     lock = threading.Lock()
     real = product_queries.get_product
 
-    def counted(db, ref_text):
+    def counted(reads, ref_text):
         with lock:
             calls.append(ref_text)
         time.sleep(0.2)
-        return real(db, ref_text)
+        return real(reads, ref_text)
 
     monkeypatch.setattr(product_queries, "get_product", counted)
     return calls

@@ -219,6 +219,6 @@ def test_product_page_size_and_cursor_are_validated(read_client):
 
 def test_the_read_api_pool_is_read_only(read_app):
     with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction), \
-            read_app.extensions["order_platform"].database.transaction() as cur:
-        cur.execute("INSERT INTO products (sku, name, price_cents, stock)"
-                    " VALUES ('RO-1', 'x', 1, 1)")
+            read_app.extensions["order_platform"].database.session() as session:
+        session.execute("INSERT INTO products (sku, name, price_cents, stock)"
+                        " VALUES ('RO-1', 'x', 1, 1)").all()

@@ -15,9 +15,9 @@ import pytest
 
 from order_local.stack import APP_DB
 from order_platform import bootstrap, topology
+from order_platform.adapters.orders import LOCK_KEY, LOCK_KEY_NAMESPACE
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.processes import READ_API, WRITE_API, Endpoint
-from order_platform.service_layer.idempotency import _LOCK_NAMESPACE
 
 
 @contextlib.contextmanager
@@ -59,10 +59,10 @@ def test_each_api_pool_sets_its_timeouts_on_every_connection(api, expected, writ
     assert {e: (s.statement_timeout_ms, s.lock_timeout_ms) for e, s in specs.items()} == {
         Endpoint.WRITER: (5_000, 2_000), Endpoint.READER: (5_000, None)}
     database = (write_app if api == "write" else read_app).extensions["order_platform"].database
-    with database.transaction() as cur:
-        cur.execute("SELECT current_setting('statement_timeout') AS statement_timeout,"
-                    " current_setting('lock_timeout') AS lock_timeout")
-        assert dict(cur.fetchone()) == expected
+    with database.session() as session:
+        assert session.execute(
+            "SELECT current_setting('statement_timeout') AS statement_timeout,"
+            " current_setting('lock_timeout') AS lock_timeout").one() == expected
 
 
 def test_a_restock_stuck_behind_a_row_lock_is_a_503_then_succeeds(
@@ -93,8 +93,7 @@ def test_an_order_waiting_on_its_idempotency_key_lock_is_a_503_and_creates_nothi
     customer = f"cust-{uuid.uuid4().hex[:8]}"
     body = {"customer_id": customer, "items": [{"sku": product["sku"], "quantity": 1}]}
     # As if another request with this key were still in its transaction.
-    with superuser_holding(pg_server, "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                           (_LOCK_NAMESPACE, key)):
+    with superuser_holding(pg_server, LOCK_KEY, (LOCK_KEY_NAMESPACE, key)):
         stuck = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
     _assert_timeout_503(stuck, "lock_timeout")
     with superuser_conn.cursor() as cur:

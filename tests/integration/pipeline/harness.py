@@ -22,9 +22,12 @@ from order_platform.adapters import aws
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.event_bus import EventBus
+from order_platform.adapters.read_model import SqlReadModel
 from order_platform.adapters.schema import apply_migrations
+from order_platform.adapters.unit_of_work import SqlUnitOfWork
 from order_platform.config import Settings, load_settings
 from order_platform.domain.orders import OrderItem
+from order_platform.service_layer import stock
 from order_platform.service_layer.orders import place_order
 
 ROLE = "pipeline_app"
@@ -44,6 +47,17 @@ def wait_until(check: Callable[[], Any], *, timeout: float = 60, interval: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def validate_order_stock(writer: Database, reader: Database, event_id: str,
+                         detail: dict[str, Any]) -> stock.Outcome:
+    """The OrderCreated consumer's decision on PostgreSQL (the worker's composition)."""
+    return stock.validate_stock(SqlUnitOfWork(writer), SqlReadModel(reader), event_id, detail)
+
+
+def update_inventory(writer: Database, event_id: str, detail: dict[str, Any]) -> stock.Outcome:
+    """The StockValidated consumer's decision on PostgreSQL (the worker's composition)."""
+    return stock.deduct_stock(SqlUnitOfWork(writer), event_id, detail)
 
 
 @dataclass
@@ -120,7 +134,8 @@ class Pipeline:
     def place_order(self, lines: list[tuple[str, int]], db: Database | None = None) -> str:
         """An order placed through the write side's service layer; returns its id."""
         items = [OrderItem(quantity=q, product_id=uuid.UUID(p)) for p, q in lines]
-        placed = place_order(db or self.database(size=1), f"cust-{uuid.uuid4().hex[:6]}", items)
+        placed = place_order(SqlUnitOfWork(db or self.database(size=1)),
+                             f"cust-{uuid.uuid4().hex[:6]}", items)
         return str(placed.receipt.order_id)
 
     def stock(self, product_id: str) -> int:

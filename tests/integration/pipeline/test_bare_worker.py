@@ -16,7 +16,7 @@ from order_platform.adapters import cache as cache_adapter
 from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.domain.catalog import ProductRef
 from order_platform.service_layer import product_cache as pc
-from order_platform.service_layer import stock
+from tests.integration.pipeline.harness import update_inventory, validate_order_stock
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +48,11 @@ def _by_project(pipeline, order_id: str, between=lambda: None) -> None:
     writer, reader = pipeline.database(), pipeline.database(reader=True)
     created = _event(pipeline, "OrderCreated", order_id)
     for _ in range(2):  # and a redelivery
-        stock.validate_order_stock(writer, reader, created["event_id"], created)
+        validate_order_stock(writer, reader, created["event_id"], created)
     between()
     if validated := _event(pipeline, "StockValidated", order_id):
         for _ in range(2):
-            stock.update_inventory(writer, validated["event_id"], validated)
+            update_inventory(writer, validated["event_id"], validated)
 
 
 def _by_bare(bare, conns, pipeline, order_id: str, between=lambda: None) -> None:

@@ -17,7 +17,7 @@ import pytest
 from order_local import postgres
 from order_platform import bootstrap
 from order_platform.adapters.deadlines import DeadlineExceeded
-from order_platform.adapters.inventory import SqlInventoryUnitOfWork
+from order_platform.adapters.unit_of_work import SqlUnitOfWork
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
 from order_platform.processes import WORKER, WRITE_API, Endpoint
 from tests.integration.pipeline.harness import wait_until
@@ -101,13 +101,12 @@ def test_a_worker_stalled_mid_deduction_does_not_stop_order_intake(pipeline):
     order_id = pipeline.place_order([(product, 2)])
     pipeline.query("UPDATE orders SET status = 'STOCK_VALIDATED' WHERE id = %s", (order_id,))
     worker = pipeline.database(size=1)
-    uow = SqlInventoryUnitOfWork(worker, worker)
-    stalled = uow.transaction()
-    inventory = stalled.__enter__()
+    stalled = SqlUnitOfWork(worker)
+    uow = stalled.__enter__()
     try:
         # The worker holds the order and the product, and then stops answering.
-        inventory.claim_order("stall-test", str(uuid.uuid4()), order_id)
-        assert inventory.deduct({product: 2})
+        uow.processed_events.claim("stall-test", str(uuid.uuid4()), order_id)
+        assert uow.products.deduct({product: 2})
         response = write_client.post("/orders", json={
             "customer_id": f"c-{uuid.uuid4().hex[:6]}",
             "items": [{"product_id": product, "quantity": 1}]})
@@ -123,19 +122,20 @@ def test_a_session_left_idle_in_a_transaction_is_ended_and_its_locks_released(pi
         Endpoint.WRITER: bootstrap.PoolSpec(max_connections=1,
                                             idle_in_transaction_timeout_ms=1_000)})
     writer = runtime.database(Endpoint.WRITER)
-    cut_off = writer.transaction()
-    cur = cut_off.__enter__()
-    cur.execute("SELECT pg_backend_pid() AS pid")
-    pid = cur.fetchone()["pid"]
-    cur.execute("UPDATE products SET stock = stock WHERE id = %s", (product,))
+    cut_off = writer.session()
+    session = cut_off.__enter__()
     try:
+        pid = session.execute("SELECT pg_backend_pid() AS pid").one()["pid"]
+        assert session.execute("UPDATE products SET stock = stock WHERE id = %s",
+                               (product,)).rowcount == 1
         # The client goes quiet inside its transaction, holding the row: the server ends it.
         wait_until(lambda: not pipeline.query("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
                                               (pid,)), timeout=30, what="the session ended")
         pipeline.query("UPDATE products SET stock = 11 WHERE id = %s", (product,))  # unblocked
-    finally:
         with pytest.raises(psycopg2.Error):
-            cut_off.__exit__(None, None, None)  # its commit finds the session gone
+            session.commit()  # its commit finds the session gone
+    finally:
+        cut_off.__exit__(None, None, None)
         runtime.close()
 
 

@@ -12,9 +12,11 @@ import psycopg2.errors
 import pytest
 
 from order_platform import topology
-from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
+from order_platform.adapters.consumer import QueueConsumer
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.deadlines import DeadlineExceeded
+from order_platform.adapters.handler_pool import HandlerPool
+from order_platform.adapters.leases import Leases
 from order_platform.adapters.outage import DependencyGate, Failure, classify
 from order_platform.adapters.pool import PoolExhausted
 from order_platform.adapters.queues import PoisonMessage, SqsQueue, decode_event
@@ -22,7 +24,10 @@ from order_platform.domain.stock import OrderMissing
 from order_platform.entrypoints.worker.wiring import event_handlers, message_handler
 from order_platform.service_layer import stock
 from order_platform.topology import Backoff
-from tests.integration.pipeline.harness import wait_until
+from tests.integration.pipeline.harness import (
+    validate_order_stock,
+    wait_until,
+)
 
 INVENTORY = topology.INVENTORY_UPDATE_QUEUE
 VALIDATION = topology.STOCK_VALIDATION_QUEUE
@@ -59,7 +64,7 @@ def _validated_order(pipeline, stock_units: int, quantity: int) -> tuple[str, st
     order_id = pipeline.place_order([(product, quantity)])
     writer = pipeline.database(size=2)
     created = pipeline.outbox("OrderCreated")[-1]
-    stock.validate_order_stock(writer, writer, str(created["event_id"]), created["detail"])
+    validate_order_stock(writer, writer, str(created["event_id"]), created["detail"])
     return product, order_id, pipeline.outbox("StockValidated")[-1]
 
 

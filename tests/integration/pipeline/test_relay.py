@@ -17,13 +17,15 @@ from botocore.exceptions import EndpointConnectionError
 from tenacity import RetryCallState
 
 from order_platform import topology
-from order_platform.adapters import aws, outbox
+from order_platform.adapters import aws
+from order_platform.adapters.db import DATABASE_DOWN
 from order_platform.adapters.event_bus import (
     ENTRY_TOO_LARGE,
     MAX_REQUEST_BYTES,
     BusUnavailable,
     entry_size,
 )
+from order_platform.adapters.unit_of_work import SqlUnitOfWork
 from order_platform.entrypoints import dlq
 from order_platform.entrypoints import relay as relay_entrypoint
 from order_platform.processes import RELAY
@@ -64,21 +66,26 @@ def _dlq(pipeline, *argv: str) -> str:
 
 def _stage_orders_created(pipeline, count: int) -> list[str]:
     """Outbox rows only (no orders needed to publish): returns their event ids."""
-    db = pipeline.database(size=1)
     ids = []
-    with db.transaction() as cur:
+    with SqlUnitOfWork(pipeline.database(size=1)) as uow:
         for _ in range(count):
-            ids.append(outbox.add_event(cur, topology.ORDER_CREATED, {
+            ids.append(uow.outbox.add(topology.ORDER_CREATED, {
                 "order_id": str(uuid.uuid4()), "customer_id": "c", "total_cents": 1,
                 "lines": [{"product_id": str(uuid.uuid4()), "quantity": 1,
                            "unit_price_cents": 1}]}))
+        uow.commit()
     return ids
+
+
+def _relay(pipeline, bus, **options) -> OutboxRelay:
+    """A relay on a pool of the private database, publishing to ``bus``."""
+    return OutboxRelay(SqlUnitOfWork(pipeline.database()), bus, **options)
 
 
 def test_publishes_in_batches_of_ten_and_marks_rows_published(pipeline):
     event_ids = _stage_orders_created(pipeline, 25)
     events = RecordingEvents(pipeline.events())
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events))
+    relay = _relay(pipeline, pipeline.bus(events))
 
     assert relay.drain() == 25
 
@@ -98,7 +105,7 @@ def test_a_rejected_entry_is_retried_alone_and_the_accepted_ones_are_not_resent(
     bad = good.pop(1)
     events = RecordingEvents(pipeline.events())
     now = [1000.0]
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events), clock=lambda: now[0])
+    relay = _relay(pipeline, pipeline.bus(events), clock=lambda: now[0])
 
     first = relay.publish_batch()
     assert (first.claimed, first.published, first.failed) == (4, 3, 1)
@@ -131,7 +138,7 @@ def test_a_rejected_entry_is_retried_alone_and_the_accepted_ones_are_not_resent(
 def test_two_relays_at_once_never_send_a_row_twice(pipeline):
     event_ids = _stage_orders_created(pipeline, 60)
     events = RecordingEvents(pipeline.events())
-    relays = [OutboxRelay(pipeline.database(), pipeline.bus(events)) for _ in range(2)]
+    relays = [_relay(pipeline, pipeline.bus(events)) for _ in range(2)]
     published = [0, 0]
 
     def run(i):
@@ -151,7 +158,7 @@ def test_two_relays_at_once_never_send_a_row_twice(pipeline):
 def test_bus_unreachable_leaves_rows_unpublished_then_recovers_with_backoff(pipeline):
     event_ids = _stage_orders_created(pipeline, 3)
     events = RecordingEvents(pipeline.events(), fail_first=3)
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events))
+    relay = _relay(pipeline, pipeline.bus(events))
 
     with pytest.raises(BusUnavailable):
         relay.publish_batch()
@@ -161,7 +168,8 @@ def test_bus_unreachable_leaves_rows_unpublished_then_recovers_with_backoff(pipe
 
     stop = threading.Event()
     loop = threading.Thread(target=run_until_stopped, args=(relay, stop),
-                            kwargs={"idle_seconds": 0.05, "max_backoff_seconds": 0.5})
+                            kwargs={"outages": DATABASE_DOWN, "idle_seconds": 0.05,
+                                    "max_backoff_seconds": 0.5})
     loop.start()
     try:
         wait_until(lambda: all(r["published_at"] for r in pipeline.outbox()), timeout=30,
@@ -175,7 +183,7 @@ def test_bus_unreachable_leaves_rows_unpublished_then_recovers_with_backoff(pipe
 
 def test_unknown_bus_is_an_outage_not_a_per_entry_failure(pipeline):
     _stage_orders_created(pipeline, 2)
-    relay = OutboxRelay(pipeline.database(), type(pipeline.bus())(pipeline.events(), "no-bus"))
+    relay = _relay(pipeline, type(pipeline.bus())(pipeline.events(), "no-bus"))
     with pytest.raises(BusUnavailable, match="no-bus"):
         relay.publish_batch()
     assert [r["attempts"] for r in pipeline.outbox()] == [0, 0]
@@ -197,7 +205,7 @@ def test_a_row_the_bus_keeps_rejecting_is_parked_then_replayed_with_the_dlq_tool
     _reject_forever(pipeline, bad)
     events = RecordingEvents(pipeline.events())
     now = [1000.0]
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events), max_attempts=3,
+    relay = _relay(pipeline, pipeline.bus(events), max_attempts=3,
                         clock=lambda: now[0])
 
     reports = []
@@ -235,7 +243,7 @@ def test_outbox_retry_all_unparks_every_parked_row_and_nothing_else(pipeline):
     ids = _stage_orders_created(pipeline, 3)
     for event_id in ids[:2]:
         _reject_forever(pipeline, event_id)
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(), max_attempts=1)
+    relay = _relay(pipeline, pipeline.bus(), max_attempts=1)
     assert relay.publish_batch().parked == 2
     parked = sorted(_row(pipeline, e)["id"] for e in ids[:2])
 
@@ -251,7 +259,7 @@ def test_an_entry_too_large_for_put_events_is_never_sent_and_parks_alone(pipelin
     pipeline.query("UPDATE outbox SET detail = detail || jsonb_build_object('note', "
                    "repeat('x', %s)) WHERE event_id = %s", (MAX_REQUEST_BYTES, huge))
     events = RecordingEvents(pipeline.events())
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events), max_attempts=1)
+    relay = _relay(pipeline, pipeline.bus(events), max_attempts=1)
 
     report = relay.publish_batch()
 
@@ -268,7 +276,7 @@ def test_calls_are_packed_under_the_request_size_limit(pipeline):
     pipeline.query("UPDATE outbox SET detail = detail || jsonb_build_object('note', "
                    "repeat('x', 100000))")
     events = RecordingEvents(pipeline.events())
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events))
+    relay = _relay(pipeline, pipeline.bus(events))
 
     assert relay.publish_batch().published == 3
 
@@ -282,7 +290,7 @@ def test_when_a_later_call_fails_what_earlier_calls_settled_is_kept(pipeline):
     pipeline.query("UPDATE outbox SET detail = detail || jsonb_build_object('note', "
                    "repeat('x', 100000))")
     events = RecordingEvents(pipeline.events(), fail_calls={2})
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events))
+    relay = _relay(pipeline, pipeline.bus(events))
 
     with pytest.raises(BusUnavailable):
         relay.publish_batch()
@@ -300,7 +308,7 @@ def test_a_row_locked_by_another_relay_is_skipped_not_waited_for(pipeline, pg_se
     try:
         with holder.cursor() as cur:
             cur.execute("SELECT id FROM outbox ORDER BY id LIMIT 10 FOR UPDATE")
-        relay = OutboxRelay(pipeline.database(), pipeline.bus())
+        relay = _relay(pipeline, pipeline.bus())
         reports = []
         cycle = threading.Thread(target=lambda: reports.append(relay.publish_batch()))
         cycle.start()
@@ -316,10 +324,11 @@ def test_a_row_locked_by_another_relay_is_skipped_not_waited_for(pipeline, pg_se
 def test_outage_backoff_is_exponential_with_full_jitter(pipeline, caplog):
     _stage_orders_created(pipeline, 1)
     events = RecordingEvents(pipeline.events(), fail_first=4)
-    relay = OutboxRelay(pipeline.database(), pipeline.bus(events))
+    relay = _relay(pipeline, pipeline.bus(events))
     stop = threading.Event()
     loop = threading.Thread(target=run_until_stopped, args=(relay, stop),
-                            kwargs={"idle_seconds": 0.05, "max_backoff_seconds": 2})
+                            kwargs={"outages": DATABASE_DOWN, "idle_seconds": 0.05,
+                                    "max_backoff_seconds": 2})
     caplog.set_level(logging.WARNING, logger="order_platform.service_layer.relay")
     loop.start()
     try:
@@ -353,10 +362,10 @@ def test_stop_during_a_put_events_that_hangs_ends_within_the_grace(pipeline):
         endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
         client = aws.client("events", replace(pipeline.settings, aws_endpoint_url=endpoint),
                             config=relay_entrypoint.PUT_EVENTS_CONFIG)
-        relay = OutboxRelay(pipeline.database(), pipeline.bus(client))
+        relay = _relay(pipeline, pipeline.bus(client))
         stop = threading.Event()
         loop = threading.Thread(target=run_until_stopped, args=(relay, stop),
-                                kwargs={"idle_seconds": 0.05})
+                                kwargs={"outages": DATABASE_DOWN, "idle_seconds": 0.05})
         loop.start()
         wait_until(lambda: pipeline.query(
             "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from order_platform import telemetry as t
 from order_platform.adapters.metrics import Instruments
+from order_platform.adapters.unit_of_work import SqlUnitOfWork
 from order_platform.entrypoints.relay import RelayMetrics
 from order_platform.service_layer.relay import OutboxRelay
 from tests.integration.pipeline.test_relay import _reject_forever, _stage_orders_created
@@ -26,7 +27,7 @@ def test_published_rejected_parked_and_the_backlog_are_reported(pipeline):
     assert seen(t.OUTBOX_BACKLOG.name) == 4
     assert 90 <= seen(t.OUTBOX_OLDEST_AGE.name) < 900
 
-    relay = OutboxRelay(writer, pipeline.bus(), max_attempts=1, watch=metrics)
+    relay = OutboxRelay(SqlUnitOfWork(writer), pipeline.bus(), max_attempts=1, watch=metrics)
     report = relay.publish_batch()
     metrics.sample()
     assert (report.published, report.parked) == (3, 1)

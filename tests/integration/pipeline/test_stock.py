@@ -16,7 +16,12 @@ from order_platform.adapters.schema import apply_migrations
 from order_platform.domain.stock import OrderMissing
 from order_platform.service_layer import stock
 from order_platform.service_layer.stock import Outcome
-from tests.integration.pipeline.harness import ROLE, ROLE_PASSWORD
+from tests.integration.pipeline.harness import (
+    ROLE,
+    ROLE_PASSWORD,
+    update_inventory,
+    validate_order_stock,
+)
 
 
 def _created_event(pipeline, order_id: str) -> tuple[str, dict]:
@@ -28,7 +33,7 @@ def _created_event(pipeline, order_id: str) -> tuple[str, dict]:
 def _validated(pipeline, order_id: str) -> tuple[str, dict]:
     """Run validation so the order is STOCK_VALIDATED; return the StockValidated event."""
     writer = pipeline.database(size=2)
-    assert stock.validate_order_stock(writer, writer, *_created_event(pipeline, order_id)) \
+    assert validate_order_stock(writer, writer, *_created_event(pipeline, order_id)) \
         is Outcome.STOCK_VALIDATED
     row = next(r for r in pipeline.outbox("StockValidated")
                if r["detail"]["order_id"] == order_id)
@@ -41,9 +46,9 @@ def test_validation_moves_to_stock_validated_with_history_and_event(pipeline):
     writer, reader = pipeline.database(), pipeline.database(reader=True)
 
     event_id, detail = _created_event(pipeline, order_id)
-    assert stock.validate_order_stock(writer, reader, event_id, detail) is Outcome.STOCK_VALIDATED
+    assert validate_order_stock(writer, reader, event_id, detail) is Outcome.STOCK_VALIDATED
     for _ in range(3):  # redeliveries
-        assert stock.validate_order_stock(writer, reader, event_id, detail) is Outcome.DUPLICATE
+        assert validate_order_stock(writer, reader, event_id, detail) is Outcome.DUPLICATE
 
     assert pipeline.order(order_id)["status"] == "STOCK_VALIDATED"
     assert pipeline.history(order_id) == ["PENDING", "STOCK_VALIDATED"]
@@ -59,7 +64,7 @@ def test_validation_rejects_insufficient_stock_with_reason(pipeline):
     order_id = pipeline.place_order([(product, 3)])
     writer = pipeline.database()
 
-    assert stock.validate_order_stock(writer, writer, *_created_event(pipeline, order_id)) \
+    assert validate_order_stock(writer, writer, *_created_event(pipeline, order_id)) \
         is Outcome.REJECTED
 
     order = pipeline.order(order_id)
@@ -95,8 +100,8 @@ def test_a_lagging_reader_cannot_reject_an_order_the_writer_can_fill(pipeline, p
             cur.execute("INSERT INTO products (id, sku, name, price_cents, stock) "
                         "VALUES (%s, 'STALE', 'stale', 1, 0)", (product,))
         stale_conn.close()
-        outcome = stock.validate_order_stock(pipeline.database(), stale_reader,
-                                             *_created_event(pipeline, order_id))
+        outcome = validate_order_stock(pipeline.database(), stale_reader,
+                                       *_created_event(pipeline, order_id))
     finally:
         stale_reader.close()
         with conn.cursor() as cur:
@@ -112,8 +117,8 @@ def test_inventory_update_deducts_every_line_once_and_confirms(pipeline):
     event_id, detail = _validated(pipeline, order_id)
     writer = pipeline.database()
 
-    assert stock.update_inventory(writer, event_id, detail) is Outcome.CONFIRMED
-    assert stock.update_inventory(writer, event_id, detail) is Outcome.DUPLICATE
+    assert update_inventory(writer, event_id, detail) is Outcome.CONFIRMED
+    assert update_inventory(writer, event_id, detail) is Outcome.DUPLICATE
 
     assert (pipeline.stock(a), pipeline.stock(b)) == (7, 0)
     assert pipeline.order(order_id)["status"] == "CONFIRMED"
@@ -129,7 +134,7 @@ def test_inventory_update_is_all_or_nothing(pipeline):
     event_id, detail = _validated(pipeline, order_id)
     pipeline.query("UPDATE products SET stock = 4 WHERE id = %s", (b,))  # sold meanwhile
 
-    assert stock.update_inventory(pipeline.database(), event_id, detail) is Outcome.REJECTED
+    assert update_inventory(pipeline.database(), event_id, detail) is Outcome.REJECTED
 
     assert (pipeline.stock(a), pipeline.stock(b)) == (10, 4), "no line may be deducted"
     order = pipeline.order(order_id)
@@ -147,12 +152,12 @@ def test_an_event_for_an_order_in_another_status_has_no_effect(pipeline):
     order_id = pipeline.place_order([(product, 1)])
     event_id, detail = _created_event(pipeline, order_id)
     # A StockValidated for an order that is still PENDING (out-of-order delivery).
-    assert stock.update_inventory(pipeline.database(), str(uuid.uuid4()), detail) \
+    assert update_inventory(pipeline.database(), str(uuid.uuid4()), detail) \
         is Outcome.STALE
     assert pipeline.stock(product) == 5
     assert pipeline.order(order_id)["status"] == "PENDING"
-    assert stock.validate_order_stock(pipeline.database(), pipeline.database(), event_id,
-                                      detail) is Outcome.STOCK_VALIDATED
+    assert validate_order_stock(pipeline.database(), pipeline.database(), event_id,
+                                detail) is Outcome.STOCK_VALIDATED
 
 
 def test_same_event_on_many_threads_at_once_is_applied_once(pipeline):
@@ -165,7 +170,7 @@ def test_same_event_on_many_threads_at_once_is_applied_once(pipeline):
 
     def deliver():
         barrier.wait(10)
-        outcomes.append(stock.update_inventory(writer, event_id, detail))
+        outcomes.append(update_inventory(writer, event_id, detail))
 
     threads = [threading.Thread(target=deliver) for _ in range(8)]
     for t in threads:
@@ -193,7 +198,7 @@ def test_orders_sharing_products_in_any_line_order_neither_deadlock_nor_oversell
     def deliver(event):
         barrier.wait(30)
         try:
-            outcomes.append(stock.update_inventory(writer, *event))
+            outcomes.append(update_inventory(writer, *event))
         except BaseException as exc:  # a deadlock would surface here
             errors.append(exc)
 
@@ -213,21 +218,23 @@ def test_malformed_detail_is_poison(pipeline):
     from order_platform.adapters.queues import PoisonMessage
 
     with pytest.raises(PoisonMessage):
-        stock.validate_order_stock(pipeline.database(), pipeline.database(), str(uuid.uuid4()),
-                                   {"order_id": str(uuid.uuid4()), "lines": "nope"})
+        validate_order_stock(pipeline.database(), pipeline.database(), str(uuid.uuid4()),
+                             {"order_id": str(uuid.uuid4()), "lines": "nope"})
     with pytest.raises(PoisonMessage):
-        stock.update_inventory(pipeline.database(), str(uuid.uuid4()), {"lines": []})
+        update_inventory(pipeline.database(), str(uuid.uuid4()), {"lines": []})
 
 
 def test_an_event_for_an_order_the_writer_does_not_have_claims_nothing(pipeline):
     event_id, order_id = str(uuid.uuid4()), str(uuid.uuid4())
     detail = {"order_id": order_id, "lines": [{"product_id": str(uuid.uuid4()), "quantity": 1}]}
     with pytest.raises(OrderMissing):
-        stock.update_inventory(pipeline.database(), event_id, detail)
+        update_inventory(pipeline.database(), event_id, detail)
     # The claim itself writes nothing without the order (not only because the handler's
     # error rolls it back): committed, it leaves no row.
-    with pipeline.database().in_few_trips() as tx:
-        assert processed_events.claim_order(tx, "claim-probe", event_id, order_id) \
-            == (None, False)
+    with pipeline.database().session() as session:
+        row = session.execute(processed_events.CLAIM_ORDER,
+                              (order_id, "claim-probe", event_id)).one()
+        assert row == {"status": None, "first": False}
+        session.commit()
     assert pipeline.processed("claim-probe") == []
     assert event_id not in pipeline.processed(stock.INVENTORY_CONSUMER)

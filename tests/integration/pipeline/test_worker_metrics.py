@@ -7,7 +7,9 @@ import threading
 
 from order_platform import telemetry as t
 from order_platform import topology
-from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
+from order_platform.adapters.consumer import QueueConsumer
+from order_platform.adapters.handler_pool import HandlerPool
+from order_platform.adapters.leases import Leases
 from order_platform.adapters.metrics import Instruments
 from order_platform.adapters.outage import DependencyGate
 from order_platform.adapters.queues import PoisonMessage, SqsQueue

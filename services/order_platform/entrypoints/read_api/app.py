@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from apiflask import APIFlask
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from order_platform.adapters import cache as cache_adapter
+from order_platform.adapters.db import Database
 from order_platform.config import Settings
 from order_platform.entrypoints.read_api.routes import (
     CACHE_EXTENSION,
-    HOT_ROUTES,
     orders,
     products,
 )
 from order_platform.entrypoints.web.app import create_api
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY
 from order_platform.processes import READ_API
+from order_platform.service_layer.ports import Cache
 
-_UNSET = object()
+
+class _Cache(Enum):
+    FROM_SETTINGS = "from settings"
 
 
-def create_app(settings: Settings | None = None, *, database=None,
-               cache=_UNSET, span_exporter=None) -> APIFlask:
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               cache: Cache | _Cache | None = _Cache.FROM_SETTINGS,
+               span_exporter: SpanExporter | None = None) -> APIFlask:
     """The read API on the read-only reader pool (port 3001 by convention), with the product
     cache when ``CACHE_URL`` is set. Tests may pass their own ``cache`` (or None)."""
     app = create_api(
@@ -32,13 +39,12 @@ def create_app(settings: Settings | None = None, *, database=None,
                     "may come from a cache; their stock is informational (see those "
                     "operations).",
         blueprints=(orders, products),
-        hot_routes=HOT_ROUTES,
         settings=settings,
         database=database,
         not_found_retry_after=True,
         span_exporter=span_exporter,
     )
-    if cache is _UNSET:
+    if cache is _Cache.FROM_SETTINGS:
         cache = cache_adapter.from_settings(app.extensions[EXTENSION_KEY].settings)
     # Connects on first use; /readyz does not look at it: a read API without its cache
     # still answers, from the reader.

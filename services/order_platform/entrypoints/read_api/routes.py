@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from apiflask import APIBlueprint
 from flask import current_app
 
-from order_platform.adapters.cache import Cache
 from order_platform.entrypoints.read_api.schemas import (
     CACHED_STOCK,
     CacheStatusHeader,
@@ -17,13 +17,16 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductListQuery,
     ProductPage,
 )
-from order_platform.entrypoints.web.dependencies import ApiDependencies, dependencies
-from order_platform.entrypoints.web.fast_io import Answer, answer, as_response, documented
-from order_platform.entrypoints.web.hot_routes import HotRoute, uuid_after
-from order_platform.entrypoints.web.openapi import UNAVAILABLE, error_with_retry_after
+from order_platform.entrypoints.web.dependencies import dependencies
+from order_platform.entrypoints.web.openapi import (
+    UNAVAILABLE,
+    error_with_retry_after,
+    responses,
+)
 from order_platform.entrypoints.web.requests import set_order_id
 from order_platform.entrypoints.web.schemas import ProductOut
 from order_platform.service_layer import order_queries, product_cache
+from order_platform.service_layer.ports import Cache
 
 CACHE_EXTENSION = "order_platform.product_cache"
 """Where the app keeps its product cache (None when the stack has none)."""
@@ -31,62 +34,47 @@ CACHE_EXTENSION = "order_platform.product_cache"
 orders = APIBlueprint("orders", __name__, tag="orders")
 products = APIBlueprint("products", __name__, tag="products")
 
-_ORDER_OUT = OrderOut()
-
 _LAGGING_404 = {404: error_with_retry_after(
     "Not found (yet): the reader may lag the writer by a moment; with Retry-After, retry "
     "after that many seconds. Without it the reference can never match.", always=False)}
 
 
 @orders.get("/orders/<uuid:order_id>")
-@documented(orders.output(OrderOut))
-@documented(orders.doc(summary="An order with lines, total and status history",
-                       responses={**_LAGGING_404, **UNAVAILABLE}))
-def get_order(order_id):
-    """One order, from the reader (the hottest read: serialised by fast_io, and its plain
-    requests answered by hot_routes with the same work)."""
-    return as_response(_order(dependencies(), order_id))
-
-
-def _order(deps: ApiDependencies, order_id: uuid.UUID) -> Answer:
+@orders.output(OrderOut)
+@orders.doc(summary="An order with lines, total and status history",
+            responses=responses(_LAGGING_404, UNAVAILABLE))
+def get_order(order_id: uuid.UUID) -> Any:
+    """One order, from the reader."""
     set_order_id(order_id)
-    return answer(_ORDER_OUT, order_queries.get_order(deps.database, order_id), 200)
-
-
-def get_order_hot(deps: ApiDependencies, environ: dict, order_id: uuid.UUID) -> Answer:
-    """``get_order``, for a request whose path is a canonical uuid (it has no body to check)."""
-    return _order(deps, order_id)
-
-
-HOT_ROUTES = (HotRoute("GET", "/orders/<uuid:order_id>", uuid_after("/orders/"),
-                       get_order_hot),)
+    return order_queries.get_order(dependencies().storage.reads, order_id)
 
 
 @orders.get("/orders")
 @orders.input(OrderListQuery, location="query", arg_name="query")
 @orders.output(OrderPage)
-@orders.doc(summary="Orders, newest first, keyset-paginated", responses=UNAVAILABLE)
-def list_orders(query):
+@orders.doc(summary="Orders, newest first, keyset-paginated", responses=responses(UNAVAILABLE))
+def list_orders(query: dict[str, Any]) -> Any:
     """A page of orders filtered by customer and/or status."""
     status = query.get("status")
     filters = order_queries.OrderFilters(customer_id=query.get("customer_id"),
                                          status=status.value if status else None)
-    return order_queries.list_orders(dependencies().database, filters, limit=query["limit"],
+    return order_queries.list_orders(dependencies().storage.reads, filters, limit=query["limit"],
                                      cursor=query.get("cursor"))
 
 
 def _cache() -> Cache | None:
-    return current_app.extensions.get(CACHE_EXTENSION)
+    cache: Cache | None = current_app.extensions.get(CACHE_EXTENSION)
+    return cache
 
 
 @products.get("/products/<ref>")
 @products.output(ProductOut, headers=CacheStatusHeader,
                  description=f"The product. {CACHED_STOCK}")
 @products.doc(summary="A product by id or by sku", description=CACHED_STOCK,
-              responses={**_LAGGING_404, **UNAVAILABLE})
-def get_product(ref):
+              responses=responses(_LAGGING_404, UNAVAILABLE))
+def get_product(ref: str) -> Any:
     """One product, from the product cache or the reader."""
-    product, status = product_cache.get_product(dependencies().database, _cache(), ref)
+    product, status = product_cache.get_product(dependencies().storage.reads, _cache(), ref)
     return product, 200, {"Cache-Status": status.header}
 
 
@@ -95,9 +83,9 @@ def get_product(ref):
 @products.output(ProductPage, headers=CacheStatusHeader,
                  description=f"A page of products. {CACHED_STOCK}")
 @products.doc(summary="Products in SKU order, keyset-paginated", description=CACHED_STOCK,
-              responses=UNAVAILABLE)
-def list_products(query):
+              responses=responses(UNAVAILABLE))
+def list_products(query: dict[str, Any]) -> Any:
     """A page of the catalogue, from the product cache or the reader."""
-    page, status = product_cache.list_products(dependencies().database, _cache(),
+    page, status = product_cache.list_products(dependencies().storage.reads, _cache(),
                                                limit=query["limit"], cursor=query.get("cursor"))
     return page, 200, {"Cache-Status": status.header}

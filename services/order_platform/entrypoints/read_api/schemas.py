@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError, validates_schema
 
@@ -12,6 +14,7 @@ from order_platform.entrypoints.web.schemas import (
     CursorField,
     OrderLineOut,
     ProductOut,
+    RecordOut,
     Text,
     limit_field,
 )
@@ -41,7 +44,7 @@ class OrderListQuery(Schema):
     cursor = CursorField("orders", metadata={"description": "next_cursor of the previous page."})
 
     @validates_schema
-    def _cursor_matches_filters(self, data, **kwargs):
+    def _cursor_matches_filters(self, data: dict[str, Any], **kwargs: Any) -> None:
         cursor = data.get("cursor")
         status = data.get("status")
         filters = OrderFilters(customer_id=data.get("customer_id"),
@@ -57,7 +60,7 @@ class ProductListQuery(Schema):
     cursor = CursorField("products", metadata={"description": "next_cursor of the previous page."})
 
     @validates_schema
-    def _cursor_is_for_products(self, data, **kwargs):
+    def _cursor_is_for_products(self, data: dict[str, Any], **kwargs: Any) -> None:
         cursor = data.get("cursor")
         if cursor is not None and cursor.scope != PRODUCT_LIST_SCOPE:
             raise ValidationError(_CURSOR_MISMATCH, "cursor")
@@ -83,16 +86,13 @@ class HistoryEntryOut(OutputSchema):
     occurred_at = fields.DateTime(required=True)
 
 
-class OrderSummaryOut(OutputSchema):
+class OrderSummaryOut(RecordOut):
     """An order without its lines and history."""
 
-    id = fields.UUID(required=True)
     customer_id = fields.String(required=True)
     status = fields.String(required=True, metadata={"enum": _STATUSES})
     rejection_reason = fields.String(allow_none=True)
     total_cents = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
 
 
 class OrderOut(OrderSummaryOut):

@@ -15,7 +15,9 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -27,6 +29,10 @@ from order_platform.adapters.metrics import Instruments, may_scrape
 from order_platform.adapters.tracing import Tracing
 from order_platform.entrypoints.web.request_metrics import RequestMetrics, route_of
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 access_log = logging.getLogger("order_platform.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -49,14 +55,15 @@ class RequestLog:
     """WSGI middleware: a request id in the log context and the response, one access line,
     the request metrics and span per request; ``/metrics`` for scrapers on private networks."""
 
-    def __init__(self, app: Callable, *, instruments: Instruments,
+    def __init__(self, app: WSGIApplication, *, instruments: Instruments,
                  tracing: Tracing | None = None) -> None:
         self.app = app
         self._instruments = instruments
         self._metrics = RequestMetrics(instruments)
         self._tracing = tracing
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request."""
         if environ.get("PATH_INFO") == telemetry.METRICS_PATH \
                 and may_scrape(environ.get("REMOTE_ADDR")):
@@ -69,34 +76,37 @@ class RequestLog:
         started = time.perf_counter()
         answered: list[str] = []
 
-        def start(status: str, headers: list, exc_info=None):
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: ExcInfo | None = None) -> Any:
             answered.append(status)
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
 
         if self._tracing is not None:
-            return self._traced(environ, start, request_id, answered, started)
-        self._metrics.in_flight(1)
+            return self._traced(self._tracing, environ, start, request_id=request_id,
+                                answered=answered, started=started)
+        self._metrics.started()
         try:
             return self.app(environ, start)
         finally:
             self._finish(environ, request_id, answered, started)
 
-    def _traced(self, environ: dict, start: Callable, request_id: str, answered: list[str],
-                started: float) -> Iterable[bytes]:
+    def _traced(self, tracing: Tracing, environ: WSGIEnvironment, start: StartResponse, *,
+                request_id: str, answered: list[str], started: float) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")
-        span = self._tracing.tracer.start_span(
+        span = tracing.tracer.start_span(
             method, context=traces.parent(environ.get("HTTP_TRACEPARENT")), kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "order_platform.request_id": request_id})
         token = otel_context.attach(trace.set_span_in_context(span))
         traceresponse = traces.current_traceparent()
 
-        def start_traced(status: str, headers: list, exc_info=None):
+        def start_traced(status: str, headers: list[tuple[str, str]],
+                         exc_info: ExcInfo | None = None) -> Any:
             if traceresponse:
                 headers.append((TRACE_RESPONSE_HEADER, traceresponse))
             return start(status, headers, exc_info)
 
-        self._metrics.in_flight(1)
+        self._metrics.started()
         try:
             return self.app(environ, start_traced)
         finally:
@@ -111,7 +121,7 @@ class RequestLog:
             span.end()
             otel_context.detach(token)
 
-    def _finish(self, environ: dict, request_id: str, answered: list[str],
+    def _finish(self, environ: WSGIEnvironment, request_id: str, answered: list[str],
                 started: float) -> tuple[int, str]:
         seconds = time.perf_counter() - started
         status = int(answered[0][:3]) if answered else 500
@@ -127,7 +137,7 @@ class RequestLog:
         logs.info(access_log, f"{method} {extra['path']} {status}", extra)
         return status, route
 
-    def _scrape(self, start_response: Callable) -> Iterable[bytes]:
+    def _scrape(self, start_response: StartResponse) -> Iterable[bytes]:
         body, content_type = self._instruments.exposition()
         start_response("200 OK", [("Content-Type", content_type),
                                   ("Content-Length", str(len(body)))])

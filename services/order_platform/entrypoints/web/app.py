@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from types import FunctionType
+from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
-from flask.sessions import NullSession, SessionInterface
+from flask import Response
+from opentelemetry.sdk.trace.export import SpanExporter
+from werkzeug.datastructures import Headers
 
 from order_platform import bootstrap
+from order_platform.adapters.db import Database
 from order_platform.config import Settings
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDependencies
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
-from order_platform.entrypoints.web.fast_io import ApiResponse
 from order_platform.entrypoints.web.health import health
-from order_platform.entrypoints.web.hot_routes import HotRoute
 from order_platform.entrypoints.web.json_provider import FastJSONProvider
 from order_platform.entrypoints.web.openapi import CrossFieldRules, require_request_bodies
 from order_platform.entrypoints.web.request_metrics import RoutedRequest
@@ -25,38 +28,52 @@ from order_platform.processes import Process
 
 API_VERSION = "1.0.0"
 
+_PLAIN_URI = re.compile(r"https?://[A-Za-z0-9.:-]+(?:/[A-Za-z0-9_.~%!$&'()*+,;=:@/-]*)?")
+"""A URL that werkzeug's ``iri_to_uri`` gives back unchanged: an ASCII host, and a path of
+characters it does not quote. ``tests/unit/test_api_responses.py`` holds it to that."""
 
-class _NoSessions(SessionInterface):
-    """The APIs keep no sessions (no cookies, no secret key). Flask's default interface still
-    looks for a key to sign one with and builds an empty session on every request; this
-    hands every request the same null session, which refuses to be written to."""
 
-    _null = NullSession()
+class ApiResponse(Response):
+    """The APIs' response class: Flask's, sending a Location that is already a URI as it is.
 
-    def open_session(self, app, request) -> NullSession:
-        """The shared null session."""
-        return self._null
+    werkzeug converts every ``Location`` from an IRI on the way out (it splits the URL, quotes
+    each part and IDNA-encodes the host): a twentieth of a ``POST /orders``. The APIs' own
+    Locations are the read API's configured URL and a path of a uuid or a SKU, which need none.
+    """
 
-    def save_session(self, app, session, response) -> None:
-        """Nothing to save (Flask does not ask for a null session)."""
+    def get_wsgi_headers(self, environ: dict[str, Any]) -> Headers:
+        """werkzeug's headers, the Location left alone when it is a plain URI already."""
+        location = self.headers.get("Location")
+        if location is None or not _PLAIN_URI.fullmatch(location):
+            return super().get_wsgi_headers(environ)
+        del self.headers["Location"]
+        try:
+            headers = super().get_wsgi_headers(environ)
+        finally:
+            self.headers["Location"] = location
+        headers["Location"] = location
+        return headers
 
 
 class ApiApp(APIFlask):
-    """APIFlask without two costs Flask pays on every request for features the APIs do not
-    use: sessions, and asking of every view and hook again whether it is a coroutine."""
+    """APIFlask, asking of each view only once whether it is a coroutine.
 
-    session_interface = _NoSessions()
+    Flask asks it on every call of a view (APIFlask's decorators each ask again): the answer
+    cannot change for a function, so it is kept per function.
+    """
 
-    def __init__(self, *args, **kwargs) -> None:
+    response_class = ApiResponse
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._synced: dict = {}
+        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
 
-    def ensure_sync(self, func):
-        """Flask's answer, remembered per function (a function's kind cannot change)."""
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's answer, kept per function (a bound method is a new object each time)."""
         synced = self._synced.get(func)
         if synced is None:
             synced = super().ensure_sync(func)
-            if isinstance(func, FunctionType):  # a bound method is a new object each time
+            if isinstance(func, FunctionType):
                 self._synced[func] = synced
         return synced
 
@@ -68,16 +85,14 @@ def create_api(
     title: str,
     description: str,
     blueprints: Iterable[APIBlueprint],
-    hot_routes: tuple[HotRoute, ...] = (),
     settings: Settings | None = None,
-    database=None,
+    database: Database | None = None,
     not_found_retry_after: bool = False,
-    span_exporter=None,
+    span_exporter: SpanExporter | None = None,
 ) -> APIFlask:
     """Build an API: settings (from the environment unless given), its pool, routes.
 
-    ``hot_routes`` answer the plain requests of some of the blueprints' rules themselves
-    (see ``hot_routes``). A process started by gunicorn passes nothing else:
+    A process started by gunicorn passes nothing else:
     ``bootstrap.start`` reads and validates the config and sends logs to stderr as JSON.
     Tests pass their own Settings and, if they like, their own Database and a span exporter.
     """
@@ -87,11 +102,10 @@ def create_api(
         database = runtime.database(process.endpoints[0])
 
     app = ApiApp(import_name, title=title, version=API_VERSION,
-                   spec_path="/openapi.json", docs_path="/docs",
-                   spec_plugins=[CrossFieldRules()])
+                 spec_path="/openapi.json", docs_path="/docs",
+                 spec_plugins=[CrossFieldRules()])
     app.json = FastJSONProvider(app)
     app.request_class = RoutedRequest
-    app.response_class = ApiResponse
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         DESCRIPTION=description,
@@ -100,11 +114,11 @@ def create_api(
     )
     app.spec_processor(require_request_bodies)
     serve_docs_assets(app)
-    deps = app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings, database=database)
+    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings,
+                                                    storage=bootstrap.storage(database))
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
     app.register_blueprint(health)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing,
-                           hot_routes=hot_routes, dependencies=deps)
+    register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing)
     return app

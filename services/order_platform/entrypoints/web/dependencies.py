@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from flask import current_app
 
 from order_platform.adapters.db import Database
+from order_platform.bootstrap import Storage
 from order_platform.config import Settings
 
 EXTENSION_KEY = "order_platform"
@@ -14,12 +16,17 @@ EXTENSION_KEY = "order_platform"
 
 @dataclass(frozen=True)
 class ApiDependencies:
-    """What a running API holds: its settings and its one pool."""
+    """What a running API holds: its settings, its one pool and the persistence port on it."""
 
     settings: Settings
-    database: Database
+    storage: Storage
+
+    @property
+    def database(self) -> Database:
+        """The API's pool (its readiness pings it)."""
+        return self.storage.database
 
 
 def dependencies() -> ApiDependencies:
     """The current app's dependencies (inside a request or app context)."""
-    return current_app.extensions[EXTENSION_KEY]
+    return cast(ApiDependencies, current_app.extensions[EXTENSION_KEY])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
 from apiflask import APIFlask, HTTPError
+from apiflask.types import ResponseHeaderType
 
 from order_platform.adapters.credentials import CredentialsError
 from order_platform.adapters.deadlines import DeadlineExceeded
@@ -14,6 +16,9 @@ from order_platform.domain import errors as domain
 from order_platform.entrypoints.web.requests import MAX_BODY_BYTES, set_order_id
 
 log = logging.getLogger(__name__)
+
+Reply = tuple[dict[str, Any], int, ResponseHeaderType]
+"""An error response: the body, the status and the headers."""
 
 READ_RETRY_AFTER_SECONDS = 1
 """What a 404 on the read API suggests: replica lag is normally well under a second."""
@@ -45,7 +50,7 @@ _CODE_BY_STATUS = {
 }
 
 
-def error_body(code: str, message: str, details=None) -> dict:
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """The JSON body of every error response."""
     return {"error": {"code": code, "message": message,
                       "details": {} if details is None else details}}
@@ -66,11 +71,11 @@ def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> No
     """
 
     @app.error_processor
-    def http_error(error: HTTPError):
+    def http_error(error: HTTPError) -> Reply:
         # Validation errors, abort(), and every werkzeug HTTPException (404, 405, 413...).
         code = error.extra_data.get("code") or _CODE_BY_STATUS.get(
             error.status_code, "http_error")
-        message = error.message
+        message = error.message or ""
         if error.status_code == 422 and not error.extra_data.get("code"):
             message = "The request is well-formed but invalid; see details."
         elif error.status_code == 413:
@@ -78,11 +83,11 @@ def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> No
         return error_body(code, message, error.detail or None), error.status_code, error.headers
 
     @app.errorhandler(domain.DomainError)
-    def domain_error(exc: domain.DomainError):
+    def domain_error(exc: domain.DomainError) -> Reply:
         if isinstance(exc.details, dict) and exc.details.get("order_id"):
             # e.g. a reused Idempotency-Key: the access log names the order it belongs to.
             set_order_id(exc.details["order_id"])
-        headers = {}
+        headers: dict[str, str] = {}
         if isinstance(exc, domain.NotFound) and exc.may_appear and not_found_retry_after:
             headers["Retry-After"] = str(READ_RETRY_AFTER_SECONDS)
         return error_body(exc.code, exc.message, exc.details), _status_of(exc), headers
@@ -91,7 +96,7 @@ def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> No
     @app.errorhandler(psycopg2.errors.QueryCanceled)
     @app.errorhandler(psycopg2.errors.LockNotAvailable)
     @app.errorhandler(DeadlineExceeded)
-    def database_timeout(exc: psycopg2.OperationalError):
+    def database_timeout(exc: psycopg2.OperationalError) -> Reply:
         limit = {psycopg2.errors.LockNotAvailable: "lock_timeout",
                  DeadlineExceeded: "client_deadline"}.get(type(exc), "statement_timeout")
         log.warning("database %s: %s", limit, str(exc).strip())
@@ -104,12 +109,12 @@ def register_error_handlers(app: APIFlask, *, not_found_retry_after: bool) -> No
     @app.errorhandler(psycopg2.InterfaceError)
     @app.errorhandler(psycopg2.errors.ReadOnlySqlTransaction)
     @app.errorhandler(CredentialsError)
-    def database_unavailable(exc: Exception):
+    def database_unavailable(exc: Exception) -> Reply:
         log.error("database unavailable: %s", exc)
         return (error_body("unavailable", "The database is unavailable; retry later."), 503,
                 {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)})
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
+    def unexpected(exc: Exception) -> Reply:
         log.exception("unhandled error")
-        return error_body("internal_error", "Internal server error."), 500
+        return error_body("internal_error", "Internal server error."), 500, {}

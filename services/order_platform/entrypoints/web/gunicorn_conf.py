@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from order_platform.config import ConfigError, load_settings
 from order_platform.entrypoints.web import draining
@@ -26,27 +27,15 @@ _api = process(os.environ.get(PROCESS_ENV, WRITE_API.role))
 # The launcher always passes --bind; this is for a gunicorn started by hand.
 bind = [f"0.0.0.0:{_api.port}"]
 
-# Threads, not processes, carry concurrency: requests mostly wait on PostgreSQL, and
-# each worker's pool (DB_POOL_MAX, default 8) covers its threads with room to spare.
-# Why gthread and not sync workers:
-# - The NLB passes TCP through without buffering, so a slow client would hold a sync
-#   worker for its whole upload or download; a gthread worker parks the idle connection
-#   and keeps serving (gunicorn's docs want a buffering proxy in front of sync workers).
-# - Measured (make bench-compare, 3 rounds each, 2 cores, 2026-11-26): sync x4 gave
-#   POST /orders 912 req/s (p99 81 ms, 1.48 ms CPU/request) and GET /orders/{id} 1,416
-#   (p99 44 ms, 0.94 ms); gthread 2x4 in the runs around it gave POST 884-1,132 (p99
-#   39-60 ms, 1.10-1.35 ms) and GET 1,358-1,691 (p99 28-35 ms, 0.69-0.80 ms). No
-#   throughput to gain, a worse tail and more CPU per request: gthread stays.
-# - Measured again (5 rounds each, 2026-11-27, a slower day; docs/performance.md):
-#   - gthread 4x2: POST 983 req/s (p99 42 ms, 1.15 ms CPU/request), GET 1,439 (49 ms, 0.91);
-#     within the spread of 2x4's three runs that day (POST 888-1,087, 1.07-1.29 ms; GET
-#     1,230-1,406, 0.81-0.93 ms), and four processes need twice the memory of two.
-#   - gevent x2: GET cheaper (0.76 ms CPU/request), but p99 rose to 87 ms (POST) and 108 ms
-#     (GET), against 48-56 and 32-43 with 2x4; and monkey-patching changes every lock,
-#     thread and timer the services rely on.
-# - With the hot routes (2026-11-27, five runs of 5 rounds), 2x4 gave POST 1,081-1,466
-#   req/s (0.72-0.96 ms CPU/request, 0.96-1.06 of the bare app) and GET 1,629-2,194
-#   (0.48-0.65 ms, 1.03-1.23).
+# Threads, not processes, carry concurrency: requests mostly wait on PostgreSQL, and each
+# worker's pool (DB_POOL_MAX, default 8) covers its threads with room to spare. gthread and not
+# sync workers: the NLB passes TCP through without buffering, so a slow client would hold a
+# sync worker for its whole upload or download, where a gthread worker parks the idle
+# connection and keeps serving (gunicorn's docs want a buffering proxy in front of sync
+# workers). Measured with make bench-compare, sync workers gave no more throughput for more CPU
+# per request and a worse tail; 4 x 2 cost more memory for no gain beyond the noise; gevent
+# doubled the p99 and would change how every lock, thread and timer here behaves
+# (docs/performance.md).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -60,10 +49,8 @@ graceful_timeout = _api.shutdown_grace_seconds
 # idle timeout, so the pod closes them cleanly before the balancer silently drops the flow.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 # Recycle workers now and then, as a guard against a leak in a dependency (jittered so they
-# do not all restart at once). Rarely: a new worker costs 0.6 s of CPU to boot plus a cold
-# start, and measured (2026-11-26, 90,000 orders through 2 workers, no recycling) a worker's
-# RSS stays at 74 MiB after warm-up. At the 20,000 this once was, recycling cost a loaded
-# pod ~30 us of CPU per request and a slow round every 20,000 requests per worker.
+# do not all restart at once). Rarely: a new worker costs about 0.6 s of CPU to boot plus a
+# cold start, and a worker's RSS stays flat after warm-up (74 MiB over 90,000 orders).
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "500000"))
 max_requests_jitter = max_requests // 10
 
@@ -131,14 +118,14 @@ def _metrics_dir() -> str:
     return tempfile.mkdtemp(prefix=f"order-platform-metrics-{os.getpid()}-", dir=base)
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server: Any, worker: Any) -> None:
     """A worker ended: its gauges leave the live sums; its counters stay counted."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-def on_exit(server) -> None:
+def on_exit(server: Any) -> None:
     """Remove the metrics directory, if this master made it (not one set from outside)."""
     path = os.environ.get(_MULTIPROCESS_ENV, "")
     made = _METRICS_DIR.match(Path(path).name)
@@ -146,7 +133,7 @@ def on_exit(server) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def on_starting(server) -> None:
+def on_starting(server: Any) -> None:
     """Refuse to start, naming the setting, when the config contract is not met.
 
     Checked once in the master so a bad setting stops the process with one clear

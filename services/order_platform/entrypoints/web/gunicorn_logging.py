@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gunicorn.glogging import Logger
 
 
-class NoAccessLog(Logger):
+class NoAccessLog(Logger):  # type: ignore[misc]  # gunicorn has no types
     """gunicorn.glogging.Logger that never builds nor writes an access line."""
 
-    def access(self, resp, req, environ, request_time) -> None:
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """The app logs every request (``order_platform.access``), with its ids."""
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg2
 from apiflask import APIBlueprint
@@ -19,7 +20,7 @@ health = APIBlueprint("health", __name__, tag="health")
 
 @health.get("/healthz")
 @health.doc(summary="Liveness: the process serves HTTP. Touches no dependency.")
-def healthz():
+def healthz() -> dict[str, str]:
     """Liveness."""
     return {"status": "ok"}
 
@@ -27,7 +28,7 @@ def healthz():
 @health.get("/readyz")
 @health.doc(summary="Readiness: this API's database endpoint answers and it is not draining.",
             responses=[200, 503])
-def readyz():
+def readyz() -> Any:
     """Readiness: 503 while the database does not answer, and once the pod drains."""
     if draining():
         return error_body("draining", "This API is shutting down: send requests elsewhere."), 503

@@ -24,9 +24,7 @@ _COMPACT = {"separators": (",", ":")}
 compact JSON orjson writes."""
 
 
-def dumps_bytes(obj: Any) -> bytes:
-    """What every API's ``app.json.dumps(obj)`` gives, as UTF-8 bytes, without an app: the hot
-    routes (``hot_routes``) encode their answers here outside any app context."""
+def _dumps_bytes(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj, default=DefaultJSONProvider.default, option=_OPTIONS)
     except (orjson.JSONEncodeError, TypeError):
@@ -42,9 +40,5 @@ class FastJSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Encode ``obj``; pretty-printing and other options go to the default provider."""
         if not kwargs or kwargs == _COMPACT:
-            return self.dumps_bytes(obj).decode()
+            return _dumps_bytes(obj).decode()
         return super().dumps(obj, **kwargs)
-
-    def dumps_bytes(self, obj: Any) -> bytes:
-        """``dumps`` as the UTF-8 bytes a response body is."""
-        return dumps_bytes(obj)

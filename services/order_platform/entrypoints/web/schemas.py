@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
@@ -9,6 +13,7 @@ from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, sku_proble
 from order_platform.entrypoints.web.dumping import OutputSchema
 from order_platform.service_layer import pagination
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The rules below in ECMA-262 regex syntax, so that the OpenAPI document states them.
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
 SKU_DOC_PATTERN = (r"^(?![0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$)"
@@ -22,17 +27,18 @@ class Text(fields.String):
         "unstorable": "Must not contain NUL, control characters or unpaired surrogates.",
     }
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs["metadata"] = {"pattern": TEXT_PATTERN, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # "\ud800" parses from JSON but cannot be stored
             raise self.make_error("unstorable") from exc
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        if _CONTROL.search(text):
             raise self.make_error("unstorable")
         return text
 
@@ -40,11 +46,12 @@ class Text(fields.String):
 class Sku(Text):
     """A SKU, by the catalogue's rules."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs["metadata"] = {"pattern": SKU_DOC_PATTERN, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> Any:
         sku = super()._deserialize(value, attr, data, **kwargs)
         problem = sku_problem(sku)
         if problem:
@@ -55,10 +62,10 @@ class Sku(Text):
 class WholeNumber(fields.Integer):
     """A JSON integer: 3, and 3.0 too (JSON Schema calls it one); never 3.5, "3" or true."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
 
-    def _validated(self, value):
+    def _validated(self, value: Any) -> int:
         # json.loads reads 3.0 as a float; strict alone would reject it with 422 although
         # the document's ``type: integer`` accepts it.
         if isinstance(value, float) and value.is_integer():
@@ -69,14 +76,15 @@ class WholeNumber(fields.Integer):
 class CursorField(fields.String):
     """An opaque keyset cursor for one list ('orders' or 'products')."""
 
-    def __init__(self, kind: str, **kwargs) -> None:
+    def __init__(self, kind: str, **kwargs: Any) -> None:
         # Documented only: decode() checks the length before it parses the token.
         kwargs["metadata"] = {"minLength": 1, "maxLength": pagination.MAX_CURSOR_LENGTH,
                               **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
         self.kind = kind
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> Any:
         token = super()._deserialize(value, attr, data, **kwargs)
         try:
             return pagination.decode(token, self.kind)
@@ -104,16 +112,21 @@ class ErrorResponse(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-class ProductOut(OutputSchema):
-    """A catalogue product."""
+class RecordOut(OutputSchema):
+    """What every stored record shows: its id, when it was created and last changed."""
 
     id = fields.UUID(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class ProductOut(RecordOut):
+    """A catalogue product."""
+
     sku = fields.String(required=True)
     name = fields.String(required=True)
     price_cents = fields.Integer(required=True, metadata={"maximum": MAX_PRICE_CENTS})
     stock = fields.Integer(required=True, metadata={"maximum": MAX_STOCK})
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
 
 
 class OrderLineOut(OutputSchema):

@@ -16,12 +16,12 @@ class QueueMetrics:
 
     def __init__(self, instruments: Instruments, queue: str) -> None:
         self._queue = queue
-        self._received = instruments[telemetry.MESSAGES_RECEIVED].labels(queue)
-        self._receives = instruments[telemetry.RECEIVES].labels(queue)
-        self._handled = instruments[telemetry.MESSAGES_HANDLED]
-        self._duration = instruments[telemetry.HANDLER_DURATION].labels(queue)
-        self._age = instruments[telemetry.MESSAGE_AGE].labels(queue)
-        self._settle = instruments[telemetry.ORDER_SETTLE]
+        self._received = instruments.counter(telemetry.MESSAGES_RECEIVED).labels(queue)
+        self._receives = instruments.counter(telemetry.RECEIVES).labels(queue)
+        self._handled = instruments.counter(telemetry.MESSAGES_HANDLED)
+        self._duration = instruments.histogram(telemetry.HANDLER_DURATION).labels(queue)
+        self._age = instruments.histogram(telemetry.MESSAGE_AGE).labels(queue)
+        self._settle = instruments.histogram(telemetry.ORDER_SETTLE)
 
     def received(self, count: int) -> None:
         """``count`` messages came back from one receive."""
@@ -59,9 +59,9 @@ def _seconds_since(iso: object) -> float | None:
 
 def paused_gauge(instruments: Instruments, paused: Callable[[], bool]) -> None:
     """Report ``worker_paused`` from the gate itself, read at every scrape."""
-    instruments[telemetry.DEPENDENCY_PAUSED].set_function(lambda: 1.0 if paused() else 0.0)
+    instruments.gauge(telemetry.DEPENDENCY_PAUSED).set_function(lambda: 1.0 if paused() else 0.0)
 
 
 def extensions_counter(instruments: Instruments) -> Callable[[int], None]:
     """What the leases call with the number of leases they renewed."""
-    return instruments[telemetry.VISIBILITY_EXTENSIONS].inc
+    return instruments.counter(telemetry.VISIBILITY_EXTENSIONS).inc

@@ -11,12 +11,14 @@ from enum import StrEnum
 
 from botocore.config import Config
 
-from order_platform import logs, telemetry, topology
+from order_platform import bootstrap, logs, telemetry, topology
 from order_platform.adapters import cache as cache_adapter
 from order_platform.adapters import tracing
 from order_platform.adapters.cache import Cache
-from order_platform.adapters.consumer import HandlerPool, Leases, QueueConsumer
+from order_platform.adapters.consumer import QueueConsumer
 from order_platform.adapters.db import Database
+from order_platform.adapters.handler_pool import HandlerPool
+from order_platform.adapters.leases import Leases
 from order_platform.adapters.metrics import Instruments
 from order_platform.adapters.outage import DependencyGate, Failure, classify
 from order_platform.adapters.queues import DeliveredEvent, ReceivedMessage, SqsQueue, decode_event
@@ -42,14 +44,27 @@ EventHandler = Callable[[DeliveredEvent], StrEnum]
 """Handles one event; returns what it did (logged as its outcome)."""
 
 
-def event_handlers(writer: Database, reader: Database,
+def event_handlers(writer: Database | None, reader: Database | None,
                    cache: Cache | None = None) -> dict[topology.Queue, EventHandler]:
-    """Which service-layer function handles the events of each queue."""
+    """Which service-layer function handles the events of each queue: the stock consumers
+    with a unit of work of their own on ``writer`` per event, and the read model on
+    ``reader`` (None only where those queues' handlers are never called)."""
+    writes = None if writer is None else bootstrap.storage(writer)
+    reads = None if reader is None else bootstrap.storage(reader).reads
+
+    def validate(event: DeliveredEvent) -> StrEnum:
+        if writes is None or reads is None:
+            raise RuntimeError("stock validation needs the writer and the reader")
+        return stock.validate_stock(writes.unit_of_work(), reads, event.event_id, event.detail)
+
+    def deduct(event: DeliveredEvent) -> StrEnum:
+        if writes is None:
+            raise RuntimeError("the inventory update needs the writer")
+        return stock.deduct_stock(writes.unit_of_work(), event.event_id, event.detail)
+
     return {
-        topology.STOCK_VALIDATION_QUEUE:
-            lambda e: stock.validate_order_stock(writer, reader, e.event_id, e.detail),
-        topology.INVENTORY_UPDATE_QUEUE:
-            lambda e: stock.update_inventory(writer, e.event_id, e.detail),
+        topology.STOCK_VALIDATION_QUEUE: validate,
+        topology.INVENTORY_UPDATE_QUEUE: deduct,
         # With no cache in the stack the queue still exists (it is in the topology) and is
         # drained: each message is acknowledged without effect, so nothing piles up there
         # and the queue's age alarm stays quiet.
