@@ -2,7 +2,7 @@
 
 Per order: the events the topology carries with an order id (admin events are not per order),
 the messages each route delivers, and the SQS requests the worker makes for them with the batch
-sizes and lingers its consumers use (``order_platform.adapters.consumer``).
+sizes and lingers its consumers use (``order_platform.adapters.consumer`` and ``leases``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cost import assumptions as assume
-from order_platform.adapters.consumer import ACK_LINGER, RECEIVE_LINGER
+from order_platform.adapters.consumer import RECEIVE_LINGER
+from order_platform.adapters.leases import ACK_LINGER
 from order_platform.adapters.queues import MAX_BATCH
 from order_platform.topology import ROUTES, EventType, Route
 

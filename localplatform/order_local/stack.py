@@ -95,7 +95,8 @@ def start_backing(data_dir: Path, ports: Ports,
         app_password = _secret_file(data_dir / "app.password")
         writer.ensure_role_and_database(role=APP_ROLE, password=app_password, dbname=APP_DB)
         applied = apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB,
-                                   user=APP_ROLE, password=app_password)
+                                   user=APP_ROLE, password=app_password,
+                                   ssl_root_cert=str(writer.ca_file))
         print(f"local: migrations applied: {', '.join(applied) or 'none pending'}", flush=True)
         # The read API logs in to the reader as soon as it starts: the role must be there.
         reader.wait_caught_up(pg_reader)

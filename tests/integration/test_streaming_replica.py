@@ -57,7 +57,7 @@ def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env, pg_system_us
         password = uuid.uuid4().hex
         writer.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
         apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB, user=APP_ROLE,
-                         password=password)
+                         password=password, ssl_root_cert=str(writer.ca_file))
         reader.wait_caught_up(reader_proc)
         # Own prefix: the session's DB secret must keep the session database's password.
         aws = provision.LocalAws(endpoint_url=aws_endpoint,

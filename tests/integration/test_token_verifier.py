@@ -3,46 +3,20 @@ accepts, every bad token it refuses, key rotation, and a flood of unknown kids."
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from order_platform.adapters.tokens import JwksTokenVerifier
 from order_platform.domain.access import Caller, Role, TokenRejected
 from tests.support import tokens
-from tests.support.platform import free_port
 
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_test"
 PEOPLE, MACHINES = "people-client", "machine-client"
 
 
-class Issuer:
+class Issuer(tokens.JwksServer):
     """A JWKS endpoint serving ``keys``, counting every fetch."""
-
-    def __init__(self, *keys: tokens.SigningKey) -> None:
-        self.keys = list(keys)
-        self.fetches = 0
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.fetches += 1
-                body = json.dumps({"keys": [k.jwk() for k in issuer.keys]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def verifier(self, **kwargs) -> JwksTokenVerifier:
         return JwksTokenVerifier(issuer=ISSUER, jwks_url=self.url, audiences=[PEOPLE, MACHINES],
@@ -59,7 +33,7 @@ def key() -> tokens.SigningKey:
 def issuer(key):
     issuer = Issuer(key)
     yield issuer
-    issuer.server.shutdown()
+    issuer.stop()
 
 
 def claims(**extra):

@@ -9,12 +9,15 @@ real local platform's JWKS would otherwise verify.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -35,6 +38,7 @@ class SigningKey:
         return cls(kid or uuid.uuid4().hex[:12], rsa.generate_private_key(65537, 2048))
 
     @classmethod
+    @functools.cache
     def emulators(cls) -> SigningKey:
         """The key the moto server signs every user pool's tokens with (``kid: dummy``)."""
         from moto.utilities.utils import load_resource
@@ -86,3 +90,51 @@ def hmac_with_public_key(key: SigningKey, claims: dict[str, Any]) -> str:
     signing_input = _segments({"alg": "HS256", "typ": "JWT", "kid": key.kid}, claims)
     digest = hmac.new(key.public_pem(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(digest)}"
+
+
+def bearer(settings: Any, customer: str, *roles: str, **claims: Any) -> dict[str, str]:
+    """An Authorization header the APIs configured by ``settings`` accept: a person's access
+    token for ``customer`` in the groups ``roles``, signed with the emulator's key."""
+    token = mint(SigningKey.emulators(), access_claims(
+        settings.auth_issuer, settings.auth_audiences[0], subject=customer,
+        **({"cognito:groups": list(roles)} if roles else {}), **claims))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def client_with(app: Any, header: dict[str, str]) -> Any:
+    """A Flask test client of ``app`` that sends ``header`` (a ``bearer``) on every request."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = header["Authorization"]
+    return client
+
+
+class JwksServer:
+    """An issuer's key endpoint of the test's own, counting every fetch: it serves ``keys``
+    (SigningKeys, or JWKS entries taken from another issuer, such as the emulator)."""
+
+    def __init__(self, *keys: SigningKey | dict[str, Any]) -> None:
+        self.keys = list(keys)
+        self.fetches = 0
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.fetches += 1
+                body = json.dumps({"keys": [k.jwk() if isinstance(k, SigningKey) else k
+                                            for k in served.keys]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/.well-known/jwks.json"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -53,8 +53,8 @@ class Caller:
         """True when the token grants ``role``."""
         return role in self.roles
 
-    def may_read_orders_of(self, customer_id: str) -> bool:
-        """A customer reads only their own orders; support reads everyone's."""
+    def may_read_orders_of(self, customer_id: str | None) -> bool:
+        """A customer reads only their own orders; support reads everyone's (None: all)."""
         return customer_id == self.customer_id or self.has(Role.SUPPORT)
 
 

@@ -79,6 +79,7 @@ class Pipeline:
                                           self.settings.db_secret_arn)
         db = Database(host="127.0.0.1", port=self.settings.db_port,
                       dbname=self.settings.db_name, credentials=creds,
+                      ssl_root_cert=self.settings.db_ssl_root_cert,
                       max_connections=size, readonly=reader, application_name=application_name)
         self._pools.append(db)
         return db
@@ -200,7 +201,7 @@ def make_pipeline(pg_server, aws_endpoint: str, **extra_env: str) -> Pipeline:
     dbname, password = f"pipe_{suffix}", ROLE_PASSWORD
     pg_server.ensure_role_and_database(role=ROLE, password=password, dbname=dbname)
     apply_migrations(host="127.0.0.1", port=pg_server.port, dbname=dbname, user=ROLE,
-                     password=password)
+                     password=password, ssl_root_cert=str(pg_server.ca_file))
     local = provision.LocalAws(endpoint_url=aws_endpoint, prefix=f"pipe-{suffix}")
     env = {
         **provision.provision_contract(local, db_port=pg_server.port, db_name=dbname,

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 MARKER_NAME = "order-platform-draining"
 
@@ -46,7 +47,7 @@ def clear() -> None:
     marker().unlink(missing_ok=True)
 
 
-def close_when_draining(req) -> None:
+def close_when_draining(req: Any) -> None:
     """gunicorn ``pre_request``: while draining, answer with ``Connection: close``.
 
     The application cannot ask for it (gunicorn drops hop-by-hop headers from a response), so

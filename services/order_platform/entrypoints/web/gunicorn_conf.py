@@ -150,6 +150,6 @@ def on_starting(server: Any) -> None:
     draining.clear()
 
 
-def pre_request(worker, req) -> None:
+def pre_request(worker: Any, req: Any) -> None:
     """While the pod's preStop drains the API, close each connection after its response."""
     draining.close_when_draining(req)
