@@ -41,6 +41,7 @@ import psycopg2
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.compare import bench_auth
 from bench.measure import Processes, free_port, spread, tree_cpu_seconds
 from bench.pairs import reference_summary, run_plan
 from order_local import machine, stack
@@ -89,12 +90,12 @@ def _quiet(worker_urls: list[str], relay_url: str,
     return last
 
 
-def _post_orders(api: str, product_id: str, total: int, concurrency: int) -> list[str]:
+def _post_orders(api: str, product_id: str, total: int, concurrency: int,
+                 auth: dict[str, str]) -> list[str]:
     ids: list[str] = []
 
     def post(session: requests.Session, index: int) -> None:
-        resp = session.post(f"{api}/orders", timeout=30, json={
-            "customer_id": f"bench-{index % 50}",
+        resp = session.post(f"{api}/orders", timeout=30, headers=auth, json={
             "items": [{"product_id": product_id, "quantity": 1}]})
         if resp.status_code == 202:
             ids.append(resp.json()["id"])  # list.append is atomic
@@ -135,13 +136,13 @@ def _settled(conn, product_id: str) -> int:
 
 
 def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
-            worker_urls: list[str], relay_url: str) -> None:
+            worker_urls: list[str], relay_url: str, auth: dict[str, str]) -> None:
     """Run ``orders`` through the pipeline, unmeasured: every process has opened its pooled
     connections (each costs a SCRAM handshake) and made its first SDK calls (which load and
     cache models) before the measurement starts, so it counts the steady state only. Returns
     once the last of their messages (the evictions) is handled."""
     product_id = _product(conn, orders)
-    ids = _post_orders(api, product_id, orders, concurrency)
+    ids = _post_orders(api, product_id, orders, concurrency, auth)
     if _wait_settled(conn, product_id, len(ids), time.monotonic() + timeout) < len(ids):
         raise RuntimeError(f"the warm-up's {orders} orders did not settle in {timeout:g}s")
     _quiet(worker_urls, relay_url)
@@ -149,13 +150,13 @@ def warm_up(conn, api: str, *, orders: int, concurrency: int, timeout: float,
 
 def run_once(conn, api: str, *, workers: int, orders: int, concurrency: int, timeout: float,
              pids: dict[str, int], worker_urls: list[str], relay_url: str,
-             consumer: str = "worker") -> dict:
+             auth: dict[str, str], consumer: str = "worker") -> dict:
     """One measurement with ``workers`` consumer processes (of ``consumer``) running."""
     product_id = _product(conn, orders)
     events_before = _events(worker_urls, relay_url)
     cpu_before = _cpu_seconds(pids)
     started = time.monotonic()
-    ids = _post_orders(api, product_id, orders, concurrency)
+    ids = _post_orders(api, product_id, orders, concurrency, auth)
     posted = time.monotonic()
     done = _wait_settled(conn, product_id, len(ids), posted + timeout)
     finished = time.monotonic()
@@ -247,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                         {**launch.environment(RELAY), "HEALTH_PORT": str(ports[RELAY.role])})
             conn = psycopg2.connect(host="127.0.0.1", port=ports.postgres, dbname=stack.APP_DB,
                                     user=stack.APP_ROLE,
-                                    password=(Path(tmp) / "app.password").read_text().strip())
+                                    password=(Path(tmp) / "app.password").read_text().strip(),
+                                    sslmode="verify-full",
+                                    sslrootcert=str(backing.writer.ca_file))
+            auth = bench_auth(backing)
             conn.autocommit = True
             runs = run_plan(counts, args.reference_rounds)
             reference = []
@@ -259,10 +263,11 @@ def main(argv: list[str] | None = None) -> int:
                 pids["moto"] = backing.aws.pid
                 relay_url = ports.url(RELAY.role)
                 warm_up(conn, api, orders=args.warmup, concurrency=args.concurrency,
-                        timeout=args.timeout, worker_urls=urls, relay_url=relay_url)
+                        timeout=args.timeout, worker_urls=urls, relay_url=relay_url, auth=auth)
                 result = run_once(conn, api, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
-                                  worker_urls=urls, relay_url=relay_url, consumer=kind)
+                                  worker_urls=urls, relay_url=relay_url, consumer=kind,
+                                  auth=auth)
                 result["worker_concurrency"] = args.worker_concurrency
                 result["cores"] = os.cpu_count()
                 print(json.dumps(result), flush=True)

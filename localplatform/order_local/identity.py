@@ -13,6 +13,7 @@ import contextlib
 import json
 import secrets
 import shlex
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -50,6 +51,25 @@ class LocalIdentity:
         """A client-credentials token of the machine client, with ``roles``' scopes."""
         return machine_token(self.token_url, self.machine_client_id, self.machine_client_secret,
                              tuple(scope_of(role) for role in roles))
+
+    def customer_token(self, customer: str, *roles: Role, lifetime: int = 3600) -> str:
+        """A people-client access token whose subject is ``customer``, signed by the emulator's
+        key without a round trip to it: the chaos load's many customers, while the emulator
+        may be frozen. Local only: moto signs every pool with one key whose private half ships
+        in its wheel, so this is the token the emulator would issue, for a chosen subject."""
+        import jwt
+        from jwt.algorithms import RSAAlgorithm
+        from moto.utilities.utils import load_resource
+
+        private = load_resource("cognitoidp/resources/jwks-private.json")
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": customer, "client_id": self.people_client_id,
+                  "token_use": "access", "iat": now, "exp": now + lifetime,
+                  "jti": secrets.token_hex(16), "username": customer,
+                  **({COGNITO_ROLES_CLAIM: [r.value for r in roles]} if roles else {})}
+        key = RSAAlgorithm.from_jwk(json.dumps(private))
+        return jwt.encode(claims, key, algorithm="RS256",  # type: ignore[arg-type]
+                          headers={"kid": private["kid"]})
 
     def contract(self) -> dict[str, str]:
         """The config contract's AUTH_* settings, as the ConfigMap gets them from the pool."""

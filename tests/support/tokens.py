@@ -93,10 +93,15 @@ def hmac_with_public_key(key: SigningKey, claims: dict[str, Any]) -> str:
 
 
 def bearer(settings: Any, customer: str, *roles: str, **claims: Any) -> dict[str, str]:
-    """An Authorization header the APIs configured by ``settings`` accept: a person's access
-    token for ``customer`` in the groups ``roles``, signed with the emulator's key."""
+    """An Authorization header the APIs configured by ``settings`` (Settings, or the contract
+    as a dict) accept: a person's access token for ``customer`` in the groups ``roles``,
+    signed with the emulator's key."""
+    if isinstance(settings, dict):
+        issuer, audience = settings["AUTH_ISSUER"], settings["AUTH_AUDIENCES"].split(",")[0]
+    else:
+        issuer, audience = settings.auth_issuer, settings.auth_audiences[0]
     token = mint(SigningKey.emulators(), access_claims(
-        settings.auth_issuer, settings.auth_audiences[0], subject=customer,
+        issuer, audience, subject=customer,
         **({"cognito:groups": list(roles)} if roles else {}), **claims))
     return {"Authorization": f"Bearer {token}"}
 
@@ -138,3 +143,10 @@ class JwksServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def staff_client(app: Any, customer: str = "staff-1") -> Any:
+    """A test client of an API app sending a token of ``customer`` with every role: it may
+    administer the catalogue, order, and read every order."""
+    settings = app.extensions["order_platform"].settings
+    return client_with(app, bearer(settings, customer, "admin", "support"))

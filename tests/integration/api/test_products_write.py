@@ -9,7 +9,7 @@ import pytest
 from order_platform import topology
 from order_platform.domain.catalog import MAX_STOCK
 from tests.integration.api.conftest import random_sku
-from tests.support.tokens import bearer, client_with
+from tests.support.tokens import staff_client
 
 
 def _events(conn, event_type, product_id: str) -> list[dict]:
@@ -66,13 +66,13 @@ def test_restock_sets_or_adds_and_stages_product_restocked(make_product, write_c
                                                                        ("set", 0, 0)]
 
 
-def test_concurrent_adds_lose_no_update(make_product, write_app, settings):
+def test_concurrent_adds_lose_no_update(make_product, write_app):
     product = make_product(stock=0)
     adders, per_adder = 6, 5
     start = threading.Barrier(adders)
 
     def add() -> None:
-        client = client_with(write_app, bearer(settings, "admin-1", "admin"))
+        client = staff_client(write_app)
         start.wait(timeout=30)
         for _ in range(per_adder):
             assert client.post(f"/products/{product['sku']}/stock",
@@ -83,7 +83,7 @@ def test_concurrent_adds_lose_no_update(make_product, write_app, settings):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    final = client_with(write_app, bearer(settings, "admin-1", "admin")).post(f"/products/{product['sku']}/stock",
+    final = staff_client(write_app).post(f"/products/{product['sku']}/stock",
                                          json={"mode": "add", "quantity": 1})
     assert final.json["stock"] == adders * per_adder + 1
 

@@ -29,6 +29,7 @@ from order_platform.config import Settings, load_settings
 from order_platform.domain.orders import OrderItem
 from order_platform.service_layer import stock
 from order_platform.service_layer.orders import place_order
+from tests.support import tokens
 
 ROLE = "pipeline_app"
 """Not the shared fixtures' role: creating a database sets the role's password."""
@@ -83,6 +84,10 @@ class Pipeline:
                       max_connections=size, readonly=reader, application_name=application_name)
         self._pools.append(db)
         return db
+
+    def bearer(self, customer: str, *roles: str) -> dict[str, str]:
+        """An Authorization header the pipeline's APIs accept (see ``tests.support.tokens``)."""
+        return tokens.bearer(self.settings, customer, *roles)
 
     def sqs(self):
         """An SQS client on the emulator."""
