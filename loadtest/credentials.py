@@ -1,8 +1,8 @@
 """The load's bearer token: a machine client's, by client credentials (RFC 6749 4.4), with the
 admin scope (the stock keeper restocks; every shopper orders as that client).
 
-Against AWS, from the environment: ``LOAD_TOKEN_URL`` (the user pool's ``/oauth2/token``),
-``LOAD_CLIENT_ID`` and ``LOAD_CLIENT_SECRET`` (the stack's machine client outputs). Against the
+Against AWS, from the environment: ``OAUTH_TOKEN_URL`` (the user pool's ``/oauth2/token``),
+``OAUTH_CLIENT_ID`` and ``OAUTH_CLIENT_SECRET`` (the stack's machine client outputs). Against the
 local platform without them: the running `make dev`'s machine client. The token is handed to
 locust in its environment (``TOKEN_ENV``), never on a command line.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from order_local import identity
 from order_platform.domain.access import Role, scope_of
 
-CREDENTIAL_ENV = ("LOAD_TOKEN_URL", "LOAD_CLIENT_ID", "LOAD_CLIENT_SECRET")
+CREDENTIAL_ENV = ("OAUTH_TOKEN_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET")
 TOKEN_ENV = "LOAD_BEARER_TOKEN"  # noqa: S105 (the variable's name, not a token)
 LOCAL_DATA_DIR = Path(".local")
 

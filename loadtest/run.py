@@ -2,8 +2,8 @@
 
     python -m loadtest                                  # the local platform (make dev)
     python -m loadtest --duration 30s --users 20 --max-p99-ms 500 --min-settled-per-s 5
-    API_URL=https://api.example.com LOAD_TOKEN_URL=... LOAD_CLIENT_ID=... \
-        LOAD_CLIENT_SECRET=... python -m loadtest --allow-remote
+    API_URL=https://api.example.com OAUTH_TOKEN_URL=... OAUTH_CLIENT_ID=... \
+        OAUTH_CLIENT_SECRET=... python -m loadtest --allow-remote
 
 Refuses, before any connection, to load anything that is not a loopback address without
 ``--allow-remote``. Creates its own products (SKU ``LOADTEST-<run id>-NN``) and orders only

@@ -17,10 +17,10 @@ from order_local import identity
 from order_platform.config import CONTRACT
 from order_platform.domain.access import Role
 from order_platform.processes import READ_API, WRITE_API
+from tests.e2e.conftest import WORKERS, bearer
 from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
 from tests.support.tokens import (
-    JwksServer,
     SigningKey,
     access_claims,
     hmac_with_public_key,
@@ -29,50 +29,6 @@ from tests.support.tokens import (
 )
 
 pytestmark = pytest.mark.e2e
-WORKERS = 2
-"""gunicorn workers per API: each keeps its own copy of the issuer's keys."""
-
-
-@pytest.fixture(scope="module")
-def users(local_aws):
-    """The session's user pool in the emulator, and tokens from it."""
-    return identity.build_identity(local_aws)
-
-
-@pytest.fixture(scope="module")
-def issuer_keys(platform_env):
-    """The emulator's published keys, served by a JWKS endpoint that counts its fetches."""
-    keys = requests.get(platform_env["AUTH_JWKS_URL"], timeout=10).json()["keys"]
-    server = JwksServer(*keys)
-    yield server
-    server.stop()
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def admin(users):
-    """A machine client's token with the admin scope (client credentials, as make load's)."""
-    return _bearer(users.machine_token(Role.ADMIN))
-
-
-@pytest.fixture(scope="module")
-def apis(platform_env, tmp_path_factory, issuer_keys):
-    """The write and read APIs as gunicorn processes; yields their URLs and log files."""
-    logs = tmp_path_factory.mktemp("api-logs")
-    write_port, read_port = free_port(), free_port()
-    read_url = f"http://127.0.0.1:{read_port}"
-    env = {**platform_env, "READ_API_URL": read_url, "LOG_LEVEL": "INFO",
-           "AUTH_JWKS_URL": issuer_keys.url, "WEB_CONCURRENCY": str(WORKERS)}
-    with running(command(READ_API, read_port), {**env, **environment(READ_API)},
-                 f"{read_url}/readyz", logs / "read.log") as read_proc, \
-            running(command(WRITE_API, write_port), {**env, **environment(WRITE_API)},
-                    f"http://127.0.0.1:{write_port}/readyz", logs / "write.log") as write_proc:
-        yield {"write": f"http://127.0.0.1:{write_port}", "read": read_url,
-               "write_log": logs / "write.log", "read_log": logs / "read.log",
-               "procs": (write_proc, read_proc)}
 
 
 def _get_until_found(url: str, headers: dict[str, str] | None = None,
@@ -105,7 +61,7 @@ def test_create_a_product_place_an_order_and_read_it_back(apis, users, admin):
     assert product.json()["sku"] == sku
 
     key = str(uuid.uuid4())
-    customer = _bearer(identity.person_token(users, "e2e-customer"))
+    customer = bearer(identity.person_token(users, "e2e-customer"))
     order_body = {"items": [{"sku": sku, "quantity": 2}]}
     placed = requests.post(f"{apis['write']}/orders", json=order_body, timeout=10, headers={
         **customer, "Idempotency-Key": key, "X-Request-ID": "e2e-req-1"})
@@ -231,7 +187,7 @@ def test_every_bad_token_is_a_401_with_a_bearer_challenge(apis, platform_env, ki
         params["access_token"] = mint(SigningKey.emulators(), access_claims(
             platform_env["AUTH_ISSUER"], platform_env["AUTH_AUDIENCES"].split(",")[0]))
     elif kind != "no token":
-        headers = _bearer(tokens[kind])
+        headers = bearer(tokens[kind])
     for method, url in (("GET", f"{apis['read']}/orders"),
                         ("POST", f"{apis['write']}/orders")):
         response = requests.request(method, url, headers=headers, params=params, timeout=10,
@@ -252,7 +208,7 @@ def test_a_flood_of_unknown_kids_does_not_hammer_the_issuer(apis, platform_env, 
     started, before = time.monotonic(), issuer_keys.fetches
     for n in range(100):
         token = mint(stranger, access_claims(issuer, client), kid=f"made-up-{n}")
-        response = requests.get(f"{apis['read']}/orders", headers=_bearer(token), timeout=10)
+        response = requests.get(f"{apis['read']}/orders", headers=bearer(token), timeout=10)
         assert response.status_code == 401
     # Each worker refreshes its keys for an unknown kid at most once per 30 s cooldown.
     cooldowns = 1 + int((time.monotonic() - started) // 30)
@@ -263,9 +219,9 @@ def test_a_customer_never_reads_lists_or_orders_as_another(apis, users, admin):
     sku = f"AB-{uuid.uuid4().hex[:10]}"
     assert requests.post(f"{apis['write']}/products", headers=admin, timeout=10, json={
         "sku": sku, "name": "Shared mug", "price_cents": 100, "stock": 10}).status_code == 201
-    alice = _bearer(identity.person_token(users, "alice-e2e"))
-    bob = _bearer(identity.person_token(users, "bob-e2e"))
-    support = _bearer(identity.person_token(users, "agent-e2e", frozenset({Role.SUPPORT})))
+    alice = bearer(identity.person_token(users, "alice-e2e"))
+    bob = bearer(identity.person_token(users, "bob-e2e"))
+    support = bearer(identity.person_token(users, "agent-e2e", frozenset({Role.SUPPORT})))
     placed = requests.post(f"{apis['write']}/orders", headers=alice, timeout=10,
                            json={"items": [{"sku": sku, "quantity": 1}]})
     assert placed.status_code == 202, placed.text
@@ -289,14 +245,14 @@ def test_a_customer_never_reads_lists_or_orders_as_another(apis, users, admin):
 
 
 def test_catalogue_writes_need_the_admin_role(apis, users):
-    customer = _bearer(identity.person_token(users, "carol-e2e"))
+    customer = bearer(identity.person_token(users, "carol-e2e"))
     refused = requests.post(f"{apis['write']}/products", headers=customer, timeout=10, json={
         "sku": f"NO-{uuid.uuid4().hex[:8]}", "name": "n", "price_cents": 1, "stock": 1})
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "insufficient_scope"
     assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
     assert 'scope="orders-api/admin"' in refused.headers["WWW-Authenticate"]
-    person_admin = _bearer(identity.person_token(users, "dora-e2e", frozenset({Role.ADMIN})))
+    person_admin = bearer(identity.person_token(users, "dora-e2e", frozenset({Role.ADMIN})))
     assert requests.post(f"{apis['write']}/products", headers=person_admin, timeout=10, json={
         "sku": f"OK-{uuid.uuid4().hex[:8]}", "name": "n", "price_cents": 1,
         "stock": 1}).status_code == 201
