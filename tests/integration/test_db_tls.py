@@ -54,3 +54,27 @@ def test_the_servers_certificate_is_renewed_before_it_expires(tmp_path, monkeypa
     pg_tls.ensure_certificates(tmp_path)
     assert (tmp_path / "server.crt").read_bytes() != first
     assert (tmp_path / "server.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_every_pool_connects_verify_full_and_refuses_a_wrong_ca(settings, other_ca):
+    """The services' own path (bootstrap's pools), as on AWS against the RDS bundle."""
+    import dataclasses
+
+    from order_platform import bootstrap
+    from order_platform.processes import READ_API, Endpoint
+
+    runtime = bootstrap.start(READ_API, settings)
+    try:
+        with runtime.database(Endpoint.READER).session(transaction=False) as session:
+            info = session.connection.info
+            assert (info.ssl_in_use, info.ssl_attribute("protocol")) == (True, "TLSv1.3")
+            assert "sslmode=verify-full" in session.connection.dsn
+    finally:
+        runtime.close()
+    wrong = bootstrap.start(READ_API, dataclasses.replace(settings,
+                                                          db_ssl_root_cert=str(other_ca)))
+    try:
+        with pytest.raises(psycopg2.OperationalError, match="certificate verify failed"):
+            wrong.database(Endpoint.READER).ping()
+    finally:
+        wrong.close()

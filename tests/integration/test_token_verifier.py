@@ -110,3 +110,22 @@ def test_a_rotated_key_is_picked_up_without_a_restart(issuer, key):
     assert verifier.verify(tokens.mint(rotated, claims(subject="c-2"))).customer_id == "c-2"
     assert verifier.verify(tokens.mint(key, claims(subject="c-3"))).customer_id == "c-3"
     assert issuer.fetches == 2
+
+
+def test_a_verified_token_is_remembered_until_its_expiry(issuer, key, monkeypatch):
+    from order_platform.adapters import tokens as adapter
+
+    now = [time.time()]
+    verifier = issuer.verifier(clock=lambda: now[0])
+    decoded = []
+    real_decode = adapter.jwt.decode
+    monkeypatch.setattr(adapter.jwt, "decode",
+                        lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    token = tokens.mint(key, claims(subject="c-9", lifetime=600))
+    assert verifier.verify(token) == verifier.verify(token) == Caller("c-9")
+    assert len(decoded) == 1  # the second time, from memory
+    other = tokens.mint(key, claims(subject="c-10"))
+    assert verifier.verify(other).customer_id == "c-10"  # by the token's text, not its key
+    now[0] += 601  # past its exp: checked afresh (PyJWT, on the real clock, still takes it)
+    assert verifier.verify(token) == Caller("c-9")
+    assert len(decoded) == 3

@@ -6,11 +6,18 @@ Amazon Cognito's access tokens name their app client in ``client_id`` (and say
 ``token_use: access``) where other issuers put ``aud``. The key set is fetched once and kept;
 a ``kid`` it lacks makes PyJWKClient fetch it again, at most once per cooldown, so a flood of
 made-up ``kid``s costs the issuer one request per cooldown per process.
+
+A token verified once is remembered, until its own ``exp``, by its exact text: a client sends
+the same token with every request for its lifetime, and a lookup costs a microsecond where a
+verification costs a few hundred (an RSA signature and PyJWT's checks). It is no longer trust
+than the keys already get: a key removed from the issuer is dropped from the kept set within
+the hour (``key_cache_seconds``), and an access token outlives that by at most its own life.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jwt
@@ -24,6 +31,8 @@ MAX_TOKEN_BYTES = 4096
 """Far above a real access token (about 1 KiB), far below gunicorn's 8 KiB header limit."""
 LEEWAY_SECONDS = 30
 """Clock skew allowed on exp, nbf and iat."""
+REMEMBERED_TOKENS = 10_000
+"""Verified tokens kept per process: forgotten all at once when full (a few MiB at most)."""
 
 
 class JwksTokenVerifier(TokenVerifier):
@@ -32,7 +41,8 @@ class JwksTokenVerifier(TokenVerifier):
     def __init__(self, *, issuer: str, jwks_url: str, audiences: Sequence[str],
                  audience_claim: str = "aud", roles_claim: str = "groups",
                  key_cache_seconds: float = 3600, refresh_cooldown_seconds: float = 30,
-                 fetch_timeout_seconds: float = 3) -> None:
+                 fetch_timeout_seconds: float = 3,
+                 clock: Callable[[], float] = time.time) -> None:
         self._issuer = issuer
         self._audiences = list(audiences)
         self._audience_claim = audience_claim
@@ -40,9 +50,15 @@ class JwksTokenVerifier(TokenVerifier):
         self._keys = PyJWKClient(jwks_url, lifespan=key_cache_seconds,
                                  cooldown_duration=refresh_cooldown_seconds,
                                  timeout=fetch_timeout_seconds)
+        self._clock = clock
+        self._verified: dict[str, tuple[Caller, float]] = {}
+        """token -> (its caller, its exp); dict operations are atomic under the GIL."""
 
     def verify(self, token: str) -> Caller:
         """The caller the token speaks for, or TokenRejected saying why."""
+        remembered = self._verified.get(token)
+        if remembered is not None and self._clock() < remembered[1]:
+            return remembered[0]
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRejected(f"token over {MAX_TOKEN_BYTES} bytes")
         try:
@@ -52,8 +68,12 @@ class JwksTokenVerifier(TokenVerifier):
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise TokenRejected("token has no subject")
-        return Caller(customer_id=subject,
-                      roles=roles_granted(claims.get(self._roles_claim), claims.get("scope")))
+        caller = Caller(customer_id=subject,
+                        roles=roles_granted(claims.get(self._roles_claim), claims.get("scope")))
+        if len(self._verified) >= REMEMBERED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (caller, float(claims["exp"]))
+        return caller
 
     def _claims(self, token: str) -> dict[str, Any]:
         key = self._keys.get_signing_key_from_jwt(token)
