@@ -66,3 +66,19 @@ def test_an_api_with_an_undeclared_route_does_not_start(settings):
         create_api(__name__, process=READ_API, title="t", description="d",
                    blueprints=[careless], settings=settings,
                    database=object())  # never used: the check comes first
+
+
+def test_location_follows_a_tls_edge(settings, make_product):
+    import dataclasses
+
+    from order_platform.entrypoints.write_api.app import create_app
+
+    edge = "https://api.example.org:3001"
+    app = create_app(dataclasses.replace(settings, read_api_url=edge))
+    try:
+        placed = client_with(app, bearer(settings, "c-tls")).post("/orders", json={
+            "items": [{"sku": make_product()["sku"], "quantity": 1}]})
+        assert placed.status_code == 202, placed.json
+        assert placed.headers["Location"] == f"{edge}/orders/{placed.json['id']}"
+    finally:
+        app.extensions["order_platform"].database.close()
