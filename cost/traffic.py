@@ -2,7 +2,7 @@
 
 Per order: the events the topology carries with an order id (admin events are not per order),
 the messages each route delivers, and the SQS requests the worker makes for them with the batch
-sizes and lingers its consumers use (``order_platform.adapters.consumer`` and ``leases``).
+sizes and lingers its consumers use (``order_platform.adapters.consumer`` and ``.leases``).
 """
 
 from __future__ import annotations

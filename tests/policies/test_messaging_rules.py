@@ -100,14 +100,8 @@ def test_a_redrive_policy_without_receive_count_is_reported():
         redrivePolicy=json.dumps({"deadLetterTargetArn": ARN.format("stock-dlq")}),
     )
     resources = [(QUEUE, "stock", bad), *GOOD_TOPOLOGY[1:]]
-    assert (
-        len(
-            messages(
-                messaging.sqs_queue_has_dlq, stack_args(messaging.sqs_queue_has_dlq, resources)
-            )
-        )
-        == 1
-    )
+    policy = messaging.sqs_queue_has_dlq
+    assert len(messages(policy, stack_args(policy, resources))) == 1
 
 
 def test_an_unreferenced_queue_with_redrive_allow_policy_counts_as_a_dlq():
@@ -134,14 +128,8 @@ def test_dlq_retention_defaults_to_the_sqs_default_of_four_days():
         queue("stock", retention=604_800, dlq="stock-dlq"),
         (QUEUE, "stock-dlq", changed(GOOD_TOPOLOGY[1][2], messageRetentionSeconds=DELETE)),
     ]
-    assert (
-        len(
-            messages(
-                messaging.sqs_dlq_retention, stack_args(messaging.sqs_dlq_retention, resources)
-            )
-        )
-        == 1
-    )
+    policy = messaging.sqs_dlq_retention
+    assert len(messages(policy, stack_args(policy, resources))) == 1
 
 
 def test_a_targeted_queue_without_dlq_is_reported_on_the_queue():

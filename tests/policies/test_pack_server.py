@@ -83,6 +83,13 @@ def _provider(view):
     )
 
 
+def _described(view, properties) -> dict:
+    """What the engine sends of a resource, in an AnalyzeRequest as in a stack's resources."""
+    return {"type": view.type, "properties": _struct(dict(properties)), "urn": view.urn,
+            "name": view.name, "provider": _provider(view),
+            "options": proto.AnalyzerResourceOptions(parent=view.parent or "")}
+
+
 def test_the_server_describes_the_same_policies_and_schemas(analyzer):
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
     assert info.name == PACK_NAME
@@ -111,32 +118,15 @@ def test_the_server_and_the_offline_evaluator_report_the_same_violations(analyze
     )
     served = set()
     for view in views:
-        response = analyzer.Analyze(
-            proto.AnalyzeRequest(
-                type=view.type,
-                properties=_struct(dict(view.inputs)),
-                urn=view.urn,
-                name=view.name,
-                options=proto.AnalyzerResourceOptions(parent=view.parent or ""),
-                provider=_provider(view),
-            )
-        )
+        response = analyzer.Analyze(proto.AnalyzeRequest(**_described(view, view.inputs)))
         served |= {
             (d.policyName, d.enforcementLevel, d.message, view.urn) for d in response.diagnostics
         }
     stack = analyzer.AnalyzeStack(
         proto.AnalyzeStackRequest(
             resources=[
-                proto.AnalyzerResource(
-                    type=v.type,
-                    properties=_struct(dict(v.outputs)),
-                    urn=v.urn,
-                    name=v.name,
-                    options=proto.AnalyzerResourceOptions(parent=v.parent or ""),
-                    provider=_provider(v),
-                    parent=v.parent or "",
-                    dependencies=v.dependencies,
-                )
+                proto.AnalyzerResource(**_described(v, v.outputs), parent=v.parent or "",
+                                       dependencies=v.dependencies)
                 for v in views
             ]
         )

@@ -4,6 +4,9 @@ on the same port, as an outage and its end."""
 from __future__ import annotations
 
 import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -45,3 +48,33 @@ class CacheServer:
     def client(self) -> redis.Redis:
         """A plain client, for looking at what the services stored."""
         return redis.Redis(host=cache_server.HOST, port=self.port, socket_timeout=2)
+
+
+Read = Callable[[], tuple[int, str]]
+"""One read: its status code and its Cache-Status."""
+
+
+@contextmanager
+def read_load(reader: Callable[[], Read], readers: int = 4,
+              max_reads: int = 20_000) -> Iterator[list[tuple[int, str]]]:
+    """``readers`` threads, each reading with its own ``reader()`` until the block ends (at
+    most ``max_reads`` each); yields what they saw, in order, as it grows."""
+    seen: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        read = reader()
+        for _ in range(max_reads):
+            if stop.is_set():
+                return
+            seen.append(read())
+
+    threads = [threading.Thread(target=run) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)

@@ -110,3 +110,15 @@ def test_the_guard_sees_what_it_is_for():
         "self._mine = os._exit\n"
         "self._file._m[0] = self._mine\n"))
     assert sorted(line for line, _ in caught) == [3, 4, 5, 6, 7, 9, 9]
+
+
+# The internals kept on purpose, each in the one module named, with a test that fails by name
+# on the upgrade that breaks it.
+KEPT_INTERNALS = {"force_close": "entrypoints/web/draining.py"}  # tests/unit/test_drain_hook.py
+
+
+def test_each_kept_internal_is_used_in_its_one_module_only():
+    found = {(name, str(path.relative_to(SERVICES)))
+             for path, tree in _sources(SERVICES) for node in ast.walk(tree)
+             if isinstance(node, ast.Attribute) and (name := node.attr) in KEPT_INTERNALS}
+    assert found == set(KEPT_INTERNALS.items())

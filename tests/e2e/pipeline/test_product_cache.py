@@ -4,7 +4,6 @@ request a 5xx, and reads return to the cache on their own when it is back."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -14,13 +13,13 @@ import requests
 from order_platform.processes import READ_API
 from order_platform.service_layer import product_cache as pc
 from tests.integration.pipeline.harness import wait_until
+from tests.support.cache import Read, read_load
 from tests.support.platform import free_port
 from tests.support.processes import command, environment
 
 pytestmark = pytest.mark.e2e
 
 READERS = 4
-MAX_READS = 20_000
 """Per reader thread, so the load ends even if the test's own checks hang."""
 
 
@@ -82,25 +81,20 @@ def test_killing_the_cache_under_read_load_gives_no_5xx_and_reads_recover(pipeli
     read_api = _read_api(services, own_cache_server.url)
     product = _product(pipeline, write_api, stock=10)
     url = f"{read_api}/products/{product['sku']}"
-    seen: list[tuple[int, str]] = []
-    stop = threading.Event()
 
-    def read_load() -> None:
+    def reader() -> Read:
         session = requests.Session()
-        for _ in range(MAX_READS):
-            if stop.is_set():
-                return
+
+        def read() -> tuple[int, str]:
             response = session.get(url, timeout=10)
-            seen.append((response.status_code, response.headers.get("Cache-Status", "")))
+            return response.status_code, response.headers.get("Cache-Status", "")
+        return read
 
     def count(status: str, since: int) -> int:
         return sum(1 for code, header in seen[since:]
                    if code == 200 and header.endswith(f"; {status}"))
 
-    threads = [threading.Thread(target=read_load) for _ in range(READERS)]
-    for thread in threads:
-        thread.start()
-    try:
+    with read_load(reader, READERS) as seen:
         wait_until(lambda: count("hit", 0) >= 50, timeout=30, what="reads hitting")
         own_cache_server.kill()
         killed_at = len(seen)
@@ -111,10 +105,6 @@ def test_killing_the_cache_under_read_load_gives_no_5xx_and_reads_recover(pipeli
         wait_until(lambda: count("hit", back_at) >= 50, timeout=60,
                    what="reads hitting the restarted cache")
         print(f"\nreads back on the cache {time.monotonic() - back:.2f} s after its restart")
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
     failed = [code for code, _ in seen if code != 200]
     print(f"{len(seen)} reads, {len(failed)} not 200")
     assert failed == []

@@ -16,9 +16,9 @@ from order_platform.adapters.breaker import CircuitBreaker, State
 from order_platform.entrypoints.read_api.app import create_app
 from tests.integration.api.test_product_cache import cache_status
 from tests.integration.pipeline.harness import wait_until
+from tests.support.cache import Read, read_load
 
 READERS = 4
-MAX_READS = 20_000
 """Per reader thread: the load loop is bounded even if the test's own checks hang."""
 
 
@@ -75,22 +75,17 @@ def test_a_killed_cache_costs_no_read_an_error_and_reads_return_to_it(settings, 
     app = apps(settings, cache_adapter.connect(own_cache_server.url, breaker=breaker))
     product = make_product(stock=13)
     url = f"/products/{product['sku']}"
-    seen: list[tuple[int, str]] = []
-    stop = threading.Event()
 
-    def read_load() -> None:
+    def reader() -> Read:
         client = app.test_client()
-        for _ in range(MAX_READS):
-            if stop.is_set():
-                return
+
+        def read() -> tuple[int, str]:
             response = client.get(url)
             assert response.json["stock"] == 13 or response.status_code != 200
-            seen.append((response.status_code, cache_status(response)))
+            return response.status_code, cache_status(response)
+        return read
 
-    threads = [threading.Thread(target=read_load) for _ in range(READERS)]
-    for thread in threads:
-        thread.start()
-    try:
+    with read_load(reader, READERS) as seen:
         wait_until(lambda: seen.count((200, "hit")) >= 20, timeout=30, what="reads hitting")
         own_cache_server.kill()
         killed_at = len(seen)
@@ -102,10 +97,6 @@ def test_a_killed_cache_costs_no_read_an_error_and_reads_return_to_it(settings, 
         back_at = len(seen)
         wait_until(lambda: seen[back_at:].count((200, "hit")) >= 20, timeout=30,
                    what="reads hitting the restarted cache")
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(30)
     statuses = Counter(status for status, _ in seen)
     assert statuses == {200: len(seen)}, f"no read may fail: {statuses}"
     assert breaker.state is State.CLOSED

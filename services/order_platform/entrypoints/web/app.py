@@ -8,7 +8,8 @@ from types import FunctionType
 from typing import Any
 
 from apiflask import APIBlueprint, APIFlask
-from flask import Response
+from flask import Flask, Request, Response
+from flask.sessions import NullSession, SessionInterface, SessionMixin
 from opentelemetry.sdk.trace.export import SpanExporter
 from werkzeug.datastructures import Headers
 
@@ -57,14 +58,31 @@ class ApiResponse(Response):
         return headers
 
 
+class NoSessions(SessionInterface):
+    """The APIs keep no sessions (no cookies, no secret key). Flask's default interface looks
+    for a key to sign one with and makes an empty session on every request; this gives every
+    request the same null session, which refuses to be written to (Flask's session interface
+    is there to be replaced)."""
+
+    null = NullSession()
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        """The shared null session."""
+        return self.null
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to save (Flask does not ask for a null session)."""
+
+
 class ApiApp(APIFlask):
-    """APIFlask, asking of each view only once whether it is a coroutine.
+    """APIFlask without sessions, asking of each view only once whether it is a coroutine.
 
     Flask asks it on every call of a view (APIFlask's decorators each ask again): the answer
     cannot change for a function, so it is kept per function.
     """
 
     response_class = ApiResponse
+    session_interface = NoSessions()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

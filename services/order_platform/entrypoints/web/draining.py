@@ -51,11 +51,13 @@ def close_when_draining(req: Any) -> None:
     """gunicorn ``pre_request``: while draining, answer with ``Connection: close``.
 
     The application cannot ask for it (gunicorn drops hop-by-hop headers from a response), so
-    this sets gunicorn's ``Request.must_close``, the one gunicorn internal the APIs use;
-    ``tests/e2e/test_api_drain.py`` fails if gunicorn stops honouring it.
+    this calls the request's ``force_close``, which gunicorn has but does not document: the one
+    gunicorn internal the APIs use. ``tests/unit/test_drain_hook.py`` fails by name on a
+    gunicorn that drops it or stops honouring it; ``tests/e2e/test_api_drain.py`` checks the
+    whole drain.
     """
     if draining():
-        req.must_close = True
+        req.force_close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

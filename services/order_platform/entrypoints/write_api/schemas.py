@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from apiflask import Schema, fields, validators
-from marshmallow import ValidationError, post_load, validates_schema
+from marshmallow import EXCLUDE, ValidationError, missing, post_load, validates_schema
 from marshmallow.types import UnknownOption
 
 from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, RestockMode
@@ -67,6 +68,15 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 class IdempotencyHeaders(Schema):
     """The optional Idempotency-Key: a repeat with the same key and body replays."""
+
+    def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
+             unknown: UnknownOption | None = None) -> Any:
+        """marshmallow's load; headers without the key (most requests) load as marshmallow
+        loads them, to nothing, without its field machinery."""
+        if not (many or partial) and unknown == EXCLUDE and isinstance(data, Mapping) \
+                and data.get(IDEMPOTENCY_HEADER, missing) is missing:
+            return {}
+        return super().load(data, many=many, partial=partial, unknown=unknown)
 
     idempotency_key = fields.String(
         data_key=IDEMPOTENCY_HEADER,
