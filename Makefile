@@ -229,6 +229,11 @@ image: _pulumi-cli ## build the service image for the nodes (linux/amd64), push 
 clean: ## remove the venv and local data
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .mypy_cache
 
+DRILL_ARGS ?=
+.PHONY: restore-drill
+restore-drill: $(STAMP) ## lose the local writer, restore it to a point in time, check the orders: RPO, RTO
+	$(BIN)/order-local restore-drill $(DRILL_ARGS)
+
 CHAOS_ARGS ?=
 .PHONY: chaos
 chaos: $(STAMP) _stunnel ## fault injection on a platform of its own; one line of invariants per scenario

@@ -42,6 +42,9 @@ DB_BASE_GB = 10
 DB_BYTES_PER_ORDER = 4096
 """An order, its lines, its outbox row and processed-event rows, with indexes: also what the
 backups keep per order for each day of their retention."""
+# Each copy of an Aurora cluster snapshot to another region (the backup plan's copy action, one a
+# day) is a full copy of the volume: Aurora copies no increments. So the copies kept cost the
+# volume times their number, and each day's copy crosses regions whole.
 DB_IOS_PER_ORDER = 12
 """Aurora storage I/Os per order (Aurora bills log writes in 4 KB units and reads that miss the
 buffer cache): the order's rows and indexes, the relay's outbox update, the consumers' writes."""

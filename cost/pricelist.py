@@ -89,6 +89,13 @@ def queries(region: str) -> dict[str, Query]:
                                               "AWSSecretsManager-Secrets"),
         "ecr:storage-gb-month": _usage("AmazonECR", region, "TimedStorage-ByteHrs"),
     }
+    for other, prefix in USAGE_PREFIX.items():
+        if other != region and prefix:  # EU-EUC1-AWS-Out-Bytes: from EU (Ireland) to Frankfurt
+            table[f"transfer:inter-region-gb:{other}"] = _usage(
+                "AWSDataTransfer", region, f"{prefix}AWS-Out-Bytes")
+            # The backup copies are stored, and billed, in the other region.
+            table[f"rds:aurora-copy-gb-month:{other}"] = _usage(
+                "AmazonRDS", other, "Aurora:BackupUsage", databaseEngine="Aurora PostgreSQL")
     for instance_type in capacity.INSTANCE_SHAPES:
         table[f"ec2:instance-hour:{instance_type}"] = _ec2(instance_type, region)
     for node_type in accepted_values.CACHE_NODE_TYPES:

@@ -54,6 +54,11 @@ class Traffic:
         return self.orders_per_second * assume.SECONDS_PER_MONTH
 
     @property
+    def database_gb(self) -> float:
+        """Aurora's volume after a month of orders."""
+        return assume.DB_BASE_GB + self.orders * assume.DB_BYTES_PER_ORDER / 1e9
+
+    @property
     def events(self) -> float:
         """Events put on the bus: each order's, and the catalogue's admin events."""
         return self.orders * len(per_order_events()) + assume.ADMIN_EVENTS_PER_MONTH

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from infra import outputs
 from infra.capacity import POD_SIZES
 from infra.components import telemetry_pipeline
+from infra.components.backup import Backup, BackupArgs
 from infra.components.cache import CACHE_PORT, CLIENT_ROLES, Cache, CacheArgs
 from infra.components.cluster import (
     Cluster,
@@ -26,6 +27,7 @@ from infra.components.cluster import (
 from infra.components.collector import Collector, CollectorArgs
 from infra.components.dashboard import DashboardArgs
 from infra.components.database import Database, DatabaseArgs, running_major
+from infra.components.database_restore import cluster_identifier
 from infra.components.identity import (
     CacheSecretGrant,
     ServiceIdentities,
@@ -79,10 +81,12 @@ for warning in support_warnings(config):
 zones = tuple(aws.get_availability_zones(
     state="available", filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
     opts=invoke).names[:config.az_count])
+# The stack's cluster: <prefix>-db, or the one made by a restore (dbRestore), beside the old one.
+db_identifier = cluster_identifier(f"{prefix}-db", config.db_restore)
 # What runs now, read before anything changes: a change EKS or RDS would refuse half-way stops
 # here instead (only the Kubernetes minor and the Aurora major are read).
 if change_problems := [*kubernetes_change_problems(config, running_version(prefix, invoke)),
-                       *engine_change_problems(config, running_major(f"{prefix}-db", invoke))]:
+                       *engine_change_problems(config, running_major(db_identifier, invoke))]:
     raise StackConfigError(f"stack {config.stack!r}: " + "; ".join(change_problems))
 caller = aws.get_caller_identity(opts=invoke)
 partition = caller.arn.split(":")[1]
@@ -115,7 +119,7 @@ cluster = Cluster(prefix, ClusterArgs(
     egress=network.egress), opts=aws_only)
 
 database = Database(prefix, DatabaseArgs(
-    identifier=f"{prefix}-db", vpc_id=network.vpc_id,
+    identifier=db_identifier, vpc_id=network.vpc_id,
     isolated_subnet_ids=network.isolated_subnet_ids, availability_zones=zones,
     client_security_group_id=cluster.security_group_id,
     engine_version=config.db_engine_version,
@@ -124,7 +128,15 @@ database = Database(prefix, DatabaseArgs(
     reader_count=config.db_reader_count, database_name=config.db_name,
     backup_retention_days=config.db_backup_retention_days,
     deletion_protection=config.db_deletion_protection, final_snapshot=config.db_final_snapshot,
-    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn), opts=aws_only)
+    log_retention_days=config.log_retention_days, log_kms_key_arn=logs.key_arn,
+    restore=config.db_restore), opts=aws_only)
+
+# Off (no dbBackupCopyRegion), Aurora's own backups in this region are the only ones.
+backup = Backup(prefix, BackupArgs(
+    prefix=prefix, cluster_arn=database.cluster.arn, copy_region=config.db_backup_copy_region,
+    retention_days=config.db_backup_retention_days,
+    copy_retention_days=config.db_backup_copy_retention_days, tags=config.tags),
+    opts=aws_only) if config.db_backup_copy_region else None
 
 if config.alarm_email is None and config.stack == "prod":
     pulumi.log.warn("alarmEmail is not set: the queue alarms notify a topic nobody subscribes to "
@@ -189,7 +201,9 @@ monitoring = Monitoring(prefix, MonitoringArgs(
         dead_letter_queues=(*messaging.dead_letter_queue_names, nodes.dlq_name),
         collector_enabled=config.collector_enabled),
     thresholds=ApiAlarmThresholds(error_rate_percent=config.api_error_rate_alarm_percent,
-                                  p99_seconds=config.api_latency_p99_alarm_seconds),
+                                  p99_seconds=config.api_latency_p99_alarm_seconds,
+                                  min_requests=config.api_alarm_min_requests),
+    processes=processes.DEPLOYED,
     alarm_topic_arn=messaging.alarm_topic_arn, alarm_topic_policy=messaging.alarm_topic_policy),
     opts=aws_only)
 
@@ -241,6 +255,7 @@ else:
         collector=CollectorAccess(
             namespace=collector.namespace, service_account=collector.service_account,
             otlp_ports=(telemetry_pipeline.OTLP_HTTP_PORT, telemetry_pipeline.OTLP_GRPC_PORT),
+            pod_labels=collector.pod_labels,
         ) if collector else None,
     ), opts=pulumi.ResourceOptions(providers=[cluster.provider]))
     namespace = workloads.namespace_name

@@ -16,6 +16,7 @@ import pulumi
 from infra import capacity
 from infra import kubernetes_versions as versions
 from infra.components.certificate import ApiTls
+from infra.components.database_restore import DatabaseRestore
 from infra.components.user_pool import ExternalIssuer
 from order_platform import processes
 
@@ -97,6 +98,8 @@ class StackConfig:
     """The API alarm fires when more than this share of an API's requests answer 5xx."""
     api_latency_p99_alarm_seconds: float = 1.0
     """The API alarm fires when an API's p99 exceeds this; a bucket bound of the histogram."""
+    api_alarm_min_requests: int = 100
+    """Below this many requests a minute, an API alarm does not count the minute as bad."""
     cache_enabled: bool = False
     """The product cache (ElastiCache for Valkey); off, nothing of it is created."""
     cache_node_type: str = "cache.t4g.small"
@@ -106,6 +109,11 @@ class StackConfig:
     """The API listeners' TLS (``apiTls``): every stack file says what it wants."""
     api_auth: ExternalIssuer | None = None
     """None: the stack's own Cognito user pool issues the APIs' tokens."""
+    db_backup_copy_region: str = ""
+    """Empty: no copies. Else AWS Backup copies a daily snapshot of the cluster to this region."""
+    db_backup_copy_retention_days: int = 14
+    db_restore: DatabaseRestore | None = None
+    """Set: the cluster is created from a snapshot or a point in time (``dbRestore``)."""
 
     @property
     def prefix(self) -> str:
@@ -196,11 +204,15 @@ def load_stack_config() -> StackConfig:
         trace_sample_percent=cfg.require_int("traceSamplePercent"),
         api_error_rate_alarm_percent=cfg.require_float("apiErrorRateAlarmPercent"),
         api_latency_p99_alarm_seconds=cfg.require_float("apiLatencyP99AlarmSeconds"),
+        api_alarm_min_requests=cfg.require_int("apiAlarmMinRequests"),
         cache_enabled=cfg.require_bool("cacheEnabled"),
         cache_node_type=cfg.require("cacheNodeType"),
         cache_replicas=cfg.require_int("cacheReplicaCount"),
         api_tls=ApiTls.from_config(cfg.require_object("apiTls")),
         api_auth=ExternalIssuer.from_config(cfg.get_object("apiAuth")),
+        db_backup_copy_region=(cfg.get("dbBackupCopyRegion") or "").strip(),
+        db_backup_copy_retention_days=cfg.require_int("dbBackupCopyRetentionDays"),
+        db_restore=DatabaseRestore.from_config(cfg.get_object("dbRestore")),
     )
     from infra.validation import validate  # it reads StackConfig from here
 

@@ -23,6 +23,7 @@ NAT_STRATEGIES = ("single", "per-az")
 OPEN_CIDR = "0.0.0.0/0"
 MIN_AGE_ALARM_SECONDS = 60  # SQS publishes its metrics once a minute
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
 
 def validate(config: StackConfig, today: date | None = None) -> None:
@@ -158,7 +159,13 @@ def _database_problems(config: StackConfig) -> list[str]:
         problems.append("dbReaderCount must not be negative")
     if not 1 <= config.db_backup_retention_days <= 35:
         problems.append("dbBackupRetentionDays must be between 1 and 35")
-    return problems
+    copy_region = config.db_backup_copy_region
+    if copy_region and (copy_region == config.region or not _REGION.fullmatch(copy_region)):
+        problems.append(f"dbBackupCopyRegion must be another AWS region than {config.region}, "
+                        f"not {copy_region!r}")
+    if config.db_backup_copy_retention_days < 1:
+        problems.append("dbBackupCopyRetentionDays must be at least 1")
+    return problems + (config.db_restore.problems() if config.db_restore else [])
 
 
 def _alarm_problems(config: StackConfig) -> list[str]:
@@ -180,6 +187,8 @@ def _observability_problems(config: StackConfig) -> list[str]:
     if not 0 < config.api_error_rate_alarm_percent < 100:
         problems.append("apiErrorRateAlarmPercent must be above 0 and below 100 (a percentage "
                         "of an API's requests)")
+    if config.api_alarm_min_requests < 1:
+        problems.append("apiAlarmMinRequests must be at least 1 (requests a minute)")
     bounds = telemetry.HTTP_DURATION.buckets
     # The alarm counts the requests slower than the threshold, which only a bucket bound
     # of the histogram tells exactly.

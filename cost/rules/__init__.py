@@ -30,6 +30,8 @@ RULES: dict[str, Rule] = {}
 FREE = frozenset({
     # No charge of their own: what they do is priced where it is billed.
     "aws:autoscaling/attachment:Attachment",
+    "aws:backup/selection:Selection",
+    "aws:backup/vault:Vault",  # what it stores is priced on the plan (recovery.py)
     "aws:cloudwatch/eventRule:EventRule",  # events are priced on the bus
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
@@ -105,4 +107,11 @@ def rule(*types: str) -> Callable[[Rule], Rule]:
 
 
 # Each module registers its rules with `rule` when imported.
-from cost.rules import compute, data, messaging, network, observability  # noqa: E402,F401
+from cost.rules import (  # noqa: E402,F401
+    compute,
+    data,
+    messaging,
+    network,
+    observability,
+    recovery,
+)

@@ -24,7 +24,7 @@ def _db_instance(r: SimulatedResource, c: Context) -> Iterator[Line]:
 @rule("aws:rds/cluster:Cluster")
 def _db_storage(r: SimulatedResource, c: Context) -> Iterator[Line]:
     written = c.traffic.orders * assume.DB_BYTES_PER_ORDER / GB
-    yield c.line(r, "Aurora storage (after a month of orders)", assume.DB_BASE_GB + written,
+    yield c.line(r, "Aurora storage (after a month of orders)", c.traffic.database_gb,
                  "GB-month", "rds:aurora-storage-gb-month")
     ios = (c.traffic.orders * assume.DB_IOS_PER_ORDER
            + assume.DB_BASELINE_IOPS * assume.SECONDS_PER_MONTH)

@@ -62,7 +62,8 @@ def _collector(r: SimulatedResource, c: Context) -> Iterator[Line]:
     # creates besides are CloudWatch metrics and X-Ray traces.
     apis = sum(p.kind is processes.Kind.API for p in processes.DEPLOYED)
     metrics = (apis * (1 + assume.STATUS_CLASSES_SEEN + len(pipeline.latency_bounds()))
-               + len(pipeline.OUTBOX_GAUGES) + assume.FINAL_STATUSES)
+               + len(pipeline.OUTBOX_GAUGES) + assume.FINAL_STATUSES
+               + len(processes.DEPLOYED))  # each process's pool bound: the daemons' heartbeat
     yield c.line(r, f"{metrics} CloudWatch metrics (EMF)", metrics, "metric-month",
                  "cloudwatch:metric-month")
     percent = r.inputs["spec"]["config"]["processors"]["probabilistic_sampler"][

@@ -63,6 +63,8 @@ class Collector(pulumi.ComponentResource):
     """``http://adot-collector.observability.svc.cluster.local:4318``, from the collector."""
     namespace: pulumi.Output[str]
     service_account: str
+    pod_labels: dict[str, str]
+    """What selects the collector's pods (the operator's selector labels)."""
     log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CollectorArgs, opts: pulumi.ResourceOptions | None = None):
@@ -88,6 +90,7 @@ class Collector(pulumi.ComponentResource):
 
         self.namespace = namespace.metadata.name
         self.service_account = pipeline.SERVICE_ACCOUNT
+        self.pod_labels = pipeline.collector_pod_labels()
         self.log_group_name = log_group.name
         name_of = collector.metadata.apply(
             lambda meta: meta["name"] if isinstance(meta, dict) else meta.name)

@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from infra.accepted_values import aurora_parameter_family
 from infra.components import iam
+from infra.components.database_restore import DatabaseRestore
 
 POSTGRES_PORT = 5432
 MASTER_USERNAME = "order_admin"
@@ -73,6 +74,8 @@ class DatabaseArgs:
     final_snapshot: bool
     log_retention_days: int
     log_kms_key_arn: pulumi.Input[str]
+    restore: DatabaseRestore | None = None
+    """None: a new, empty cluster. Else the restore that created this one (docs/operations.md)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -171,6 +174,7 @@ class Database(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             allow_major_version_upgrade=args.major_version_upgrade,
             apply_immediately=args.major_version_upgrade or None,
+            **(args.restore.cluster_inputs() if args.restore else {}),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[log_group],
                 # AWS upgrades the minor in the maintenance window (the instances have

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from order_platform import telemetry
-from order_platform.processes import Process
+from order_platform.processes import Kind, Process
 
 NAMESPACE = "observability"
 """The collector's Kubernetes namespace."""
@@ -45,7 +45,12 @@ REQUESTS = telemetry.HTTP_REQUESTS
 LATENCY = telemetry.HTTP_DURATION
 OUTBOX_GAUGES = (telemetry.OUTBOX_BACKLOG, telemetry.OUTBOX_OLDEST_AGE)
 SETTLE = telemetry.ORDER_SETTLE
-EXPORTED = (REQUESTS, *OUTBOX_GAUGES, SETTLE)
+POOL_BOUND = telemetry.DB_POOL_SIZE
+HEARTBEATS = {Kind.API: REQUESTS, Kind.DAEMON: POOL_BOUND}
+"""What each process kind sends every minute, busy or idle: an API its answered requests (the
+kubelet's probes are requests too, so a running API always has some, and these are the series
+its alarms read), a daemon its pools' bound (set as it starts, exported on every scrape)."""
+EXPORTED = (REQUESTS, *OUTBOX_GAUGES, SETTLE, POOL_BOUND)
 """Every metric the collector sends to CloudWatch; the others stay on the pods' /metrics."""
 
 
@@ -53,6 +58,11 @@ def scrape_annotations(process: Process) -> dict[str, str]:
     """The pod annotations the usual Prometheus collectors (and ours) scrape by."""
     return {"prometheus.io/scrape": "true", "prometheus.io/port": str(process.probe_port),
             "prometheus.io/path": telemetry.METRICS_PATH, "prometheus.io/scheme": "http"}
+
+
+def heartbeat(process: Process) -> telemetry.Metric:
+    """The metric whose absence says ``process`` is not being scraped into CloudWatch."""
+    return HEARTBEATS[process.kind]
 
 
 def le_label(bound: float) -> str:
@@ -63,6 +73,13 @@ def le_label(bound: float) -> str:
 def latency_bounds() -> tuple[str, ...]:
     """The ``le`` values of the latency histogram, ``+Inf`` (every request) last."""
     return (*(le_label(b) for b in LATENCY.buckets), le_label(math.inf))
+
+
+def collector_pod_labels(name: str = NAME, namespace: str = NAMESPACE) -> dict[str, str]:
+    """The selector labels the OpenTelemetry operator gives the collector's pods (immutable, as
+    a Deployment's selector is)."""
+    return {"app.kubernetes.io/component": "opentelemetry-collector",
+            "app.kubernetes.io/instance": f"{namespace}.{name}"}
 
 
 def otlp_endpoint(name: str, namespace: str) -> str:
@@ -82,6 +99,7 @@ def metric_declarations() -> list[dict]:
         {"metric_name_selectors": [f"^{m.name}$" for m in OUTBOX_GAUGES],
          "dimensions": [[SERVICE]]},
         {"metric_name_selectors": [f"^{SETTLE.name}$"], "dimensions": [[STATUS]]},
+        {"metric_name_selectors": [f"^{POOL_BOUND.name}$"], "dimensions": [[SERVICE]]},
     ]
 
 

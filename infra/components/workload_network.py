@@ -17,21 +17,26 @@ DNS_PORT = 53
 HTTPS_PORT = 443
 
 
-def allow_ingress(logical: str, spec: WorkloadSpec, vpc_cidr: str, metadata: dict,
+def allow_ingress(logical: str, spec: WorkloadSpec, collector, metadata: dict,
                   opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
-    """Who may connect to one workload's port: anyone for an API, the kubelet for the rest."""
-    if spec.node_port:
-        # Clients arrive through the NLB, whose security group already limits them to the
-        # configured CIDRs; client IPs are preserved, so any source may reach this port.
-        sources: list[dict] = []
-    else:
-        sources = [{"ip_block": {"cidr": vpc_cidr}}]  # kubelet probes only
+    """Who may connect to one workload's port: anyone for an API; the collector (``collector``:
+    the ``CollectorAccess``, None without one) to every process's metrics port."""
+    port = [{"port": spec.port, "protocol": "TCP"}]
+    # Clients arrive through the NLB, whose security group already limits them to the
+    # configured CIDRs; client IPs are preserved, so any source may reach an API's port.
+    rules: list[dict] = [{"ports": port}] if spec.node_port else []
+    if collector is not None:
+        # Scraped by intent: the collector's pods, on the port /metrics answers on, whatever the
+        # other rules admit. (A daemon's probes need no rule: the kubelet connects from the
+        # node's own address, which the VPC CNI's policy agent always admits.)
+        rules.append({"from": [{
+            "namespace_selector": {"match_labels": {
+                "kubernetes.io/metadata.name": collector.namespace}},
+            "pod_selector": {"match_labels": collector.pod_labels}}], "ports": port})
     return k8s.networking.v1.NetworkPolicy(
         f"{logical}-ingress", metadata=metadata,
         spec={"pod_selector": {"match_labels": labels(spec.name)},
-              "policy_types": ["Ingress"],
-              "ingress": [{**({"from": sources} if sources else {}),
-                           "ports": [{"port": spec.port, "protocol": "TCP"}]}]},
+              "policy_types": ["Ingress"], "ingress": rules},
         opts=opts)
 
 

@@ -51,6 +51,8 @@ class CollectorAccess:
     namespace: pulumi.Input[str]
     service_account: str
     otlp_ports: tuple[int, ...]
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    """Labels that select the collector's pods: each process admits them to its metrics port."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Workloads(pulumi.ComponentResource):
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
         ingress = workload_network.allow_ingress(
-            f"{self._name}-{spec.name}", spec, self._args.vpc_cidr,
+            f"{self._name}-{spec.name}", spec, self._args.collector,
             self._meta(f"{spec.name}-ingress"), self._child)
         timeout = await_timeout(spec.rollout_seconds())
         # No `replicas`: the HPA owns it (starting at min_replicas); setting it here would

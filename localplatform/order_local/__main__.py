@@ -12,7 +12,7 @@ from pathlib import Path
 import honcho.manager
 from honcho.manager import Manager
 
-from order_local import identity, live
+from order_local import identity, live, restore_drill
 from order_local.machine import DEFAULT_SYSTEM_USER, SetupError
 from order_local.ports import LISTENERS, Ports
 from order_local.preflight import check_ports_free
@@ -50,6 +50,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     token = sub.add_parser("token", help="print an access token of the running platform's user "
                                          "pool: for a customer, with roles, or for a machine")
     identity.add_token_arguments(token)
+    drill = sub.add_parser("restore-drill", help="back up the writer, lose it, restore it to a "
+                                                 "point in time; check the orders; RPO and RTO")
+    drill.add_argument("--orders", type=int, default=100,
+                       help="orders placed before the restore point, and again after it")
+    drill.add_argument("--work-dir", type=Path, default=Path(".local/restore-drill"),
+                       help="where the clusters, the backup and the archive go (emptied first)")
+    drill.add_argument("--pg-system-user", default=DEFAULT_SYSTEM_USER,
+                       help="under root, the system user PostgreSQL runs as")
     return parser.parse_args(argv)
 
 
@@ -120,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"local: {exc}", file=sys.stderr, flush=True)
             return 2
         return 0
+    if args.command == "restore-drill":
+        findings = restore_drill.run(args.work_dir.resolve(), args.orders, args.pg_system_user)
+        print(findings.report(), flush=True)
+        return 0 if findings.passed else 1
     return 2
 
 

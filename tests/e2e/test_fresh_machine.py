@@ -25,6 +25,7 @@ import requests
 from order_local import machine, postgres
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
+from tests.support import accounts
 from tests.support.platform import free_port
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +69,7 @@ def test_postgres_gets_the_account_it_needs_from_nothing(tmp_path):
     data, runs the server, and is removed. A normal user: nothing is created, we run it."""
     user = f"op_fresh_{uuid.uuid4().hex[:8]}"
     assert not _exists(user)
-    passwd_before = Path("/etc/passwd").read_text()
+    passwd_before = _accounts_but_the_suites()
     server = postgres.LocalPostgres(data_dir=tmp_path / "pgdata", port=free_port(),
                                     superuser_password=uuid.uuid4().hex, system_user=user)
     try:
@@ -86,11 +87,11 @@ def test_postgres_gets_the_account_it_needs_from_nothing(tmp_path):
             expected = pwd.getpwnam(user).pw_uid if AS_ROOT else os.geteuid()
             assert _tree_uids(proc.pid) == {expected}
             assert (tmp_path / "pgdata").stat().st_uid == expected
-            assert server._scalar("SELECT 1") == 1
+            assert server.scalar("SELECT 1") == 1
         finally:
             postgres.stop(proc)
         if not AS_ROOT:
-            assert Path("/etc/passwd").read_text() == passwd_before  # no useradd
+            assert _accounts_but_the_suites() == passwd_before  # no useradd
     finally:
         if AS_ROOT:
             machine.remove_system_user(user)
@@ -118,7 +119,7 @@ def unprivileged_home():
 
 def test_the_whole_platform_starts_for_an_unprivileged_user(unprivileged_home):
     ports = Ports.free()
-    passwd_before = Path("/etc/passwd").read_text()
+    passwd_before = _accounts_but_the_suites()
     run_as = None
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     if AS_ROOT:
@@ -140,8 +141,15 @@ def test_the_whole_platform_starts_for_an_unprivileged_user(unprivileged_home):
         code = platform.interrupt()
     assert code == 0, platform.output()[-3000:]
     # No useradd, no chown: everything it wrote belongs to that user.
-    assert Path("/etc/passwd").read_text() == passwd_before
+    assert _accounts_but_the_suites() == passwd_before
     assert {p.stat().st_uid for p in data_dir.rglob("*")} == {owner}
+
+
+def _accounts_but_the_suites() -> list[str]:
+    """/etc/passwd without the test sessions' own accounts, which another session on this
+    machine (another xdist worker, another checkout's suite) adds and removes at any time."""
+    return [line for line in Path("/etc/passwd").read_text().splitlines()
+            if not line.startswith(accounts.PREFIX)]
 
 
 def _order_local(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -239,7 +247,7 @@ def test_a_socket_directory_left_by_a_killed_server_does_not_stop_the_next(tmp_p
         stale.chmod(0o1777)
     proc = server.start()
     try:
-        assert server._scalar("SELECT 1") == 1
+        assert server.scalar("SELECT 1") == 1
     finally:
         postgres.stop(proc)
     assert not stale.exists()

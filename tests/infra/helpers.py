@@ -35,6 +35,12 @@ def one(run: StackRun, type_token: str) -> SimulatedResource:
     return found[0]
 
 
+def stack_provider(run: StackRun) -> SimulatedResource:
+    """The stack's AWS provider (region and default tags); prod has a second one, for the
+    backup copies' region."""
+    return run.named("pulumi:providers:aws", "aws")
+
+
 def by_output(run: StackRun, type_token: str, key: str, value) -> SimulatedResource:
     """The resource of a type whose output ``key`` equals ``value``."""
     found = [r for r in run.of_type(type_token) if r.outputs.get(key) == value]

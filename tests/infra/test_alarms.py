@@ -116,10 +116,10 @@ def test_no_other_alarm_and_every_alarm_also_reports_recovery(run):
     topic_arn = one(run, TOPIC).outputs["arn"]
     alarms = run.of_type(ALARM)
     queue_alarms = [a for a in alarms if a.inputs.get("namespace") == alerting.SQS_NAMESPACE]
-    # Every DLQ, every source queue and Karpenter's interruption queue; two per API with the
-    # collector (tests/infra/test_monitoring.py).
+    # Every DLQ, every source queue and Karpenter's interruption queue; with the collector, two
+    # per API and a heartbeat per process (tests/infra/test_monitoring.py).
     apis = sum(p.kind is Kind.API for p in DEPLOYED)
-    with_collector = 2 * apis if config_value(run, "collectorEnabled") else 0
+    with_collector = 2 * apis + len(DEPLOYED) if config_value(run, "collectorEnabled") else 0
     assert len(queue_alarms) == len(dead_letter_arns(run)) + len(QUEUES) + 1
     assert len(alarms) == len(queue_alarms) + with_collector
     for alarm in alarms:

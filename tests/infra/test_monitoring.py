@@ -319,7 +319,9 @@ def test_the_5xx_alarm_reads_the_catalogues_counter_at_the_stack_threshold(run):
             "namespace": prefix(run), "metricName": telemetry.HTTP_REQUESTS.name,
             "dimensions": {"service": api, "status_class": "5xx"}, "period": 60, "stat": "Sum"}
         assert queries["requests"]["metric"]["dimensions"] == {"service": api}
-        assert queries["rate"]["expression"] == "100 * FILL(errors, 0) / requests"
+        least = config_value(run, "apiAlarmMinRequests")
+        assert queries["rate"]["expression"] == (
+            f"IF(requests >= {least}, 100 * FILL(errors, 0) / requests, 0)")
         assert alarm.inputs["threshold"] == config_value(run, "apiErrorRateAlarmPercent")
         assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic]
         assert alarm.inputs["evaluationPeriods"] == alarm.inputs["datapointsToAlarm"] == 3
@@ -334,7 +336,9 @@ def test_the_p99_alarm_counts_requests_slower_than_the_stack_bound(run):
         assert queries["within"]["metric"]["dimensions"]["le"] == pipeline.le_label(bound)
         assert queries["requests"]["metric"]["dimensions"]["le"] == "+Inf"
         assert queries["within"]["metric"]["metricName"] == telemetry.HTTP_REQUESTS.name
-        assert queries["slower"]["expression"] == "100 * (requests - within) / requests"
+        least = config_value(run, "apiAlarmMinRequests")
+        assert queries["slower"]["expression"] == (
+            f"IF(requests >= {least}, 100 * (requests - within) / requests, 0)")
         assert alarm.inputs["threshold"] == dashboard.P99_SLOWER_PERCENT == 1
 
 
@@ -361,3 +365,74 @@ def test_unusable_thresholds_are_refused(override, key):
     from infra.config import StackConfigError
     with pytest.raises(StackConfigError, match=key):
         run_stack("prod", override)
+
+
+def _alarm_value(alarm, values: dict[str, float]) -> float:
+    """The alarm's returned expression over one point per query (CloudWatch's IF, FILL)."""
+    queries = _queries(alarm)
+    (shown,) = [q for q in queries.values() if q.get("returnData")]
+    functions = {"IF": lambda c, t, f=0: t if c else f, "FILL": lambda v, d: d if v is None else v}
+    # The expressions are ours, and CloudWatch's syntax is Python's for these operators.
+    return eval(shown["expression"], functions, dict(values))
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_api_alarms_ignore_minutes_with_fewer_requests_than_the_stack_minimum(
+        stack_runs, stack):
+    run = stack_runs[stack]
+    least = config_value(run, "apiAlarmMinRequests")
+    alarms = api_alarms(run)
+    errors = alarms[monitoring.error_rate_alarm_name(prefix(run), "write-api")]
+    latency = alarms[monitoring.latency_alarm_name(prefix(run), "write-api")]
+    # One bad request in a quiet minute: no bad minute.
+    assert _alarm_value(errors, {"requests": least - 1, "errors": 1}) == 0
+    assert _alarm_value(latency, {"requests": least - 1, "within": least - 2}) == 0
+    # The same share of a busy minute counts.
+    assert _alarm_value(errors, {"requests": least, "errors": least // 10}) == pytest.approx(10)
+    assert _alarm_value(errors, {"requests": least, "errors": None}) == 0
+    assert _alarm_value(latency, {"requests": least, "within": least * 0.9}) == pytest.approx(10)
+
+
+def test_minimum_request_counts_differ_per_stack(stack_runs):
+    assert {s: config_value(r, "apiAlarmMinRequests") for s, r in stack_runs.items()
+            if has_collector(r)} == {"staging": 100, "prod": 200}
+
+
+@pytest.mark.parametrize("least", [0, -5])
+def test_a_minimum_below_one_request_is_refused(least):
+    from infra.config import StackConfigError
+    with pytest.raises(StackConfigError, match="apiAlarmMinRequests"):
+        run_stack("prod", {"apiAlarmMinRequests": least})
+
+
+# --- the heartbeats ---------------------------------------------------------------------------
+
+def heartbeats(run) -> dict[str, dict]:
+    return {a.inputs["name"]: a.inputs for a in run.of_type(ALARM)
+            if a.inputs["name"].endswith("-heartbeat")}
+
+
+def test_a_heartbeat_per_deployed_process_with_the_collector_and_none_without(run):
+    expected = {monitoring.heartbeat_alarm_name(prefix(run), p.role) for p in DEPLOYED}
+    assert set(heartbeats(run)) == (expected if has_collector(run) else set())
+
+
+def test_a_heartbeat_breaches_on_missing_data_and_reads_what_its_process_kind_always_sends(run):
+    topic = one(run, "aws:sns/topic:Topic").outputs["arn"]
+    for process in DEPLOYED if has_collector(run) else ():
+        alarm = heartbeats(run)[monitoring.heartbeat_alarm_name(prefix(run), process.role)]
+        wanted = telemetry.HTTP_REQUESTS if process.kind is Kind.API else telemetry.DB_POOL_SIZE
+        assert (alarm["namespace"], alarm["metricName"], alarm["dimensions"]) == (
+            prefix(run), wanted.name, {"service": process.role})
+        assert wanted in telemetry.emitted_by(process)
+        assert wanted.name in {m.name for m in pipeline.EXPORTED}
+        assert alarm["treatMissingData"] == "breaching"
+        assert (alarm["statistic"], alarm["period"]) == ("SampleCount", 60)
+        assert (alarm["comparisonOperator"], alarm["threshold"]) == ("LessThanThreshold", 1)
+        assert alarm["evaluationPeriods"] == alarm["datapointsToAlarm"] == 3
+        assert alarm["alarmActions"] == alarm["okActions"] == [topic]
+
+
+def test_the_threshold_alarms_keep_not_breaching_on_missing_data(run):
+    for alarm in api_alarms(run).values():
+        assert alarm.inputs["treatMissingData"] == "notBreaching"

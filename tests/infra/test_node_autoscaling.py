@@ -12,7 +12,7 @@ import pytest
 from infra import accepted_values
 from infra import kubernetes_versions as versions
 from infra.components import node_autoscaling as karpenter
-from tests.infra.helpers import as_list, document, one, prefix
+from tests.infra.helpers import as_list, document, one, prefix, stack_provider
 
 SCHEMAS = Path(__file__).parent / "schemas"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -177,5 +177,5 @@ def test_nodes_join_like_the_system_nodes_and_keep_pods_off_their_role(run):
     entries = [e.inputs for e in run.of_type("aws:eks/accessEntry:AccessEntry")
                if e.inputs["principalArn"] == node_role_arn]
     assert [e["type"] for e in entries] == ["EC2_LINUX"]
-    tags = json.loads(one(run, "pulumi:providers:aws").inputs["defaultTags"])["tags"]
+    tags = json.loads(stack_provider(run).inputs["defaultTags"])["tags"]
     assert spec["tags"] == tags, "Karpenter's instances carry the cost tags too"

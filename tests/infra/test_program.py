@@ -9,7 +9,7 @@ import pytest
 from infra.config import StackConfigError
 from infra.kubernetes_versions import DEFAULT_VERSION
 from infra.simulation import project_name, run_stack, stack_config, stack_names
-from tests.infra.helpers import config_value, one
+from tests.infra.helpers import config_value, one, stack_provider
 
 TAG_KEYS = {"environment", "owner", "cost-center"}
 
@@ -20,16 +20,24 @@ def test_every_environment_has_a_stack_file():
 
 
 def test_every_aws_resource_uses_the_tagging_provider(run):
-    provider = one(run, "pulumi:providers:aws")
+    provider = stack_provider(run)
     tags = json.loads(provider.inputs["defaultTags"])["tags"]
     assert set(tags) == TAG_KEYS
     assert tags["environment"] == run.stack
     assert tags["cost-center"] == config_value(run, "costCenter")
     provider_ref = f"{provider.urn}::{provider.id}"
+    # The backup copies' region has a provider of its own, with the same tags.
+    others = {f"{p.urn}::{p.id}": p for p in run.of_type("pulumi:providers:aws") if p != provider}
+    assert all(json.loads(p.inputs["defaultTags"])["tags"] == tags
+               and p.inputs["region"] == config_value(run, "dbBackupCopyRegion")
+               for p in others.values())
     aws_resources = [r for r in run.resources if r.type.startswith("aws:")]
     assert aws_resources
     for resource in aws_resources:
-        assert resource.provider == provider_ref, f"{resource.type} {resource.name}"
+        assert resource.provider == provider_ref or (
+            resource.provider in others and resource.name.endswith(("-backup-copy-vault",
+                                                                     "-backup-copy-key"))), (
+            f"{resource.type} {resource.name}")
 
 
 def test_every_kubernetes_object_uses_the_cluster_provider(run):
@@ -41,7 +49,8 @@ def test_every_kubernetes_object_uses_the_cluster_provider(run):
 
 def test_children_are_parented_to_components_and_named_from_them(run):
     components = {r.urn: r for r in run.resources if r.type.startswith("order-platform:")}
-    optional = {"cache": "cacheEnabled", "collector": "collectorEnabled"}
+    optional = {"cache": "cacheEnabled", "collector": "collectorEnabled",
+                "backup": "dbBackupCopyRegion"}
     assert {c.type.split(":")[1] for c in components.values()} == {
         "network", "cluster", "database", "messaging", "loadbalancer", "registry", "identity",
         "nodes", "workloads", "logs", "monitoring", "userpool",

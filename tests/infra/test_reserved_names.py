@@ -76,7 +76,10 @@ NOT_RESERVED = {
                            "retries CreateQueue on QueueDeletedRecently for longer than that",
     "aws:ecr/repository:Repository": "ECR frees the name at once; a repository with images "
                                      "is not deleted at all unless force_delete (dev only)",
+    "aws:backup/vault:Vault": "AWS Backup frees the name at once; a vault holding recovery "
+                              "points is not deleted at all (docs/deploying.md, destroy)",
     **{token: _FREED for token in (
+        "aws:backup/plan:Plan", "aws:backup/selection:Selection",
         "aws:cloudwatch/dashboard:Dashboard", "aws:cloudwatch/eventBus:EventBus",
         "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:eks/cluster:Cluster", "aws:elasticache/replicationGroup:ReplicationGroup",

@@ -16,6 +16,7 @@ from tests.infra.helpers import (
     one,
     pod_templates,
     prefix,
+    stack_provider,
 )
 
 CONFIG_MAP = "order-platform-config"
@@ -57,7 +58,7 @@ def test_bus_and_queue_values_equal_the_messaging_outputs(run):
 
 def test_region_and_read_api_url_come_from_the_provider_and_the_nlb(run):
     data = config_map(run)
-    provider = one(run, "pulumi:providers:aws")
+    provider = stack_provider(run)
     assert data["AWS_REGION"] == provider.inputs["region"] == config_value(run, "aws:region")
     read_listener = next(li for li in run.of_type("aws:lb/listener:Listener")
                          if li.inputs["port"] == 3001)

@@ -3,15 +3,8 @@
 import pytest
 
 from guardrails import eks
-from tests.policies.engine_view import (
-    DELETE,
-    changed,
-    messages,
-    resource_args,
-    stack_args,
-    urn_of,
-    violations,
-)
+from tests.policies import engine_view as view
+from tests.policies.engine_view import DELETE, changed, messages, urn_of
 
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-0000-4000-8000-000000000002"
 GOOD_CLUSTER = {
@@ -30,7 +23,7 @@ GOOD_CLUSTER = {
 
 
 def check(policy, props, **config):
-    return messages(policy, resource_args(policy, eks.CLUSTER, props, name="eks", **config))
+    return messages(policy, view.resource_args(policy, eks.CLUSTER, props, name="eks", **config))
 
 
 @pytest.mark.parametrize(
@@ -175,7 +168,7 @@ def _network(node_subnets, public_via="route"):
         )
     elif public_via == "map-public-ip":
         resources[1] = (SUBNET, "public-a", {"id": "subnet-pub", "mapPublicIpOnLaunch": True})
-    return stack_args(eks.eks_nodes_in_private_subnets, resources)
+    return view.stack_args(eks.eks_nodes_in_private_subnets, resources)
 
 
 def test_nodes_in_private_subnets_pass():
@@ -184,7 +177,7 @@ def test_nodes_in_private_subnets_pass():
 
 @pytest.mark.parametrize("public_via", ["route", "inline", "map-public-ip"])
 def test_nodes_in_a_public_subnet_are_reported_on_the_node_group(public_via):
-    found = violations(
+    found = view.violations(
         eks.eks_nodes_in_private_subnets, _network(["subnet-priv", "subnet-pub"], public_via)
     )
     assert len(found) == 1

@@ -3,15 +3,8 @@
 import pytest
 
 from guardrails import elasticache
-from tests.policies.engine_view import (
-    DELETE,
-    changed,
-    messages,
-    resource_args,
-    stack_args,
-    urn_of,
-    violations,
-)
+from tests.policies import engine_view as view
+from tests.policies.engine_view import DELETE, changed, messages, urn_of
 
 GROUP = elasticache.REPLICATION_GROUP
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/0000"
@@ -39,7 +32,8 @@ RESOURCE_RULES = [elasticache.elasticache_encryption_in_transit,
 
 
 def check(policy, props, resource_type=GROUP, **config):
-    return messages(policy, resource_args(policy, resource_type, props, name="cache", **config))
+    args = view.resource_args(policy, resource_type, props, name="cache", **config)
+    return messages(policy, args)
 
 
 @pytest.mark.parametrize("policy", RESOURCE_RULES, ids=lambda p: p.name)
@@ -137,18 +131,18 @@ def _network(cache_subnets, *, group_name="op-cache", serverless=False):
         resources += [(elasticache.SUBNET_GROUP, "cache-subnets",
                        {"name": "op-cache", "subnetIds": cache_subnets}),
                       (GROUP, "cache", changed(GOOD_GROUP, subnetGroupName=group_name))]
-    return stack_args(elasticache.elasticache_private_subnets, resources)
+    return view.stack_args(elasticache.elasticache_private_subnets, resources)
 
 
 @pytest.mark.parametrize("serverless", [False, True])
 def test_private_subnets_pass(serverless):
-    assert violations(elasticache.elasticache_private_subnets,
+    assert view.violations(elasticache.elasticache_private_subnets,
                       _network(["subnet-priv"], serverless=serverless)) == []
 
 
 @pytest.mark.parametrize("serverless", [False, True])
 def test_a_public_subnet_is_reported_on_the_cache(serverless):
-    ((message, urn),) = violations(elasticache.elasticache_private_subnets,
+    ((message, urn),) = view.violations(elasticache.elasticache_private_subnets,
                                    _network(["subnet-priv", "subnet-pub"], serverless=serverless))
     assert "public subnet(s) public-a" in message
     kind = elasticache.SERVERLESS_CACHE if serverless else GROUP
@@ -157,6 +151,6 @@ def test_a_public_subnet_is_reported_on_the_cache(serverless):
 
 @pytest.mark.parametrize("group_name", ["", "someone-elses"])
 def test_a_cache_without_a_subnet_group_of_the_stack_is_reported(group_name):
-    ((message, _),) = violations(elasticache.elasticache_private_subnets,
+    ((message, _),) = view.violations(elasticache.elasticache_private_subnets,
                                  _network(["subnet-priv"], group_name=group_name))
     assert "default VPC's public subnets" in message

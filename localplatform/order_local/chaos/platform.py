@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,18 +21,12 @@ import requests
 from order_local import emulator, postgres, stack
 from order_local.chaos.proxy import RefusingProxy
 from order_local.machine import DEFAULT_SYSTEM_USER
-from order_local.ports import Ports
+from order_local.ports import Ports, free_port
 from order_local.provision import LOCAL_ACCESS_KEY
 from order_platform import launch
 from order_platform.processes import READ_API, RELAY, WORKER, WRITE_API, Process
 
 READY_TIMEOUT_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -123,14 +116,14 @@ class ChaosPlatform:
         self.ports = Ports.free()
         self.backing = stack.start_backing(self.base_dir / "data", self.ports,
                                            self.pg_system_user)
-        self.proxy = RefusingProxy(("127.0.0.1", self.ports.aws), _free_port()).accept()
+        self.proxy = RefusingProxy(("127.0.0.1", self.ports.aws), free_port()).accept()
         contract = {**self.backing.contract, "AWS_ENDPOINT_URL": self.proxy.url,
                     "READ_API_URL": self.ports.url(READ_API.role)}
         self.contract = contract
         plan = [("write-api", WRITE_API, self.ports[WRITE_API.role]),
                 ("read-api", READ_API, self.ports[READ_API.role]),
-                ("relay", RELAY, _free_port()),
-                *((f"worker-{i + 1}", WORKER, _free_port()) for i in range(self.workers))]
+                ("relay", RELAY, free_port()),
+                *((f"worker-{i + 1}", WORKER, free_port()) for i in range(self.workers))]
         for name, proc, port in plan:
             env = {**os.environ, **contract, **launch.environment(proc),
                    # Short polls only so that stops are quick; messages arrive at once.

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from order_platform.config import ConfigError, load_settings
-from order_platform.entrypoints.web import draining
+from order_platform.entrypoints.web import draining, unfinished_requests
 from order_platform.launch import PROCESS_ENV
 from order_platform.processes import WRITE_API, process
 
@@ -118,10 +118,24 @@ def _metrics_dir() -> str:
     return tempfile.mkdtemp(prefix=f"order-platform-metrics-{os.getpid()}-", dir=base)
 
 
+def pre_request(worker: Any, req: Any) -> None:
+    """A request starts: into the worker's ledger of unfinished requests; and while the pod's
+    preStop drains the API, its connection closes after the response."""
+    unfinished_requests.began(req.method, req.path)
+    draining.close_when_draining(req)
+
+
+def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
+    """The request ended, answered or not: out of the ledger."""
+    unfinished_requests.ended()
+
+
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker ended: its gauges leave the live sums; its counters stay counted."""
+    """A worker ended: what it never answered counts as 5xx (504 after gunicorn's timeout,
+    502 after a crash); its gauges leave the live sums; its counters stay counted."""
     from prometheus_client import multiprocess
 
+    unfinished_requests.count_unfinished(worker.pid, timed_out=worker.aborted)
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
@@ -148,8 +162,3 @@ def on_starting(server: Any) -> None:
     if not os.environ.get(_MULTIPROCESS_ENV):
         os.environ[_MULTIPROCESS_ENV] = _metrics_dir()
     draining.clear()
-
-
-def pre_request(worker: Any, req: Any) -> None:
-    """While the pod's preStop drains the API, close each connection after its response."""
-    draining.close_when_draining(req)
