@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import json
 import secrets
 import shlex
@@ -18,6 +19,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from order_local.machine import SetupError
 from order_local.provision import LocalAws, client
@@ -58,18 +60,14 @@ class LocalIdentity:
         may be frozen. Local only: moto signs every pool with one key whose private half ships
         in its wheel, so this is the token the emulator would issue, for a chosen subject."""
         import jwt
-        from jwt.algorithms import RSAAlgorithm
-        from moto.utilities.utils import load_resource
 
-        private = load_resource("cognitoidp/resources/jwks-private.json")
+        kid, key = _emulator_key()
         now = int(time.time())
         claims = {"iss": self.issuer, "sub": customer, "client_id": self.people_client_id,
                   "token_use": "access", "iat": now, "exp": now + lifetime,
                   "jti": secrets.token_hex(16), "username": customer,
                   **({COGNITO_ROLES_CLAIM: [r.value for r in roles]} if roles else {})}
-        key = RSAAlgorithm.from_jwk(json.dumps(private))
-        return jwt.encode(claims, key, algorithm="RS256",  # type: ignore[arg-type]
-                          headers={"kid": private["kid"]})
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
 
     def contract(self) -> dict[str, str]:
         """The config contract's AUTH_* settings, as the ConfigMap gets them from the pool."""
@@ -81,6 +79,16 @@ class LocalIdentity:
             "AUTH_AUDIENCE_CLAIM": COGNITO_AUDIENCE_CLAIM,
             "AUTH_ROLES_CLAIM": COGNITO_ROLES_CLAIM,
         }
+
+
+@functools.cache
+def _emulator_key() -> tuple[str, Any]:
+    """The emulator's signing key and its kid, read and parsed once per process."""
+    from jwt.algorithms import RSAAlgorithm
+    from moto.utilities.utils import load_resource
+
+    private = load_resource("cognitoidp/resources/jwks-private.json")
+    return private["kid"], RSAAlgorithm.from_jwk(json.dumps(private))
 
 
 def _pool_id(idp, name: str) -> str:
