@@ -14,7 +14,6 @@ Aurora, has two hosts and one ``DB_PORT``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import psycopg2
 
-from order_local import machine, pg_binaries, pg_tls
+from order_local import machine, pg_binaries, pg_sql, pg_tls
 
 # bin_path and remove are also this module's API: its callers predate the split.
 from order_local.pg_binaries import (
@@ -31,7 +30,6 @@ from order_local.pg_binaries import (
     bin_path,
     check_loopback_address,
     remove,
-    server_major_version,
     system_identifier,
 )
 
@@ -93,7 +91,7 @@ class LocalPostgres:
             self._init_replica()
             return
         if (self.data_dir / "PG_VERSION").exists():
-            self._check_major_version()
+            pg_binaries.check_major_version(self.data_dir)
             return
         machine.prepare_data_dir(self.account, self.data_dir)
         with tempfile.NamedTemporaryFile("w", delete=False, suffix=".pw") as pwfile:
@@ -109,15 +107,6 @@ class LocalPostgres:
         with open(self.data_dir / "postgresql.auto.conf", "a") as conf:
             conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                        "max_connections = 300\n")
-
-    def _check_major_version(self) -> None:
-        found = (self.data_dir / "PG_VERSION").read_text().strip()
-        wanted = server_major_version()
-        if found != str(wanted):
-            raise machine.SetupError(
-                f"{self.data_dir} holds a PostgreSQL {found} cluster, but this platform runs "
-                f"PostgreSQL {wanted}: move it away (mv {self.data_dir.parent} "
-                f"{self.data_dir.parent}.pg{found}) or start with another --data-dir")
 
     def run_tool(self, command: list[str], env: dict | None = None) -> None:
         """Run a PostgreSQL tool as the server account; its error output goes into the
@@ -190,22 +179,6 @@ class LocalPostgres:
         limited to about 100 bytes), one per server account, address and port."""
         return Path(tempfile.gettempdir()) / f"order-pg-{self.account.uid}-{self.host}-{self.port}"
 
-    def _fresh_socket_dir(self) -> None:
-        """Replace a socket directory that a killed server left behind.
-
-        Its lock file names a dead pid, which PostgreSQL would only clear if it may delete
-        it. Removed only while nothing listens on our port: a running server whose lock
-        file disappears shuts itself down.
-        """
-        path = self.socket_dir()
-        if path.exists():
-            if machine.bind_problem(self.host, self.port) is not None:
-                return  # the start below fails on the port, naming it
-            shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(mode=0o700, exist_ok=True)
-        if self.account.switch:
-            os.chown(path, self.account.uid, self.account.gid)
-
     @property
     def tls_dir(self) -> Path:
         """The local CA and the servers' certificate, shared by a primary and its replica."""
@@ -236,7 +209,7 @@ class LocalPostgres:
         self.init()
         pg_tls.ensure_certificates(self.tls_dir)
         self._write_hba()
-        self._fresh_socket_dir()
+        pg_binaries.fresh_socket_dir(self.socket_dir(), self.host, self.port, self.account)
         log = open(self.log_file(), "ab")  # noqa: SIM115
         # Own session: a Ctrl-C meant for a supervisor must not stop the database
         # before the services that are still finishing their work.
@@ -289,15 +262,7 @@ class LocalPostgres:
 
     def scalar(self, sql: str, params: tuple = (), dbname: str = "postgres") -> object:
         """The first column of the first row of ``sql``, as the superuser (autocommit)."""
-        conn = psycopg2.connect(**self.superuser_dsn(dbname), connect_timeout=5)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                row = cur.fetchone()
-                return row[0] if row else None
-        finally:
-            conn.close()
+        return pg_sql.scalar(self.superuser_dsn(dbname), sql, params)
 
     def superuser_dsn(self, dbname: str = "postgres") -> dict:
         """Connection arguments for the superuser."""
@@ -307,19 +272,8 @@ class LocalPostgres:
 
     def ensure_role_and_database(self, *, role: str, password: str, dbname: str) -> None:
         """Create the application role and database if missing, and set the role's password."""
-        conn = psycopg2.connect(**self.superuser_dsn())
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                cur.execute(f'{verb} ROLE "{role}" LOGIN PASSWORD %s', (password,))
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-                if not cur.fetchone():
-                    cur.execute(f'CREATE DATABASE "{dbname}" OWNER "{role}"')
-        finally:
-            conn.close()
-
+        pg_sql.ensure_role_and_database(self.superuser_dsn(), role=role, password=password,
+                                        dbname=dbname)
 
 def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
     """Fast shutdown (``pg_binaries.stop``), then the server's TLS front if this process runs
