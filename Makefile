@@ -48,7 +48,7 @@ $(STAMP): pyproject.toml localplatform/pyproject.toml tooling/pyproject.toml req
 install: $(STAMP) ## create .venv: the services with every extra, the local platform, tooling/
 
 DEV_ARGS ?=
-dev: $(STAMP) ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
+dev: $(STAMP) _stunnel ## run the whole platform locally (Ctrl-C stops it); flags in DEV_ARGS="--help"
 	$(BIN)/order-local up $(DEV_ARGS)
 
 # requirements-lock.txt: every runtime dependency of the image (and the build backend), with hashes
@@ -88,16 +88,16 @@ policy: $(STAMP) ## offline CrossGuard check of every stack, or STACK=dev|stagin
 
 test: $(STAMP) lint policy suite ## lint, the offline policy check, then every test
 
-suite: $(STAMP) ## every test, on pytest-xdist workers (PYTEST_WORKERS, PYTEST_ARGS)
+suite: $(STAMP) _stunnel _chromium ## every test, on pytest-xdist workers (PYTEST_WORKERS, PYTEST_ARGS)
 	$(PYTEST) $(PYTEST_ARGS)
 
 unit: $(STAMP) ## tests without I/O
 	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
-integration: $(STAMP) ## tests against real PostgreSQL and the moto server
+integration: $(STAMP) _stunnel ## tests against real PostgreSQL and the moto server
 	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
-e2e: $(STAMP) ## tests that start service processes
+e2e: $(STAMP) _stunnel _chromium ## tests that start service processes
 	$(PYTEST) tests/e2e $(PYTEST_ARGS)
 
 BENCH_ARGS ?=
@@ -105,23 +105,37 @@ COMPARE_ARGS ?=
 .PHONY: bench-api bench-platform bench-compare _wrk
 bench: bench-compare bench-pipeline bench-cache ## every benchmark, each on a platform it starts itself
 
-# wrk is a Debian package: installed on demand as root, otherwise the user is told how.
-_wrk:
-	@command -v wrk >/dev/null 2>&1 || { \
+# Debian packages: installed on demand as root, otherwise the user is told how in one line.
+# $(1): a shell test that is true when the tools are there; $(2): what needs them; $(3): the
+# Debian packages; $(4): the Homebrew ones.
+define system_packages
+	@$(1) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
-	  else echo "make: the benchmark needs wrk: apt-get install wrk (or brew install wrk)" >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(3) >/dev/null; \
+	  else echo "make: $(2) needs $(3): apt-get install $(3) (or brew install $(4))" >&2; \
 	    exit 1; fi; }
+endef
+HAVE = command -v $(1) >/dev/null 2>&1
+
+.PHONY: _wrk _stunnel _chromium
+_wrk:
+	$(call system_packages,$(call HAVE,wrk),the benchmark,wrk,wrk)
+# The local PostgreSQL's TLS front (localplatform/order_local/pg_tls.py).
+_stunnel:
+	$(call system_packages,{ $(call HAVE,stunnel4) || $(call HAVE,stunnel); },the local PostgreSQL's TLS,stunnel4,stunnel)
+# The browser test of /docs (tests/e2e/test_docs_browser.py): Chromium and its WebDriver.
+_chromium:
+	$(call system_packages,{ $(call HAVE,chromium) && $(call HAVE,chromedriver); },the browser test,chromium chromium-driver,--cask chromium chromedriver)
 
 PROFILE_ARGS ?=
 .PHONY: profile
-profile: $(STAMP) _wrk ## py-spy under wrk load: flame graph and top costs, PROFILE_ARGS="--endpoint get"
+profile: $(STAMP) _wrk _stunnel ## py-spy under wrk load: flame graph and top costs, PROFILE_ARGS="--endpoint get"
 	$(BIN)/python -m bench.hotspots $(PROFILE_ARGS)
 
-bench-compare: $(STAMP) _wrk ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
+bench-compare: $(STAMP) _wrk _stunnel ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
 	$(BIN)/python -m bench.compare $(COMPARE_ARGS)
 
-bench-platform: $(STAMP) ## API req/s + latency and per-service memory on a self-started platform
+bench-platform: $(STAMP) _stunnel ## API req/s + latency and per-service memory on a self-started platform
 	$(BIN)/python -m bench.platform_bench $(BENCH_ARGS)
 
 bench-api: $(STAMP) ## bounded load on POST /orders and GET /orders/{id} of a running `make dev`
@@ -129,12 +143,12 @@ bench-api: $(STAMP) ## bounded load on POST /orders and GET /orders/{id} of a ru
 
 CACHE_BENCH_ARGS ?=
 .PHONY: bench-cache
-bench-cache: $(STAMP) _wrk ## GET /products/{sku} with and without the product cache, restock visibility, a cache kill
+bench-cache: $(STAMP) _wrk _stunnel ## GET /products/{sku} with and without the product cache, restock visibility, a cache kill
 	$(BIN)/python -m bench.cache_bench $(CACHE_BENCH_ARGS)
 
 PIPELINE_BENCH_ARGS ?= --workers 1,2,4 --orders 300
 .PHONY: bench-pipeline
-bench-pipeline: $(STAMP) ## orders/s from POST to CONFIRMED with N workers, the worker vs a bare consumer (own PG + moto)
+bench-pipeline: $(STAMP) _stunnel ## orders/s from POST to CONFIRMED with N workers, the worker vs a bare consumer (own PG + moto)
 	$(BIN)/python -m bench.pipeline_load $(PIPELINE_BENCH_ARGS)
 
 # --- load and live view ------------------------------------------------------------------
@@ -157,6 +171,14 @@ ARGS ?= depths
 migrate: $(STAMP) ## apply pending migrations to the running `make dev` database (idempotent)
 	@test -f $(LOCAL_DIR)/contract.env || { echo "no $(LOCAL_DIR)/contract.env: start make dev first" >&2; exit 1; }
 	@set -a; . $(LOCAL_DIR)/contract.env; set +a; exec $(BIN)/order-platform migrate
+
+# `TOKEN=$$(make -s token CUSTOMER=alice)`: an access token of the running `make dev`'s user pool.
+CUSTOMER ?= alice
+ROLE ?=
+.PHONY: token
+token: $(STAMP) ## print an access token: CUSTOMER=alice, ROLE=admin|support, MACHINE=1
+	@$(BIN)/order-local token --data-dir $(LOCAL_DIR) $(if $(MACHINE),--machine,--customer '$(CUSTOMER)') \
+	  $(foreach role,$(ROLE),--role $(role))
 
 .PHONY: dlq
 dlq: $(STAMP) ## the DLQ tool on the running `make dev`, e.g. make dlq ARGS="peek stock-validation"
@@ -214,5 +236,5 @@ restore-drill: $(STAMP) ## lose the local writer, restore it to a point in time,
 
 CHAOS_ARGS ?=
 .PHONY: chaos
-chaos: $(STAMP) ## fault injection on a platform of its own; one line of invariants per scenario
+chaos: $(STAMP) _stunnel ## fault injection on a platform of its own; one line of invariants per scenario
 	$(BIN)/python -m order_local.chaos $(CHAOS_ARGS)

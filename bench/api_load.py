@@ -23,10 +23,13 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
 from bench.measure import spread
+from order_local import identity
+from order_platform.domain.access import Role
 
 
 @dataclass
@@ -87,12 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-url", default="http://127.0.0.1:3001")
     parser.add_argument("--requests", type=int, default=2000, help="per phase")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--data-dir", type=Path, default=Path(".local"),
+                        help="the local platform whose user pool issues the bench's token")
     args = parser.parse_args(argv)
     if not 1 <= args.requests <= 1_000_000 or not 1 <= args.concurrency <= 256:
         parser.error("--requests must be 1..1000000 and --concurrency 1..256")
 
+    # One customer with every role: it restocks, orders and reads its orders back.
+    token = identity.running_platform(args.data_dir).customer_token(
+        "bench", Role.ADMIN, Role.SUPPORT)
+    auth = {"Authorization": f"Bearer {token}"}
     sku = f"BENCH-{uuid.uuid4().hex[:10]}"
-    created = requests.post(f"{args.write_url}/products", timeout=10, json={
+    created = requests.post(f"{args.write_url}/products", timeout=10, headers=auth, json={
         "sku": sku, "name": "Load-test product", "price_cents": 100, "stock": 1_000_000})
     if created.status_code != 201:
         print(f"cannot create the bench product: {created.status_code} {created.text}",
@@ -103,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ids_lock = threading.Lock()
 
     def place(session: requests.Session, index: int) -> requests.Response:
-        response = session.post(f"{args.write_url}/orders", timeout=30, json={
-            "customer_id": f"bench-{index % 100}", "items": [{"sku": sku, "quantity": 1}]})
+        response = session.post(f"{args.write_url}/orders", timeout=30, headers=auth, json={
+            "items": [{"sku": sku, "quantity": 1}]})
         if response.status_code == 202:
             with ids_lock:
                 order_ids.append(response.json()["id"])
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def read(session: requests.Session, index: int) -> requests.Response:
         return session.get(f"{args.read_url}/orders/{order_ids[index % len(order_ids)]}",
-                           timeout=30)
+                           timeout=30, headers=auth)
 
     reads = run_phase("GET /orders/{id}", args.requests, args.concurrency, read)
     print(json.dumps(reads.summary()), flush=True)

@@ -3,11 +3,14 @@
 It runs exactly the SQL of the real endpoints (``POST /orders`` without an Idempotency-Key,
 ``GET /orders/<id>``), in the same round trips, with none of what the project adds: no
 validation library, no schema serialisation, no logging, no request ids, no pool (one
-connection per thread), no error mapping. It checks only what it must not crash on. Never
-deploy it.
+connection per thread), no error mapping. It checks only what it must not crash on. What
+every real request pays besides, it pays too: the bearer token verified by the same adapter
+(the customer is its subject; someone else's order is a 404), and TLS to the database with
+the server's certificate checked (sslmode=verify-full). Never deploy it.
 
-    DB_HOST=127.0.0.1 DB_PORT=5432 DB_NAME=orders DB_USER=... DB_PASSWORD=... \\
-        gunicorn -k gthread -w 2 --threads 4 'bench.bare_app:create_app()'
+    DB_WRITER_HOST=127.0.0.1 DB_READER_HOST=127.0.0.2 DB_PORT=5432 DB_NAME=orders \\
+        DB_USER=... DB_PASSWORD=... DB_SSL_ROOT_CERT=ca.crt AUTH_ISSUER=... AUTH_JWKS_URL=... \\
+        AUTH_AUDIENCES=... gunicorn -k gthread -w 2 --threads 4 'bench.bare_app:create_app()'
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from order_platform.adapters.orders import ADD_ORDER
 from order_platform.adapters.outbox import INSERT_EVENT
 from order_platform.adapters.products import CATALOGUE
 from order_platform.adapters.read_model import ORDER_DETAIL
+from order_platform.adapters.tokens import JwksTokenVerifier
+from order_platform.domain.access import Caller, TokenRejected
 
 # The real endpoint's two round trips: the prices with BEGIN, then the order (its lines and
 # first history row), OrderCreated and COMMIT together.
@@ -42,19 +47,39 @@ def _connection(host_env: str):
     if conn is None or conn.closed:
         conn = psycopg2.connect(host=os.environ[host_env], port=os.environ["DB_PORT"],
                                 dbname=os.environ["DB_NAME"], user=os.environ["DB_USER"],
-                                password=os.environ["DB_PASSWORD"])
+                                password=os.environ["DB_PASSWORD"], sslmode="verify-full",
+                                sslrootcert=os.environ["DB_SSL_ROOT_CERT"])
         setattr(_local, host_env, conn)
     return conn
 
 
+def _verifier() -> JwksTokenVerifier:
+    """The APIs' token check, configured as theirs (``bootstrap.token_verifier``)."""
+    return JwksTokenVerifier(
+        issuer=os.environ["AUTH_ISSUER"], jwks_url=os.environ["AUTH_JWKS_URL"],
+        audiences=os.environ["AUTH_AUDIENCES"].split(","),
+        audience_claim=os.environ.get("AUTH_AUDIENCE_CLAIM", "client_id"),
+        roles_claim=os.environ.get("AUTH_ROLES_CLAIM", "cognito:groups"))
+
+
 def create_app() -> Flask:
-    """Two routes, the real SQL, nothing else."""
+    """Two routes, the real SQL and the real token check, nothing else."""
     app = Flask(__name__)
+    verifier = _verifier()
+
+    def caller() -> Caller:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer":
+                raise TokenRejected("no bearer token")
+            return verifier.verify(token.strip())
+        except TokenRejected:
+            abort(401)
 
     @app.post("/orders")
     def place_order():
-        body = request.get_json()
-        customer_id, items = body["customer_id"], body["items"]
+        customer_id = caller().customer_id
+        items = request.get_json()["items"]
         ids = [i["product_id"] for i in items if "product_id" in i]
         skus = [i["sku"] for i in items if "sku" in i]
         conn = _connection("DB_WRITER_HOST")
@@ -92,12 +117,13 @@ def create_app() -> Flask:
 
     @app.get("/orders/<order_id>")
     def get_order(order_id: str):
+        reader = caller()
         conn = _connection("DB_READER_HOST")
         conn.autocommit = True  # one statement: no BEGIN, no COMMIT
         with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             cur.execute(ORDER_DETAIL, (order_id,))
             order = cur.fetchone()
-        if order is None:
+        if order is None or not reader.may_read_orders_of(order["customer_id"]):
             abort(404)
         for line in order["lines"]:
             line["line_total_cents"] = line["quantity"] * line["unit_price_cents"]

@@ -30,6 +30,7 @@ import redis
 import requests
 
 from bench import measure
+from bench.compare import bench_auth
 from order_local import cache_server, stack
 from order_local.ports import Ports
 from order_platform import launch
@@ -48,8 +49,9 @@ def _cache_stats(client: redis.Redis) -> tuple[int, int]:
     return stats["keyspace_hits"], stats["keyspace_misses"]
 
 
-def _seed(write_url: str, count: int) -> list[str]:
+def _seed(write_url: str, count: int, auth: dict[str, str]) -> list[str]:
     session = requests.Session()
+    session.headers.update(auth)
     skus = []
     for n in range(count):
         sku = f"CB-{uuid.uuid4().hex[:8]}-{n}"
@@ -86,9 +88,11 @@ def _rounds(args, urls: dict[str, str], script: Path, cache: redis.Redis,
     return rounds
 
 
-def _restock_visibility(write_url: str, read_url: str, sku: str, count: int) -> dict:
+def _restock_visibility(write_url: str, read_url: str, sku: str, count: int,
+                        auth: dict[str, str]) -> dict:
     """Seconds from each restock's answer to the first cached read that shows it."""
     session = requests.Session()
+    session.headers.update(auth)
     seen = []
     for n in range(count):
         # The product is cached (a hit) before each restock, so the read must be evicted.
@@ -196,7 +200,8 @@ def _measure(args, base: Path, ports: Ports, backing: stack.Backing, procs: list
             "WORKER_POLL_WAIT_SECONDS": "2"}, base / f"{proc.role}.log"))
     for url in urls.values():
         measure.wait_ok(f"{url}/readyz")
-    skus = _seed(urls["write"], args.products)
+    auth = bench_auth(backing)
+    skus = _seed(urls["write"], args.products, auth)
     args.probe_sku = skus[0]
     backing.reader.wait_caught_up()
     script = base / "get_product.lua"
@@ -207,7 +212,8 @@ def _measure(args, base: Path, ports: Ports, backing: stack.Backing, procs: list
     pids = {"cached": procs[1].pid, "uncached": procs[2].pid, "reader": backing.pg_reader.pid,
             "cache": backing.cache.pid}
     rounds = _rounds(args, urls, script, cache, pids)
-    visibility = _restock_visibility(urls["write"], urls["cached"], skus[-1], args.restocks)
+    visibility = _restock_visibility(urls["write"], urls["cached"], skus[-1], args.restocks,
+                                     auth)
     print(json.dumps({"restock_visibility": visibility}), flush=True)
     killed = _kill_under_load(args, urls["cached"], script, backing, ports=ports, base=base)
     print(json.dumps({"cache_killed_under_load": killed}), flush=True)

@@ -6,7 +6,9 @@ project ships); and bench/bare_app.py under the same gunicorn settings. Then, pe
 alternates rounds of wrk against the project and the bare app (wrk is native, so the client
 does not eat the CPU being measured), each from a vacuumed and checkpointed database, and
 reports each endpoint's throughput as a ratio to the bare app's with p50/p99 latency, and the
-CPU each process spent per request. Writes JSON and an SVG chart. Bounded by rounds x seconds;
+CPU each process spent per request. Every request carries a bearer token, which both verify
+with the same adapter; what that verification costs per request is measured on its own
+(``token_verification_us``). Writes JSON and an SVG chart. Bounded by rounds x seconds;
 asserts nothing.
 
     .venv/bin/python -m bench.compare --rounds 5 --seconds 10
@@ -19,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ from bench.measure import (
     RESULTS,
     free_port,
     lua_get_one_of,
+    lua_headers,
     parse_rounds_args,
     rounds_parser,
     start,
@@ -43,6 +47,7 @@ from bench.pairs import api_summary
 from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch
+from order_platform.domain.access import Role
 from order_platform.processes import READ_API, WRITE_API
 
 STOCK = 2_000_000_000
@@ -61,34 +66,59 @@ class Target:
         return tree_cpu_seconds(self.proc.pid)
 
 
-def lua_post(sku: str) -> str:
-    """A wrk script that POSTs one order of ``sku`` per request, from random customers."""
+def bench_auth(backing: stack.Backing) -> dict[str, str]:
+    """The benchmarks' Authorization header: one customer with every role, so that it
+    restocks, orders, and reads its orders back."""
+    token = backing.identity.customer_token("bench", Role.ADMIN, Role.SUPPORT)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def lua_post(sku: str, auth: dict[str, str]) -> str:
+    """A wrk script that POSTs one order of ``sku`` per request, as the token's customer."""
+    headers = lua_headers({"Content-Type": "application/json", **auth})
     return f"""
-math.randomseed(os.time() + math.floor(os.clock() * 1e6))
 request = function()
-  local body = string.format(
-    '{{"customer_id":"bench-%d","items":[{{"sku":"{sku}","quantity":1}}]}}',
-    math.random(1, 1e9))
-  return wrk.format("POST", "/orders", {{["Content-Type"] = "application/json"}}, body)
+  return wrk.format("POST", "/orders", {headers},
+                    '{{"items":[{{"sku":"{sku}","quantity":1}}]}}')
 end
 """
 
 
-def lua_get(order_ids: list[str]) -> str:
+def lua_get(order_ids: list[str], auth: dict[str, str]) -> str:
     """A wrk script that GETs one of ``order_ids`` per request."""
-    return lua_get_one_of("/orders/", order_ids)
+    return lua_get_one_of("/orders/", order_ids, auth)
 
 
-def seed(write_url: str, count: int) -> tuple[str, list[str]]:
+def seed(write_url: str, count: int, auth: dict[str, str]) -> tuple[str, list[str]]:
     """A product with stock for every round, and ``count`` orders of it to GET."""
     sku = f"BENCH-{uuid.uuid4().hex[:8]}"
-    requests.post(f"{write_url}/products", json={"sku": sku, "name": "bench", "price_cents": 100,
-                                                 "stock": STOCK}, timeout=10).raise_for_status()
+    requests.post(f"{write_url}/products", headers=auth, timeout=10, json={
+        "sku": sku, "name": "bench", "price_cents": 100, "stock": STOCK}).raise_for_status()
     session = requests.Session()
-    ids = [session.post(f"{write_url}/orders", timeout=10, json={
-        "customer_id": f"seed-{n}", "items": [{"sku": sku, "quantity": 1}]}).json()["id"]
-        for n in range(count)]
+    ids = [session.post(f"{write_url}/orders", headers=auth, timeout=10, json={
+        "items": [{"sku": sku, "quantity": 1}]}).json()["id"] for _ in range(count)]
     return sku, ids
+
+
+def verification_us(backing: stack.Backing, count: int = 1000) -> dict[str, float]:
+    """Microseconds a token's verification takes in this process, keys cached: the first time
+    (signature and claims; ``count`` distinct tokens) and once remembered (the same token
+    again), as every request to either target pays one or the other."""
+    from order_platform import bootstrap
+    from order_platform.config import load_settings
+
+    verifier = bootstrap.token_verifier(load_settings(backing.contract))
+    tokens = [backing.identity.customer_token(f"bench-{n}") for n in range(count + 1)]
+    verifier.verify(tokens.pop())  # fetches the keys once
+    started = time.perf_counter()
+    for token in tokens:
+        verifier.verify(token)
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    for token in tokens:
+        verifier.verify(token)
+    again = time.perf_counter() - started
+    return {"first": round(first * 1e6 / count, 1), "remembered": round(again * 1e6 / count, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     svg = args.out.with_suffix(".svg")
     svg.write_text(chart.render(report))
     print(json.dumps(report["summary"], indent=2))
+    cost = report["token_verification_us"]
+    print(f"bench: verifying a token costs {cost['first']} µs the first time, "
+          f"{cost['remembered']} µs once remembered (both targets pay it)")
     print(f"bench: {args.out} and {svg}")
     return 0
 
@@ -131,11 +164,12 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
     urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
     for url in urls.values():
         wait_ok(f"{url}/orders/{uuid.uuid4()}")
-    sku, order_ids = seed(urls["write"], 2000)
+    auth = bench_auth(backing)
+    sku, order_ids = seed(urls["write"], 2000, auth)
     backing.reader.wait_caught_up()
     post_lua, get_lua = base / "post.lua", base / "get.lua"
-    post_lua.write_text(lua_post(sku))
-    get_lua.write_text(lua_get(order_ids))
+    post_lua.write_text(lua_post(sku, auth))
+    get_lua.write_text(lua_get(order_ids, auth))
     endpoints = {
         "POST /orders": (post_lua, Target("project", urls["write"], procs[0]),
                          Target("bare", urls["bare"], procs[2])),
@@ -164,6 +198,7 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
     return {"settings": {"rounds": args.rounds, "seconds": args.seconds,
                          "connections": args.connections, "gunicorn": conf,
                          "cores": os.cpu_count()},
+            "token_verification_us": verification_us(backing),
             "rounds": rounds, "summary": api_summary(rounds)}
 
 

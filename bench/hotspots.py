@@ -68,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
             write_url, read_url = (f"http://127.0.0.1:{p}" for p in (write_port, read_port))
             for url in (write_url, read_url):
                 wait_ok(f"{url}/healthz")
-            sku, ids = compare.seed(write_url, 1000)
+            auth = compare.bench_auth(backing)
+            sku, ids = compare.seed(write_url, 1000, auth)
             backing.reader.wait_caught_up()
             script = base / "load.lua"
-            script.write_text(compare.lua_post(sku) if args.endpoint == "post"
-                              else compare.lua_get(ids))
+            script.write_text(compare.lua_post(sku, auth) if args.endpoint == "post"
+                              else compare.lua_get(ids, auth))
             target = procs[0] if args.endpoint == "post" else procs[1]
             raw, flame = (args.out / f"profile-{args.endpoint}.{ext}" for ext in ("txt", "svg"))
             url = write_url if args.endpoint == "post" else read_url

@@ -169,14 +169,20 @@ def _ms(value: str) -> float:
     return round(float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit], 3)
 
 
-def lua_get_one_of(prefix: str, values: list[str]) -> str:
+def lua_headers(headers: dict[str, str]) -> str:
+    """``headers`` as a Lua table for ``wrk.format``."""
+    return "{" + ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items()) + "}"
+
+
+def lua_get_one_of(prefix: str, values: list[str], headers: dict[str, str] | None = None) -> str:
     """A wrk script that GETs ``prefix`` followed by one of ``values``, at random."""
     listed = ",".join(f'"{v}"' for v in values)
     return f"""
 values = {{{listed}}}
 math.randomseed(os.time() + math.floor(os.clock() * 1e6))
 request = function()
-  return wrk.format("GET", "{prefix}" .. values[math.random(1, #values)])
+  return wrk.format("GET", "{prefix}" .. values[math.random(1, #values)],
+                    {lua_headers(headers or {})})
 end
 """
 

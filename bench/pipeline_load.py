@@ -45,6 +45,7 @@ import psycopg2
 import requests
 
 from bench import writer_cost
+from bench.compare import bench_auth
 from bench.measure import Processes, free_port, metric_sum, percentiles, spread, tree_cpu_seconds
 from bench.pairs import reference_summary, run_plan
 from bench.writer_watch import WriterWatch, pgbench_figures, summary
@@ -83,12 +84,12 @@ def _quiet(worker_urls: list[str], relay_url: str,
     return last
 
 
-def _post_orders(api: str, product_id: str, total: int, concurrency: int) -> list[str]:
+def _post_orders(api: str, product_id: str, total: int, concurrency: int,
+                 auth: dict[str, str]) -> list[str]:
     ids: list[str] = []
 
     def post(session: requests.Session, index: int) -> None:
-        resp = session.post(f"{api}/orders", timeout=30, json={
-            "customer_id": f"bench-{index % 50}",
+        resp = session.post(f"{api}/orders", timeout=30, headers=auth, json={
             "items": [{"product_id": product_id, "quantity": 1}]})
         if resp.status_code == 202:
             ids.append(resp.json()["id"])  # list.append is atomic
@@ -118,13 +119,13 @@ def _wait_settled(conn, product_id: str, count: int, deadline: float) -> int:
 
 
 def warm_up(conn, reader, api: str, *, orders: int, concurrency: int, timeout: float,
-            worker_urls: list[str], relay_url: str) -> None:
+            worker_urls: list[str], relay_url: str, auth: dict[str, str]) -> None:
     """Run ``orders`` through the pipeline, unmeasured: every process has opened its pooled
     connections (each costs a SCRAM handshake) and made its first SDK calls (which load and
     cache models) before the measurement starts, so it counts the steady state only. Returns
     once the last of their messages (the evictions) is handled."""
     product_id = _product(conn, orders)
-    ids = _post_orders(api, product_id, orders, concurrency)
+    ids = _post_orders(api, product_id, orders, concurrency, auth)
     if _wait_settled(reader, product_id, len(ids), time.monotonic() + timeout) < len(ids):
         raise RuntimeError(f"the warm-up's {orders} orders did not settle in {timeout:g}s")
     _quiet(worker_urls, relay_url)
@@ -132,14 +133,15 @@ def warm_up(conn, reader, api: str, *, orders: int, concurrency: int, timeout: f
 
 def run_once(reader, api: str, product_id: str, *, workers: int, orders: int,
              concurrency: int, timeout: float, pids: dict[str, int], worker_urls: list[str],
-             relay_url: str, caught_up: Callable[[], None], consumer: str = "worker") -> dict:
+             relay_url: str, caught_up: Callable[[], None], auth: dict[str, str],
+             consumer: str = "worker") -> dict:
     """One measurement with ``workers`` consumer processes (of ``consumer``) running, on a
     product made beforehand; every query of its own goes to the ``reader``, once
     ``caught_up`` says it has replayed everything the writer had."""
     events_before = _events(worker_urls, relay_url)
     cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
     started = time.monotonic()
-    ids = _post_orders(api, product_id, orders, concurrency)
+    ids = _post_orders(api, product_id, orders, concurrency, auth)
     posted = time.monotonic()
     done = _wait_settled(reader, product_id, len(ids), posted + timeout)
     finished = time.monotonic()
@@ -245,11 +247,13 @@ def main(argv: list[str] | None = None) -> int:
             password = (Path(tmp) / "app.password").read_text().strip()
             conn, reader, admin = conns[:] = [
                 psycopg2.connect(host=host, port=ports.postgres, dbname=stack.APP_DB,
-                                 user=stack.APP_ROLE, password=password)
+                                 user=stack.APP_ROLE, password=password, sslmode="verify-full",
+                                 sslrootcert=str(backing.writer.ca_file))
                 for host in (backing.writer.host, backing.reader.host)] + [
                 psycopg2.connect(**backing.writer.superuser_dsn(stack.APP_DB))]
             for c in conns:
                 c.autocommit = True
+            auth = bench_auth(backing)
             watch = WriterWatch(admin, backing.pg.pid, stack.APP_ROLE, stack.APP_DB,
                                 idle_seconds=args.idle_seconds)
             reference, writer_runs = [], []
@@ -261,14 +265,14 @@ def main(argv: list[str] | None = None) -> int:
                 pids["moto"] = backing.aws.pid
                 relay_url = ports.url(RELAY.role)
                 warm_up(conn, reader, api, orders=args.warmup, concurrency=args.concurrency,
-                        timeout=args.timeout, worker_urls=urls, relay_url=relay_url)
+                        timeout=args.timeout, worker_urls=urls, relay_url=relay_url, auth=auth)
                 product_id = _product(conn, args.orders)
                 # The worker's runs also measure the writer; the bare consumer runs its SQL.
                 before = watch.idle_window() if kind == "worker" else None
                 result = run_once(reader, api, product_id, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
                                   worker_urls=urls, relay_url=relay_url, consumer=kind,
-                                  caught_up=backing.reader.wait_caught_up)
+                                  caught_up=backing.reader.wait_caught_up, auth=auth)
                 result["worker_concurrency"] = args.worker_concurrency
                 result["cores"] = os.cpu_count()
                 if before is not None:

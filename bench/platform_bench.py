@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             code = api_load.main(["--write-url", platform.write_url,
                                   "--read-url", platform.read_url,
                                   "--requests", str(args.requests),
-                                  "--concurrency", str(args.concurrency)])
+                                  "--concurrency", str(args.concurrency),
+                                  "--data-dir", str(platform.data_dir)])
             loaded = platform.service_memory()
             print(json.dumps({"memory_pss_mib": {"idle": _mib(idle), "after_load": _mib(loaded)}}),
                   flush=True)

@@ -52,6 +52,7 @@ from infra.components.workloads import (
     WorkloadSpec,
 )
 from infra.config import StackConfigError, load_stack_config
+from infra.edge import build_edge
 from infra.validation import (
     engine_change_problems,
     kubernetes_change_problems,
@@ -162,6 +163,7 @@ nodes = NodeAutoscaling(prefix, NodeAutoscalingArgs(
     node_tags=config.tags),
     opts=pulumi.ResourceOptions(providers=[aws_provider, cluster.provider]))
 
+edge = build_edge(config, caller.account_id, aws_only)
 load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     name=f"{prefix}-api", target_group_prefix=f"op-{config.stack}", vpc_id=network.vpc_id,
     public_subnet_ids=network.public_subnet_ids, allowed_cidrs=config.nlb_allowed_cidrs,
@@ -172,8 +174,8 @@ load_balancer = LoadBalancer(prefix, LoadBalancerArgs(
     deletion_protection=config.lb_deletion_protection,
     # Instance targets: a system node leaving keeps its flows as long as an API may still be
     # answering a request it took (its drain, then its shutdown grace).
-    deregistration_delay_seconds=max(p.drain_seconds + p.shutdown_grace_seconds for p in apis)),
-    opts=aws_only)
+    deregistration_delay_seconds=max(p.drain_seconds + p.shutdown_grace_seconds for p in apis),
+    tls=edge.tls), opts=aws_only)
 
 # Off, nothing of the cache exists and the read API reads the Aurora reader directly.
 cache = Cache(prefix, CacheArgs(
@@ -227,7 +229,7 @@ config_data = contract_values(
     queue_urls=messaging.queue_urls, aws_region=config.region,
     read_api_url=load_balancer.urls["read-api"], worker_concurrency=config.worker_concurrency,
     cache_url=cache_url, cache_auth_secret_arn=cache_auth_secret_arn,
-    otel_exporter_otlp_endpoint=otlp_endpoint)
+    otel_exporter_otlp_endpoint=otlp_endpoint, auth=edge.issuer)
 
 namespace: pulumi.Input[str] = config.namespace
 image = registry.release_image(config.image_tag)
@@ -277,3 +279,9 @@ pulumi.export(outputs.CACHE_URL, cache_url)
 pulumi.export(outputs.CACHE_AUTH_SECRET_ARN, cache_auth_secret_arn)
 pulumi.export(outputs.OTLP_ENDPOINT, otlp_endpoint)
 pulumi.export(outputs.DASHBOARD_NAME, monitoring.dashboard_name)
+pulumi.export(outputs.AUTH_ISSUER, edge.issuer.issuer)
+pool = edge.user_pool  # none of these without one: the other issuer has its own clients
+pulumi.export(outputs.AUTH_TOKEN_URL, pool.token_url if pool else "")
+pulumi.export(outputs.PEOPLE_CLIENT_ID, pool.people_client_id if pool else "")
+pulumi.export(outputs.MACHINE_CLIENT_ID, pool.machine_client_id if pool else "")
+pulumi.export(outputs.MACHINE_CLIENT_SECRET, pool.machine_client_secret if pool else "")

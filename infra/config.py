@@ -9,13 +9,15 @@ pinned to each in ``infra/kubernetes_versions.py``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
 from infra import capacity
 from infra import kubernetes_versions as versions
+from infra.components.certificate import ApiTls
 from infra.components.database_restore import DatabaseRestore
+from infra.components.user_pool import ExternalIssuer
 from order_platform import processes
 
 
@@ -103,6 +105,10 @@ class StackConfig:
     cache_node_type: str = "cache.t4g.small"
     cache_replicas: int = 0
     """Replicas besides the primary, each in another AZ; one or more turns failover on."""
+    api_tls: ApiTls = field(default_factory=lambda: ApiTls(enabled=False))
+    """The API listeners' TLS (``apiTls``): every stack file says what it wants."""
+    api_auth: ExternalIssuer | None = None
+    """None: the stack's own Cognito user pool issues the APIs' tokens."""
     db_backup_copy_region: str = ""
     """Empty: no copies. Else AWS Backup copies a daily snapshot of the cluster to this region."""
     db_backup_copy_retention_days: int = 14
@@ -207,6 +213,8 @@ def load_stack_config() -> StackConfig:
         cache_enabled=cfg.require_bool("cacheEnabled"),
         cache_node_type=cfg.require("cacheNodeType"),
         cache_replicas=cfg.require_int("cacheReplicaCount"),
+        api_tls=ApiTls.from_config(cfg.require_object("apiTls")),
+        api_auth=ExternalIssuer.from_config(cfg.get_object("apiAuth")),
         db_backup_copy_region=(cfg.get("dbBackupCopyRegion") or "").strip(),
         db_backup_copy_retention_days=cfg.require_int("dbBackupCopyRetentionDays"),
         db_restore=DatabaseRestore.from_config(cfg.get_object("dbRestore")),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from infra import mock_edge  # noqa: F401 - registers the edge's resource builders
 from infra.mock_resources import ACCOUNT_ID, new_aws_resource, short_hash
 
 CALLER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/order-platform-ci"

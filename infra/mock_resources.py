@@ -40,7 +40,7 @@ Builder = Callable[[object, pulumi.runtime.MockResourceArgs, dict, str], tuple[s
 _BUILDERS: dict[str, Builder] = {}
 
 
-def _builder(typ: str) -> Callable[[Builder], Builder]:
+def builder(typ: str) -> Callable[[Builder], Builder]:
     def register(fn: Builder) -> Builder:
         _BUILDERS[typ] = fn
         return fn
@@ -71,42 +71,42 @@ for _typ, _prefix, _kind in (
     _BUILDERS[_typ] = _ec2(_prefix, _kind)
 
 
-@_builder("aws:ec2/eip:Eip")
+@builder("aws:ec2/eip:Eip")
 def _eip(m, args, state, name):
     rid = f"eipalloc-{short_hash(args.name, 17)}"
     return rid, {"allocationId": rid, "publicIp": f"198.18.0.{int(short_hash(args.name, 2), 16)}"}
 
 
-@_builder("aws:kms/key:Key")
+@builder("aws:kms/key:Key")
 def _kms_key(m, args, state, name):
     key_id = f"{short_hash(args.name, 8)}-0000-4000-8000-{short_hash(args.name + 'k', 12)}"
     return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{m.region}:{ACCOUNT_ID}:key/{key_id}"}
 
 
-@_builder("aws:kms/alias:Alias")
+@builder("aws:kms/alias:Alias")
 def _kms_alias(m, args, state, name):
     return name, {"arn": f"arn:aws:kms:{m.region}:{ACCOUNT_ID}:{name}"}
 
 
-@_builder("aws:iam/role:Role")
+@builder("aws:iam/role:Role")
 def _iam_role(m, args, state, name):
     return name, {"name": name, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
                   "uniqueId": f"AROA{short_hash(name, 16).upper()}"}
 
 
-@_builder("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+@builder("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 def _oidc_provider(m, args, state, name):
     host_path = str(state.get("url", "")).removeprefix("https://")
     arn = f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host_path}"
     return arn, {"arn": arn}
 
 
-@_builder("aws:cloudwatch/logGroup:LogGroup")
+@builder("aws:cloudwatch/logGroup:LogGroup")
 def _log_group(m, args, state, name):
     return name, {"name": name, "arn": f"arn:aws:logs:{m.region}:{ACCOUNT_ID}:log-group:{name}"}
 
 
-@_builder("aws:eks/cluster:Cluster")
+@builder("aws:eks/cluster:Cluster")
 def _eks_cluster(m, args, state, name):
     oidc_id = short_hash(name, 32).upper()
     vpc_config = dict(state.get("vpcConfig") or {})
@@ -126,7 +126,7 @@ def _eks_cluster(m, args, state, name):
     }
 
 
-@_builder("aws:eks/nodeGroup:NodeGroup")
+@builder("aws:eks/nodeGroup:NodeGroup")
 def _eks_node_group(m, args, state, name):
     cluster = state.get("clusterName", "cluster")
     group = state.get("nodeGroupName") or args.name
@@ -140,7 +140,7 @@ def _eks_node_group(m, args, state, name):
     }
 
 
-@_builder("aws:rds/cluster:Cluster")
+@builder("aws:rds/cluster:Cluster")
 def _rds_cluster(m, args, state, name):
     ident = state.get("clusterIdentifier") or args.name
     suffix = short_hash(ident, 12)
@@ -161,7 +161,7 @@ def _rds_cluster(m, args, state, name):
     }
 
 
-@_builder("aws:rds/clusterInstance:ClusterInstance")
+@builder("aws:rds/clusterInstance:ClusterInstance")
 def _rds_instance(m, args, state, name):
     ident = state.get("identifier") or args.name
     return ident, {
@@ -172,36 +172,36 @@ def _rds_instance(m, args, state, name):
     }
 
 
-@_builder("aws:sqs/queue:Queue")
+@builder("aws:sqs/queue:Queue")
 def _sqs_queue(m, args, state, name):
     url = f"https://sqs.{m.region}.amazonaws.com/{ACCOUNT_ID}/{name}"
     return url, {"name": name, "url": url, "arn": f"arn:aws:sqs:{m.region}:{ACCOUNT_ID}:{name}"}
 
 
-@_builder("aws:sns/topic:Topic")
+@builder("aws:sns/topic:Topic")
 def _sns_topic(m, args, state, name):
     arn = f"arn:aws:sns:{m.region}:{ACCOUNT_ID}:{name}"
     return arn, {"name": name, "arn": arn, "owner": ACCOUNT_ID}
 
 
-@_builder("aws:cloudwatch/metricAlarm:MetricAlarm")
+@builder("aws:cloudwatch/metricAlarm:MetricAlarm")
 def _metric_alarm(m, args, state, name):
     return name, {"name": name, "arn": f"arn:aws:cloudwatch:{m.region}:{ACCOUNT_ID}:alarm:{name}"}
 
 
-@_builder("aws:cloudwatch/eventBus:EventBus")
+@builder("aws:cloudwatch/eventBus:EventBus")
 def _event_bus(m, args, state, name):
     return name, {"name": name, "arn": f"arn:aws:events:{m.region}:{ACCOUNT_ID}:event-bus/{name}"}
 
 
-@_builder("aws:cloudwatch/eventRule:EventRule")
+@builder("aws:cloudwatch/eventRule:EventRule")
 def _event_rule(m, args, state, name):
     bus = state.get("eventBusName", "default")
     return f"{bus}|{name}", {
         "name": name, "arn": f"arn:aws:events:{m.region}:{ACCOUNT_ID}:rule/{bus}/{name}"}
 
 
-@_builder("aws:lb/loadBalancer:LoadBalancer")
+@builder("aws:lb/loadBalancer:LoadBalancer")
 def _load_balancer(m, args, state, name):
     lb_name = name[:32]
     arn = (f"arn:aws:elasticloadbalancing:{m.region}:{ACCOUNT_ID}:loadbalancer/net/"
@@ -210,7 +210,7 @@ def _load_balancer(m, args, state, name):
                  "dnsName": f"{lb_name}-{short_hash(lb_name, 16)}.elb.{m.region}.amazonaws.com"}
 
 
-@_builder("aws:lb/targetGroup:TargetGroup")
+@builder("aws:lb/targetGroup:TargetGroup")
 def _target_group(m, args, state, name):
     tg_name = name[:32]
     arn = (f"arn:aws:elasticloadbalancing:{m.region}:{ACCOUNT_ID}:targetgroup/"
@@ -218,14 +218,14 @@ def _target_group(m, args, state, name):
     return arn, {"name": tg_name, "arn": arn}
 
 
-@_builder("aws:lb/listener:Listener")
+@builder("aws:lb/listener:Listener")
 def _listener(m, args, state, name):
     arn = (f"arn:aws:elasticloadbalancing:{m.region}:{ACCOUNT_ID}:listener/net/"
            f"{short_hash(args.name, 16)}")
     return arn, {"arn": arn}
 
 
-@_builder("aws:ecr/repository:Repository")
+@builder("aws:ecr/repository:Repository")
 def _ecr_repository(m, args, state, name):
     return name, {
         "name": name,
@@ -235,14 +235,14 @@ def _ecr_repository(m, args, state, name):
     }
 
 
-@_builder("aws:ec2/launchTemplate:LaunchTemplate")
+@builder("aws:ec2/launchTemplate:LaunchTemplate")
 def _launch_template(m, args, state, name):
     rid = f"lt-{short_hash(args.name, 17)}"
     return rid, {"arn": f"arn:aws:ec2:{m.region}:{ACCOUNT_ID}:launch-template/{rid}",
                  "latestVersion": 1, "defaultVersion": 1}
 
 
-@_builder("aws:iam/instanceProfile:InstanceProfile")
+@builder("aws:iam/instanceProfile:InstanceProfile")
 def _instance_profile(m, args, state, name):
     profile = state.get("name") or f"{args.name}-{short_hash(args.name, 7)}"
     return profile, {"name": profile,
@@ -261,7 +261,7 @@ for _typ in ("aws:rds/clusterParameterGroup:ClusterParameterGroup",
     _BUILDERS[_typ] = _autonamed
 
 
-@_builder("aws:secretsmanager/secret:Secret")
+@builder("aws:secretsmanager/secret:Secret")
 def _secret(m, args, state, name):
     """Autonamed (``<logical name>-<7 hex>``) unless the program names it."""
     physical = state.get("name") or f"{args.name}-{short_hash(args.name, 7)}"
@@ -270,7 +270,7 @@ def _secret(m, args, state, name):
     return arn, {"arn": arn, "name": physical}
 
 
-@_builder("aws:elasticache/replicationGroup:ReplicationGroup")
+@builder("aws:elasticache/replicationGroup:ReplicationGroup")
 def _replication_group(m, args, state, name):
     group = state.get("replicationGroupId") or args.name
     domain = f"{short_hash(group, 6)}.euw1.cache.amazonaws.com"
@@ -285,7 +285,7 @@ def _replication_group(m, args, state, name):
     }
 
 
-@_builder("aws:cloudwatch/dashboard:Dashboard")
+@builder("aws:cloudwatch/dashboard:Dashboard")
 def _dashboard(m, args, state, name):
     board = state["dashboardName"]
     return board, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{board}"}

@@ -27,6 +27,16 @@ CACHE_AUTH_SECRET_ARN = "cacheAuthSecretArn"  # noqa: S105 - the output's name; 
 OTLP_ENDPOINT = "otlpEndpoint"
 """The collector's OTLP/HTTP endpoint; empty when the stack has no collector."""
 DASHBOARD_NAME = "dashboardName"
+AUTH_ISSUER = "authIssuer"
+"""The issuer (iss) of the tokens the APIs accept."""
+AUTH_TOKEN_URL = "authTokenUrl"  # noqa: S105 - the output's name; its value is a URL
+"""The user pool's OAuth 2.0 token endpoint (client credentials); empty with ``apiAuth``."""
+PEOPLE_CLIENT_ID = "peopleClientId"
+"""The app client people sign in with; empty with ``apiAuth``."""
+MACHINE_CLIENT_ID = "machineClientId"
+"""The app client of machines (``make load``); empty with ``apiAuth``."""
+MACHINE_CLIENT_SECRET = "machineClientSecret"  # noqa: S105 - the output's name
+"""Secret: the machine client's secret; empty with ``apiAuth``."""
 
 ALL = (
     VPC_ID,
@@ -46,5 +56,10 @@ ALL = (
     CACHE_AUTH_SECRET_ARN,
     OTLP_ENDPOINT,
     DASHBOARD_NAME,
+    AUTH_ISSUER,
+    AUTH_TOKEN_URL,
+    PEOPLE_CLIENT_ID,
+    MACHINE_CLIENT_ID,
+    MACHINE_CLIENT_SECRET,
 )
-SECRET = frozenset({KUBECONFIG})
+SECRET = frozenset({KUBECONFIG, MACHINE_CLIENT_SECRET})

@@ -34,7 +34,9 @@ def validate(config: StackConfig, today: date | None = None) -> None:
                 *_cluster_problems(config, today or versions.today()),
                 *_access_problems(config), *_node_problems(config),
                 *_database_problems(config), *_alarm_problems(config),
-                *_observability_problems(config), *_cache_problems(config)]
+                *_observability_problems(config), *_cache_problems(config),
+                *config.api_tls.problems(),
+                *(config.api_auth.problems() if config.api_auth else [])]
     tag = config.image_tag.strip()
     if not tag or tag == "latest":
         problems.append("imageTag must name an immutable tag, never empty or 'latest'")

@@ -7,11 +7,24 @@ The ConfigMap keys are exactly the ``order_platform.config.CONTRACT`` settings w
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 
 from order_platform.config import CONTRACT, Setting
 from order_platform.topology import QUEUES
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    """Whose bearer tokens the APIs accept: the stack's user pool or an issuer of its config."""
+
+    issuer: pulumi.Input[str]
+    jwks_url: pulumi.Input[str]
+    audiences: pulumi.Input[str]
+    """Comma-separated."""
+    audience_claim: str
+    roles_claim: str
 
 
 def infra_settings() -> dict[str, Setting]:
@@ -34,6 +47,7 @@ def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pul
                     db_name: pulumi.Input[str], event_bus_name: pulumi.Input[str],
                     queue_urls: Mapping[str, pulumi.Input[str]], aws_region: str,
                     read_api_url: pulumi.Input[str], worker_concurrency: int,
+                    auth: TokenIssuer,
                     cache_url: pulumi.Input[str] = "",
                     cache_auth_secret_arn: pulumi.Input[str] = "",
                     otel_exporter_otlp_endpoint: pulumi.Input[str] = "",
@@ -55,6 +69,11 @@ def contract_values(*, db_secret_arn: pulumi.Input[str], db_writer_endpoint: pul
         env_name("cache_url"): cache_url,
         env_name("cache_auth_secret_arn"): cache_auth_secret_arn,
         env_name("otel_exporter_otlp_endpoint"): otel_exporter_otlp_endpoint,
+        env_name("auth_issuer"): auth.issuer,
+        env_name("auth_jwks_url"): auth.jwks_url,
+        env_name("auth_audiences"): auth.audiences,
+        env_name("auth_audience_claim"): auth.audience_claim,
+        env_name("auth_roles_claim"): auth.roles_claim,
     }
     for queue in QUEUES:
         values[queue.url_env_var] = queue_urls[queue.key]

@@ -4,20 +4,22 @@ final status; and one stock keeper, who restocks every second.
 Run by ``python -m loadtest`` (`make load`), which creates the products this file orders
 (``--skus``), passes both APIs' URLs and reads back what it records. Every request is named by
 its route template, so the statistics are per endpoint, not per id. Only the run's own
-products are ordered and restocked, under customer ids that carry the run id.
+products are ordered and restocked. Every request carries the run's machine token
+(``loadtest.credentials``): the orders are that client's, the restocks its admin scope's.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
+import os
 import random
 import time
 import uuid
 
 from locust import FastHttpUser, between, constant, events, task
 
+from loadtest.credentials import TOKEN_ENV
 from loadtest.target import Target, refusal
 
 FINAL_STATUSES = frozenset({"CONFIRMED", "REJECTED"})
@@ -43,14 +45,14 @@ class SettleLog:
 
 
 SETTLES = SettleLog()
-_user_numbers = itertools.count(1)
+AUTHORIZATION = {"Authorization": f"Bearer {os.environ.get(TOKEN_ENV, '')}"}
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
     parser.add_argument("--read-url", required=True, help="the read API's base URL")
     parser.add_argument("--skus", required=True, help="comma-separated SKUs to order")
-    parser.add_argument("--run-id", required=True, help="marks customer ids")
+    parser.add_argument("--run-id", required=True, help="names the run")
     parser.add_argument("--settle-file", required=True, help="where to write the settle log")
     parser.add_argument("--poll-interval", type=float, default=0.25)
     parser.add_argument("--settle-timeout", type=float, default=30.0)
@@ -86,12 +88,12 @@ class Shopper(FastHttpUser):
     """A customer of the shop: mostly looks, sometimes buys and watches the order."""
 
     wait_time = between(0.2, 1.0)
+    default_headers = AUTHORIZATION
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
         self.read_url = opts.read_url.rstrip("/")
         self.skus = opts.skus.split(",")
-        self.customer_id = f"LOADTEST-{opts.run_id}-{next(_user_numbers)}"
         self.cursor: str | None = None
 
     def _read(self, path: str, name: str | None = None, **kwargs):
@@ -121,8 +123,8 @@ class Shopper(FastHttpUser):
 
     @task(1)
     def my_orders(self) -> None:
-        """The customer's latest orders."""
-        self._read("/orders", params={"customer_id": self.customer_id, "limit": PAGE_SIZE})
+        """The customer's latest orders (the token's)."""
+        self._read("/orders", params={"limit": PAGE_SIZE})
 
     @task(3)
     def place_order(self) -> None:
@@ -133,7 +135,7 @@ class Shopper(FastHttpUser):
         sent = time.monotonic()
         with self.client.post("/orders", name="/orders", catch_response=True,
                               headers={"Idempotency-Key": str(uuid.uuid4())},
-                              json={"customer_id": self.customer_id, "items": items}) as resp:
+                              json={"items": items}) as resp:
             if resp.status_code != 202:
                 resp.failure(f"{resp.status_code}")
                 return
@@ -164,6 +166,7 @@ class StockKeeper(FastHttpUser):
 
     fixed_count = 1
     wait_time = constant(1.0)
+    default_headers = AUTHORIZATION
 
     @task
     def restock(self) -> None:

@@ -2,12 +2,14 @@
 
     python -m loadtest                                  # the local platform (make dev)
     python -m loadtest --duration 30s --users 20 --max-p99-ms 500 --min-settled-per-s 5
-    API_URL=http://my-nlb.elb.amazonaws.com python -m loadtest --allow-remote
+    API_URL=https://api.example.com OAUTH_TOKEN_URL=... OAUTH_CLIENT_ID=... \
+        OAUTH_CLIENT_SECRET=... python -m loadtest --allow-remote
 
 Refuses, before any connection, to load anything that is not a loopback address without
 ``--allow-remote``. Creates its own products (SKU ``LOADTEST-<run id>-NN``) and orders only
 those; there is no API to delete them afterwards. Exits 0 when every threshold is met, 1 when
-one is missed (each printed), 2 when refused or misused, 3 when the run itself failed.
+one is missed (each printed), 2 when refused or misused, 3 when the run itself failed. It
+calls the APIs with a machine client's token (``loadtest.credentials``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from loadtest.credentials import CREDENTIAL_ENV, LOCAL_DATA_DIR, TOKEN_ENV, machine_token
 from loadtest.summary import render, summarize
 from loadtest.target import Target, refusal, resolve
 from loadtest.thresholds import Limits, missed
@@ -63,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="the read API's port, if moved")
     where.add_argument("--allow-remote", action="store_true",
                        help="allow a target that is not a loopback address")
+    where.add_argument("--data-dir", type=Path, default=LOCAL_DATA_DIR,
+                       help="the local platform whose machine client signs in, when "
+                            f"{CREDENTIAL_ENV[0]} etc. are not set (default: .local)")
     load = parser.add_argument_group("load")
     load.add_argument("--duration", type=seconds, default=30, help="e.g. 30s, 2m (default 30s)")
     load.add_argument("--users", type=int, default=20,
@@ -80,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def create_products(target: Target, run_id: str, count: int) -> list[str]:
+def create_products(target: Target, run_id: str, count: int, token: str) -> list[str]:
     """The run's own products, with stock; their SKUs. RuntimeError when the API refuses."""
     import requests
 
@@ -88,6 +94,7 @@ def create_products(target: Target, run_id: str, count: int) -> list[str]:
     for number in range(1, count + 1):
         sku = f"LOADTEST-{run_id}-{number:02d}"
         resp = requests.post(f"{target.write_url}/products", timeout=SETUP_TIMEOUT_SECONDS,
+                             headers={"Authorization": f"Bearer {token}"},
                              json={"sku": sku, "name": f"Load test {run_id} #{number}",
                                    "price_cents": 100 * number, "stock": 1000})
         if resp.status_code != 201:
@@ -97,7 +104,7 @@ def create_products(target: Target, run_id: str, count: int) -> list[str]:
 
 
 def run_locust(target: Target, args: argparse.Namespace, run_id: str, skus: list[str],
-               run_dir: Path) -> int:
+               run_dir: Path, *, token: str) -> int:
     """locust, headless, in a process of its own (gevent patches whatever imports it)."""
     argv = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"),
             "--headless", "--only-summary", "--loglevel", "WARNING",
@@ -108,7 +115,7 @@ def run_locust(target: Target, args: argparse.Namespace, run_id: str, skus: list
             "--skus", ",".join(skus), "--run-id", run_id,
             "--settle-file", str(run_dir / "settle.json"),
             *(["--allow-remote"] if args.allow_remote else [])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (
+    env = {**os.environ, TOKEN_ENV: token, "PYTHONPATH": os.pathsep.join(filter(None, (
         str(ROOT), os.environ.get("PYTHONPATH"))))}
     try:
         return subprocess.run(argv, cwd=ROOT, env=env, check=False,  # noqa: S603 (our locust)
@@ -139,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load: run {run_id}, {args.users} users for {args.duration} s against "
           f"{target.write_url} (write) and {target.read_url} (read)", flush=True)
     try:
-        skus = create_products(target, run_id, args.products)
-    except (OSError, RuntimeError) as exc:  # requests' errors are OSErrors
-        print(f"load: cannot create the run's products: {exc}", file=sys.stderr)
-        return 3
-    code = run_locust(target, args, run_id, skus, run_dir)
+        token = machine_token(local=not args.allow_remote, data_dir=args.data_dir)
+        skus = create_products(target, run_id, args.products, token)
+    except (ValueError, OSError, RuntimeError) as exc:  # requests' errors are OSErrors
+        print(f"load: cannot get a token or create the run's products: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 3
+    code = run_locust(target, args, run_id, skus, run_dir, token=token)
     stats, settle = run_dir / "stats.json", run_dir / "settle.json"
     if code != 0 or not stats.exists() or not settle.exists():
         print(f"load: locust failed (exit {code}); see the output above", file=sys.stderr)

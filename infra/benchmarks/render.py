@@ -20,6 +20,8 @@ from pathlib import Path
 from infra.simulation import SimulatedResource, StackRun
 
 TERRAFORM_TYPES = {
+    "aws:acm/certificate:Certificate": "aws_acm_certificate",
+    "aws:acm/certificateValidation:CertificateValidation": "aws_acm_certificate_validation",
     "aws:autoscaling/attachment:Attachment": "aws_autoscaling_attachment",
     "aws:backup/plan:Plan": "aws_backup_plan",
     "aws:backup/selection:Selection": "aws_backup_selection",
@@ -72,6 +74,12 @@ TERRAFORM_TYPES = {
     "aws:sns/topic:Topic": "aws_sns_topic",
     "aws:sns/topicPolicy:TopicPolicy": "aws_sns_topic_policy",
     "aws:sns/topicSubscription:TopicSubscription": "aws_sns_topic_subscription",
+    "aws:route53/record:Record": "aws_route53_record",
+    "aws:cognito/userPool:UserPool": "aws_cognito_user_pool",
+    "aws:cognito/userPoolClient:UserPoolClient": "aws_cognito_user_pool_client",
+    "aws:cognito/userPoolDomain:UserPoolDomain": "aws_cognito_user_pool_domain",
+    "aws:cognito/userGroup:UserGroup": "aws_cognito_user_group",
+    "aws:cognito/resourceServer:ResourceServer": "aws_cognito_resource_server",
     "aws:sqs/queue:Queue": "aws_sqs_queue",
     "aws:sqs/queuePolicy:QueuePolicy": "aws_sqs_queue_policy",
     "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": "aws_sqs_queue_redrive_allow_policy",

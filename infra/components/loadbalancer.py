@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.certificate import TLS13_POLICY
+
 
 @dataclass(frozen=True)
 class ApiListener:
@@ -16,6 +18,18 @@ class ApiListener:
     service: str
     port: int
     node_port: int
+
+
+@dataclass(frozen=True)
+class ListenerTls:
+    """The listeners terminate TLS for ``domain`` with this certificate; the target groups stay
+    TCP (the NLB speaks plain HTTP to the pods, inside the VPC)."""
+
+    domain: str
+    certificate_arn: pulumi.Input[str]
+    hosted_zone_id: str = ""
+    """Set: an alias record points ``domain`` at the load balancer."""
+    ssl_policy: str = TLS13_POLICY
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class LoadBalancerArgs:
     """How long a node leaving the target group keeps its connections: within the APIs'
     termination grace (``termination_grace_seconds``), so no request they accepted is cut."""
     health_check_path: str = "/readyz"
+    tls: ListenerTls | None = None
+    """None: plain TCP listeners (only dev may, by saying so in its stack file)."""
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -43,7 +59,8 @@ class LoadBalancer(pulumi.ComponentResource):
 
     dns_name: pulumi.Output[str]
     urls: dict[str, pulumi.Output[str]]
-    """Base URL per API service name, ``http://<dns>:<port>``."""
+    """Base URL per API service name: ``https://<domain>:<port>``, or ``http://<dns>:<port>``
+    without TLS."""
 
     def __init__(self, name: str, args: LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None):
@@ -60,10 +77,16 @@ class LoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=args.deletion_protection, opts=self._child)
         self.dns_name = self.nlb.dns_name
         self.urls = {}
+        base = (pulumi.Output.from_input(f"https://{args.tls.domain}") if args.tls
+                else pulumi.Output.concat("http://", self.dns_name))
         for listener in args.listeners:
             self._create_listener(listener)
-            self.urls[listener.service] = pulumi.Output.concat(
-                "http://", self.dns_name, f":{listener.port}")
+            self.urls[listener.service] = pulumi.Output.concat(base, f":{listener.port}")
+        if args.tls and args.tls.hosted_zone_id:
+            aws.route53.Record(
+                f"{name}-api-alias", zone_id=args.tls.hosted_zone_id, name=args.tls.domain,
+                type="A", aliases=[{"name": self.nlb.dns_name, "zone_id": self.nlb.zone_id,
+                                    "evaluate_target_health": True}], opts=self._child)
         self.register_outputs({"dnsName": self.dns_name, "urls": self.urls})
 
     def _create_security_group(self) -> aws.ec2.SecurityGroup:
@@ -104,9 +127,14 @@ class LoadBalancer(pulumi.ComponentResource):
                           "port": "traffic-port", "matcher": "200", "interval": 10,
                           "healthy_threshold": 2, "unhealthy_threshold": 2},
             opts=self._child)
+        tls = args.tls
         aws.lb.Listener(
             f"{self._name}-{listener.service}", load_balancer_arn=self.nlb.arn,
-            port=listener.port, protocol="TCP",
+            port=listener.port, protocol="TLS" if tls else "TCP",
+            certificate_arn=tls.certificate_arn if tls else None,
+            ssl_policy=tls.ssl_policy if tls else None,
+            # The APIs speak HTTP/1.1 (gunicorn): ALPN must not offer h2.
+            alpn_policy="HTTP1Only" if tls else None,
             default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
             opts=self._child)
         # Registers every node of the managed node group, now and as it scales.

@@ -12,7 +12,7 @@ from pathlib import Path
 import honcho.manager
 from honcho.manager import Manager
 
-from order_local import live, restore_drill
+from order_local import identity, live, restore_drill
 from order_local.machine import DEFAULT_SYSTEM_USER, SetupError
 from order_local.ports import LISTENERS, Ports
 from order_local.preflight import check_ports_free
@@ -24,6 +24,7 @@ from order_local.stack import (
     start_backing,
     wait_healthy,
 )
+from order_platform.domain.access import Role
 from order_platform.processes import DEPLOYED, WRITE_API
 
 
@@ -46,6 +47,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                          description=live.__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     live.add_arguments(top)
+    token = sub.add_parser("token", help="print an access token of the running platform's user "
+                                         "pool: for a customer, with roles, or for a machine")
+    identity.add_token_arguments(token)
     drill = sub.add_parser("restore-drill", help="back up the writer, lose it, restore it to a "
                                                  "point in time; check the orders; RPO and RTO")
     drill.add_argument("--orders", type=int, default=100,
@@ -57,13 +61,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _after_start(manager: Manager, ports: Ports, seed: bool) -> None:
+def _after_start(manager: Manager, ports: Ports, seed: bool,
+                 users: identity.LocalIdentity) -> None:
     """Seed through the write API once it answers, then tell the user what to try."""
     try:
         for proc in DEPLOYED:
             wait_healthy(f"{ports.url(proc.role)}{proc.probes.readiness}")
         if seed:
-            created = seed_demo_products(ports.url(WRITE_API.role))
+            created = seed_demo_products(ports.url(WRITE_API.role),
+                                         users.machine_token(Role.ADMIN))
             print(f"local: demo products created: {', '.join(created) or 'already present'}",
                   flush=True)
         print(banner(ports), flush=True)
@@ -96,7 +102,8 @@ def up(args: argparse.Namespace) -> int:
         for name, (command, extra_env) in service_commands(ports).items():
             manager.add_process(name, command, env={**os.environ, **backing.contract,
                                                     **extra_env})
-        threading.Thread(target=_after_start, args=(manager, ports, not args.no_seed),
+        threading.Thread(target=_after_start,
+                         args=(manager, ports, not args.no_seed, backing.identity),
                          daemon=True).start()
         manager.loop()
         # Ctrl-C (130) or SIGTERM (143) is how a user stops the platform: not a failure.
@@ -114,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         return up(args)
     if args.command == "top":
         return live.run(args)
+    if args.command == "token":
+        try:
+            print(identity.token_command(args), flush=True)
+        except SetupError as exc:
+            print(f"local: {exc}", file=sys.stderr, flush=True)
+            return 2
+        return 0
     if args.command == "restore-drill":
         findings = restore_drill.run(args.work_dir.resolve(), args.orders, args.pg_system_user)
         print(findings.report(), flush=True)

@@ -1,4 +1,4 @@
-"""The moto server: a local AWS API for EventBridge, SQS and Secrets Manager.
+"""The moto server: a local AWS API for EventBridge, SQS, Secrets Manager and Cognito.
 
 moto's own ``moto.server`` runs on werkzeug's development server, which answers every request
 with ``Connection: close``: each SQS or EventBridge call of every process then opens a new TCP
@@ -30,8 +30,12 @@ def command(port: int) -> list[str]:
 
 
 def environment(port: int) -> dict[str, str]:
-    """What the server needs besides the caller's environment: the port its URLs name."""
-    return {**os.environ, "MOTO_PORT": str(port)}
+    """What the server needs besides the caller's environment: the port its URLs name, and
+    user-pool and app-client ids derived from their names, so that the issuer and audiences the
+    services trust stay the same across restarts of the emulator."""
+    return {**os.environ, "MOTO_PORT": str(port),
+            "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH",
+            "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY": "HASH"}
 
 
 def wait_ready(endpoint: str, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:

@@ -85,3 +85,30 @@ def remove_socket_dir(proc: subprocess.Popen) -> None:
 def remove(data_dir: Path) -> None:
     """Delete a cluster's files."""
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def check_major_version(data_dir: Path) -> None:
+    """Refuse a data directory of another PostgreSQL major than the wheel's, saying what to do."""
+    found = (data_dir / "PG_VERSION").read_text().strip()
+    wanted = server_major_version()
+    if found != str(wanted):
+        raise machine.SetupError(
+            f"{data_dir} holds a PostgreSQL {found} cluster, but this platform runs "
+            f"PostgreSQL {wanted}: move it away (mv {data_dir.parent} "
+            f"{data_dir.parent}.pg{found}) or start with another --data-dir")
+
+
+def fresh_socket_dir(path: Path, host: str, port: int, account: machine.ServerAccount) -> None:
+    """Replace a socket directory that a killed server left behind.
+
+    Its lock file names a dead pid, which PostgreSQL would only clear if it may delete
+    it. Removed only while nothing listens on the port: a running server whose lock
+    file disappears shuts itself down.
+    """
+    if path.exists():
+        if machine.bind_problem(host, port) is not None:
+            return  # the server's start fails on the port, naming it
+        shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700, exist_ok=True)
+    if account.switch:
+        os.chown(path, account.uid, account.gid)

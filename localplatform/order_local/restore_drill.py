@@ -23,16 +23,19 @@ from pathlib import Path
 import psycopg2
 import requests
 
-from order_local import children, emulator, pitr, postgres, provision
+from order_local import children, emulator, identity, pitr, postgres, provision
 from order_local.machine import DEFAULT_SYSTEM_USER
 from order_local.ports import free_port
 from order_local.stack import APP_DB, APP_ROLE
 from order_platform import launch
 from order_platform.adapters.schema import apply_migrations
+from order_platform.domain.access import Role
 from order_platform.processes import WRITE_API
 
 RESTORE_POINT = "restore-drill"
 LINES_PER_ORDER = 2
+CUSTOMER = "restore-drill"
+"""Who places the drill's orders (the token's subject; ``_CHECK`` names it)."""
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,11 @@ def _start_write_api(contract: dict[str, str], log_path: Path) -> tuple[str, sub
     return url, children.start(argv, ready, log_path=log_path, env=env)
 
 
-def _products(api: str) -> list[str]:
+def _products(api: str, auth: dict[str, str]) -> list[str]:
     """One product per order line (a product may appear on one line only)."""
     created = []
     for _ in range(LINES_PER_ORDER):
-        response = requests.post(f"{api}/products", timeout=10, json={
+        response = requests.post(f"{api}/products", timeout=10, headers=auth, json={
             "sku": f"DRILL-{uuid.uuid4().hex[:10]}", "name": "Drill product",
             "price_cents": 100, "stock": 1_000_000})
         response.raise_for_status()
@@ -121,13 +124,13 @@ def _products(api: str) -> list[str]:
     return created
 
 
-def _place(api: str, products: list[str], count: int) -> list[str]:
+def _place(api: str, products: list[str], count: int, auth: dict[str, str]) -> list[str]:
     """Orders the write API acknowledged (202), by id."""
     items = [{"product_id": product, "quantity": 1} for product in products]
     placed = []
     for _ in range(count):
-        response = requests.post(f"{api}/orders", timeout=10,
-                                 json={"customer_id": "restore-drill", "items": items})
+        response = requests.post(f"{api}/orders", timeout=10, headers=auth,
+                                 json={"items": items})
         if response.status_code != 202:
             raise RuntimeError(f"the write API refused an order: {response.status_code} "
                                f"{response.text}")
@@ -202,20 +205,24 @@ def run(work_dir: Path, orders: int, system_user: str = DEFAULT_SYSTEM_USER) -> 
         password = secrets.token_urlsafe(24)
         writer.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
         apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB, user=APP_ROLE,
-                         password=password)
+                         password=password, ssl_root_cert=str(writer.ca_file))
         aws_port = free_port()
         stack.callback(emulator.stop, emulator.start(aws_port, str(work_dir / "moto.log")))
+        aws = provision.LocalAws(endpoint_url=f"http://127.0.0.1:{aws_port}")
         contract = provision.provision_contract(
-            provision.LocalAws(endpoint_url=f"http://127.0.0.1:{aws_port}"),
-            db_port=writer.port, db_name=APP_DB, db_user=APP_ROLE, db_password=password)
+            aws, db_port=writer.port, db_name=APP_DB, db_user=APP_ROLE, db_password=password,
+            db_ssl_root_cert=str(writer.ca_file))
+        # The drill's customer, an admin too: it makes its products and places its orders.
+        token = identity.build_identity(aws).customer_token(CUSTOMER, Role.ADMIN)
+        auth = {"Authorization": f"Bearer {token}"}
         api, api_proc = _start_write_api(contract, work_dir / "write-api.log")
         stack.callback(children.stop, api_proc)
-        products = _products(api)
+        products = _products(api, auth)
         pitr.base_backup(writer, work_dir / "base-backup")
-        before = _place(api, products, orders)
+        before = _place(api, products, orders, auth)
         point = pitr.mark(writer, RESTORE_POINT)
         started = time.monotonic()
-        after = _place(api, products, orders)
+        after = _place(api, products, orders, auth)
         after_seconds = time.monotonic() - started
         pitr.archive_now(writer)
         children.stop(api_proc)

@@ -26,6 +26,7 @@ class LocalPlatformProcess:
                  pg_system_user: str | None = None, env: dict[str, str] | None = None,
                  run_as: tuple[int, int] | None = None) -> None:
         self.ports = ports
+        self.data_dir = data_dir
         args = [sys.executable, "-m", "order_local", "up",
                 "--data-dir", str(data_dir)]
         if pg_system_user:

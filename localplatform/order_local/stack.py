@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from order_local import cache_server, emulator, machine, postgres, provision
+from order_local import cache_server, emulator, identity, machine, postgres, provision
 from order_local.ports import Ports
 from order_platform import launch
 from order_platform.adapters.schema import apply_migrations
@@ -50,6 +50,8 @@ class Backing:
     writer: postgres.LocalPostgres
     reader: postgres.LocalPostgres
     cache: subprocess.Popen
+    identity: identity.LocalIdentity
+    """The user pool: tokens for seeding, the chaos load and the tests."""
 
     def stop(self) -> None:
         """Stop the cache and the emulator, then the reader, then the writer."""
@@ -95,7 +97,8 @@ def start_backing(data_dir: Path, ports: Ports,
         app_password = _secret_file(data_dir / "app.password")
         writer.ensure_role_and_database(role=APP_ROLE, password=app_password, dbname=APP_DB)
         applied = apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB,
-                                   user=APP_ROLE, password=app_password)
+                                   user=APP_ROLE, password=app_password,
+                                   ssl_root_cert=str(writer.ca_file))
         print(f"local: migrations applied: {', '.join(applied) or 'none pending'}", flush=True)
         # The read API logs in to the reader as soon as it starts: the role must be there.
         reader.wait_caught_up(pg_reader)
@@ -105,15 +108,17 @@ def start_backing(data_dir: Path, ports: Ports,
         contract = {
             **provision.provision_contract(aws_env, db_port=ports.postgres, db_name=APP_DB,
                                            db_user=APP_ROLE, db_password=app_password,
+                                           db_ssl_root_cert=str(writer.ca_file),
                                            db_reader_host=reader.host),
             "READ_API_URL": ports.url(READ_API.role),
             "CACHE_URL": cache_server.url(ports.cache),
         }
+        users = identity.build_identity(aws_env)  # made by provisioning: found again
         on_failure.pop_all()
     (data_dir / "contract.env").write_text(
         "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(contract.items())))
     return Backing(pg=pg, pg_reader=pg_reader, aws=aws, contract=contract, writer=writer,
-                   reader=reader, cache=cache)
+                   reader=reader, cache=cache, identity=users)
 
 
 def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
@@ -133,10 +138,13 @@ def service_commands(ports: Ports) -> dict[str, tuple[str, dict[str, str]]]:
     return commands
 
 
-def _request(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+def _request(method: str, url: str, body: dict | None = None,
+             token: str | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json",
+               **({"Authorization": f"Bearer {token}"} if token else {})}
     req = urllib.request.Request(url, data=data, method=method,  # noqa: S310
-                                 headers={"Content-Type": "application/json"})
+                                 headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return resp.status, json.loads(resp.read() or b"{}")
@@ -158,11 +166,12 @@ def wait_healthy(url: str, timeout: float = 90) -> None:
         time.sleep(0.2)
 
 
-def seed_demo_products(write_api: str) -> list[str]:
-    """Create the demo catalogue through the write API; existing SKUs are left as they are."""
+def seed_demo_products(write_api: str, admin_token: str) -> list[str]:
+    """Create the demo catalogue through the write API, as an admin; existing SKUs are left as
+    they are."""
     created: list[str] = []
     for product in DEMO_PRODUCTS:
-        status, body = _request("POST", f"{write_api}/products", product)
+        status, body = _request("POST", f"{write_api}/products", product, admin_token)
         if status == 201:
             created.append(str(product["sku"]))
         elif status != 409:
@@ -185,10 +194,11 @@ order-platform is up.
   product cache {cache_server.url(ports.cache)} (redis-server; evicted by the worker)
   PostgreSQL {pg_writer} (writer), {pg_reader} (reader: a streaming replica)
 
-Place an order, then watch it reach CONFIRMED:
-  curl -si -X POST {w}/orders -H 'Content-Type: application/json' \\
-       -d '{{"customer_id": "alice", "items": [{{"sku": "KB-001", "quantity": 1}}]}}'
-  curl -s {r}/orders/<order id from the response>
+Place an order as alice, then watch it reach CONFIRMED:
+  TOKEN=$(make -s token CUSTOMER=alice)
+  curl -si -X POST {w}/orders -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d '{{"items": [{{"sku": "KB-001", "quantity": 1}}]}}'
+  curl -s {r}/orders/<order id from the response> -H "Authorization: Bearer $TOKEN"
   curl -s {r}/products
 Watch it: make top (a live view), make load (a bounded load test), and the metrics:
 {metrics}

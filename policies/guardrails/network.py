@@ -1,5 +1,5 @@
-"""AWS network and access rules: world-open ingress, admin IAM, ECR hygiene, NLB protection,
-the default security group, encrypted log groups."""
+"""AWS network and access rules: world-open ingress, admin IAM, ECR hygiene, NLB protection and
+TLS, the default security group, encrypted log groups."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ IAM_ATTACHMENT_TYPES = (
 ADMIN_POLICY_SUFFIX = ":iam::aws:policy/AdministratorAccess"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
+TLS_PROTOCOLS = {"TLS", "HTTPS"}
 VPC = "aws:ec2/vpc:Vpc"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -186,6 +188,39 @@ def nlb_deletion_protection(args: ResourceValidationArgs, report: Report) -> Non
         )
 
 
+@dataclass(frozen=True)
+class ListenerTls(RuleSettings):
+    """The settings of nlb-listener-tls."""
+
+    allowed_policies: tuple[str, ...] = setting(
+        ("ELBSecurityPolicy-TLS13-1-3-2021-06", "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"),
+        "Security policies a TLS listener may use (TLS 1.3 only by default).")
+
+
+@resource_rule(
+    "nlb-listener-tls",
+    "Load balancer listeners must terminate TLS with an allowed (TLS 1.3) security policy.",
+    ListenerTls,
+)
+@for_types(*LISTENERS)
+def nlb_listener_tls(args: ResourceValidationArgs, report: Report) -> None:
+    """No plain TCP or HTTP listener: bearer tokens and orders never cross the internet in clear."""
+    protocol = str(get(args.props, "protocol", "")).upper()
+    allowed = ListenerTls.read(args).allowed_policies
+    if protocol not in TLS_PROTOCOLS:
+        report(
+            f"Listener {label(args)} is plain {protocol or 'TCP'}: tokens and order data cross "
+            "the internet in clear text. Set apiTls in the stack file to a domain with its "
+            "hostedZoneId (or a certificateArn), so the listener is TLS with an ACM certificate."
+        )
+    elif str(get(args.props, "sslPolicy", "")) not in allowed:
+        report(
+            f"Listener {label(args)} uses security policy "
+            f"{get(args.props, 'sslPolicy', 'the provider default (TLS 1.0+)')}; set "
+            f"ssl_policy to one of {list(allowed)}."
+        )
+
+
 @stack_rule(
     "vpc-default-security-group-closed",
     "Each VPC's default security group must be adopted with no rules.",
@@ -234,6 +269,7 @@ POLICIES = [
     ecr_scan_on_push,
     ecr_immutable_tags,
     nlb_deletion_protection,
+    nlb_listener_tls,
     vpc_default_security_group_closed,
     cloudwatch_log_group_kms,
 ]

@@ -22,9 +22,11 @@ from order_platform.adapters.credentials import SecretsManagerCredentials
 from order_platform.adapters.db import Database
 from order_platform.adapters.metrics import Instruments, PoolGauges
 from order_platform.adapters.read_model import SqlReadModel
+from order_platform.adapters.tokens import JwksTokenVerifier
 from order_platform.adapters.tracing import Tracing
 from order_platform.adapters.unit_of_work import SqlUnitOfWork
 from order_platform.config import ConfigError, Settings, load_settings
+from order_platform.domain.access import TokenVerifier
 from order_platform.logs import configure_logging
 from order_platform.processes import Endpoint, Kind, Process
 from order_platform.service_layer.read_model import ReadModel
@@ -109,6 +111,14 @@ def storage(database: Database) -> Storage:
     return Storage(database, SqlReadModel(database))
 
 
+def token_verifier(settings: Settings) -> TokenVerifier:
+    """The APIs' check of bearer tokens: the configured issuer's, by its published keys."""
+    return JwksTokenVerifier(issuer=settings.auth_issuer, jwks_url=settings.auth_jwks_url,
+                             audiences=settings.auth_audiences,
+                             audience_claim=settings.auth_audience_claim,
+                             roles_claim=settings.auth_roles_claim)
+
+
 @dataclass
 class Runtime:
     """What a started process holds: settings, credentials, pools, metrics and tracing."""
@@ -190,6 +200,7 @@ def _database(proc: Process, settings: Settings, credentials: SecretsManagerCred
     return Database(
         host=settings.db_reader_endpoint if reader else settings.db_writer_endpoint,
         port=settings.db_port, dbname=settings.db_name, credentials=credentials,
+        ssl_root_cert=settings.db_ssl_root_cert,
         max_connections=spec.max_connections, readonly=reader,
         application_name=f"order-{proc.role}" + ("-reader" if reader else ""),
         statement_timeout_ms=spec.statement_timeout_ms, lock_timeout_ms=spec.lock_timeout_ms,

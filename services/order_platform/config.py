@@ -79,6 +79,21 @@ def _cache_url(raw: str) -> str:
     return value
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    value = tuple(name.strip() for name in raw.split(",") if name.strip())
+    if not value:
+        raise ValueError("must name at least one, comma-separated")
+    return value
+
+
+def _audience_claim(raw: str) -> str:
+    value = raw.strip()
+    if value not in ("aud", "client_id"):
+        raise ValueError("must be aud (most OIDC issuers) or client_id (Amazon Cognito access "
+                         "tokens)")
+    return value
+
+
 def _secret_arn(raw: str) -> str:
     value = raw.strip()
     if not value.startswith("arn:") or ":secretsmanager:" not in value:
@@ -134,6 +149,22 @@ CONTRACT: tuple[Setting, ...] = (
     Setting("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint", _url,
             "Where traces go (OTLP over HTTP, e.g. a collector). Unset: no export.",
             required=False),
+    Setting("DB_SSL_ROOT_CERT", "db_ssl_root_cert", _text,
+            "CA bundle the database's certificate must chain to (sslmode=verify-full); the "
+            "image carries the RDS bundle there.", required=False,
+            default="/etc/ssl/certs/rds-global-bundle.pem", from_infra=False),
+    Setting("AUTH_ISSUER", "auth_issuer", _url,
+            "The issuer (iss) of the bearer tokens the APIs accept."),
+    Setting("AUTH_JWKS_URL", "auth_jwks_url", _url,
+            "Where the issuer publishes its signing keys (JWKS)."),
+    Setting("AUTH_AUDIENCES", "auth_audiences", _names,
+            "Comma-separated audiences a token must name (Cognito: the app client ids)."),
+    Setting("AUTH_AUDIENCE_CLAIM", "auth_audience_claim", _audience_claim,
+            "The claim that names the audience: client_id (Cognito access tokens) or aud.",
+            required=False, default="client_id"),
+    Setting("AUTH_ROLES_CLAIM", "auth_roles_claim", _text,
+            "The claim listing a person's roles (admin, support); machines get them as "
+            "orders-api/<role> scopes.", required=False, default="cognito:groups"),
 )
 
 
@@ -162,6 +193,12 @@ class Settings:
     cache_url: str | None
     cache_auth_secret_arn: str | None
     otel_exporter_otlp_endpoint: str | None
+    db_ssl_root_cert: str
+    auth_issuer: str
+    auth_jwks_url: str
+    auth_audiences: tuple[str, ...]
+    auth_audience_claim: str
+    auth_roles_claim: str
 
     def queue_url(self, url_env_var: str) -> str:
         """The URL of a topology queue, looked up by its contract variable."""

@@ -28,6 +28,7 @@ from order_platform.processes import WRITE_API
 from tests.support.balancer import Balancer
 from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -55,14 +56,15 @@ def two_apis(platform_env, tmp_path):
             running(command(WRITE_API, ports[1]),
                     {**env, **environment(WRITE_API), "TMPDIR": str(dirs[1])},
                     f"http://127.0.0.1:{ports[1]}/readyz", dirs[1] / "api.log"):
-        yield {"a": a, "ports": ports, "tmp": dirs, "logs": [d / "api.log" for d in dirs]}
+        yield {"a": a, "ports": ports, "tmp": dirs, "logs": [d / "api.log" for d in dirs],
+               "env": env}
 
 
 class Load:
     """``CLIENTS`` keep-alive clients placing orders until told to stop."""
 
-    def __init__(self, url: str, sku: str) -> None:
-        self.url, self.sku = url, sku
+    def __init__(self, url: str, sku: str, auth: dict[str, str]) -> None:
+        self.url, self.sku, self.auth = url, sku, auth
         self.outcomes: Counter[str] = Counter()
         self.failures: list[str] = []
         self.request_ids: set[str] = set()
@@ -87,7 +89,8 @@ class Load:
 
     def _client(self) -> None:
         session = requests.Session()
-        body = {"customer_id": "drain", "items": [{"sku": self.sku, "quantity": 1}]}
+        session.headers.update(self.auth)
+        body = {"items": [{"sku": self.sku, "quantity": 1}]}
         while not self._stop.is_set():
             request_id = f"drain-{uuid.uuid4().hex}"
             try:
@@ -127,11 +130,13 @@ def wait_until(condition, what: str, bound: float = 60) -> None:
 def test_a_drained_api_under_load_loses_no_request(two_apis, capsys):
     port_a, port_b = two_apis["ports"]
     sku = f"DRAIN-{uuid.uuid4().hex[:10]}"
-    created = requests.post(f"http://127.0.0.1:{port_b}/products", timeout=10, json={
-        "sku": sku, "name": "Drain test", "price_cents": 100, "stock": 1_000_000})
+    auth = bearer(two_apis["env"], "drain", "admin")
+    created = requests.post(f"http://127.0.0.1:{port_b}/products", timeout=10, headers=auth,
+                            json={"sku": sku, "name": "Drain test", "price_cents": 100,
+                                  "stock": 1_000_000})
     assert created.status_code == 201, created.text
     balancer = Balancer([port_a, port_b]).start()
-    load = Load(f"http://127.0.0.1:{balancer.port}", sku).start()
+    load = Load(f"http://127.0.0.1:{balancer.port}", sku, auth).start()
     try:
         wait_until(lambda: load.sent >= WARM_REQUESTS, "the load to warm up")
         before_drain = served_by(two_apis["logs"][0], load.request_ids)

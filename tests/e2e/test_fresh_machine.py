@@ -22,7 +22,7 @@ import psutil
 import pytest
 import requests
 
-from order_local import machine, postgres
+from order_local import machine, pg_binaries, postgres
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
 from tests.support import accounts
@@ -182,7 +182,7 @@ def test_a_data_directory_of_another_postgresql_major_is_refused_with_one_line(t
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"holds a PostgreSQL 16 cluster, but this platform runs PostgreSQL " \
-           f"{postgres.server_major_version()}" in lines[0]
+           f"{pg_binaries.server_major_version()}" in lines[0]
     assert "--data-dir" in lines[0]
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from order_local import identity
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
 from order_platform import topology
+from order_platform.domain.access import Role
 from order_platform.processes import DEPLOYED, READ_API, WRITE_API
 
 pytestmark = pytest.mark.e2e
@@ -39,12 +41,18 @@ def platform(tmp_path_factory, pg_system_user):
         local.interrupt()
 
 
+def _machine_token(platform: LocalPlatformProcess) -> str:
+    """The platform's machine client's token, as `make load` gets it."""
+    return identity.running_platform(platform.data_dir).machine_token(Role.ADMIN)
+
+
 def _load(platform: LocalPlatformProcess, out: Path, *args: str):
     ports = platform.ports
     env = {k: v for k, v in os.environ.items() if k != "API_URL"}
     return subprocess.run(
         [sys.executable, "-m", "loadtest", "--write-api-port", str(ports[WRITE_API.role]),
-         "--read-api-port", str(ports[READ_API.role]), "--out", str(out), *args],
+         "--read-api-port", str(ports[READ_API.role]), "--out", str(out),
+         "--data-dir", str(platform.data_dir), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -62,13 +70,13 @@ def test_a_bounded_load_reports_every_endpoint_and_settled_orders(platform, tmp_
     html = report.read_text()
     assert "<title>Locust</title>" in html and '"history"' in html  # the charts' series
 
-    # It ordered only the products it made, under customer ids of its own.
+    # It ordered only the products it made, as the machine client whose token it used.
     run_id = re.search(r"^load: run (\w+),", done.stdout, re.M).group(1)
-    orders = [order for shopper in range(1, 6) for order in requests.get(
-        f"{platform.read_url}/orders", timeout=5,
-        params={"customer_id": f"LOADTEST-{run_id}-{shopper}", "limit": 3}).json()["items"]]
+    machine = {"Authorization": f"Bearer {_machine_token(platform)}"}
+    orders = requests.get(f"{platform.read_url}/orders", timeout=5, headers=machine,
+                          params={"limit": 20}).json()["items"]
     skus = {line["sku"] for order in orders for line in requests.get(
-        f"{platform.read_url}/orders/{order['id']}", timeout=5).json()["lines"]}
+        f"{platform.read_url}/orders/{order['id']}", timeout=5, headers=machine).json()["lines"]}
     assert skus and all(sku.startswith(f"LOADTEST-{run_id}-") for sku in skus), skus
 
 
@@ -82,7 +90,8 @@ def test_a_missed_threshold_fails_the_run_and_says_which(platform, tmp_path):
 
 def test_one_frame_of_the_live_view(platform):
     sku = f"LIVE-{uuid.uuid4().hex[:8]}"
-    assert requests.post(f"{platform.write_url}/products", timeout=5, json={
+    machine = {"Authorization": f"Bearer {_machine_token(platform)}"}
+    assert requests.post(f"{platform.write_url}/products", timeout=5, headers=machine, json={
         "sku": sku, "name": "Live view", "price_cents": 100, "stock": 1000}).status_code == 201
     view = subprocess.Popen([sys.executable, "-m", "order_local", "top", "--once",
                              "--interval", "3", *platform.ports.args()],
@@ -90,10 +99,10 @@ def test_one_frame_of_the_live_view(platform):
                             env={**os.environ, "COLUMNS": "160"})
     deadline = time.monotonic() + 30
     with requests.Session() as session:  # orders all through the view's window
+        session.headers.update(machine)
         while view.poll() is None and time.monotonic() < deadline:
             assert session.post(f"{platform.write_url}/orders", timeout=5, json={
-                "customer_id": "live-view", "items": [{"sku": sku, "quantity": 1}]},
-            ).status_code == 202
+                "items": [{"sku": sku, "quantity": 1}]}).status_code == 202
             time.sleep(0.05)
     out, err = view.communicate(timeout=30)
     assert view.returncode == 0, err

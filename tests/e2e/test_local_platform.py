@@ -5,6 +5,8 @@ Its reader endpoint is a streaming replica of the writer, as Aurora's is."""
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -32,11 +34,12 @@ def _processes_mentioning(needles: list[str]) -> list[str]:
     return found
 
 
-def _wait_status(read_api: str, order_id: str, wanted: set[str], timeout: float = 90) -> dict:
+def _wait_status(read_api: str, order_id: str, wanted: set[str], auth: dict[str, str],
+                 timeout: float = 90) -> dict:
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:
-        resp = requests.get(f"{read_api}/orders/{order_id}", timeout=5)
+        resp = requests.get(f"{read_api}/orders/{order_id}", timeout=5, headers=auth)
         if resp.status_code == 200:
             body = resp.json()
             if body["status"] in wanted:
@@ -88,12 +91,17 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_sy
         assert (_in_recovery(data_dir, "DB_WRITER_ENDPOINT"),
                 _in_recovery(data_dir, "DB_READER_ENDPOINT")) == (False, True)
 
-        customer = f"e2e-{uuid.uuid4().hex[:8]}"
-        resp = requests.post(f"{write_api}/orders", timeout=10, json={
-            "customer_id": customer, "items": [{"sku": "KB-001", "quantity": 2}]})
+        # As the README's first curl: a token from `order-local token` (make token).
+        token = subprocess.run(
+            [sys.executable, "-m", "order_local", "token", "--customer",
+             f"e2e-{uuid.uuid4().hex[:8]}", "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        resp = requests.post(f"{write_api}/orders", timeout=10, headers=auth, json={
+            "items": [{"sku": "KB-001", "quantity": 2}]})
         assert resp.status_code == 202, resp.text
         order_id = resp.json()["id"]
-        order = _wait_status(read_api, order_id, {"CONFIRMED", "REJECTED"})
+        order = _wait_status(read_api, order_id, {"CONFIRMED", "REJECTED"}, auth)
         assert order["status"] == "CONFIRMED", order
         stock = requests.get(f"{read_api}/products/KB-001", timeout=5).json()["stock"]
         assert stock == 23  # seeded 25, sold 2
@@ -119,8 +127,12 @@ def test_make_dev_serves_an_order_to_confirmed_and_stops_cleanly(tmp_path, pg_sy
         # The replica kept its clone and resumed streaming: the order is on the reader.
         assert kept.exists()
         assert _in_recovery(data_dir, "DB_READER_ENDPOINT")
-        assert requests.get(f"{read_api}/orders/{order_id}", timeout=5).json()["status"] == \
-            "CONFIRMED"
+        again = subprocess.run(  # the user pool is the emulator's: a new one after a restart
+            [sys.executable, "-m", "order_local", "token", "--role", "support",
+             "--customer", "e2e-support", "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        assert requests.get(f"{read_api}/orders/{order_id}", timeout=5, headers={
+            "Authorization": f"Bearer {again}"}).json()["status"] == "CONFIRMED"
     finally:
         assert platform.interrupt() == 0
     assert _processes_mentioning(needles) == []

@@ -27,6 +27,7 @@ from tests.integration.pipeline.harness import wait_until
 from tests.support.platform import free_port
 from tests.support.processes import command, environment, running
 from tests.support.scrape import delta, scrape
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +44,7 @@ def api(platform_env, tmp_path):
     log = tmp_path / "write-api.log"
     with running(command(WRITE_API, port), env, f"http://127.0.0.1:{port}/readyz", log) as master:
         master.log = log
+        master.auth = bearer(platform_env, "ops", "admin")  # a catalogue administrator
         yield f"http://127.0.0.1:{port}", master
 
 
@@ -51,10 +53,10 @@ def _worker(master) -> psutil.Process:
     return worker
 
 
-def _restock_stuck_on_a_lock(pg_server, url: str, lose_the_worker) -> list:
+def _restock_stuck_on_a_lock(pg_server, url: str, lose_the_worker, auth: dict) -> list:
     """Start a restock that waits on a row lock, ``lose_the_worker()`` while it waits, and
     return what the client got (an exception: nobody answered)."""
-    product = requests.post(f"{url}/products", timeout=30, json={
+    product = requests.post(f"{url}/products", timeout=30, headers=auth, json={
         "sku": f"LOST-{uuid.uuid4().hex[:10]}", "name": "Lost", "price_cents": 1, "stock": 1})
     assert product.status_code == 201, product.text
     product_id = product.json()["id"]
@@ -64,7 +66,7 @@ def _restock_stuck_on_a_lock(pg_server, url: str, lose_the_worker) -> list:
     def restock() -> None:
         try:
             got.append(requests.post(f"{url}/products/{product_id}/stock", timeout=60,
-                                     json={"mode": "add", "quantity": 1}))
+                                     headers=auth, json={"mode": "add", "quantity": 1}))
         except requests.RequestException as exc:
             got.append(exc)
 
@@ -103,7 +105,8 @@ def _lose_the_worker_mid_request(api, pg_server, sig: int) -> tuple[dict, dict]:
     """Scrape; send the only worker ``sig`` while a request waits on a lock; scrape again."""
     url, master = api
     before, worker = scrape(url), _worker(master)
-    got = _restock_stuck_on_a_lock(pg_server, url, lambda: os.kill(worker.pid, sig))
+    got = _restock_stuck_on_a_lock(pg_server, url, lambda: os.kill(worker.pid, sig),
+                                   master.auth)
     assert len(got) == 1 and isinstance(got[0], requests.ConnectionError), got  # no answer
     return before, _after_a_new_worker(url, master, worker.pid)
 

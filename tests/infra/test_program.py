@@ -53,8 +53,9 @@ def test_children_are_parented_to_components_and_named_from_them(run):
                 "backup": "dbBackupCopyRegion"}
     assert {c.type.split(":")[1] for c in components.values()} == {
         "network", "cluster", "database", "messaging", "loadbalancer", "registry", "identity",
-        "nodes", "workloads", "logs", "monitoring",
-        *(kind for kind, key in optional.items() if config_value(run, key))}
+        "nodes", "workloads", "logs", "monitoring", "userpool",
+        *(kind for kind, key in optional.items() if config_value(run, key)),
+        *(["certificate"] if config_value(run, "apiTls").get("enabled", True) else [])}
     for resource in run.resources:
         if resource.type.startswith(("aws:", "kubernetes:")):
             assert resource.parent in components, f"{resource.type} {resource.name} is top-level"

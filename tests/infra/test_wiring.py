@@ -60,10 +60,9 @@ def test_region_and_read_api_url_come_from_the_provider_and_the_nlb(run):
     data = config_map(run)
     provider = stack_provider(run)
     assert data["AWS_REGION"] == provider.inputs["region"] == config_value(run, "aws:region")
-    dns = one(run, "aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
     read_listener = next(li for li in run.of_type("aws:lb/listener:Listener")
                          if li.inputs["port"] == 3001)
-    assert data["READ_API_URL"] == f"http://{dns}:{read_listener.inputs['port']}"
+    assert data["READ_API_URL"] == f"{base_url(run)}:{read_listener.inputs['port']}"
 
 
 def test_worker_settings_come_from_stack_config(run):
@@ -102,12 +101,19 @@ def test_stack_outputs_equal_resource_outputs(run):
     assert out[outputs.EVENT_BUS_NAME] == config_map(run)["EVENT_BUS_NAME"]
     assert out[outputs.QUEUE_URLS] == {q.key: config_map(run)[q.url_env_var] for q in QUEUES}
     assert out[outputs.READ_API_URL] == config_map(run)["READ_API_URL"]
-    dns = one(run, "aws:lb/loadBalancer:LoadBalancer").outputs["dnsName"]
-    assert out[outputs.WRITE_API_URL] == f"http://{dns}:3000"
+    assert out[outputs.WRITE_API_URL] == f"{base_url(run)}:3000"
+
+
+def base_url(run) -> str:
+    """The APIs' scheme and host: https on the stack's domain, or http on the NLB (dev)."""
+    tls = config_value(run, "apiTls")
+    if tls.get("enabled", True):
+        return f"https://{tls['domain']}"
+    return f"http://{one(run, 'aws:lb/loadBalancer:LoadBalancer').outputs['dnsName']}"
 
 
 def test_kubeconfig_is_secret_and_points_at_the_cluster(run):
-    assert run.secret_outputs == {outputs.KUBECONFIG}
+    assert run.secret_outputs == {outputs.KUBECONFIG, outputs.MACHINE_CLIENT_SECRET}
     kubeconfig = json.loads(run.outputs[outputs.KUBECONFIG])
     cluster = one(run, "aws:eks/cluster:Cluster").outputs
     assert kubeconfig["clusters"][0]["cluster"]["server"] == cluster["endpoint"]

@@ -15,7 +15,7 @@ def database(settings):
         host=settings.db_writer_endpoint, port=settings.db_port, dbname=settings.db_name,
         credentials=SecretsManagerCredentials(aws.client("secretsmanager", settings),
                                               settings.db_secret_arn),
-        max_connections=1, statement_timeout_ms=200,
+        ssl_root_cert=settings.db_ssl_root_cert, max_connections=1, statement_timeout_ms=200,
     )
     yield db
     db.close()

@@ -29,7 +29,7 @@ def unlimited(settings):
         host=settings.db_writer_endpoint, port=settings.db_port, dbname=settings.db_name,
         credentials=SecretsManagerCredentials(aws.client("secretsmanager", settings),
                                               settings.db_secret_arn),
-        max_connections=1, deadline_seconds=1.0)
+        ssl_root_cert=settings.db_ssl_root_cert, max_connections=1, deadline_seconds=1.0)
     yield db
     db.close()
 
@@ -68,7 +68,7 @@ def test_calls_in_time_from_many_threads_leave_nothing_watched(unlimited, settin
         host=settings.db_writer_endpoint, port=settings.db_port, dbname=settings.db_name,
         credentials=SecretsManagerCredentials(aws.client("secretsmanager", settings),
                                               settings.db_secret_arn),
-        max_connections=4, deadline_seconds=5.0)
+        ssl_root_cert=settings.db_ssl_root_cert, max_connections=4, deadline_seconds=5.0)
     failures = []
 
     def work() -> None:

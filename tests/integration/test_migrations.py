@@ -24,10 +24,10 @@ def _tables(dsn):
 
 def test_applying_twice_applies_nothing_the_second_time(pg_server):
     dsn = _fresh_database(pg_server)
-    first = apply_migrations(**dsn)
+    first = apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file))
     assert first == ["0001.catalog-and-orders", "0002.outbox-and-processed-events",
                      "0003.outbox-parking"]
-    assert apply_migrations(**dsn) == []
+    assert apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file)) == []
     assert {"products", "orders", "outbox", "processed_events"} <= _tables(dsn)
 
 
@@ -42,7 +42,7 @@ def test_two_migrators_at_once_apply_each_migration_exactly_once(pg_server):
 
     def migrate():
         try:
-            results.append(apply_migrations(**dsn))
+            results.append(apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file)))
         except Exception as exc:
             errors.append(exc)
 

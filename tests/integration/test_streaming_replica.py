@@ -18,6 +18,7 @@ from order_local import postgres
 from order_local.stack import APP_DB, APP_ROLE
 from tests.integration.pipeline.harness import wait_until
 from tests.support.platform import free_port
+from tests.support.tokens import staff_client
 
 DEADLINE_SECONDS = 30
 
@@ -57,13 +58,14 @@ def replicated(tmp_path_factory, aws_endpoint, aws_credentials_env, pg_system_us
         password = uuid.uuid4().hex
         writer.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
         apply_migrations(host=writer.host, port=writer.port, dbname=APP_DB, user=APP_ROLE,
-                         password=password)
+                         password=password, ssl_root_cert=str(writer.ca_file))
         reader.wait_caught_up(reader_proc)
         # Own prefix: the session's DB secret must keep the session database's password.
         aws = provision.LocalAws(endpoint_url=aws_endpoint,
                                  prefix=f"replica-{uuid.uuid4().hex[:8]}")
         contract = provision.provision_contract(aws, db_port=writer.port, db_name=APP_DB,
                                                 db_user=APP_ROLE, db_password=password,
+                                                db_ssl_root_cert=str(writer.ca_file),
                                                 db_reader_host=reader.host)
         yield writer, reader, reader_proc, load_settings(contract)
     finally:
@@ -90,7 +92,7 @@ def product_sku(apps, replicated):
     """A product with plenty of stock, already on the replica."""
     _, reader, reader_proc, _ = replicated
     sku = f"REP-{uuid.uuid4().hex[:10]}"
-    response = apps[0].test_client().post("/products", json={
+    response = staff_client(apps[0]).post("/products", json={
         "sku": sku, "name": "Replicated", "price_cents": 500, "stock": 1000})
     assert response.status_code == 201, response.json
     reader.wait_caught_up(reader_proc)
@@ -98,8 +100,8 @@ def product_sku(apps, replicated):
 
 
 def _place_order(write_app, sku: str) -> str:
-    response = write_app.test_client().post("/orders", json={
-        "customer_id": f"rep-{uuid.uuid4().hex[:8]}", "items": [{"sku": sku, "quantity": 1}]})
+    response = staff_client(write_app, f"rep-{uuid.uuid4().hex[:8]}").post("/orders", json={
+        "items": [{"sku": sku, "quantity": 1}]})
     assert response.status_code == 202, response.json
     return response.json["id"]
 
@@ -107,7 +109,7 @@ def _place_order(write_app, sku: str) -> str:
 def test_an_order_written_to_the_writer_becomes_readable_on_the_replica(apps, product_sku):
     write_app, read_app = apps
     order_id = _place_order(write_app, product_sku)
-    reads = read_app.test_client()
+    reads = staff_client(read_app)
 
     order = _poll(lambda: (r := reads.get(f"/orders/{order_id}")).status_code == 200 and r.json,
                   f"order {order_id} on the read API")
@@ -120,7 +122,7 @@ def test_while_replay_is_paused_the_read_api_says_not_yet_then_catches_up(apps, 
     write_app, read_app = apps
     writer, reader = replicated[0], replicated[1]
     reader_dsn, writer_dsn = reader.superuser_dsn(APP_DB), writer.superuser_dsn(APP_DB)
-    reads = read_app.test_client()
+    reads = staff_client(read_app)
     _scalar(reader_dsn, "SELECT pg_wal_replay_pause()")
     try:
         # A pause is only requested until the startup process acts on it.
@@ -152,11 +154,13 @@ def test_the_read_api_pool_is_on_the_replica_and_cannot_write(apps, replicated):
     reader_pool = read_app.extensions["order_platform"].database
     writer_pool = write_app.extensions["order_platform"].database
 
-    where = "SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr"
+    # The server sees its TLS front's Unix socket, not the address: ask the client side.
     with reader_pool.session() as session:
-        assert session.execute(where).one() == {"standby": True, "addr": postgres.READER_HOST}
+        assert session.execute("SELECT pg_is_in_recovery() AS standby").one() == {"standby": True}
+        assert session.connection.info.host == postgres.READER_HOST
     with writer_pool.session() as session:
-        assert session.execute(where).one() == {"standby": False, "addr": postgres.WRITER_HOST}
+        assert session.execute("SELECT pg_is_in_recovery() AS standby").one() == {"standby": False}
+        assert session.connection.info.host == postgres.WRITER_HOST
 
     # The server refuses, not only the pool's READ ONLY sessions: a read-only transaction may
     # turn read-write before its first query on a primary, but never on a standby.
@@ -191,10 +195,10 @@ def test_a_lagging_reader_cannot_park_its_old_row_in_the_cache_for_a_whole_ttl(
     reader_dsn, writer_dsn = reader.superuser_dsn(APP_DB), writer.superuser_dsn(APP_DB)
     cache = cache_adapter.connect(cache_server.url)
     read_app = create_read_app(settings, cache=cache)
-    reads = read_app.test_client()
+    reads = staff_client(read_app)
     try:
         sku = f"RACE-{uuid.uuid4().hex[:10]}"
-        created = write_app.test_client().post("/products", json={
+        created = staff_client(write_app).post("/products", json={
             "sku": sku, "name": "Raced", "price_cents": 500, "stock": 10})
         assert created.status_code == 201, created.json
         reader.wait_caught_up(reader_proc)
@@ -204,7 +208,7 @@ def test_a_lagging_reader_cannot_park_its_old_row_in_the_cache_for_a_whole_ttl(
         try:
             _poll(lambda: _scalar(reader_dsn, "SELECT pg_get_wal_replay_pause_state()")
                   == "paused", "replay paused")
-            restocked = write_app.test_client().post(f"/products/{sku}/stock",
+            restocked = staff_client(write_app).post(f"/products/{sku}/stock",
                                                      json={"mode": "set", "quantity": 77})
             assert restocked.status_code == 200, restocked.json
             written = _scalar(writer_dsn, "SELECT pg_current_wal_lsn()")

@@ -228,6 +228,32 @@ def test_ecr_with_mutable_tags_fails(props):
 LB = network.LOAD_BALANCERS[0]
 
 
+@pytest.mark.parametrize(("props", "found"), [
+    ({"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-3-2021-06",
+      "certificateArn": "arn:aws:acm:eu-west-1:1:certificate/x"}, None),
+    ({"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"}, None),
+    ({"protocol": "TCP"}, "is plain TCP"),
+    ({"protocol": "HTTP"}, "is plain HTTP"),
+    ({}, "is plain TCP"),
+    ({"protocol": "TLS"}, "the provider default (TLS 1.0+)"),
+    ({"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-2016-08"}, "ELBSecurityPolicy-2016-08"),
+    ({"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}, "TLS13-1-2"),
+])
+def test_listeners_must_terminate_tls_1_3(props, found):
+    result = check(network.nlb_listener_tls, network.LISTENERS[0],
+                   {"loadBalancerArn": "arn:lb", "port": 3000, **props})
+    if found is None:
+        assert result == []
+    else:
+        assert len(result) == 1 and found in result[0]
+
+
+def test_a_stack_may_allow_another_tls_policy():
+    props = {"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+    assert check(network.nlb_listener_tls, network.LISTENERS[0], props,
+                 allowedPolicies=["ELBSecurityPolicy-TLS13-1-2-2021-06"]) == []
+
+
 def test_nlb_needs_deletion_protection():
     policy = network.nlb_deletion_protection
     nlb = {"loadBalancerType": "network", "internal": False, "enableDeletionProtection": True}

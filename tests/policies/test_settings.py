@@ -80,8 +80,8 @@ def test_every_configurable_rule_is_declared_by_settings(policy):
     assert keys == set(policy.config_schema.properties)
 
 
-def test_the_pack_has_fourteen_configurable_rules():
-    assert len([p for p in POLICIES if p.config_schema]) == 14
+def test_the_pack_has_fifteen_configurable_rules():
+    assert len([p for p in POLICIES if p.config_schema]) == 15
 
 
 def _settings_classes() -> list[type[RuleSettings]]:

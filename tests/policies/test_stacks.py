@@ -76,6 +76,19 @@ def test_prod_settings_a_stack_may_choose_are_caught_when_unsafe():
     }
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_plain_api_listeners_fail_staging_and_prod(stack):
+    run = simulation.run_stack(stack, {"apiTls": {"enabled": False}})
+    listeners = {li.name for li in run.of_type("aws:lb/listener:Listener")}
+    assert len(listeners) == 2
+    assert mandatory(check(run)) == {("nlb-listener-tls", name) for name in listeners}
+
+
+def test_dev_reports_its_plain_listeners_as_advisory():
+    found = {(v.policy, v.level) for v in check(shipped_run("dev"))}
+    assert ("nlb-listener-tls", EnforcementLevel.ADVISORY) in found
+
+
 def test_a_staging_api_endpoint_open_to_the_world_is_caught():
     run = simulation.run_stack("staging", {"clusterPublicAccessCidrs": ["0.0.0.0/0"]})
     eks = run.of_type("aws:eks/cluster:Cluster")[0].name

@@ -111,9 +111,10 @@ def platform_env(pg_server, local_aws) -> dict[str, str]:
     password = uuid.uuid4().hex
     pg_server.ensure_role_and_database(role=APP_ROLE, password=password, dbname=APP_DB)
     apply_migrations(host="127.0.0.1", port=pg_server.port, dbname=APP_DB, user=APP_ROLE,
-                     password=password)
+                     password=password, ssl_root_cert=str(pg_server.ca_file))
     return provision.provision_contract(local_aws, db_port=pg_server.port, db_name=APP_DB,
-                                        db_user=APP_ROLE, db_password=password)
+                                        db_user=APP_ROLE, db_password=password,
+                                        db_ssl_root_cert=str(pg_server.ca_file))
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,9 @@ VALID = {
     "INVENTORY_UPDATE_QUEUE_URL": "http://127.0.0.1:1/q2",
     "PRODUCT_CACHE_QUEUE_URL": "http://127.0.0.1:1/q3",
     "AWS_REGION": "us-east-1",
+    "AUTH_ISSUER": "https://issuer.local/pool",
+    "AUTH_JWKS_URL": "http://127.0.0.1:1/pool/.well-known/jwks.json",
+    "AUTH_AUDIENCES": "client",
 }
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
@@ -36,18 +37,25 @@ class Tally:
                    if isinstance(status, int) and status >= 500 and status != 503)
 
 
-def place(write_url: str, items: list[dict], tally: Tally, stop: threading.Event) -> None:
-    """Place one order, retrying with the same key until acknowledged (bounded)."""
+Tokens = Callable[[str], str]
+"""A customer's bearer token, by customer id."""
+
+
+def place(write_url: str, items: list[dict], tally: Tally, stop: threading.Event,
+          tokens: Tokens) -> None:
+    """Place one order as a new customer, retrying with the same key until acknowledged
+    (bounded)."""
     customer = f"chaos-{uuid.uuid4().hex[:12]}"
     key = str(uuid.uuid4())
-    body = {"customer_id": customer, "items": items}
+    body = {"items": items}
+    headers = {"Idempotency-Key": key, "Authorization": f"Bearer {tokens(customer)}"}
     give_up = time.monotonic() + GIVE_UP_SECONDS
     attempt = 0
     while time.monotonic() < give_up and not stop.is_set():
         attempt += 1
         try:
             response = requests.post(f"{write_url}/orders", json=body, timeout=15,
-                                     headers={"Idempotency-Key": key})
+                                     headers=headers)
         except requests.RequestException:
             with tally.lock:
                 tally.statuses["error"] += 1
@@ -70,11 +78,13 @@ def place(write_url: str, items: list[dict], tally: Tally, stop: threading.Event
 
 
 class OrderLoad:
-    """``clients`` threads placing orders for ``products`` at about ``rate`` per second."""
+    """``clients`` threads placing orders for ``products`` at about ``rate`` per second, each
+    as a customer of its own (``tokens``)."""
 
-    def __init__(self, write_url: str, products: list[str], *, rate: float = 10,
-                 clients: int = 8, quantity: int = 1) -> None:
+    def __init__(self, write_url: str, products: list[str], *, tokens: Tokens,
+                 rate: float = 10, clients: int = 8, quantity: int = 1) -> None:
         self.write_url = write_url
+        self.tokens = tokens
         self.products = products
         self.rate = rate
         self.clients = clients
@@ -88,7 +98,7 @@ class OrderLoad:
     def place_now(self, count: int) -> None:
         """Place ``count`` orders at once, and wait until each is acknowledged or given up."""
         threads = [threading.Thread(target=place, args=(self.write_url, self._items(),
-                                                        self.tally, self._stop))
+                                                        self.tally, self._stop, self.tokens))
                    for _ in range(count)]
         for thread in threads:
             thread.start()
@@ -124,7 +134,7 @@ class OrderLoad:
         interval = self.clients / self.rate
         while self._placing.is_set() and not self._stop.is_set():
             started = time.monotonic()
-            place(self.write_url, self._items(), self.tally, self._stop)
+            place(self.write_url, self._items(), self.tally, self._stop, self.tokens)
             self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     def _items(self) -> list[dict]:

@@ -15,6 +15,7 @@ import requests
 
 from order_local.chaos.load import OrderLoad
 from order_local.chaos.platform import ChaosPlatform, Service, count_of
+from order_platform.domain.access import Role
 
 SEED_STOCK = 100_000
 
@@ -36,13 +37,24 @@ class Run:
         """The write API."""
         return self.platform.services["write-api"].url
 
+    def tokens(self, customer: str) -> str:
+        """A token of ``customer`` from the local user pool."""
+        return self.platform.backing.identity.customer_token(customer)
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """The Authorization header of a catalogue administrator."""
+        token = self.platform.backing.identity.customer_token("chaos-admin", Role.ADMIN)
+        return {"Authorization": f"Bearer {token}"}
+
     def products(self, count: int, stock: int = SEED_STOCK) -> list[str]:
         """New products for this scenario only (its invariants are counted over them)."""
         ids = []
         for _ in range(count):
             sku = f"CHAOS-{self.rng.getrandbits(48):012x}"
             for _attempt in range(30):  # as a careful client: a 503 says retry (bounded)
-                response = requests.post(f"{self.write_url}/products", timeout=15, json={
+                response = requests.post(f"{self.write_url}/products", timeout=15,
+                                         headers=self.admin, json={
                     "sku": sku, "name": "chaos", "price_cents": 100, "stock": stock})
                 if response.status_code != 503:
                     break
@@ -54,7 +66,7 @@ class Run:
 
     def start_load(self, products: list[str], rate: float = 12) -> OrderLoad:
         """Orders for ``products`` in the background."""
-        self.load = OrderLoad(self.write_url, products, rate=rate).start()
+        self.load = OrderLoad(self.write_url, products, rate=rate, tokens=self.tokens).start()
         return self.load
 
     def seconds(self, full: float, short: float) -> float:
@@ -98,7 +110,7 @@ def _writer_outage_with_backlog(run: Run) -> None:
     for worker in workers:  # so that the orders queue up instead of being handled
         worker.signal_tree(signal.SIGSTOP)
     try:
-        run.load = load = OrderLoad(run.write_url, products)
+        run.load = load = OrderLoad(run.write_url, products, tokens=run.tokens)
         load.place_now(int(run.seconds(60, 20)))
         _wait_outbox_published(platform)
         platform.stop_writer()
@@ -186,7 +198,7 @@ def _duplicate_injection(run: Run) -> None:
 def _flash_sale(run: Run) -> None:
     """Far more buyers than stock for one product, all at once."""
     (product,) = run.products(1, stock=25)
-    run.load = load = OrderLoad(run.write_url, [product], clients=32)
+    run.load = load = OrderLoad(run.write_url, [product], clients=32, tokens=run.tokens)
     load.place_now(int(run.seconds(120, 60)))
     run.fault_over()
 

@@ -70,6 +70,7 @@ class Database:
         port: int,
         dbname: str,
         credentials: SecretsManagerCredentials,
+        ssl_root_cert: str,
         max_connections: int,
         readonly: bool = False,
         application_name: str = "order-platform",
@@ -83,6 +84,9 @@ class Database:
         # Ours: every call, connecting included, ends after the deadline.
         self._deadline = deadline_seconds
         self._dsn = dict(host=host, port=port, dbname=dbname, application_name=application_name,
+                         # TLS, with the server's certificate checked against our CA and its
+                         # name against ``host``: libpq's default (prefer) checks neither.
+                         sslmode="verify-full", sslrootcert=ssl_root_cert,
                          # A peer that vanished (no FIN) is noticed in seconds, both ways.
                          keepalives=1, keepalives_idle=KEEPALIVE_IDLE_SECONDS,
                          keepalives_interval=KEEPALIVE_INTERVAL_SECONDS,

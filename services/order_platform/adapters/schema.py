@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import psycopg2
 from yoyo import get_backend, read_migrations
@@ -20,7 +20,8 @@ def migrations_dir() -> str:
     return str(resources.files("order_platform") / "migrations")
 
 
-def apply_migrations(*, host: str, port: int, dbname: str, user: str, password: str) -> list[str]:
+def apply_migrations(*, host: str, port: int, dbname: str, user: str, password: str,
+                     ssl_root_cert: str) -> list[str]:
     """Apply pending migrations; safe to run twice and from two processes at once.
 
     yoyo has a lock table of its own, but a migrator killed mid-run leaves its row behind
@@ -28,14 +29,17 @@ def apply_migrations(*, host: str, port: int, dbname: str, user: str, password: 
     advisory lock is released by PostgreSQL when the session dies, so a Kubernetes Job
     that was OOM-killed can simply be retried.
     """
+    # TLS with the server's certificate and name checked, as every pool's (db.py).
+    tls = {"sslmode": "verify-full", "sslrootcert": ssl_root_cert}
     guard = psycopg2.connect(host=host, port=port, dbname=dbname, user=user, password=password,
-                             application_name="order-migrate")
+                             application_name="order-migrate", sslmode="verify-full",
+                             sslrootcert=ssl_root_cert)
     guard.autocommit = True
     try:
         with guard.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         uri = (f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}"
-               f"@{host}:{port}/{quote(dbname, safe='')}")
+               f"@{host}:{port}/{quote(dbname, safe='')}?{urlencode(tls)}")
         backend = get_backend(uri)
         migrations = read_migrations(migrations_dir())
         with backend.lock():

@@ -17,7 +17,8 @@ def main() -> int:
     creds = runtime.credentials.current()
     applied = apply_migrations(host=settings.db_writer_endpoint, port=settings.db_port,
                                dbname=settings.db_name, user=creds.username,
-                               password=creds.password)
+                               password=creds.password,
+                               ssl_root_cert=settings.db_ssl_root_cert)
     print(f"order-migrate: {len(applied)} migration(s) applied: {', '.join(applied) or 'none'}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from order_platform.domain.access import Caller
 from order_platform.domain.errors import OrderNotFound
 from order_platform.service_layer import pagination
 from order_platform.service_layer.read_model import ReadModel, Row
@@ -30,24 +31,32 @@ class Page:
     next_cursor: str | None
 
 
-def get_order(reads: ReadModel, order_id: uuid.UUID) -> Row:
-    """The order with lines, total and status history; OrderNotFound if the reader lacks it."""
+def get_order(reads: ReadModel, order_id: uuid.UUID, reader: Caller) -> Row:
+    """The order with lines, total and status history; OrderNotFound if the reader lacks it
+    or ``reader`` may not read it (someone else's order is as missing as none: a 403 would
+    tell a guesser that it exists)."""
     order = reads.order(order_id)
-    if order is None:
+    if order is None or not reader.may_read_orders_of(order["customer_id"]):
         raise OrderNotFound(str(order_id))
     for line in order["lines"]:
         line["line_total_cents"] = line["quantity"] * line["unit_price_cents"]
     return order
 
 
-def list_orders(reads: ReadModel, filters: OrderFilters, *, limit: int,
+def list_orders(reads: ReadModel, filters: OrderFilters, reader: Caller, *, limit: int,
                 cursor: pagination.Cursor | None = None) -> Page:
-    """Newest orders first, keyset on ``orders.seq``.
+    """Newest orders first, keyset on ``orders.seq``, of those ``reader`` may read: a
+    customer's own (another customer's filter gives an empty page), anyone's for support.
 
     ``seq`` only grows, so orders inserted while a client pages through have a
     higher seq than its cursor and never shift or repeat the rows it has yet to see.
     """
-    rows = reads.orders(customer_id=filters.customer_id, status=filters.status,
+    customer = filters.customer_id
+    if customer is not None and not reader.may_read_orders_of(customer):
+        return Page(items=[], next_cursor=None)
+    if customer is None and not reader.may_read_orders_of(None):
+        customer = reader.customer_id
+    rows = reads.orders(customer_id=customer, status=filters.status,
                         limit=limit + 1, before_seq=None if cursor is None else int(cursor.after))
     next_cursor = None
     if len(rows) > limit:

@@ -40,18 +40,19 @@ PASS_THROUGH = ("memory_limiter", "batch", "cumulativetodelta")
 """Processors that change values or timing, never which metrics or labels there are."""
 
 
-def _post_order(api: str, product_id: str) -> requests.Response:
-    return requests.post(f"{api}/orders", timeout=30, json={
-        "customer_id": "mapping", "items": [{"product_id": product_id, "quantity": 1}]})
+def _post_order(pipeline, api: str, product_id: str) -> requests.Response:
+    return requests.post(f"{api}/orders", timeout=30, headers=pipeline.bearer("mapping"), json={
+        "items": [{"product_id": product_id, "quantity": 1}]})
 
 
 def _one_5xx_each(pipeline, pg_server, urls: dict[str, str], order_id: str) -> dict[str, int]:
     """Hold an exclusive lock on ``orders``: the write API's insert gives up at its lock timeout
     and the read API's select at its statement timeout, each answering 503."""
     answers: dict[str, int] = {}
-    calls = {"write-api": lambda: _post_order(urls["write-api"], pipeline.add_product(stock=5)),
+    calls = {"write-api": lambda: _post_order(pipeline, urls["write-api"],
+                                              pipeline.add_product(stock=5)),
              "read-api": lambda: requests.get(f"{urls['read-api']}/orders/{order_id}",
-                                              timeout=30)}
+                                              timeout=30, headers=pipeline.bearer("mapping"))}
     conn = psycopg2.connect(**pg_server.superuser_dsn(pipeline.settings.db_name))
     try:
         with conn.cursor() as cur:
@@ -84,11 +85,12 @@ def expositions(pg_server, aws_endpoint, aws_credentials_env, tmp_path_factory) 
                     "read-api": f"http://127.0.0.1:{read_port}",
                     "worker": f"http://127.0.0.1:{services.worker().port}",
                     "relay": f"http://127.0.0.1:{services.relay().port}"}
-            placed = _post_order(urls["write-api"], pipeline.add_product(stock=5))
+            placed = _post_order(pipeline, urls["write-api"], pipeline.add_product(stock=5))
             assert placed.status_code == 202, placed.text
             order_id = placed.json()["id"]
             wait_status(pipeline, order_id, {"CONFIRMED"})
-            assert requests.get(f"{urls['read-api']}/orders/{order_id}", timeout=30).ok
+            assert requests.get(f"{urls['read-api']}/orders/{order_id}", timeout=30,
+                                headers=pipeline.bearer("mapping")).ok
             for role, url in urls.items():  # the kubelet's probes
                 for path in (process(role).probes.liveness, process(role).probes.readiness):
                     assert requests.get(f"{url}{path}", timeout=30).ok, (role, path)

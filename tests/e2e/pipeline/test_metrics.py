@@ -19,9 +19,9 @@ pytestmark = pytest.mark.e2e
 API_WORKERS, POOL_MAX = 2, 5
 
 
-def _post_order(api: str, product_id: str, quantity: int) -> str:
-    response = requests.post(f"{api}/orders", timeout=30, json={
-        "customer_id": "metrics", "items": [{"product_id": product_id, "quantity": quantity}]})
+def _post_order(api: str, headers: dict[str, str], product_id: str, quantity: int) -> str:
+    response = requests.post(f"{api}/orders", timeout=30, headers=headers, json={
+        "items": [{"product_id": product_id, "quantity": quantity}]})
     assert response.status_code == 202, response.text
     return response.json()["id"]
 
@@ -34,9 +34,10 @@ def test_each_metric_moves_as_orders_are_placed_published_and_settled(pipeline, 
     before = {name: scrape(url) for name, url in
               (("api", api), ("relay", relay), ("worker", worker))}
 
-    confirmed = [_post_order(api, plenty, 1) for _ in range(4)]
-    rejected = [_post_order(api, scarce, 5) for _ in range(2)]
-    bad = requests.post(f"{api}/orders", json={"customer_id": "metrics"}, timeout=30)
+    customer = pipeline.bearer("metrics")
+    confirmed = [_post_order(api, customer, plenty, 1) for _ in range(4)]
+    rejected = [_post_order(api, customer, scarce, 5) for _ in range(2)]
+    bad = requests.post(f"{api}/orders", json={"items": []}, headers=customer, timeout=30)
     assert bad.status_code == 422
     for order_id in confirmed + rejected:
         wait_status(pipeline, order_id, {"CONFIRMED", "REJECTED"})

@@ -15,9 +15,10 @@ from tests.integration.pipeline.harness import wait_until
 pytestmark = pytest.mark.e2e
 
 
-def _post_order(api: str, product_id: str, quantity: int, customer: str = "alice") -> str:
-    resp = requests.post(f"{api}/orders", timeout=30, json={
-        "customer_id": customer, "items": [{"product_id": product_id, "quantity": quantity}]})
+def _post_order(pipeline, api: str, product_id: str, quantity: int,
+                customer: str = "alice") -> str:
+    resp = requests.post(f"{api}/orders", timeout=30, headers=pipeline.bearer(customer), json={
+        "items": [{"product_id": product_id, "quantity": quantity}]})
     assert resp.status_code == 202, resp.text
     return resp.json()["id"]
 
@@ -28,7 +29,7 @@ def test_happy_path_reaches_confirmed_with_stock_deducted_once(pipeline, service
     services.relay()
     worker = services.worker()
 
-    order_id = _post_order(api, product, 3)
+    order_id = _post_order(pipeline, api, product, 3)
 
     wait_status(pipeline, order_id, {"CONFIRMED", "REJECTED"})
     assert pipeline.order(order_id)["status"] == "CONFIRMED"
@@ -57,7 +58,7 @@ def test_insufficient_stock_ends_rejected_with_the_reason_and_no_stock_moves(pip
     services.relay()
     services.worker()
 
-    order_id = _post_order(api, product, 5)
+    order_id = _post_order(pipeline, api, product, 5)
 
     order = wait_status(pipeline, order_id, {"CONFIRMED", "REJECTED"})
     assert order["status"] == "REJECTED"
@@ -77,7 +78,7 @@ def test_many_more_concurrent_orders_than_stock_sell_exactly_the_stock(pipeline,
         services.worker(WORKER_CONCURRENCY="4")
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        order_ids = list(pool.map(lambda i: _post_order(api, product, 1, f"c{i}"),
+        order_ids = list(pool.map(lambda i: _post_order(pipeline, api, product, 1, f"c{i}"),
                                   range(orders)))
 
     final = {oid: wait_status(pipeline, oid, {"CONFIRMED", "REJECTED"}, timeout=120)["status"]

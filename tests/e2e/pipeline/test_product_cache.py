@@ -34,8 +34,9 @@ def _status(response) -> str:
     return response.headers["Cache-Status"].removeprefix(f"{pc.CACHE_NAME}; ")
 
 
-def _product(write_api: str, stock: int) -> dict:
-    response = requests.post(f"{write_api}/products", timeout=10, json={
+def _product(pipeline, write_api: str, stock: int) -> dict:
+    response = requests.post(f"{write_api}/products", timeout=10,
+                             headers=pipeline.bearer("admin-1", "admin"), json={
         "sku": f"CACHE-{uuid.uuid4().hex[:10]}", "name": "Cached", "price_cents": 700,
         "stock": stock})
     assert response.status_code == 201, response.text
@@ -53,19 +54,20 @@ def test_a_restock_and_a_sale_show_on_the_cached_read_api(pipeline, services, ow
     services.relay()
     services.worker(CACHE_URL=own_cache_server.url)
     read_api = _read_api(services, own_cache_server.url)
-    product = _product(write_api, stock=10)
+    product = _product(pipeline, write_api, stock=10)
     # Cached once the ProductCreated eviction (which may land after our first fill) is past.
     wait_until(lambda: _stock_on(read_api, product["sku"]) == (10, "hit"), timeout=30,
                what="the product cached")
 
     restocked = requests.post(f"{write_api}/products/{product['sku']}/stock", timeout=10,
+                              headers=pipeline.bearer("admin-1", "admin"),
                               json={"mode": "set", "quantity": 25})
     assert restocked.status_code == 200, restocked.text
     wait_until(lambda: _stock_on(read_api, product["sku"])[0] == 25, timeout=30, interval=0.05,
                what="the restock on the read API")
 
-    order = requests.post(f"{write_api}/orders", timeout=10, json={
-        "customer_id": "cache-e2e", "items": [{"sku": product["sku"], "quantity": 4}]})
+    order = requests.post(f"{write_api}/orders", timeout=10, headers=pipeline.bearer("cache-e2e"),
+                          json={"items": [{"sku": product["sku"], "quantity": 4}]})
     assert order.status_code == 202, order.text
     wait_until(lambda: _stock_on(read_api, product["id"])[0] == 21, timeout=30, interval=0.05,
                what="the sale on the read API, by id")
@@ -77,7 +79,7 @@ def test_killing_the_cache_under_read_load_gives_no_5xx_and_reads_recover(pipeli
                                                                          own_cache_server):
     write_api = services.write_api()
     read_api = _read_api(services, own_cache_server.url)
-    product = _product(write_api, stock=10)
+    product = _product(pipeline, write_api, stock=10)
     url = f"{read_api}/products/{product['sku']}"
 
     def reader() -> Read:

@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from tests.support.tokens import bearer, client_with
+
 
 @pytest.fixture(scope="session")
 def write_app(settings):
@@ -28,15 +30,16 @@ def read_app(settings):
 
 
 @pytest.fixture
-def write_client(write_app):
-    """An HTTP client for the write API."""
-    return write_app.test_client()
+def write_client(write_app, settings):
+    """An HTTP client for the write API, sending an admin's token (a request may send its
+    own Authorization header instead)."""
+    return client_with(write_app, bearer(settings, "admin-1", "admin"))
 
 
 @pytest.fixture
-def read_client(read_app):
-    """An HTTP client for the read API."""
-    return read_app.test_client()
+def read_client(read_app, settings):
+    """An HTTP client for the read API, sending a support token (it reads every order)."""
+    return client_with(read_app, bearer(settings, "support-1", "support"))
 
 
 def random_sku(prefix: str = "T") -> str:
@@ -59,11 +62,13 @@ def make_product(write_client):
 
 
 @pytest.fixture
-def place_order(write_client):
-    """Place an order through the write API; return the response."""
+def place_order(write_client, settings):
+    """Place an order through the write API as ``customer_id`` (the token's subject; a new
+    customer unless given); return the response."""
 
     def place(items, customer_id=None, headers=None):
-        body = {"customer_id": customer_id or f"cust-{uuid.uuid4().hex[:8]}", "items": items}
-        return write_client.post("/orders", json=body, headers=headers or {})
+        customer = customer_id or f"cust-{uuid.uuid4().hex[:8]}"
+        return write_client.post("/orders", json={"items": items},
+                                 headers={**bearer(settings, customer), **(headers or {})})
 
     return place

@@ -16,6 +16,7 @@ from order_local import provision
 from order_local.stack import APP_ROLE
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
+from tests.support.tokens import bearer, client_with
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_the_api_keeps_working_across_a_password_rotation(api, own_role, setting
     factory = create_write_app if api == "write" else create_read_app
     app = factory(dataclasses.replace(settings, db_secret_arn=arn))
     database = app.extensions["order_platform"].database
-    client = app.test_client()
+    client = client_with(app, bearer(settings, "admin-1", "admin"))
 
     def use_the_database():
         if api == "write":

@@ -10,6 +10,7 @@ import pytest
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
 from tests.support.platform import free_port
+from tests.support.tokens import bearer, client_with
 
 FACTORIES = {"write": create_write_app, "read": create_read_app}
 
@@ -25,7 +26,7 @@ def test_live_and_ready_with_a_database(api, write_client, read_client):
 def test_not_ready_without_a_database_but_still_live(api, settings):
     nowhere = dataclasses.replace(settings, db_port=free_port())  # nothing listens there
     app = FACTORIES[api](nowhere)
-    client = app.test_client()
+    client = client_with(app, bearer(settings, "admin-1", "admin"))
     assert client.get("/healthz").status_code == 200
     response = client.get("/readyz")
     assert response.status_code == 503

@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
+
+from tests.support.tokens import bearer, client_with
+
 
 def _order_count(conn, customer_id: str) -> int:
     with conn.cursor() as cur:
@@ -13,51 +17,60 @@ def _order_count(conn, customer_id: str) -> int:
 
 
 def _order_body(product: dict, quantity: int) -> dict:
-    """An order of ``quantity`` of ``product``, for a customer no other test uses."""
-    return {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "items": [{"sku": product["sku"], "quantity": quantity}]}
+    """An order of ``quantity`` of ``product``."""
+    return {"items": [{"sku": product["sku"], "quantity": quantity}]}
 
 
-def test_same_key_and_body_replays_the_original_response(make_product, write_client,
-                                                         superuser_conn):
+@pytest.fixture
+def customer() -> str:
+    """A customer no other test uses."""
+    return f"cust-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def as_customer(write_app, settings, customer):
+    """The write API, as ``customer``."""
+    return client_with(write_app, bearer(settings, customer))
+
+
+def test_same_key_and_body_replays_the_original_response(make_product, as_customer,
+                                                         superuser_conn, customer):
     product = make_product()
     key, body = str(uuid.uuid4()), _order_body(product, 2)
-    first = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    first = as_customer.post("/orders", json=body, headers={"Idempotency-Key": key})
     # Same request, differently formatted: key order and whitespace do not matter.
-    reordered = ('{ "items": [ {"quantity": 2, "sku": "' + product["sku"] + '"} ],'
-                 '  "customer_id": "' + body["customer_id"] + '" }')
-    replay = write_client.post("/orders", data=reordered, content_type="application/json",
+    reordered = '{ "items": [ {"quantity": 2,  "sku": "' + product["sku"] + '"} ] }'
+    replay = as_customer.post("/orders", data=reordered, content_type="application/json",
                                headers={"Idempotency-Key": key})
 
     assert first.status_code == replay.status_code == 202
     assert replay.json == first.json
     assert replay.headers["Location"] == first.headers["Location"]
     assert replay.headers["Idempotent-Replayed"] == "true"
-    assert _order_count(superuser_conn, body["customer_id"]) == 1
+    assert _order_count(superuser_conn, customer) == 1
 
 
 def test_replay_still_answers_with_the_original_status_after_the_order_moved_on(
-        make_product, write_client, superuser_conn):
+        make_product, as_customer, superuser_conn):
     product = make_product()
     key = str(uuid.uuid4())
-    body = {"customer_id": "cust-replay", "items": [{"sku": product["sku"], "quantity": 1}]}
-    first = write_client.post("/orders", json=body, headers={"Idempotency-Key": key}).json
+    body = _order_body(product, 1)
+    first = as_customer.post("/orders", json=body, headers={"Idempotency-Key": key}).json
     with superuser_conn.cursor() as cur:
         cur.execute("UPDATE orders SET status = 'STOCK_VALIDATED' WHERE id = %s", (first["id"],))
-    replay = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    replay = as_customer.post("/orders", json=body, headers={"Idempotency-Key": key})
     assert replay.json == first
     assert replay.json["status"] == "PENDING"
 
 
-def test_same_key_with_a_different_body_is_a_conflict(make_product, write_client,
-                                                      superuser_conn):
+def test_same_key_with_a_different_body_is_a_conflict(make_product, as_customer,
+                                                      superuser_conn, customer):
     product = make_product()
     key = str(uuid.uuid4())
-    customer = f"cust-{uuid.uuid4().hex[:8]}"
-    first = write_client.post("/orders", headers={"Idempotency-Key": key}, json={
-        "customer_id": customer, "items": [{"sku": product["sku"], "quantity": 1}]})
-    other = write_client.post("/orders", headers={"Idempotency-Key": key}, json={
-        "customer_id": customer, "items": [{"sku": product["sku"], "quantity": 5}]})
+    first = as_customer.post("/orders", headers={"Idempotency-Key": key},
+                              json=_order_body(product, 1))
+    other = as_customer.post("/orders", headers={"Idempotency-Key": key},
+                              json=_order_body(product, 5))
     assert other.status_code == 409
     error = other.json["error"]
     assert error["code"] == "idempotency_key_reused"
@@ -65,17 +78,17 @@ def test_same_key_with_a_different_body_is_a_conflict(make_product, write_client
     assert _order_count(superuser_conn, customer) == 1
 
 
-def test_without_a_key_every_request_is_a_new_order(make_product, write_client, superuser_conn):
-    product = make_product()
-    body = {"customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-            "items": [{"sku": product["sku"], "quantity": 1}]}
-    ids = {write_client.post("/orders", json=body).json["id"] for _ in range(2)}
+def test_without_a_key_every_request_is_a_new_order(make_product, as_customer, superuser_conn,
+                                                   customer):
+    body = _order_body(make_product(), 1)
+    ids = {as_customer.post("/orders", json=body).json["id"] for _ in range(2)}
     assert len(ids) == 2
-    assert _order_count(superuser_conn, body["customer_id"]) == 2
+    assert _order_count(superuser_conn, customer) == 2
 
 
 def test_requests_racing_with_one_key_create_exactly_one_order(make_product, write_app,
-                                                               superuser_conn):
+                                                               superuser_conn, settings,
+                                                               customer):
     key, body = str(uuid.uuid4()), _order_body(make_product(), 1)
     racers = 8
     start = threading.Barrier(racers)
@@ -83,7 +96,7 @@ def test_requests_racing_with_one_key_create_exactly_one_order(make_product, wri
     lock = threading.Lock()
 
     def race() -> None:
-        client = write_app.test_client()
+        client = client_with(write_app, bearer(settings, customer))
         start.wait(timeout=30)
         response = client.post("/orders", json=body, headers={"Idempotency-Key": key})
         with lock:
@@ -99,18 +112,18 @@ def test_requests_racing_with_one_key_create_exactly_one_order(make_product, wri
     assert {r.status_code for r in responses} == {202}
     assert len({r.json["id"] for r in responses}) == 1
     assert sum(1 for r in responses if "Idempotent-Replayed" not in r.headers) == 1
-    assert _order_count(superuser_conn, body["customer_id"]) == 1
+    assert _order_count(superuser_conn, customer) == 1
     with superuser_conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM outbox WHERE detail->>'customer_id' = %s",
-                    (body["customer_id"],))
+                    (customer,))
         assert cur.fetchone() == (1,)
 
 
-def test_a_malformed_key_is_rejected(make_product, write_client):
+def test_a_malformed_key_is_rejected(make_product, as_customer):
     product = make_product()
-    body = {"customer_id": "c", "items": [{"sku": product["sku"], "quantity": 1}]}
+    body = _order_body(product, 1)
     for bad in ("has space", "x" * 256, "ключ"):
-        response = write_client.post("/orders", json=body,
+        response = as_customer.post("/orders", json=body,
                                      headers={"Idempotency-Key": bad.encode().decode("latin-1")})
         assert response.status_code == 422, bad
         assert "Idempotency-Key" in response.json["error"]["details"]["headers"]

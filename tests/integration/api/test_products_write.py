@@ -9,6 +9,7 @@ import pytest
 from order_platform import topology
 from order_platform.domain.catalog import MAX_STOCK
 from tests.integration.api.conftest import random_sku
+from tests.support.tokens import staff_client
 
 
 def _events(conn, event_type, product_id: str) -> list[dict]:
@@ -71,7 +72,7 @@ def test_concurrent_adds_lose_no_update(make_product, write_app):
     start = threading.Barrier(adders)
 
     def add() -> None:
-        client = write_app.test_client()
+        client = staff_client(write_app)
         start.wait(timeout=30)
         for _ in range(per_adder):
             assert client.post(f"/products/{product['sku']}/stock",
@@ -82,7 +83,7 @@ def test_concurrent_adds_lose_no_update(make_product, write_app):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    final = write_app.test_client().post(f"/products/{product['sku']}/stock",
+    final = staff_client(write_app).post(f"/products/{product['sku']}/stock",
                                          json={"mode": "add", "quantity": 1})
     assert final.json["stock"] == adders * per_adder + 1
 

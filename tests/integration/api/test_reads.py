@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from order_platform.service_layer import pagination
+from tests.support.tokens import bearer, client_with
 
 
 def test_order_detail_has_status_lines_total_and_history(make_product, place_order,
@@ -85,7 +86,8 @@ def test_orders_are_listed_newest_first_by_customer_and_status(make_product, pla
 
 
 def test_pages_are_stable_while_orders_are_inserted_concurrently(make_product, place_order,
-                                                                 read_client, write_app):
+                                                                 read_client, write_app,
+                                                                 settings):
     product = make_product(stock=1000)
     customer = f"cust-{uuid.uuid4().hex[:8]}"
     existing = [place_order([{"sku": product["sku"], "quantity": 1}],
@@ -96,12 +98,12 @@ def test_pages_are_stable_while_orders_are_inserted_concurrently(make_product, p
     inserted: list[str] = []
 
     def insert_more() -> None:
-        client = write_app.test_client()
+        client = client_with(write_app, bearer(settings, customer))
         for _ in range(30):  # bounded
             if stop.is_set():
                 return
             response = client.post("/orders", json={
-                "customer_id": customer, "items": [{"sku": product["sku"], "quantity": 1}]})
+                "items": [{"sku": product["sku"], "quantity": 1}]})
             inserted.append(response.json["id"])
 
     inserter = threading.Thread(target=insert_more)

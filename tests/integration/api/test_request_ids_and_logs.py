@@ -16,7 +16,7 @@ def test_the_callers_request_id_is_echoed_and_logged_with_the_order_id(make_prod
     product = make_product()
     caplog.set_level(logging.INFO, logger="order_platform.access")
     response = write_client.post("/orders", headers={"X-Request-ID": "req-abc.123"}, json={
-        "customer_id": "c", "items": [{"sku": product["sku"], "quantity": 1}]})
+        "items": [{"sku": product["sku"], "quantity": 1}]})
     assert response.headers["X-Request-ID"] == "req-abc.123"
     [record] = _access_records(caplog)
     assert record.request_id == "req-abc.123"
@@ -52,10 +52,10 @@ def test_an_idempotency_conflict_is_logged_with_the_order_the_key_belongs_to(
     product = make_product()
     headers = {"Idempotency-Key": f"k-{uuid.uuid4()}", "X-Request-ID": "r-409"}
     first = write_client.post("/orders", headers=headers, json={
-        "customer_id": "c", "items": [{"sku": product["sku"], "quantity": 1}]})
+        "items": [{"sku": product["sku"], "quantity": 1}]})
     caplog.set_level(logging.INFO, logger="order_platform.access")
     conflict = write_client.post("/orders", headers=headers, json={
-        "customer_id": "c", "items": [{"sku": product["sku"], "quantity": 2}]})
+        "items": [{"sku": product["sku"], "quantity": 2}]})
     assert conflict.status_code == 409
     [record] = _access_records(caplog)
     assert (record.request_id, record.order_id, record.status) == (

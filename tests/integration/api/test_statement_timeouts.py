@@ -18,6 +18,7 @@ from order_platform import bootstrap, topology
 from order_platform.adapters.orders import LOCK_KEY, LOCK_KEY_NAMESPACE
 from order_platform.entrypoints.read_api.app import create_app as create_read_app
 from order_platform.processes import READ_API, WRITE_API, Endpoint
+from tests.support.tokens import bearer, client_with
 
 
 @contextlib.contextmanager
@@ -87,19 +88,20 @@ def test_a_restock_stuck_behind_a_row_lock_is_a_503_then_succeeds(
 
 
 def test_an_order_waiting_on_its_idempotency_key_lock_is_a_503_and_creates_nothing(
-        pg_server, make_product, write_client, superuser_conn):
+        pg_server, make_product, write_client, superuser_conn, settings):
     product = make_product()
     key = str(uuid.uuid4())
     customer = f"cust-{uuid.uuid4().hex[:8]}"
-    body = {"customer_id": customer, "items": [{"sku": product["sku"], "quantity": 1}]}
+    body = {"items": [{"sku": product["sku"], "quantity": 1}]}
+    as_customer = {**bearer(settings, customer), "Idempotency-Key": key}
     # As if another request with this key were still in its transaction.
     with superuser_holding(pg_server, LOCK_KEY, (LOCK_KEY_NAMESPACE, key)):
-        stuck = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+        stuck = write_client.post("/orders", json=body, headers=as_customer)
     _assert_timeout_503(stuck, "lock_timeout")
     with superuser_conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM orders WHERE customer_id = %s", (customer,))
         assert cur.fetchone() == (0,)
-    retried = write_client.post("/orders", json=body, headers={"Idempotency-Key": key})
+    retried = write_client.post("/orders", json=body, headers=as_customer)
     assert retried.status_code == 202
     assert "Idempotent-Replayed" not in retried.headers
 
@@ -109,7 +111,8 @@ def impatient_read_client(settings):
     """The read API on a reader pool whose statements may run 300 ms (production: 5 s)."""
     runtime = bootstrap.start(READ_API, settings, pools={
         Endpoint.READER: bootstrap.PoolSpec(max_connections=2, statement_timeout_ms=300)})
-    yield create_read_app(settings, database=runtime.database(Endpoint.READER)).test_client()
+    yield client_with(create_read_app(settings, database=runtime.database(Endpoint.READER)),
+                      bearer(settings, "support-1", "support"))
     runtime.close()
 
 

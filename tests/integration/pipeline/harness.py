@@ -29,6 +29,7 @@ from order_platform.config import Settings, load_settings
 from order_platform.domain.orders import OrderItem
 from order_platform.service_layer import stock
 from order_platform.service_layer.orders import place_order
+from tests.support import tokens
 
 ROLE = "pipeline_app"
 """Not the shared fixtures' role: creating a database sets the role's password."""
@@ -79,9 +80,14 @@ class Pipeline:
                                           self.settings.db_secret_arn)
         db = Database(host="127.0.0.1", port=self.settings.db_port,
                       dbname=self.settings.db_name, credentials=creds,
+                      ssl_root_cert=self.settings.db_ssl_root_cert,
                       max_connections=size, readonly=reader, application_name=application_name)
         self._pools.append(db)
         return db
+
+    def bearer(self, customer: str, *roles: str) -> dict[str, str]:
+        """An Authorization header the pipeline's APIs accept (see ``tests.support.tokens``)."""
+        return tokens.bearer(self.settings, customer, *roles)
 
     def sqs(self):
         """An SQS client on the emulator."""
@@ -200,11 +206,12 @@ def make_pipeline(pg_server, aws_endpoint: str, **extra_env: str) -> Pipeline:
     dbname, password = f"pipe_{suffix}", ROLE_PASSWORD
     pg_server.ensure_role_and_database(role=ROLE, password=password, dbname=dbname)
     apply_migrations(host="127.0.0.1", port=pg_server.port, dbname=dbname, user=ROLE,
-                     password=password)
+                     password=password, ssl_root_cert=str(pg_server.ca_file))
     local = provision.LocalAws(endpoint_url=aws_endpoint, prefix=f"pipe-{suffix}")
     env = {
         **provision.provision_contract(local, db_port=pg_server.port, db_name=dbname,
-                                       db_user=ROLE, db_password=password),
+                                       db_user=ROLE, db_password=password,
+                                       db_ssl_root_cert=str(pg_server.ca_file)),
         "WORKER_POLL_WAIT_SECONDS": "1",
         "LOG_LEVEL": "INFO",
         **extra_env,

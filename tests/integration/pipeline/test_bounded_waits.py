@@ -22,6 +22,7 @@ from order_platform.entrypoints.write_api.app import create_app as create_write_
 from order_platform.processes import WORKER, WRITE_API, Endpoint
 from tests.integration.pipeline.harness import wait_until
 from tests.support.platform import free_port
+from tests.support.tokens import bearer, client_with
 
 
 @pytest.fixture
@@ -69,8 +70,9 @@ def test_an_api_answers_503_while_its_database_is_frozen(frozen_server, settings
     frozen_settings = _settings_for(settings, server, creds)
     runtime = bootstrap.start(WRITE_API, frozen_settings, pools={
         Endpoint.WRITER: bootstrap.PoolSpec(max_connections=2, statement_timeout_ms=500)})
-    client = create_write_app(frozen_settings,
-                              database=runtime.database(Endpoint.WRITER)).test_client()
+    client = client_with(create_write_app(frozen_settings,
+                                          database=runtime.database(Endpoint.WRITER)),
+                         bearer(frozen_settings, "admin-1", "admin"))
     freeze()
     response = client.post("/products/ANY-SKU/stock", json={"mode": "add", "quantity": 1})
     assert response.status_code == 503
@@ -92,11 +94,12 @@ def _settings_for(settings, server, creds):
                                         f'"password": "{creds["password"]}"}}')["ARN"]
     return dataclasses.replace(settings, db_secret_arn=arn, db_writer_endpoint=server.host,
                                db_reader_endpoint=server.host, db_port=server.port,
-                               db_name="postgres")
+                               db_name="postgres", db_ssl_root_cert=str(server.ca_file))
 
 
 def test_a_worker_stalled_mid_deduction_does_not_stop_order_intake(pipeline):
-    write_client = create_write_app(pipeline.settings).test_client()
+    write_client = client_with(create_write_app(pipeline.settings),
+                               bearer(pipeline.settings, f"c-{uuid.uuid4().hex[:6]}"))
     product = pipeline.add_product(stock=10)
     order_id = pipeline.place_order([(product, 2)])
     pipeline.query("UPDATE orders SET status = 'STOCK_VALIDATED' WHERE id = %s", (order_id,))
@@ -108,7 +111,6 @@ def test_a_worker_stalled_mid_deduction_does_not_stop_order_intake(pipeline):
         uow.processed_events.claim("stall-test", str(uuid.uuid4()), order_id)
         assert uow.products.deduct({product: 2})
         response = write_client.post("/orders", json={
-            "customer_id": f"c-{uuid.uuid4().hex[:6]}",
             "items": [{"product_id": product, "quantity": 1}]})
         assert response.status_code == 202, response.json  # not a lock_timeout 503
     finally:

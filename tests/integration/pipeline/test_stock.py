@@ -86,11 +86,12 @@ def test_a_lagging_reader_cannot_reject_an_order_the_writer_can_fill(pipeline, p
     stale = f"{pipeline.settings.db_name}_stale"
     pg_server.ensure_role_and_database(role=ROLE, password=ROLE_PASSWORD, dbname=stale)
     apply_migrations(host="127.0.0.1", port=pg_server.port, dbname=stale, user=ROLE,
-                     password=ROLE_PASSWORD)
+                     password=ROLE_PASSWORD, ssl_root_cert=str(pg_server.ca_file))
     conn = psycopg2.connect(**pg_server.superuser_dsn())
     conn.autocommit = True
     stale_reader = Database(
         host="127.0.0.1", port=pg_server.port, dbname=stale, max_connections=1, readonly=True,
+        ssl_root_cert=str(pg_server.ca_file),
         credentials=SecretsManagerCredentials(aws.client("secretsmanager", pipeline.settings),
                                               pipeline.settings.db_secret_arn))
     try:

@@ -19,6 +19,7 @@ from order_platform.entrypoints.worker.wiring import build_worker
 from order_platform.entrypoints.write_api.app import create_app as create_write_app
 from order_platform.processes import RELAY, WORKER
 from tests.integration.pipeline.harness import wait_until
+from tests.support.tokens import bearer, client_with
 
 
 def _spans_of(exporter: InMemorySpanExporter, order_id: str) -> list:
@@ -29,16 +30,17 @@ def _spans_of(exporter: InMemorySpanExporter, order_id: str) -> list:
 def test_one_orders_spans_from_every_process_share_one_trace(pipeline):
     exporter = InMemorySpanExporter()
     product = pipeline.add_product(stock=5)
-    api = create_write_app(pipeline.settings, span_exporter=exporter).test_client()
-    reads = create_read_app(pipeline.settings, cache=None, span_exporter=exporter).test_client()
+    customer = bearer(pipeline.settings, f"c-{uuid.uuid4().hex[:6]}")
+    api = client_with(create_write_app(pipeline.settings, span_exporter=exporter), customer)
+    reads = client_with(create_read_app(pipeline.settings, cache=None, span_exporter=exporter),
+                        customer)
     relay_runtime = bootstrap.start(RELAY, pipeline.settings, span_exporter=exporter)
     worker_runtime = bootstrap.start(WORKER, pipeline.settings, span_exporter=exporter)
     relay, worker = build_relay(relay_runtime), build_worker(worker_runtime)
     relay.start()
     worker.start()
     try:
-        response = api.post("/orders", json={"customer_id": f"c-{uuid.uuid4().hex[:6]}",
-                                             "items": [{"product_id": product, "quantity": 2}]})
+        response = api.post("/orders", json={"items": [{"product_id": product, "quantity": 2}]})
         assert response.status_code == 202, response.json
         order_id = response.json["id"]
         wait_until(lambda: pipeline.order(order_id)["status"] == "CONFIRMED", timeout=60,

@@ -17,6 +17,7 @@ from order_platform.entrypoints.read_api.schemas import (
     ProductListQuery,
     ProductPage,
 )
+from order_platform.entrypoints.web.auth import CALLER, PUBLIC, allow, caller
 from order_platform.entrypoints.web.dependencies import dependencies
 from order_platform.entrypoints.web.openapi import (
     UNAVAILABLE,
@@ -43,23 +44,28 @@ _LAGGING_404 = {404: error_with_retry_after(
 @orders.output(OrderOut)
 @orders.doc(summary="An order with lines, total and status history",
             responses=responses(_LAGGING_404, UNAVAILABLE))
+@allow(CALLER)
 def get_order(order_id: uuid.UUID) -> Any:
-    """One order, from the reader."""
+    """One order of the caller's (any order for support), from the reader."""
     set_order_id(order_id)
-    return order_queries.get_order(dependencies().storage.reads, order_id)
+    return order_queries.get_order(dependencies().storage.reads, order_id, caller())
 
 
 @orders.get("/orders")
 @orders.input(OrderListQuery, location="query", arg_name="query")
 @orders.output(OrderPage)
-@orders.doc(summary="Orders, newest first, keyset-paginated", responses=responses(UNAVAILABLE))
+@orders.doc(summary="Orders, newest first, keyset-paginated",
+            description="A customer lists their own orders (naming another customer gives an "
+                        "empty page); support lists anyone's.",
+            responses=responses(UNAVAILABLE))
+@allow(CALLER)
 def list_orders(query: dict[str, Any]) -> Any:
-    """A page of orders filtered by customer and/or status."""
+    """A page of the orders the caller may read, filtered by customer and/or status."""
     status = query.get("status")
     filters = order_queries.OrderFilters(customer_id=query.get("customer_id"),
                                          status=status.value if status else None)
-    return order_queries.list_orders(dependencies().storage.reads, filters, limit=query["limit"],
-                                     cursor=query.get("cursor"))
+    return order_queries.list_orders(dependencies().storage.reads, filters, caller(),
+                                     limit=query["limit"], cursor=query.get("cursor"))
 
 
 def _cache() -> Cache | None:
@@ -72,6 +78,7 @@ def _cache() -> Cache | None:
                  description=f"The product. {CACHED_STOCK}")
 @products.doc(summary="A product by id or by sku", description=CACHED_STOCK,
               responses=responses(_LAGGING_404, UNAVAILABLE))
+@allow(PUBLIC)
 def get_product(ref: str) -> Any:
     """One product, from the product cache or the reader."""
     product, status = product_cache.get_product(dependencies().storage.reads, _cache(), ref)
@@ -84,6 +91,7 @@ def get_product(ref: str) -> Any:
                  description=f"A page of products. {CACHED_STOCK}")
 @products.doc(summary="Products in SKU order, keyset-paginated", description=CACHED_STOCK,
               responses=responses(UNAVAILABLE))
+@allow(PUBLIC)
 def list_products(query: dict[str, Any]) -> Any:
     """A page of the catalogue, from the product cache or the reader."""
     page, status = product_cache.list_products(dependencies().storage.reads, _cache(),

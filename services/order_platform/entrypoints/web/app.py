@@ -16,6 +16,8 @@ from werkzeug.datastructures import Headers
 from order_platform import bootstrap
 from order_platform.adapters.db import Database
 from order_platform.config import Settings
+from order_platform.domain.access import TokenVerifier
+from order_platform.entrypoints.web import auth
 from order_platform.entrypoints.web.dependencies import EXTENSION_KEY, ApiDependencies
 from order_platform.entrypoints.web.docs_assets import serve_docs_assets
 from order_platform.entrypoints.web.errors import register_error_handlers
@@ -105,6 +107,7 @@ def create_api(
     blueprints: Iterable[APIBlueprint],
     settings: Settings | None = None,
     database: Database | None = None,
+    verifier: TokenVerifier | None = None,
     not_found_retry_after: bool = False,
     span_exporter: SpanExporter | None = None,
 ) -> APIFlask:
@@ -112,7 +115,8 @@ def create_api(
 
     A process started by gunicorn passes nothing else:
     ``bootstrap.start`` reads and validates the config and sends logs to stderr as JSON.
-    Tests pass their own Settings and, if they like, their own Database and a span exporter.
+    Tests pass their own Settings and, if they like, their own Database, token verifier and
+    span exporter.
     """
     runtime = bootstrap.start(process, settings, span_exporter=span_exporter)
     settings = runtime.settings
@@ -130,13 +134,16 @@ def create_api(
         VALIDATION_ERROR_SCHEMA=ErrorResponse,
         HTTP_ERROR_SCHEMA=ErrorResponse,
     )
-    app.spec_processor(require_request_bodies)
     serve_docs_assets(app)
-    app.extensions[EXTENSION_KEY] = ApiDependencies(settings=settings,
-                                                    storage=bootstrap.storage(database))
+    app.extensions[EXTENSION_KEY] = ApiDependencies(
+        settings=settings, storage=bootstrap.storage(database),
+        verifier=verifier or bootstrap.token_verifier(settings))
     register_error_handlers(app, not_found_retry_after=not_found_retry_after)
     app.register_blueprint(health)
+    blueprints = tuple(blueprints)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    document_access = auth.install(app, blueprints)
+    app.spec_processor(lambda spec: document_access(require_request_bodies(spec)))
     register_request_hooks(app, instruments=runtime.metrics, tracing=runtime.tracing)
     return app

@@ -10,16 +10,19 @@ from flask import current_app
 from order_platform.adapters.db import Database
 from order_platform.bootstrap import Storage
 from order_platform.config import Settings
+from order_platform.domain.access import TokenVerifier
 
 EXTENSION_KEY = "order_platform"
 
 
 @dataclass(frozen=True)
 class ApiDependencies:
-    """What a running API holds: its settings, its one pool and the persistence port on it."""
+    """What a running API holds: its settings, its one pool and the persistence port on it,
+    and who vouches for its callers."""
 
     settings: Settings
     storage: Storage
+    verifier: TokenVerifier
 
     @property
     def database(self) -> Database:

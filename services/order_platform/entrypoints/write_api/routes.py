@@ -6,6 +6,8 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from order_platform.domain.access import Role
+from order_platform.entrypoints.web.auth import CALLER, allow, caller
 from order_platform.entrypoints.web.dependencies import ApiDependencies, dependencies
 from order_platform.entrypoints.web.openapi import UNAVAILABLE, responses
 from order_platform.entrypoints.web.requests import set_order_id
@@ -40,10 +42,12 @@ def _read_api(deps: ApiDependencies, path: str) -> str:
 @orders.doc(summary="Place an order", responses=responses(_BODY_ERRORS, {
     409: "Idempotency-Key reused with a different body",
     422: "Invalid body, unknown products or duplicate product lines"}))
+@allow(CALLER)
 def create_order(headers: dict[str, Any], order: dict[str, Any]) -> Any:
-    """Validate, price from the catalogue, write order + history + OrderCreated atomically."""
+    """Validate, price from the catalogue, write order + history + OrderCreated atomically,
+    for the caller."""
     deps = dependencies()
-    placed = order_service.place_order(deps.storage.unit_of_work(), order["customer_id"],
+    placed = order_service.place_order(deps.storage.unit_of_work(), caller().customer_id,
                                        order["items"], headers.get("idempotency_key"))
     order_ref = str(placed.receipt.order_id)
     set_order_id(order_ref)
@@ -57,6 +61,7 @@ def create_order(headers: dict[str, Any], order: dict[str, Any]) -> Any:
 @products.input(ProductIn, location="json", arg_name="product")
 @products.output(ProductOut, status_code=201, description="Created; Location is on the read API.")
 @products.doc(summary="Add a product", responses=responses(_BODY_ERRORS, {409: "SKU exists"}))
+@allow(Role.ADMIN)
 def create_product(product: dict[str, Any]) -> Any:
     """Add a catalogue product and stage ProductCreated."""
     deps = dependencies()
@@ -71,6 +76,7 @@ def create_product(product: dict[str, Any]) -> Any:
     _BODY_ERRORS, {404: "No such product",
                    409: "Adding would take stock past the maximum (stock_out_of_range)",
                    422: "Invalid body"}))
+@allow(Role.ADMIN)
 def restock_product(ref: str, restock: dict[str, Any]) -> Any:
     """Set or add stock atomically and stage ProductRestocked."""
     return product_service.restock(dependencies().storage.unit_of_work(), ref,

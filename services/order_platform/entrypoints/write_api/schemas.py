@@ -12,7 +12,6 @@ from marshmallow.types import UnknownOption
 from order_platform.domain.catalog import MAX_PRICE_CENTS, MAX_STOCK, RestockMode
 from order_platform.domain.model import OrderStatus
 from order_platform.domain.orders import (
-    MAX_CUSTOMER_ID_LENGTH,
     MAX_LINE_QUANTITY,
     MAX_LINES,
     OrderItem,
@@ -43,7 +42,8 @@ class OrderItemIn(Schema):
 
 
 class OrderIn(Schema):
-    """A new order. Each product may appear on one line only."""
+    """A new order. Each product may appear on one line only. The customer is the caller (the
+    token's subject), never a field of the body."""
 
     def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
              unknown: UnknownOption | None = None) -> Any:
@@ -54,8 +54,6 @@ class OrderIn(Schema):
                 return fast
         return super().load(data, many=many, partial=partial, unknown=unknown)
 
-    customer_id = Text(required=True, validate=validators.Length(1, MAX_CUSTOMER_ID_LENGTH),
-                       metadata={"example": "customer-42"})
     items = fields.List(fields.Nested(OrderItemIn), required=True,
                         validate=validators.Length(1, MAX_LINES))
 
