@@ -284,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name in names:
                     procs.stop(name)
             pgbench = pgbench_figures(
-                watch, pg.bin_path("pgbench"), backing.writer.superuser_dsn(),
+                # Over the server's socket, as the TLS front reaches it: the wheel's libpq has
+                # no TLS, and the server's side of both is the same.
+                watch, pg.bin_path("pgbench"),
+                {**backing.writer.superuser_dsn(), "host": str(backing.writer.socket_dir())},
                 clients=args.concurrency, scale=args.concurrency,
                 transactions_per_client=args.pgbench_transactions)
             print(json.dumps({**(reference_summary(reference) if reference else {}),

@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import psutil
+
 from bench.measure import tree_cpu_seconds
 
 PGSTAT_IDLE_SECONDS = 10.0
@@ -56,6 +58,43 @@ class Snapshot:
     """Normalised statement text: calls, rows, WAL bytes, milliseconds planning and running."""
     tables: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     """Table: rows inserted, updated, deleted, updated in place (HOT)."""
+    processes: Mapping[str, float] = field(default_factory=dict)
+    """CPU seconds by kind of process (``process_kind``)."""
+
+
+def process_kind(title: str) -> str:
+    """What a server process is, from the title PostgreSQL gives it: "backend <role>" for a
+    client's connection, else its role ("walwriter", "walsender", "autovacuum worker")."""
+    words = title.removeprefix("postgres:").split()
+    if len(words) >= 3 and words[0] != "walsender" and (
+            words[2].startswith(("[local]", "127.", "::1")) or "(" in words[2]):
+        return f"backend {words[0]}"
+    if words and words[0] in ("walsender", "walwriter", "checkpointer", "startup"):
+        return words[0]
+    return " ".join(w for w in words[:2] if not w[0].isdigit()) or "postmaster"
+
+
+def cpu_by_process(pid: int) -> dict[str, float]:
+    """CPU seconds of the server ``pid``'s processes by ``process_kind``; the processes that
+    ended (an autovacuum worker, a closed connection) count as "ended", from the
+    postmaster's children times."""
+    kinds: dict[str, float] = {}
+    try:
+        root = psutil.Process(pid)
+        children = root.children(recursive=True)
+        own = root.cpu_times()
+    except psutil.Error:
+        return kinds
+    kinds["postmaster"] = own.user + own.system
+    kinds["ended"] = own.children_user + own.children_system
+    for proc in children:
+        try:
+            times, title = proc.cpu_times(), " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        kind = process_kind(title)
+        kinds[kind] = kinds.get(kind, 0.0) + times.user + times.system
+    return kinds
 
 
 def take(admin, writer_pid: int, role: str, dbname: str) -> Snapshot:
@@ -69,7 +108,7 @@ def take(admin, writer_pid: int, role: str, dbname: str) -> Snapshot:
         cur.execute(_TABLES)
         tables = {name: tuple(counts) for name, *counts in cur.fetchall()}
     return Snapshot(time.monotonic(), tree_cpu_seconds(writer_pid), commits, rollbacks, wal,
-                    statements, tables)
+                    statements, tables, cpu_by_process(writer_pid))
 
 
 def enable_statements(admin) -> None:
@@ -89,6 +128,7 @@ class Usage:
     wal_bytes: float
     statements: dict[str, tuple[float, ...]]
     tables: dict[str, tuple[float, ...]]
+    processes: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def between(cls, before: Snapshot, after: Snapshot) -> Usage:
@@ -104,14 +144,16 @@ class Usage:
         return cls(after.at - before.at, after.cpu_seconds - before.cpu_seconds,
                    after.commits - before.commits, after.rollbacks - before.rollbacks,
                    after.wal_bytes - before.wal_bytes,
-                   diff(after.statements, before.statements), diff(after.tables, before.tables))
+                   diff(after.statements, before.statements), diff(after.tables, before.tables),
+                   {k: v - before.processes.get(k, 0.0) for k, v in after.processes.items()})
 
     def scaled(self, factor: float) -> Usage:
         """Every figure times ``factor`` (seconds too)."""
         return Usage(self.seconds * factor, self.cpu_seconds * factor, self.commits * factor,
                      self.rollbacks * factor, self.wal_bytes * factor,
                      {k: tuple(v * factor for v in vs) for k, vs in self.statements.items()},
-                     {k: tuple(v * factor for v in vs) for k, vs in self.tables.items()})
+                     {k: tuple(v * factor for v in vs) for k, vs in self.tables.items()},
+                     {k: v * factor for k, v in self.processes.items()})
 
     def net(self, idle: Usage) -> Usage:
         """This usage less what ``idle`` spends in as many seconds; nothing goes below 0."""
@@ -125,7 +167,9 @@ class Usage:
                      max(0.0, self.commits - rate.commits),
                      max(0.0, self.rollbacks - rate.rollbacks),
                      max(0.0, self.wal_bytes - rate.wal_bytes),
-                     less(self.statements, rate.statements), less(self.tables, rate.tables))
+                     less(self.statements, rate.statements), less(self.tables, rate.tables),
+                     {k: max(0.0, v - rate.processes.get(k, 0.0))
+                      for k, v in self.processes.items()})
 
     def per(self, count: float) -> dict:
         """The figures per unit (an order, or an idle second), rounded for a report; the
@@ -148,6 +192,8 @@ class Usage:
             "statement_ms_by_kind": {k: r(v[2]) for k, v in sorted(kinds.items())},
             "rows": {t: dict(zip(ROW_FIELDS, (r(v) for v in vs), strict=True))
                      for t, vs in sorted(self.tables.items())},
+            "cpu_ms_by_process": {k: round(1000 * v / count, 3)
+                                  for k, v in sorted(self.processes.items()) if v > 0},
         }
 
 
