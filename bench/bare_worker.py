@@ -36,16 +36,13 @@ import redis
 from order_platform import telemetry, topology
 from order_platform.adapters.cache import _EVICT
 from order_platform.adapters.consumer import RECEIVE_LINGER
-from order_platform.adapters.orders import ADD_HISTORY, ORDER_LINES, SET_STATUS
+from order_platform.adapters.orders import MOVE, ORDER_LINES
 from order_platform.adapters.outbox import INSERT_EVENT
 from order_platform.adapters.processed_events import CLAIM_ORDER
 from order_platform.adapters.products import DEDUCT, LOCK_PRODUCTS, STOCK
 from order_platform.domain.catalog import ProductRef
 from order_platform.domain.stock import Shortage, rejection, shortages_in
 from order_platform.service_layer import product_cache as pc
-
-_MOVE = f"{SET_STATUS};\n{ADD_HISTORY}"
-
 
 def connect(host: str, port: int | str, dbname: str, secret: dict):
     """One connection (each thread has its own, as in the bare app)."""
@@ -81,8 +78,8 @@ def _settle(cur, order_id: str, status: str, event_type: topology.EventType, det
             reason: str | None = None) -> None:
     """The status, its history row and the next event, with COMMIT, in one trip."""
     body = {**detail, "event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat()}
-    cur.execute(f"{_MOVE};\n{INSERT_EVENT};\nCOMMIT", (
-        status, reason, order_id, order_id, status, reason,
+    cur.execute(f"{MOVE};\n{INSERT_EVENT};\nCOMMIT", (
+        status, reason, order_id,
         body["event_id"], event_type.name, event_type.source, json.dumps(body)))
 
 

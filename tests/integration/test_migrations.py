@@ -26,7 +26,7 @@ def test_applying_twice_applies_nothing_the_second_time(pg_server):
     dsn = _fresh_database(pg_server)
     first = apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file))
     assert first == ["0001.catalog-and-orders", "0002.outbox-and-processed-events",
-                     "0003.outbox-parking"]
+                     "0003.outbox-parking", "0004.outbox-without-event-id-index"]
     assert apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file)) == []
     assert {"products", "orders", "outbox", "processed_events"} <= _tables(dsn)
 
@@ -64,4 +64,4 @@ def test_two_migrators_at_once_apply_each_migration_exactly_once(pg_server):
     for t in threads:
         t.join(60)
     assert errors == []
-    assert sorted(len(r) for r in results) == [0, 3]
+    assert sorted(len(r) for r in results) == [0, 4]
