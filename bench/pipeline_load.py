@@ -212,6 +212,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
                         help="pairs of one-process runs, the worker and the bare consumer")
     parser.add_argument("--idle-seconds", type=float, default=10,
                         help="the idle window measured on the writer before each worker run")
+    parser.add_argument("--writer-runs", type=int, default=20,
+                        help="how many worker runs, the first ones, also measure the writer")
     parser.add_argument("--pgbench-transactions", type=int, default=500,
                         help="pgbench transactions per client (clients: --concurrency)")
     parser.add_argument("--pg-system-user", default=machine.DEFAULT_SYSTEM_USER,
@@ -220,10 +222,10 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     args.counts = [int(n) for n in args.workers.split(",")]
     if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in args.counts)
             and 0 <= args.reference_rounds <= 20 and 0.5 <= args.idle_seconds <= 120
-            and 1 <= args.pgbench_transactions <= 100_000):
+            and 1 <= args.pgbench_transactions <= 100_000 and 1 <= args.writer_runs <= 20):
         parser.error("--orders must be 1..100000, each worker count 1..16, "
                      "--reference-rounds 0..20, --idle-seconds 0.5..120, "
-                     "--pgbench-transactions 1..100000")
+                     "--pgbench-transactions 1..100000, --writer-runs 1..20")
     return args
 
 
@@ -268,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                         timeout=args.timeout, worker_urls=urls, relay_url=relay_url, auth=auth)
                 product_id = _product(conn, args.orders)
                 # The worker's runs also measure the writer; the bare consumer runs its SQL.
-                before = watch.idle_window() if kind == "worker" else None
+                # Each measurement waits twice for PostgreSQL's counters (writer_cost).
+                measured = kind == "worker" and len(writer_runs) < args.writer_runs
+                before = watch.idle_window() if measured else None
                 result = run_once(reader, api, product_id, workers=count, orders=args.orders,
                                   concurrency=args.concurrency, timeout=args.timeout, pids=pids,
                                   worker_urls=urls, relay_url=relay_url, consumer=kind,

@@ -58,3 +58,31 @@ def test_every_kind_of_outage_is_waited_out_within_the_dependency_cap(error):
     assert relay.calls == 13
     backoffs = stop.waits[:12]
     assert all(0 <= w <= DEPENDENCY_PROBE.cap_seconds for w in backoffs), backoffs
+
+
+class Scripted:
+    """A relay whose cycles claim ``claims`` rows in turn (then it stops the loop)."""
+
+    def __init__(self, claims: list[int], stop: threading.Event) -> None:
+        self.claims = list(claims)
+        self.stop = stop
+
+    def publish_batch(self) -> CycleReport:
+        claimed = self.claims.pop(0)
+        if not self.claims:
+            self.stop.set()
+        return CycleReport(claimed, claimed, 0)
+
+
+def test_an_idle_relay_polls_less_often_and_is_back_at_once_on_a_row():
+    stop = RecordingStop()
+    run_until_stopped(Scripted([0, 0, 0, 0, 0, 3, 0, 0], stop), stop,
+                      idle_seconds=0.25, idle_cap_seconds=1.0)
+    # Doubling up to the cap while nothing is found; a claimed row resets it.
+    assert stop.waits == [0.25, 0.5, 1.0, 1.0, 1.0, 0.25, 0.25, 0.5]
+
+
+def test_without_a_cap_the_pause_stays():
+    stop = RecordingStop()
+    run_until_stopped(Scripted([0, 0, 0], stop), stop, idle_seconds=0.25)
+    assert stop.waits == [0.25, 0.25, 0.25]

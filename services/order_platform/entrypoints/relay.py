@@ -37,7 +37,11 @@ PUT_EVENTS_CONFIG = Config(retries={"total_max_attempts": 2, "mode": "standard"}
 """The relay retries outages itself, with jitter; boto only retries a blip once, so one
 PutEvents call (and so a SIGTERM waiting for it) lasts at most about 17 s."""
 IDLE_SECONDS = 0.25
-"""Pause between outbox polls when nothing is waiting: an indexed, near-empty scan."""
+"""Pause between outbox polls when nothing was waiting: an indexed, near-empty scan."""
+IDLE_CAP_SECONDS = 1.0
+"""The longest pause, reached after a few empty polls in a row: an idle writer then serves
+one claim a second (bench-pipeline: idle statements per second), and the first event after a
+quiet spell waits at most this long to be claimed."""
 BACKLOG_SAMPLE_SECONDS = 1.0
 """How often the backlog gauges are refreshed: one count on the unpublished-rows index."""
 
@@ -94,6 +98,7 @@ class RelayLoop:
         self._thread = threading.Thread(target=run_until_stopped, args=(self.relay, self.stop),
                                         kwargs={"outages": DATABASE_DOWN,
                                                 "idle_seconds": IDLE_SECONDS,
+                                                "idle_cap_seconds": IDLE_CAP_SECONDS,
                                                 "after_cycle": self.metrics.sample},
                                         name="relay", daemon=True)
 

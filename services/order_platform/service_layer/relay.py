@@ -206,11 +206,14 @@ def outage_wait(max_backoff_seconds: float) -> wait_base:
 def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
                       outages: tuple[type[BaseException], ...] = (),
                       idle_seconds: float = 0.5,
+                      idle_cap_seconds: float | None = None,
                       max_backoff_seconds: float = DEPENDENCY_PROBE.cap_seconds,
                       after_cycle: Callable[[], None] = lambda: None) -> None:
     """Publish continuously until ``stop``; back off with jitter while the bus is down, or
     the database (``outages``: the errors that mean it is). ``after_cycle`` runs after every
-    cycle that reached the database (the backlog sampler).
+    cycle that reached the database (the backlog sampler). After a cycle that found nothing,
+    the pause doubles from ``idle_seconds`` up to ``idle_cap_seconds`` (by default it stays),
+    and the first cycle that finds a row sets it back.
 
     The waits are capped at the topology's ``DEPENDENCY_PROBE`` cap, a few seconds, so that
     the relay publishes again within seconds of either answering. A handful of relays, each
@@ -233,6 +236,7 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
                    "error": str(state.outcome.exception()) if state.outcome else None}),
         reraise=True,
     )
+    idle = idle_seconds
     while not stop.is_set():
         try:
             report = retrying(relay.publish_batch)
@@ -243,8 +247,12 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
             log.info("outbox rows published", extra={"published": report.published,
                                                      "failed": report.failed,
                                                      "parked": report.parked})
+        if report.claimed:
+            idle = idle_seconds
         if not report.full:
-            stop.wait(idle_seconds)
+            stop.wait(idle)
+        if not report.claimed:
+            idle = min(2 * idle, max(idle_seconds, idle_cap_seconds or idle_seconds))
 
 
 def parked_rows(uow: UnitOfWork, limit: int = 100) -> list[Row]:
