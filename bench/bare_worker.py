@@ -44,6 +44,7 @@ from order_platform.domain.catalog import ProductRef
 from order_platform.domain.stock import Shortage, rejection, shortages_in
 from order_platform.service_layer import product_cache as pc
 
+
 def connect(host: str, port: int | str, dbname: str, secret: dict):
     """One connection (each thread has its own, as in the bare app)."""
     conn = psycopg2.connect(host=host, port=port, dbname=dbname, user=secret["username"],
