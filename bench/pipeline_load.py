@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             auth = bench_auth(backing)
             watch = WriterWatch(admin, backing.pg.pid, stack.APP_ROLE, stack.APP_DB,
                                 idle_seconds=args.idle_seconds)
-            reference, writer_runs = [], []
+            reference: list[dict] = []
+            writer_runs: list[dict] = []
             for number, (kind, count) in enumerate(run_plan(args.counts, args.reference_rounds)):
                 names, urls = start_consumers(procs, kind, count, args.worker_concurrency)
                 pids = {name: procs.running[name].pid for name in
