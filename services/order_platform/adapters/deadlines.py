@@ -55,6 +55,8 @@ class BoundedConnection(psycopg2.extensions.connection):
 
     deadline_seconds: float = 10.0
     socket_identity: tuple[int, int] | None = None
+    prepared_names: set[str] | None = None
+    """The statements this connection prepared (``prepared``), once it has any."""
 
 
 class _Watchdog:

@@ -27,6 +27,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+from order_platform.adapters import prepared
 from order_platform.adapters.deadlines import BoundedConnection, guarded
 
 Row = dict[str, Any]
@@ -102,6 +103,10 @@ class Session:
         self._begin = transaction
         """BEGIN is still to be sent, with the first trip."""
         self._failed = False
+        self._unsure = False
+        """A failed trip carried PREPAREs: which of them ran is unknown until DEALLOCATE ALL."""
+        self._prepares = transaction and isinstance(connection, BoundedConnection)
+        """A transaction's statements are prepared on a pool's connection (``prepared``)."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         """Queue ``sql``; its ``Result`` sends it when read (see the module)."""
@@ -132,12 +137,16 @@ class Session:
         conn = self.connection
         if conn.closed:
             return False
-        if conn.info.transaction_status != _IDLE:
+        if conn.info.transaction_status != _IDLE or self._unsure:
             try:
                 with conn.cursor() as cur:
-                    guarded(conn, cur.execute, "ROLLBACK")
+                    guarded(conn, cur.execute, "ROLLBACK; DEALLOCATE ALL" if self._unsure
+                            else "ROLLBACK")
             except psycopg2.Error:
                 return False
+            if self._unsure:
+                self._unsure = False
+                conn.prepared_names = None
         self._failed = conn.info.transaction_status != _IDLE
         return not self._failed
 
@@ -159,8 +168,7 @@ class Session:
             # ignores everything until the rollback, or would run it outside the transaction.
             raise psycopg2.InterfaceError("this transaction failed; it can only roll back")
         sent, self._queued = self._queued[:count], self._queued[count:]
-        texts = [sql for sql, _, _ in sent]
-        params = [value for _, values, _ in sent for value in values]
+        texts, params, preparing = self._texts(sent)
         if self._begin:
             texts.insert(0, "BEGIN")
             self._begin = False
@@ -169,10 +177,13 @@ class Session:
             guarded(self.connection, cur.execute, ";\n".join(texts), params or None)
         except BaseException:
             self._failed = True
+            self._unsure = self._unsure or bool(preparing)
             for _, _, queued in sent:
                 if queued is not None:
                     queued.lose()
             raise
+        if preparing:
+            self._names().update(preparing)
         for _, _, queued in sent[:-1]:
             if queued is not None:
                 queued.lose()
@@ -184,3 +195,31 @@ class Session:
             else:
                 last.settle(tuple(c.name for c in description), cur.fetchall(), cur.rowcount)
         return cur
+
+    def _names(self) -> set[str]:
+        conn = self.connection
+        if conn.prepared_names is None:
+            conn.prepared_names = set()
+        return conn.prepared_names
+
+    def _texts(self, sent: list[tuple[str, Sequence[Any], Result | None]]
+               ) -> tuple[list[str], list[Any], list[str]]:
+        """The trip's statements and parameters, and the names it prepares: a transaction's
+        statements as EXECUTEs of prepared ones (``prepared``), others as they are."""
+        texts: list[str] = []
+        params: list[Any] = []
+        preparing: list[str] = []
+        names = self._names() if self._prepares else set()
+        for sql, values, _ in sent:
+            plan = prepared.plan_for(sql) if self._prepares else None
+            if plan is None:
+                texts.append(sql)
+                params.extend(values)
+                continue
+            name, prepare, count = plan
+            if name not in names and name not in preparing:
+                texts.append(prepare)
+                preparing.append(name)
+            texts.append(prepared.execute_text(name, count))
+            params.extend(prepared.literals(values))
+        return texts, params, preparing
