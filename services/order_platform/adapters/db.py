@@ -104,7 +104,11 @@ class Database:
                   "client_connection_check_interval": CLIENT_CHECK_INTERVAL_MS,
                   # The server's own default, so that a single statement outside an explicit
                   # transaction is read-only too.
-                  "default_transaction_read_only": "on" if readonly else None}
+                  "default_transaction_read_only": "on" if readonly else None,
+                  # A unit of work's statements are prepared once per connection (``prepared``):
+                  # planned once too, not again with each call's values (their plans do not
+                  # depend on them: keys, limits, arrays of keys).
+                  "plan_cache_mode": "force_generic_plan"}
         self._dsn["options"] = " ".join(f"-c {name}={value}" for name, value in limits.items()
                                         if value is not None)
         self._credentials = credentials
