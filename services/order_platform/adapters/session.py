@@ -21,6 +21,7 @@ alone, in autocommit. Every trip is bounded by the connection's deadline (``dead
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -160,7 +161,8 @@ class Session:
             raise psycopg2.InterfaceError("this transaction failed; it can only roll back")
         sent, self._queued = self._queued[:count], self._queued[count:]
         texts = [sql for sql, _, _ in sent]
-        params = [value for _, values, _ in sent for value in values]
+        # Flattened in C: an order's statements carry dozens of parameters.
+        params = list(itertools.chain.from_iterable(values for _, values, _ in sent))
         if self._begin:
             texts.insert(0, "BEGIN")
             self._begin = False
