@@ -42,3 +42,11 @@ def test_system_calls_are_counted_by_name_per_request_between_the_marks(tmp_path
     counts = per_request._system_calls(trace, 2)
     assert counts[per_request.PHASES[0]] == {"getpid": 1.0, "futex": 0.5}
     assert counts[per_request.PHASES[3]] == {"getpid": 4.0, "futex": 0.5}
+
+
+def test_a_stray_mark_in_the_trace_is_an_error_too(tmp_path):
+    marks = ["10 getppid()                         = 1"] * (2 * len(per_request.PHASES) + 1)
+    trace = tmp_path / "strace.txt"
+    trace.write_text("\n".join(marks) + "\n")
+    with pytest.raises(RuntimeError, match="9 parts"):
+        per_request._system_calls(trace, 1)
