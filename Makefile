@@ -117,9 +117,11 @@ define system_packages
 endef
 HAVE = command -v $(1) >/dev/null 2>&1
 
-.PHONY: _wrk _stunnel _chromium
+.PHONY: _wrk _stunnel _chromium _valgrind
 _wrk:
 	$(call system_packages,$(call HAVE,wrk),the benchmark,wrk,wrk)
+_valgrind:
+	$(call system_packages,$(call HAVE,valgrind),the instruction count,valgrind,valgrind)
 # The local PostgreSQL's TLS front (localplatform/order_local/pg_tls.py).
 _stunnel:
 	$(call system_packages,{ $(call HAVE,stunnel4) || $(call HAVE,stunnel); },the local PostgreSQL's TLS,stunnel4,stunnel)
@@ -131,6 +133,11 @@ PROFILE_ARGS ?=
 .PHONY: profile
 profile: $(STAMP) _wrk _stunnel ## py-spy under wrk load: flame graph and top costs, PROFILE_ARGS="--endpoint get"
 	$(BIN)/python -m bench.hotspots $(PROFILE_ARGS)
+
+COUNT_ARGS ?=
+.PHONY: bench-count
+bench-count: $(STAMP) _valgrind _stunnel ## instructions per request of both APIs and the bare app, in-process (callgrind); COUNT_ARGS="--tool opcodes"
+	$(BIN)/python -m bench.per_request $(COUNT_ARGS)
 
 bench-compare: $(STAMP) _wrk _stunnel ## the APIs against a bare Flask app with the same SQL: ratios, p50/p99, CPU/request
 	$(BIN)/python -m bench.compare $(COMPARE_ARGS)

@@ -100,6 +100,14 @@ def seed(write_url: str, count: int, auth: dict[str, str]) -> tuple[str, list[st
     return sku, ids
 
 
+def bare_database(backing: stack.Backing, data_dir: Path) -> dict[str, str]:
+    """The settings ``bench/bare_app.py`` reads to reach ``backing``'s databases."""
+    return {"DB_WRITER_HOST": backing.writer.host, "DB_READER_HOST": backing.reader.host,
+            "DB_PORT": str(backing.writer.port), "DB_NAME": stack.APP_DB,
+            "DB_USER": stack.APP_ROLE,
+            "DB_PASSWORD": (data_dir / "app.password").read_text().strip()}
+
+
 def verification_us(backing: stack.Backing, count: int = 1000) -> dict[str, float]:
     """Microseconds a token's verification takes in this process, keys cached: the first time
     (signature and claims; ``count`` distinct tokens) and once remembered (the same token
@@ -151,10 +159,7 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
         procs.append(start(launch.command(proc, host="127.0.0.1", port=ports[key]),
                             {**env, **launch.environment(proc)}, base / f"{key}.log"))
     conf = _shipped_gunicorn()
-    bare_env = {**env, "DB_WRITER_HOST": backing.writer.host,
-                "DB_READER_HOST": backing.reader.host, "DB_PORT": str(backing.writer.port),
-                "DB_NAME": stack.APP_DB, "DB_USER": stack.APP_ROLE,
-                "DB_PASSWORD": (base / "data" / "app.password").read_text().strip()}
+    bare_env = {**env, **bare_database(backing, base / "data")}
     procs.append(start([sys.executable, "-m", "gunicorn", "-k", conf["worker_class"],
                          "-w", str(conf["workers"]), "--threads", str(conf["threads"]),
                          "--max-requests", str(conf["max_requests"]),

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from apiflask import APIBlueprint, APIFlask, HTTPError
-from flask import g, request
+from flask import Request, g, request
+from werkzeug.local import LocalProxy
 
 from order_platform.domain.access import Caller, Role, TokenRejected, scope_of
 from order_platform.entrypoints.web.dependencies import dependencies
@@ -65,7 +66,12 @@ def allow(who: Access | Role) -> Callable[[View], View]:
 
 def caller() -> Caller:
     """The verified caller of this request (a route that allows ``CALLER`` or a role)."""
-    return cast(Caller, getattr(g, _CALLER))
+    return cast(Caller, getattr(_request_globals(), _CALLER))
+
+
+def _request_globals() -> Any:
+    """Flask's ``g`` itself, not its proxy (see ``_authenticate``)."""
+    return cast("LocalProxy[Any]", g)._get_current_object()
 
 
 def _access(view: Any) -> Access | None:
@@ -78,17 +84,19 @@ def _challenge(**params: str) -> dict[str, str]:
 
 
 def _authenticate(app: APIFlask) -> None:
-    view = app.view_functions.get(request.endpoint or "")
-    access = _access(view)
+    # The request itself, not its proxy (werkzeug's documented way): an attribute read
+    # through a proxy raises and catches an AttributeError before it looks the request up.
+    req = cast("LocalProxy[Request]", request)._get_current_object()
+    access = _access(app.view_functions.get(req.endpoint or ""))
     if access is None or not access.token:
         return
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise HTTPError(401, "This operation needs a bearer token: Authorization: Bearer <token>.",
                         headers=_challenge(), extra_data={"code": "missing_token"})
     try:
-        who = dependencies().verifier.verify(token)
+        who = dependencies(app).verifier.verify(token)
     except TokenRejected as exc:
         log.info("bearer token refused: %s", exc)
         raise HTTPError(401, f"The bearer token was refused: {exc}.",
@@ -100,7 +108,7 @@ def _authenticate(app: APIFlask) -> None:
                              f"{access.role.value}, or scope {scope}).",
                         headers=_challenge(error="insufficient_scope", scope=scope),
                         extra_data={"code": "insufficient_scope"})
-    setattr(g, _CALLER, who)
+    setattr(_request_globals(), _CALLER, who)
 
 
 def _error(description: str, challenge: str) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-from flask import current_app
+from flask import Flask, current_app
+from werkzeug.local import LocalProxy
 
 from order_platform.adapters.db import Database
 from order_platform.bootstrap import Storage
@@ -30,6 +31,10 @@ class ApiDependencies:
         return self.storage.database
 
 
-def dependencies() -> ApiDependencies:
-    """The current app's dependencies (inside a request or app context)."""
-    return cast(ApiDependencies, current_app.extensions[EXTENSION_KEY])
+def dependencies(app: Flask | None = None) -> ApiDependencies:
+    """``app``'s dependencies; the current app's by default (inside a request or app context)."""
+    if app is None:
+        # The app itself, not its proxy (werkzeug's documented way): an attribute read
+        # through a proxy raises and catches an AttributeError first.
+        app = cast("LocalProxy[Flask]", current_app)._get_current_object()
+    return cast(ApiDependencies, app.extensions[EXTENSION_KEY])

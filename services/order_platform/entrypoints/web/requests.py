@@ -56,7 +56,10 @@ def _require_json_body() -> None:
             and not _JSON_MIMETYPE.fullmatch(req.mimetype or ""):
         raise HTTPError(415, "Content-Type must be application/json.",
                         detail={"content_type": req.mimetype or None})
-    body = req.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    # MAX_CONTENT_LENGTH's value, set on the request (Flask's per-request limit): the config
+    # is otherwise read through current_app, a proxy, each time werkzeug asks for it.
+    req.max_content_length = MAX_BODY_BYTES
+    body = req.get_data(cache=True)  # raises 413 past it
     if req.content_length is None and len(body) >= MAX_BODY_BYTES \
             and req.environ["wsgi.input"].read(1):
         # A chunked body (no Content-Length) is cut at the limit by werkzeug without an
