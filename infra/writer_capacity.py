@@ -15,9 +15,11 @@ from collections.abc import Mapping
 
 from infra import capacity
 
-WRITER_CPU_MS_PER_ORDER = 3.9
+WRITER_CPU_MS_PER_ORDER = 2.33
 """The writer's CPU per order (its whole process tree, gross: idle polling included), the
-median of four `make bench-pipeline` runs of 300 orders (2026-12-07: 4.70, 3.93, 3.70, 3.80)."""
+median of six `make bench-pipeline` runs of 300 and 600 orders alternated with the code
+before the prepared statements (2026-12-07: 1.60, 2.50, 1.87, 2.35, 2.45, 2.30; before:
+3.50, 2.57, 3.87, 3.67, 3.38, 3.72)."""
 WRITER_TARGET_UTILIZATION = capacity.HPA_CPU_TARGET_PERCENT / 100
 """The share of the writer's CPU the model plans to use, as the HPAs' target: the rest is for
 bursts, vacuum and checkpoints, and for failover onto a cold instance."""

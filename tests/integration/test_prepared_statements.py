@@ -58,3 +58,12 @@ def test_after_a_failed_trip_that_prepared_the_next_block_prepares_again(databas
         assert session.execute(statement, (5,)).one() == {marker: 2}
         assert _prepared(session) == 2  # this statement and the count, nothing from before
         session.commit()
+
+
+def test_prepared_statements_are_planned_once_not_with_each_calls_values(database: Database):
+    # A generic plan from the first call on: without it PostgreSQL plans a prepared statement
+    # again with the values of each of its first calls and keeps weighing the two after that.
+    with database.session() as session:
+        row = session.execute("SELECT current_setting('plan_cache_mode') AS mode").one()
+        session.commit()
+    assert row == {"mode": "force_generic_plan"}

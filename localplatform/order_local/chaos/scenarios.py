@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psutil
 import requests
 
 from order_local.chaos.load import OrderLoad
@@ -214,40 +213,41 @@ def _wait_outbox_published(platform: ChaosPlatform, timeout: float = 60) -> None
     raise TimeoutError("the relay did not publish the outbox")
 
 
+HELD_SECONDS = 0.5
+"""How long a stopped worker's transaction must stay open to count as the stopped one's: a
+running worker's transactions last milliseconds."""
+
+
 def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, within: float = 60) -> Service:
     """SIGSTOP a worker at a moment its database session is inside a transaction.
 
-    A worker's transaction is a few round trips (its writes go in one), so this samples
-    as fast as it can for up to ``within`` seconds rather than a fixed number of times."""
+    The writer sees every connection through its TLS front, over the server's socket, so no
+    backend can be told from another by its client's port. So whenever some worker's
+    transaction is open, one worker (in turn) is stopped, and kept stopped if a worker's
+    transaction is still open ``HELD_SECONDS`` later: the stopped one's, or another's waiting
+    on its locks. A worker's transaction is a few round trips, so this samples as fast as it
+    can for up to ``within`` seconds rather than a fixed number of times."""
     workers = [platform.services[n] for n in platform.worker_names()]
     deadline = time.monotonic() + within
+    turn = 0
     while time.monotonic() < deadline:
-        with platform.writer_query() as cur:
-            cur.execute("SELECT client_port FROM pg_stat_activity WHERE application_name = "
-                        "'order-worker' AND xact_start IS NOT NULL")
-            ports = {row["client_port"] for row in cur.fetchall()}
-        for worker in workers:
-            if ports & _local_ports(worker):
-                worker.signal_tree(signal.SIGSTOP)
-                if _still_in_transaction(platform, _local_ports(worker)):
-                    return worker
-                worker.signal_tree(signal.SIGCONT)
+        if not _worker_transactions(platform, open_for=0.0):
+            continue
+        worker, turn = workers[turn % len(workers)], turn + 1
+        worker.signal_tree(signal.SIGSTOP)
+        time.sleep(HELD_SECONDS)
+        if _worker_transactions(platform, open_for=HELD_SECONDS):
+            return worker
+        worker.signal_tree(signal.SIGCONT)
     raise RuntimeError(f"never caught a worker inside a transaction in {within:.0f} s")
 
 
-def _local_ports(service: Service) -> set[int]:
-    if service.proc is None:
-        return set()
-    try:
-        return {c.laddr.port for c in psutil.Process(service.proc.pid).net_connections("tcp")}
-    except psutil.Error:
-        return set()
-
-
-def _still_in_transaction(platform: ChaosPlatform, ports: set[int]) -> bool:
+def _worker_transactions(platform: ChaosPlatform, *, open_for: float) -> bool:
+    """Whether a worker's session has had a transaction open for ``open_for`` seconds."""
     with platform.writer_query() as cur:
-        cur.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE client_port = ANY(%s) "
-                    "AND xact_start IS NOT NULL", (list(ports),))
+        cur.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = "
+                    "'order-worker' AND xact_start <= now() - make_interval(secs => %s)",
+                    (open_for,))
         return count_of(cur) > 0
 
 

@@ -15,8 +15,10 @@ rolled back as PostgreSQL reports it (psycopg2's own status does not follow a BE
 COMMIT it did not send). Statements sent together are %-formatted together: a literal ``%``
 must be written ``%%`` even in a statement without parameters.
 
-A session opened without a transaction (the read side's single statements) sends each read
-alone, in autocommit. Every trip is bounded by the connection's deadline (``deadlines``).
+A transaction's statements go as ``EXECUTE``s of statements the connection prepared once
+(``prepared``), so the writer parses and plans each only once per connection. A session opened
+without a transaction (the read side's single statements) sends each read alone, as text, in
+autocommit. Every trip is bounded by the connection's deadline (``deadlines``).
 """
 
 from __future__ import annotations
