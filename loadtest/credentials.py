@@ -25,7 +25,7 @@ def machine_token(*, local: bool, data_dir: Path = LOCAL_DATA_DIR) -> str:
     given = [os.environ.get(name) for name in CREDENTIAL_ENV]
     if all(given):
         url, client_id, secret = given
-        return identity.machine_token(str(url), str(client_id), str(secret),
+        return identity.client_credentials_token(str(url), str(client_id), str(secret),
                                       (scope_of(Role.ADMIN),))
     if any(given) or not local:
         raise ValueError(f"set {', '.join(CREDENTIAL_ENV)} (the user pool's token endpoint and "

@@ -51,8 +51,9 @@ class LocalIdentity:
 
     def machine_token(self, *roles: Role) -> str:
         """A client-credentials token of the machine client, with ``roles``' scopes."""
-        return machine_token(self.token_url, self.machine_client_id, self.machine_client_secret,
-                             tuple(scope_of(role) for role in roles))
+        return client_credentials_token(self.token_url, self.machine_client_id,
+                                        self.machine_client_secret,
+                                        tuple(scope_of(role) for role in roles))
 
     def customer_token(self, customer: str, *roles: Role, lifetime: int = 3600) -> str:
         """A people-client access token whose subject is ``customer``, signed by the emulator's
@@ -162,8 +163,8 @@ def person_token(identity: LocalIdentity, username: str, roles: frozenset[Role] 
     return result["AuthenticationResult"]["AccessToken"]
 
 
-def machine_token(token_url: str, client_id: str, client_secret: str,
-                  scopes: tuple[str, ...] = (), timeout: float = 10) -> str:
+def client_credentials_token(token_url: str, client_id: str, client_secret: str,
+                             scopes: tuple[str, ...] = (), timeout: float = 10) -> str:
     """A client-credentials access token (RFC 6749 4.4), locally or from Cognito."""
     body = urllib.parse.urlencode({"grant_type": "client_credentials",
                                    **({"scope": " ".join(scopes)} if scopes else {})}).encode()

@@ -64,7 +64,7 @@ def test_a_person_token_names_the_person_the_client_and_exactly_the_roles_asked(
 
 
 def test_a_machine_gets_a_cognito_shaped_token_for_its_allowed_scopes(pool):
-    token = identity.machine_token(pool.token_url, pool.machine_client_id,
+    token = identity.client_credentials_token(pool.token_url, pool.machine_client_id,
                                    pool.machine_client_secret, (scope_of(Role.ADMIN),))
     found = claims(token, pool)
     assert found["iss"] == pool.issuer

@@ -15,6 +15,7 @@ through prometheus_client's multiprocess files like any worker, so ``/metrics`` 
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import struct
@@ -81,32 +82,25 @@ class Ledger:
             _SLOT.pack_into(self._map, offset, 0.0, 0)
 
 
-_ledger: Ledger | None = None
-_no_directory = False
-
-
+@functools.cache
 def _own_ledger() -> Ledger | None:
-    """This worker's ledger, made on its first request (only workers answer requests, each
-    forked from a master that never made one); None without a metrics directory."""
-    global _ledger, _no_directory  # noqa: PLW0603 (one per worker process, after the fork)
-    if _ledger is None and not _no_directory:
-        directory = os.environ.get(_DIRECTORY_ENV)
-        _no_directory = not directory
-        if directory:
-            _ledger = Ledger(ledger_path(directory, os.getpid()))
-    return _ledger
+    """This worker's ledger, made on its first request; None without a metrics directory.
+    Only workers answer requests, each forked from a master that never made one, so each
+    starts with an empty cache and makes its own."""
+    directory = os.environ.get(_DIRECTORY_ENV)
+    return Ledger(ledger_path(directory, os.getpid())) if directory else None
 
 
 def began(method: str, path: str) -> None:
     """gunicorn's ``pre_request``: a scrape is not a request, everything else is."""
-    ledger = _ledger or _own_ledger()
+    ledger = _own_ledger()
     if ledger is not None and path != telemetry.METRICS_PATH:
         ledger.begin(method)
 
 
 def ended() -> None:
     """gunicorn's ``post_request``."""
-    ledger = _ledger or _own_ledger()
+    ledger = _own_ledger()
     if ledger is not None:
         ledger.end()
 
