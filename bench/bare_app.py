@@ -1,12 +1,14 @@
 """The reference the benchmark measures the APIs against: bare Flask + psycopg2, no more.
 
 It runs exactly the SQL of the real endpoints (``POST /orders`` without an Idempotency-Key,
-``GET /orders/<id>``), in the same round trips, with none of what the project adds: no
-validation library, no schema serialisation, no logging, no request ids, no pool (one
-connection per thread), no error mapping. It checks only what it must not crash on. What
-every real request pays besides, it pays too: the bearer token verified by the same adapter
-(the customer is its subject; someone else's order is a 404), and TLS to the database with
-the server's certificate checked (sslmode=verify-full). Never deploy it.
+``GET /orders/<id>``), in the same round trips (the order's statements prepared once per
+connection and planned once, as the API's unit of work prepares them: ``adapters.prepared``),
+with none of what the project adds: no validation library, no schema serialisation, no
+logging, no request ids, no pool (one connection per thread), no error mapping. It checks only
+what it must not crash on. What every real request pays besides, it pays too: the bearer
+token verified by the same adapter (the customer is its subject; someone else's order is a
+404), and TLS to the database with the server's certificate checked (sslmode=verify-full).
+Never deploy it.
 
     DB_WRITER_HOST=127.0.0.1 DB_READER_HOST=127.0.0.2 DB_PORT=5432 DB_NAME=orders \\
         DB_USER=... DB_PASSWORD=... DB_SSL_ROOT_CERT=ca.crt AUTH_ISSUER=... AUTH_JWKS_URL=... \\
@@ -25,6 +27,7 @@ import psycopg2
 import psycopg2.extras
 from flask import Flask, abort, jsonify, request
 
+from order_platform.adapters import prepared
 from order_platform.adapters.orders import ADD_ORDER
 from order_platform.adapters.outbox import INSERT_EVENT
 from order_platform.adapters.products import CATALOGUE
@@ -34,8 +37,8 @@ from order_platform.domain.access import Caller, TokenRejected
 
 # The real endpoint's two round trips: the prices with BEGIN, then the order (its lines and
 # first history row), OrderCreated and COMMIT together.
-_PRICES = f"BEGIN;\n{CATALOGUE}"
-_CREATE = f"{ADD_ORDER};\n{INSERT_EVENT};\nCOMMIT"
+_PRICES = ("BEGIN", CATALOGUE)
+_CREATE = (ADD_ORDER, INSERT_EVENT, "COMMIT")
 
 psycopg2.extras.register_uuid()
 _local = threading.local()
@@ -48,9 +51,30 @@ def _connection(host_env: str):
         conn = psycopg2.connect(host=os.environ[host_env], port=os.environ["DB_PORT"],
                                 dbname=os.environ["DB_NAME"], user=os.environ["DB_USER"],
                                 password=os.environ["DB_PASSWORD"], sslmode="verify-full",
-                                sslrootcert=os.environ["DB_SSL_ROOT_CERT"])
+                                sslrootcert=os.environ["DB_SSL_ROOT_CERT"],
+                                options="-c plan_cache_mode=force_generic_plan")
+        conn.prepared_names = set()  # type: ignore[attr-defined]
         setattr(_local, host_env, conn)
     return conn
+
+
+def _trip(conn, statements: tuple[str, ...], params: tuple) -> tuple[str, list]:
+    """One round trip's text and parameters: each statement that takes parameters as an
+    EXECUTE, its PREPARE ahead of it the first time this connection sends it."""
+    texts, values, at = [], [], 0
+    for sql in statements:
+        plan = prepared.plan_for(sql)
+        if plan is None:
+            texts.append(sql)
+            continue
+        name, prepare, count = plan
+        if name not in conn.prepared_names:
+            texts.append(prepare)
+            conn.prepared_names.add(name)
+        texts.append(prepared.execute_text(name, count))
+        values += prepared.literals(params[at:at + count])
+        at += count
+    return ";\n".join(texts), values
 
 
 def _verifier() -> JwksTokenVerifier:
@@ -85,7 +109,7 @@ def create_app() -> Flask:
         conn = _connection("DB_WRITER_HOST")
         conn.autocommit = True  # BEGIN and COMMIT travel with the statements, as the API's do
         with conn.cursor() as cur:
-            cur.execute(_PRICES, (ids, skus))
+            cur.execute(*_trip(conn, _PRICES, (ids, skus)))
             catalogue = {}
             for product_id, sku, price in cur.fetchall():
                 catalogue[str(product_id)] = catalogue[sku] = (product_id, sku, price)
@@ -102,12 +126,12 @@ def create_app() -> Flask:
                              "unit_price_cents": p} for _, pid, sku, q, p in lines],
                   "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
         with conn.cursor() as cur:
-            cur.execute(_CREATE, (order_id, customer_id, "PENDING", total, created_at,
-                                  created_at, order_id, [n for n, *_ in lines],
-                                  [pid for _, pid, *_ in lines], [q for *_, q, _ in lines],
-                                  [p for *_, p in lines], order_id, "PENDING", created_at,
-                                  event_id, "OrderCreated", "order-platform.orders",
-                                  json.dumps(detail)))
+            cur.execute(*_trip(conn, _CREATE, (
+                order_id, customer_id, "PENDING", total, created_at, created_at, order_id,
+                [n for n, *_ in lines], [pid for _, pid, *_ in lines],
+                [q for *_, q, _ in lines], [p for *_, p in lines], order_id, "PENDING",
+                created_at, event_id, "OrderCreated", "order-platform.orders",
+                json.dumps(detail))))
         return jsonify({
             "id": str(order_id), "customer_id": customer_id, "status": "PENDING",
             "total_cents": total, "created_at": created_at.isoformat(),
