@@ -24,6 +24,7 @@ import uuid
 from datetime import UTC, datetime
 
 import psycopg2
+import psycopg2.extensions
 import psycopg2.extras
 from flask import Flask, abort, jsonify, request
 
@@ -44,6 +45,12 @@ psycopg2.extras.register_uuid()
 _local = threading.local()
 
 
+class _Connection(psycopg2.extensions.connection):
+    """A connection that remembers the statements it prepared."""
+
+    prepared_names: set[str]
+
+
 def _connection(host_env: str):
     """This thread's connection to the writer or the reader, opened on first use."""
     conn = getattr(_local, host_env, None)
@@ -52,8 +59,9 @@ def _connection(host_env: str):
                                 dbname=os.environ["DB_NAME"], user=os.environ["DB_USER"],
                                 password=os.environ["DB_PASSWORD"], sslmode="verify-full",
                                 sslrootcert=os.environ["DB_SSL_ROOT_CERT"],
-                                options="-c plan_cache_mode=force_generic_plan")
-        conn.prepared_names = set()  # type: ignore[attr-defined]
+                                options="-c plan_cache_mode=force_generic_plan",
+                                connection_factory=_Connection)
+        conn.prepared_names = set()
         setattr(_local, host_env, conn)
     return conn
 

@@ -60,6 +60,7 @@ class Target:
     name: str
     url: str
     proc: subprocess.Popen
+    log: Path
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the master and every worker so far."""
@@ -176,10 +177,10 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
     post_lua.write_text(lua_post(sku, auth))
     get_lua.write_text(lua_get(order_ids, auth))
     endpoints = {
-        "POST /orders": (post_lua, Target("project", urls["write"], procs[0]),
-                         Target("bare", urls["bare"], procs[2])),
-        "GET /orders/{id}": (get_lua, Target("project", urls["read"], procs[1]),
-                             Target("bare", urls["bare"], procs[2])),
+        "POST /orders": (post_lua, Target("project", urls["write"], procs[0], base / "write.log"),
+                         Target("bare", urls["bare"], procs[2], base / "bare.log")),
+        "GET /orders/{id}": (get_lua, Target("project", urls["read"], procs[1], base / "read.log"),
+                             Target("bare", urls["bare"], procs[2], base / "bare.log")),
     }
     databases = {"postgres-writer": backing.pg.pid, "postgres-reader": backing.pg_reader.pid}
     rounds = []
@@ -200,6 +201,11 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
                                            for name, pid in databases.items()})
                 rounds.append(result)
                 print(json.dumps(result), flush=True)
+                if result["non_2xx"]:  # a ratio of errors served is no measurement
+                    raise SystemExit(
+                        f"bench: {target.name} answered {result['non_2xx']} of "
+                        f"{result['requests']} {endpoint} requests with an error; the end of "
+                        f"its log:\n{target.log.read_text(errors='replace')[-3000:]}")
     return {"settings": {"rounds": args.rounds, "seconds": args.seconds,
                          "connections": args.connections, "gunicorn": conf,
                          "cores": os.cpu_count()},
