@@ -31,7 +31,6 @@ It asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -48,9 +47,10 @@ from bench import writer_cost
 from bench.compare import bench_auth
 from bench.measure import Processes, free_port, metric_sum, percentiles, spread, tree_cpu_seconds
 from bench.pairs import reference_summary, run_plan
+from bench.pipeline_options import options
 from bench.writer_watch import WriterWatch, pgbench_figures, summary
-from order_local import machine, stack
 from order_local import postgres as pg
+from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch, telemetry
 from order_platform.processes import RELAY, WORKER, WRITE_API
@@ -199,40 +199,10 @@ def start_consumers(procs: Processes, kind: str, count: int,
     return names, urls
 
 
-def _options(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
-    parser.add_argument("--orders", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=30,
-                        help="orders run through every new set of workers before measuring")
-    parser.add_argument("--concurrency", type=int, default=8, help="POSTing threads")
-    parser.add_argument("--worker-concurrency", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=300, help="per run, after POSTs")
-    parser.add_argument("--reference-rounds", type=int, default=3,
-                        help="pairs of one-process runs, the worker and the bare consumer")
-    parser.add_argument("--idle-seconds", type=float, default=10,
-                        help="the idle window measured on the writer before each worker run")
-    parser.add_argument("--writer-runs", type=int, default=20,
-                        help="how many worker runs, the first ones, also measure the writer")
-    parser.add_argument("--pgbench-transactions", type=int, default=500,
-                        help="pgbench transactions per client (clients: --concurrency)")
-    parser.add_argument("--pg-system-user", default=machine.DEFAULT_SYSTEM_USER,
-                        help="the account PostgreSQL runs as under root")
-    args = parser.parse_args(argv)
-    args.counts = [int(n) for n in args.workers.split(",")]
-    if not (1 <= args.orders <= 100_000 and all(1 <= n <= 16 for n in args.counts)
-            and 0 <= args.reference_rounds <= 20 and 0.5 <= args.idle_seconds <= 120
-            and 1 <= args.pgbench_transactions <= 100_000 and 1 <= args.writer_runs <= 20):
-        parser.error("--orders must be 1..100000, each worker count 1..16, "
-                     "--reference-rounds 0..20, --idle-seconds 0.5..120, "
-                     "--pgbench-transactions 1..100000, --writer-runs 1..20")
-    return args
-
-
 def main(argv: list[str] | None = None) -> int:
     """Start the platform, measure each worker count, print one JSON line per run, then the
     summary: the pairs, and the writer against pgbench."""
-    args = _options(argv)
+    args = options(argv, __doc__.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         ports = Ports.free()
         backing = stack.start_backing(Path(tmp), ports, args.pg_system_user,
