@@ -91,3 +91,33 @@ def test_the_rest_after_full_batches_waits_from_when_they_went():
     clock.now += 0.1
     leases._flush_deletes()
     assert [len(d) for d in queue.deletes] == [MAX_BATCH, 2]
+
+
+class _RenewingQueue(_RecordingQueue):
+    """Records the messages of each visibility renewal too."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.renewals: list[list[str]] = []
+
+    def set_visibility(self, messages: list[ReceivedMessage], seconds: int) -> None:
+        self.renewals.append([m.message_id for m in messages])
+
+
+def test_a_lease_is_renewed_after_a_third_of_its_timeout_leaving_two_thirds_to_spare():
+    queue, clock = _RenewingQueue("slow-handler"), _Clock()
+    leases = Leases(clock=clock)
+    message = ReceivedMessage(queue.url, "m1", "r1", "{}", 1)
+    leases.track(queue, message)
+    clock.now += 3.3  # of a 10 s visibility timeout
+    leases._renew_due()
+    assert queue.renewals == []
+    clock.now += 0.1
+    leases._renew_due()
+    assert queue.renewals == [["m1"]]
+    clock.now += 3.3  # a third again, counted from the renewal
+    leases._renew_due()
+    assert queue.renewals == [["m1"]]
+    clock.now += 0.1
+    leases._renew_due()
+    assert queue.renewals == [["m1"], ["m1"]]

@@ -20,20 +20,24 @@ from order_platform.adapters.queues import MAX_BATCH, ReceivedMessage, SqsQueue
 
 log = logging.getLogger(__name__)
 
+RENEW_AFTER = 1 / 3
+"""The share of its visibility timeout after which a lease is renewed: two thirds of it are
+left as margin for a renewal (or a delete) that comes late, because the leases thread waited
+for the GIL behind busy handlers or the SQS call was slow."""
 ACK_LINGER = 0.5
 """A queue's acknowledgements wait up to this long to fill a delete of ten: a delete costs the
 worker the same CPU for one message as for ten (the SDK's per-call work), and the wait costs
 nothing but a deduplicated redelivery if the process dies meanwhile. A small fraction of the
-visibility left to an acknowledged message (at least half the queue's timeout, as leases are
-renewed at half), so none reappears while its delete waits."""
+visibility left to an acknowledged message (at least two thirds of the queue's timeout, as
+leases are renewed after a third), so none reappears while its delete waits."""
 SQS_ERRORS = (BotoCoreError, ClientError)
 
 
 class Leases:
     """Keeps received messages invisible while they are ours, and acknowledges them.
 
-    One thread, every ``tick``: renews the leases past half their visibility timeout, and
-    deletes what handlers finished, both in batches of ten per queue.
+    One thread, every ``tick``: renews the leases past ``RENEW_AFTER`` of their visibility
+    timeout, and deletes what handlers finished, both in batches of ten per queue.
     """
 
     def __init__(self, tick: float = 0.05,
@@ -69,7 +73,7 @@ class Leases:
         with self._lock:
             self._leased[message.receipt_handle] = (queue, message)
             self._renew_at[message.receipt_handle] = (
-                self._clock() + queue.visibility_timeout / 2)
+                self._clock() + queue.visibility_timeout * RENEW_AFTER)
 
     def untrack(self, message: ReceivedMessage) -> None:
         """Stop renewing ``message`` (it is being released)."""
@@ -134,7 +138,7 @@ class Leases:
                 for message in messages:
                     if message.receipt_handle in self._renew_at:
                         self._renew_at[message.receipt_handle] = (
-                            now + queue.visibility_timeout / 2)
+                            now + queue.visibility_timeout * RENEW_AFTER)
 
 
 def _by_queue(pairs: list[tuple[SqsQueue, ReceivedMessage]]
