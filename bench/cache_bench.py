@@ -31,6 +31,7 @@ import requests
 
 from bench import measure
 from bench.compare import bench_auth
+from bench.measure import unwind_on_sigterm
 from order_local import cache_server, stack
 from order_local.ports import Ports
 from order_platform import launch
@@ -164,6 +165,7 @@ def _summary(rounds: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Start everything, alternate rounds, measure visibility and a kill, report, stop."""
+    unwind_on_sigterm()
     parser = measure.rounds_parser(__doc__, measure.RESULTS / "cache.json")
     parser.add_argument("--products", type=int, default=200)
     parser.add_argument("--restocks", type=int, default=20)

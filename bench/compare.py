@@ -40,6 +40,7 @@ from bench.measure import (
     start,
     stop,
     tree_cpu_seconds,
+    unwind_on_sigterm,
     wait_ok,
     wrk,
 )
@@ -132,6 +133,7 @@ def verification_us(backing: stack.Backing, count: int = 1000) -> dict[str, floa
 
 def main(argv: list[str] | None = None) -> int:
     """Start everything, alternate rounds, report, stop."""
+    unwind_on_sigterm()
     args = parse_rounds_args(rounds_parser(__doc__, RESULTS / "compare.json", rounds=5), argv)
     with tempfile.TemporaryDirectory(prefix="order-compare-") as tmp:
         base = Path(tmp)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench import compare
-from bench.measure import RESULTS, free_port, start, stop, wait_ok, wrk
+from bench.measure import RESULTS, free_port, start, stop, unwind_on_sigterm, wait_ok, wrk
 from order_local import stack
 from order_local.ports import Ports
 from order_platform import launch
@@ -48,6 +48,7 @@ def top(raw: Path, count: int) -> tuple[list, list, int]:
 
 def main(argv: list[str] | None = None) -> int:
     """Profile one endpoint; print the top costs."""
+    unwind_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", choices=("post", "get"), default="post")
     parser.add_argument("--seconds", type=int, default=15)

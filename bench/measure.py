@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 """Where the benchmarks write their reports (git ignores it)."""
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM unwind through ``finally`` as Ctrl-C does: a benchmark stopped with
+    ``kill`` then stops the platform it started instead of leaving it running (and skewing
+    whatever is measured next on the machine)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def free_port() -> int:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.measure import RESULTS
+from bench.measure import RESULTS, unwind_on_sigterm
 
 PHASES = ("project POST /orders", "bare POST /orders",
           "project GET /orders/{id}", "bare GET /orders/{id}")
@@ -39,6 +39,7 @@ _WARM_UP = 30
 
 def main(argv: list[str] | None = None) -> int:
     """Start the backing services, run the child, print each phase's cost per request."""
+    unwind_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tool", choices=("callgrind", "cprofile", "opcodes", "strace"),
                         default="callgrind")

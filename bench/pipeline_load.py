@@ -45,7 +45,15 @@ import requests
 
 from bench import writer_cost
 from bench.compare import bench_auth
-from bench.measure import Processes, free_port, metric_sum, percentiles, spread, tree_cpu_seconds
+from bench.measure import (
+    Processes,
+    free_port,
+    metric_sum,
+    percentiles,
+    spread,
+    tree_cpu_seconds,
+    unwind_on_sigterm,
+)
 from bench.pairs import reference_summary, run_plan
 from bench.pipeline_options import options
 from bench.writer_watch import WriterWatch, pgbench_figures, summary
@@ -202,6 +210,7 @@ def start_consumers(procs: Processes, kind: str, count: int,
 def main(argv: list[str] | None = None) -> int:
     """Start the platform, measure each worker count, print one JSON line per run, then the
     summary: the pairs, and the writer against pgbench."""
+    unwind_on_sigterm()
     args = options(argv, __doc__.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         ports = Ports.free()

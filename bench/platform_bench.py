@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from bench import api_load
+from bench.measure import unwind_on_sigterm
 from order_local.ports import Ports
 from order_local.runner import LocalPlatformProcess
 
@@ -28,6 +29,7 @@ def _mib(values: dict[str, int]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the platform, measure, stop it."""
+    unwind_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="per phase")
     parser.add_argument("--concurrency", type=int, default=8)

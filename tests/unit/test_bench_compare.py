@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 from bench import chart
 from bench.pairs import api_summary
@@ -43,3 +45,19 @@ def test_the_chart_names_both_ratios_of_each_endpoint():
     svg = chart.render(report)
     assert "POST /orders: 0.90x req/s, 0.75x CPU" in svg
     assert "GET /orders/{id}: 1.00x req/s, 1.00x CPU" in svg
+
+
+def test_a_benchmark_killed_with_sigterm_runs_its_finally_blocks():
+    # What stops the platform a benchmark started is a `finally`; SIGTERM's default action
+    # skips it and leaves the whole platform running.
+    script = ("import os, signal\n"
+              "from bench.measure import unwind_on_sigterm\n"
+              "unwind_on_sigterm()\n"
+              "try:\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    signal.pause()\n"
+              "finally:\n"
+              "    print('stopped what it started', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.stdout == "stopped what it started\n" and done.returncode == 143, done
