@@ -17,6 +17,7 @@ import pulumi
 
 from infra import mock_edge  # noqa: F401 - registers the edge's resource builders
 from infra.mock_resources import ACCOUNT_ID, new_aws_resource, short_hash
+from infra.registrar import registrar
 
 CALLER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/order-platform-ci"
 """The IAM role behind the mocked caller's session unless a run names another."""
@@ -86,11 +87,7 @@ Invoke = Callable[[CloudMocks, dict], dict]
 _INVOKES: dict[str, Invoke] = {}
 
 
-def _invoke(token: str) -> Callable[[Invoke], Invoke]:
-    def register(fn: Invoke) -> Invoke:
-        _INVOKES[token] = fn
-        return fn
-    return register
+_invoke = registrar(_INVOKES)
 
 
 def _filtered(args: dict, name: str) -> set[str] | None:

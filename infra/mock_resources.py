@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import pulumi
 
+from infra.registrar import registrar
+
 ACCOUNT_ID = "123456789012"
 
 
@@ -40,11 +42,7 @@ Builder = Callable[[object, pulumi.runtime.MockResourceArgs, dict, str], tuple[s
 _BUILDERS: dict[str, Builder] = {}
 
 
-def builder(typ: str) -> Callable[[Builder], Builder]:
-    def register(fn: Builder) -> Builder:
-        _BUILDERS[typ] = fn
-        return fn
-    return register
+builder = registrar(_BUILDERS)
 
 
 def _ec2(prefix: str, kind: str) -> Builder:

@@ -6,6 +6,8 @@ README read the same constants.
 
 from __future__ import annotations
 
+from infra.components import kms
+
 SQS_NAMESPACE = "AWS/SQS"
 DLQ_METRIC = "ApproximateNumberOfMessagesVisible"
 """A DLQ alarm fires as soon as one message is visible: nothing lands there on a good day."""
@@ -33,17 +35,10 @@ def topic_key_policy(partition: str, account_id: str) -> dict:
     CloudWatch's grant has no source condition: the key serves only this topic, and who may
     publish to the topic is decided by the topic policy (account and alarm ARN scoped).
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersKey", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-             "Action": "kms:*", "Resource": "*"},
-            {"Sid": "CloudWatchAlarmsEncrypt", "Effect": "Allow",
-             "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
-             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
-        ],
-    }
+    return kms.key_policy(partition, account_id, {
+        "Sid": "CloudWatchAlarmsEncrypt", "Effect": "Allow",
+        "Principal": {"Service": CLOUDWATCH_PRINCIPAL},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"})
 
 
 def topic_policy(topic_arn: str, alarm_name_prefix: str) -> dict:

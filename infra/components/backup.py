@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components import iam
+from infra.components import iam, kms
+from infra.components.component import Component
 
 SCHEDULE = "cron(0 5 * * ? *)"
 """05:00 UTC every day: after Aurora's backup window (02:00-03:00) and Sunday's maintenance
@@ -40,7 +41,7 @@ class BackupArgs:
     """The stack's default tags, for the second region's provider."""
 
 
-class Backup(pulumi.ComponentResource):
+class Backup(Component[BackupArgs]):
     """A backup plan for the Aurora cluster with a copy action to a vault in another region."""
 
     vault_arn: pulumi.Output[str]
@@ -48,10 +49,7 @@ class Backup(pulumi.ComponentResource):
     plan_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: BackupArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:backup:Backup", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:backup:Backup", name, args, opts)
         there = aws.Provider(f"{name}-copy-region", region=args.copy_region,
                              default_tags={"tags": args.tags}, opts=self._child)
         vault = self._vault("backup", f"{args.prefix}-db", self._child)
@@ -75,11 +73,8 @@ class Backup(pulumi.ComponentResource):
     def _vault(self, logical: str, vault_name: str,
                opts: pulumi.ResourceOptions) -> aws.backup.Vault:
         """A vault and the key that encrypts it, both in the region ``opts`` point at."""
-        key = aws.kms.Key(f"{self._name}-{logical}-key",
-                          description=f"AWS Backup vault {vault_name}",
-                          enable_key_rotation=True, deletion_window_in_days=30, opts=opts)
-        aws.kms.Alias(f"{self._name}-{logical}-key", name=f"alias/{vault_name}",
-                      target_key_id=key.key_id, opts=opts)
+        key = kms.aliased_key(f"{self._name}-{logical}-key", f"AWS Backup vault {vault_name}",
+                              vault_name, opts)
         return aws.backup.Vault(f"{self._name}-{logical}-vault", name=vault_name,
                                 kms_key_arn=key.arn, opts=opts)
 

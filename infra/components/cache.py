@@ -17,6 +17,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.components import kms
+from infra.components.component import Component
 from order_platform import processes
 
 CLIENT_ROLES = tuple(p.role for p in processes.CACHE_CLIENTS)
@@ -55,7 +57,7 @@ def cache_url(address: str, port: int) -> str:
     return f"rediss://{address}:{port}"
 
 
-class Cache(pulumi.ComponentResource):
+class Cache(Component[CacheArgs]):
     """A Valkey replication group with its key, subnet group, security group and AUTH secret."""
 
     url: pulumi.Output[str]
@@ -67,16 +69,11 @@ class Cache(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:cache:Cache", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:cache:Cache", name, args, opts)
 
-        key = aws.kms.Key(f"{name}-cache-key",
-                          description=f"At-rest encryption and AUTH secret of {args.identifier}",
-                          enable_key_rotation=True, deletion_window_in_days=30, opts=self._child)
-        aws.kms.Alias(f"{name}-cache-key", name=f"alias/{args.identifier}",
-                      target_key_id=key.key_id, opts=self._child)
+        key = kms.aliased_key(f"{name}-cache-key",
+                              f"At-rest encryption and AUTH secret of {args.identifier}",
+                              args.identifier, self._child)
         token = random.RandomPassword(f"{name}-cache-auth", length=TOKEN_LENGTH, special=False,
                                       opts=self._child)
         secret = self._create_secret(key, token)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.component import Component
+
 TLS13_POLICY = "ELBSecurityPolicy-TLS13-1-3-2021-06"
 """TLS 1.3 only. The provider's default (ELBSecurityPolicy-2016-08) still takes TLS 1.0."""
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -70,7 +72,7 @@ class ApiCertificateArgs:
     hosted_zone_id: str
 
 
-class ApiCertificate(pulumi.ComponentResource):
+class ApiCertificate(Component[ApiCertificateArgs]):
     """An ACM certificate for the APIs' domain, validated through DNS records in its zone."""
 
     arn: pulumi.Output[str]
@@ -78,8 +80,7 @@ class ApiCertificate(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ApiCertificateArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:certificate:ApiCertificate", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:certificate:ApiCertificate", name, args, opts)
         certificate = aws.acm.Certificate(
             f"{name}-api", domain_name=args.domain, validation_method="DNS",
             # A renewal or a new name makes the new certificate before the listeners let go
@@ -89,9 +90,9 @@ class ApiCertificate(pulumi.ComponentResource):
         record = aws.route53.Record(
             f"{name}-api-validation", zone_id=args.hosted_zone_id, allow_overwrite=True, ttl=60,
             name=option.resource_record_name, type=option.resource_record_type,
-            records=[option.resource_record_value], opts=child)
+            records=[option.resource_record_value], opts=self._child)
         validation = aws.acm.CertificateValidation(
             f"{name}-api", certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn], opts=child)
+            validation_record_fqdns=[record.fqdn], opts=self._child)
         self.arn = validation.certificate_arn
         self.register_outputs({"arn": self.arn})

@@ -13,7 +13,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra.capacity import NODE_ARCHITECTURE
-from infra.components import iam
+from infra.components import iam, kms
+from infra.components.component import Component
 from infra.config import ClusterAccess
 from infra.kubernetes_versions import KubernetesRelease
 
@@ -83,7 +84,7 @@ def access_entry_name(role_arn: str) -> str:
     return f"{role_arn.rsplit('/', 1)[-1]}-{hashlib.sha256(role_arn.encode()).hexdigest()[:6]}"
 
 
-class Cluster(pulumi.ComponentResource):
+class Cluster(Component[ClusterArgs]):
     """An EKS cluster with a system node group and a Kubernetes provider for its workloads."""
 
     name: pulumi.Output[str]
@@ -96,10 +97,7 @@ class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:cluster:Cluster", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:cluster:Cluster", name, args, opts)
 
         key = self._create_secrets_key()
         role, attachments = self._create_role("cluster", "eks.amazonaws.com",
@@ -141,12 +139,10 @@ class Cluster(pulumi.ComponentResource):
         })
 
     def _create_secrets_key(self) -> aws.kms.Key:
-        key = aws.kms.Key(f"{self._name}-secrets",
-                          description=f"Envelope encryption of {self._args.cluster_name} secrets",
-                          enable_key_rotation=True, deletion_window_in_days=30, opts=self._child)
-        aws.kms.Alias(f"{self._name}-secrets", name=f"alias/{self._args.cluster_name}-eks-secrets",
-                      target_key_id=key.key_id, opts=self._child)
-        return key
+        cluster_name = self._args.cluster_name
+        return kms.aliased_key(f"{self._name}-secrets",
+                               f"Envelope encryption of {cluster_name} secrets",
+                               f"{cluster_name}-eks-secrets", self._child)
 
     def _create_role(self, purpose: str, principal: str, managed: tuple[str, ...]
                      ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from infra.capacity import COLLECTOR_SIZE
 from infra.components import iam
 from infra.components import telemetry_pipeline as pipeline
+from infra.components.component import Component
 from infra.components.pod_spec import RUN_AS_ID, container_security_context
 
 ADDONS = ("cert-manager", "adot")
@@ -56,7 +57,7 @@ def collector_statements(log_group_arn: pulumi.Input[str]) -> list[dict]:
             iam.statement("PutTraces", XRAY_ACTIONS, ["*"])]
 
 
-class Collector(pulumi.ComponentResource):
+class Collector(Component[CollectorArgs]):
     """cert-manager and ADOT add-ons, the collector's namespace, identity and configuration."""
 
     otlp_endpoint: pulumi.Output[str]
@@ -68,10 +69,8 @@ class Collector(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CollectorArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:collector:Collector", name, None, opts)
+        super().__init__("order-platform:collector:Collector", name, args, opts)
         self._name = f"{name}-collector"
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
 
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-metrics", name=f"/{args.prefix}/metrics",

@@ -10,7 +10,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from infra.accepted_values import aurora_parameter_family
-from infra.components import iam
+from infra.components import iam, kms
+from infra.components.component import Component
 from infra.components.database_restore import DatabaseRestore
 
 POSTGRES_PORT = 5432
@@ -78,7 +79,7 @@ class DatabaseArgs:
     """None: a new, empty cluster. Else the restore that created this one (docs/operations.md)."""
 
 
-class Database(pulumi.ComponentResource):
+class Database(Component[DatabaseArgs]):
     """An Aurora PostgreSQL cluster: one writer plus N readers spread across AZs."""
 
     writer_endpoint: pulumi.Output[str]
@@ -89,17 +90,11 @@ class Database(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:database:Database", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:database:Database", name, args, opts)
 
-        self.key = aws.kms.Key(f"{name}-key",
-                               description=f"Aurora storage, secret and PI of {args.identifier}",
-                               enable_key_rotation=True, deletion_window_in_days=30,
-                               opts=self._child)
-        aws.kms.Alias(f"{name}-key", name=f"alias/{args.identifier}", target_key_id=self.key.key_id,
-                      opts=self._child)
+        self.key = kms.aliased_key(f"{name}-key",
+                                   f"Aurora storage, secret and PI of {args.identifier}",
+                                   args.identifier, self._child)
         security_group = self._create_security_group()
         self.cluster = self._create_cluster(security_group)
         self.instances = self._create_instances(self._create_monitoring_role())

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import iam
+from infra.components.component import Component
 from order_platform.processes import Process, Resource
 
 
@@ -76,15 +77,14 @@ def grant_statements(process: Process, queue_arns: Mapping[str, pulumi.Input[str
     return statements
 
 
-class ServiceIdentities(pulumi.ComponentResource):
+class ServiceIdentities(Component[ServiceIdentityArgs]):
     """An IAM role per ServiceAccount, trusted only by that ServiceAccount (through OIDC)."""
 
     role_arns: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ServiceIdentityArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:identity:ServiceIdentities", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:identity:ServiceIdentities", name, args, opts)
         common = db_secret_statements(args.db_secret_arn, args.db_secret_kms_key_arn, args.region)
         self.role_arns = {}
         for process in args.processes:
@@ -95,12 +95,12 @@ class ServiceIdentities(pulumi.ComponentResource):
                 description=f"IRSA role of the {args.namespace}/{account} ServiceAccount",
                 assume_role_policy=iam.irsa_trust_policy(
                     args.oidc_provider_arn, args.oidc_issuer, args.namespace, account),
-                opts=child)
+                opts=self._child)
             extra = grant_statements(process, args.queue_arns, args.event_bus_arn)
             if args.cache is not None and account in args.cache.roles:
                 extra += secret_statements("Cache", args.cache.secret_arn, args.cache.key_arn,
                                            args.region)
             aws.iam.RolePolicy(f"{name}-{account}", role=role.name,
-                               policy=iam.policy_document([*common, *extra]), opts=child)
+                               policy=iam.policy_document([*common, *extra]), opts=self._child)
             self.role_arns[account] = role.arn
         self.register_outputs({"roleArns": self.role_arns})

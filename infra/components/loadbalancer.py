@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.certificate import TLS13_POLICY
+from infra.components.component import Component
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class LoadBalancerArgs:
     """None: plain TCP listeners (only dev may, by saying so in its stack file)."""
 
 
-class LoadBalancer(pulumi.ComponentResource):
+class LoadBalancer(Component[LoadBalancerArgs]):
     """An internet-facing NLB with a listener and an instance target group per API."""
 
     dns_name: pulumi.Output[str]
@@ -64,10 +65,7 @@ class LoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoadBalancerArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:loadbalancer:LoadBalancer", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:loadbalancer:LoadBalancer", name, args, opts)
 
         security_group = self._create_security_group()
         self.nlb = aws.lb.LoadBalancer(

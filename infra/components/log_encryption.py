@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+
+from infra.components import kms
+from infra.components.component import Component
 
 
 @dataclass(frozen=True)
@@ -26,39 +28,27 @@ class LogEncryptionArgs:
 
 def logs_key_policy(partition: str, region: str, account_id: str) -> dict:
     """The account administers the key; CloudWatch Logs uses it for this account's log groups."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersKey", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-             "Action": "kms:*", "Resource": "*"},
-            {"Sid": "CloudWatchLogsEncrypt", "Effect": "Allow",
-             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                        "kms:Describe*"],
-             "Resource": "*",
-             # The encryption context names the log group: none of another account's.
-             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                       f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}},
-        ],
-    }
+    return kms.key_policy(partition, account_id, {
+        "Sid": "CloudWatchLogsEncrypt", "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                   "kms:Describe*"],
+        "Resource": "*",
+        # The encryption context names the log group: none of another account's.
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                  f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}}})
 
 
-class LogEncryption(pulumi.ComponentResource):
+class LogEncryption(Component[LogEncryptionArgs]):
     """A rotated customer-managed key for the stack's log groups."""
 
     key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: LogEncryptionArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:logs:LogEncryption", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        key = aws.kms.Key(
-            f"{name}-logs", description=f"CloudWatch Logs of {args.alias}",
-            enable_key_rotation=True, deletion_window_in_days=30,
-            policy=json.dumps(logs_key_policy(args.partition, args.region, args.account_id)),
-            opts=child)
-        aws.kms.Alias(f"{name}-logs", name=f"alias/{args.alias}-logs", target_key_id=key.key_id,
-                      opts=child)
+        super().__init__("order-platform:logs:LogEncryption", name, args, opts)
+        key = kms.aliased_key(
+            f"{name}-logs", f"CloudWatch Logs of {args.alias}", f"{args.alias}-logs", self._child,
+            policy=json.dumps(logs_key_policy(args.partition, args.region, args.account_id)))
         self.key_arn = key.arn
         self.register_outputs({"keyArn": self.key_arn})

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components import alerting
+from infra.components import alerting, kms
+from infra.components.component import Component
 from order_platform import topology
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
@@ -38,7 +39,7 @@ class MessagingArgs:
     alarms: QueueAlarmArgs
 
 
-class Messaging(pulumi.ComponentResource):
+class Messaging(Component[MessagingArgs]):
     """The custom bus; per route a rule, its SQS target and every DLQ; alarms on all of them."""
 
     bus_name: pulumi.Output[str]
@@ -54,10 +55,7 @@ class Messaging(pulumi.ComponentResource):
     """SQS names of every DLQ: each queue's and each rule target's."""
 
     def __init__(self, name: str, args: MessagingArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:messaging:Messaging", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:messaging:Messaging", name, args, opts)
 
         self.bus = aws.cloudwatch.EventBus(f"{name}-bus", name=topology.bus_name(args.prefix),
                                            opts=self._child)
@@ -161,13 +159,10 @@ class Messaging(pulumi.ComponentResource):
 
     def _create_alarm_topic(self) -> tuple[aws.sns.Topic, aws.sns.TopicPolicy]:
         alarms, prefix = self._args.alarms, self._args.prefix
-        key = aws.kms.Key(
-            f"{self._name}-alarms", description=f"SSE of the {prefix} queue-alarm topic",
-            enable_key_rotation=True, deletion_window_in_days=30,
-            policy=json.dumps(alerting.topic_key_policy(alarms.partition, alarms.account_id)),
-            opts=self._child)
-        aws.kms.Alias(f"{self._name}-alarms", name=f"alias/{prefix}-alarms",
-                      target_key_id=key.key_id, opts=self._child)
+        key = kms.aliased_key(
+            f"{self._name}-alarms", f"SSE of the {prefix} queue-alarm topic", f"{prefix}-alarms",
+            self._child,
+            policy=json.dumps(alerting.topic_key_policy(alarms.partition, alarms.account_id)))
         topic = aws.sns.Topic(f"{self._name}-alarms", name=f"{prefix}-alarms",
                               kms_master_key_id=key.arn, opts=self._child)
         policy = aws.sns.TopicPolicy(

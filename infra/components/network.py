@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components import iam
+from infra.components.component import Component
 
 # Interface endpoints that keep the services' and nodes' AWS traffic off the NAT:
 # image pulls (ECR), the queues, the bus, the DB secret and IRSA token exchange.
@@ -41,7 +42,7 @@ def subnet_plan(cidr: str, az_count: int) -> dict[str, list[str]]:
     }
 
 
-class Network(pulumi.ComponentResource):
+class Network(Component[NetworkArgs]):
     """A three-tier VPC spread over the given availability zones."""
 
     vpc_id: pulumi.Output[str]
@@ -57,10 +58,7 @@ class Network(pulumi.ComponentResource):
     endpoints. What runs on the nodes (Karpenter terminating instances) needs it until the end."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:network:Network", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:network:Network", name, args, opts)
         plan = subnet_plan(args.cidr, len(args.availability_zones))
         self.vpc_cidr = args.cidr
         self.isolated_cidrs = plan["isolated"]

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 from infra.capacity import NODE_ARCHITECTURE, InstanceShape
 from infra.components import alerting, iam, karpenter_iam
 from infra.components.cluster import NODE_ROLE_POLICIES
+from infra.components.component import Component
 
 CHART_REPOSITORY = "oci://public.ecr.aws/karpenter"
 NAMESPACE = "kube-system"
@@ -80,7 +81,7 @@ class NodeAutoscalingArgs:
     """Karpenter's instances are not Pulumi resources: the provider's default tags miss them."""
 
 
-class NodeAutoscaling(pulumi.ComponentResource):
+class NodeAutoscaling(Component[NodeAutoscalingArgs]):
     """Karpenter with least-privilege IRSA, an interruption queue, an EC2NodeClass, a NodePool."""
 
     node_pool: k8s.apiextensions.CustomResource
@@ -90,10 +91,8 @@ class NodeAutoscaling(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NodeAutoscalingArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:nodes:NodeAutoscaling", name, None, opts)
+        super().__init__("order-platform:nodes:NodeAutoscaling", name, args, opts)
         self._name = f"{name}-karpenter"  # children apart from the cluster's own node role
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
         self.queue_name = interruption_queue_name(args.prefix)
         self.dlq_name = f"{self.queue_name}-dlq"
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.component import Component
+
 UNTAGGED_EXPIRY_DAYS = 7
 TAGGED_IMAGES_KEPT = 100
 
@@ -35,22 +37,21 @@ class RegistryArgs:
     force_delete: bool
 
 
-class Registry(pulumi.ComponentResource):
+class Registry(Component[RegistryArgs]):
     """An ECR repository: scan on push, immutable tags, a lifecycle policy."""
 
     repository_url: pulumi.Output[str]
     repository_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:registry:Registry", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:registry:Registry", name, args, opts)
         self.repository = aws.ecr.Repository(
             f"{name}-repo", name=args.repository_name, image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
-            force_delete=args.force_delete, opts=child)
+            force_delete=args.force_delete, opts=self._child)
         aws.ecr.LifecyclePolicy(f"{name}-lifecycle", repository=self.repository.name,
-                                policy=LIFECYCLE_POLICY, opts=child)
+                                policy=LIFECYCLE_POLICY, opts=self._child)
         self.repository_url = self.repository.repository_url
         self.repository_arn = self.repository.arn
         self._repository_name = args.repository_name

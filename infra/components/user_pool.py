@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.component import Component
 from infra.wiring import TokenIssuer
 from order_platform.domain.access import API_RESOURCE_SERVER, Role, scope_of
 
@@ -69,7 +70,7 @@ class UserPoolArgs:
     access_token_minutes: int = 60
 
 
-class UserPool(pulumi.ComponentResource):
+class UserPool(Component[UserPoolArgs]):
     """A Cognito user pool: a group per role for people, a resource server with a scope per role
     for machines, an app client for each (people sign in; machines use client credentials)."""
 
@@ -82,8 +83,7 @@ class UserPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: UserPoolArgs,
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:userpool:UserPool", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:userpool:UserPool", name, args, opts)
         pool = aws.cognito.UserPool(
             f"{name}-users", name=args.name,
             deletion_protection="ACTIVE" if args.deletion_protection else "INACTIVE",
@@ -92,18 +92,19 @@ class UserPool(pulumi.ComponentResource):
             password_policy={"minimum_length": 12, "require_lowercase": True,
                              "require_uppercase": True, "require_numbers": True,
                              "require_symbols": False, "temporary_password_validity_days": 3},
-            opts=child)
+            opts=self._child)
         self.pool_id = pool.id
         domain = aws.cognito.UserPoolDomain(f"{name}-users", domain=args.domain_prefix,
-                                            user_pool_id=pool.id, opts=child)
+                                            user_pool_id=pool.id, opts=self._child)
         for role in Role:
             aws.cognito.UserGroup(f"{name}-{role.value}", user_pool_id=pool.id, name=role.value,
-                                  description=f"people with the {role.value} role", opts=child)
+                                  description=f"people with the {role.value} role",
+                                  opts=self._child)
         api = aws.cognito.ResourceServer(
             f"{name}-api", user_pool_id=pool.id, identifier=API_RESOURCE_SERVER,
             name="order-platform APIs",
             scopes=[{"scope_name": role.value, "scope_description": f"the {role.value} role"}
-                    for role in Role], opts=child)
+                    for role in Role], opts=self._child)
         lifetimes = {"access_token_validity": args.access_token_minutes,
                      "id_token_validity": args.access_token_minutes,
                      "token_validity_units": {"access_token": "minutes",
@@ -114,7 +115,7 @@ class UserPool(pulumi.ComponentResource):
             f"{name}-people", name=f"{args.name}-people", user_pool_id=pool.id,
             generate_secret=False, refresh_token_validity=1,
             explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH",
-                                 "ALLOW_REFRESH_TOKEN_AUTH"], **lifetimes, opts=child)
+                                 "ALLOW_REFRESH_TOKEN_AUTH"], **lifetimes, opts=self._child)
         machines = aws.cognito.UserPoolClient(
             f"{name}-machines", name=f"{args.name}-machines", user_pool_id=pool.id,
             generate_secret=True, allowed_oauth_flows_user_pool_client=True,

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from infra.capacity import HPA_CPU_TARGET_PERCENT, SURGE_PERCENT, PodSize
 from infra.components import workload_network
+from infra.components.component import Component
 from infra.components.pod_spec import (
     PART_OF,
     WorkloadSpec,
@@ -81,16 +82,13 @@ class WorkloadsArgs:
     """None when the stack has no collector: no OTLP egress, nobody may list the pods."""
 
 
-class Workloads(pulumi.ComponentResource):
+class Workloads(Component[WorkloadsArgs]):
     """The order-platform services in one Pod-Security-restricted namespace."""
 
     namespace_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: WorkloadsArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:workloads:Workloads", name, None, opts)
-        self._name = name
-        self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        super().__init__("order-platform:workloads:Workloads", name, args, opts)
 
         namespace = self._create_namespace()
         self.namespace_name = namespace.metadata.name
