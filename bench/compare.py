@@ -167,8 +167,9 @@ def _measure(args, base: Path, backing: stack.Backing, procs: list) -> dict:
                          "-w", str(conf["workers"]), "--threads", str(conf["threads"]),
                          "--max-requests", str(conf["max_requests"]),
                          "--max-requests-jitter", str(conf["max_requests_jitter"]),
-                         "--bind", f"127.0.0.1:{ports['bare']}", "--log-level", "warning",
-                         "bench.bare_app:create_app()"], bare_env, base / "bare.log"))
+                         "--no-control-socket", "--bind", f"127.0.0.1:{ports['bare']}",
+                         "--log-level", "warning", "bench.bare_app:create_app()"],
+                        bare_env, base / "bare.log"))
     urls = {key: f"http://127.0.0.1:{port}" for key, port in ports.items()}
     for url in urls.values():
         wait_ok(f"{url}/orders/{uuid.uuid4()}")

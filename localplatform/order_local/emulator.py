@@ -23,10 +23,13 @@ THREADS = 128
 
 
 def command(port: int) -> list[str]:
-    """The foreground server command (what a supervisor runs)."""
+    """The foreground server command (what a supervisor runs). No control socket: gunicorn
+    would open one at ~/.gunicorn/gunicorn.ctl, shared by every emulator on the machine and
+    left behind in the home directory."""
     return [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1",
             "--threads", str(THREADS), "--keep-alive", "75", "--graceful-timeout", "1",
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "order_local.moto_app:app"]
+            "--no-control-socket", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+            "order_local.moto_app:app"]
 
 
 def environment(port: int) -> dict[str, str]:

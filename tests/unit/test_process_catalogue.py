@@ -46,3 +46,17 @@ def test_the_catalogue_needs_only_the_standard_library():
         imported = {line.split()[1].split(".")[0] for line in source
                     if line.startswith(("import ", "from "))}
     assert imported <= {"__future__", "dataclasses", "enum", "types", "order_platform"}
+
+
+def test_the_apis_gunicorn_opens_no_control_socket():
+    # gunicorn keeps only the names it knows from a config module and ignores the rest, so a
+    # misspelt setting would leave its control socket on without a word.
+    from gunicorn.config import Config
+
+    conf = importlib.reload(importlib.import_module("order_platform.entrypoints.web.gunicorn_conf"))
+    cfg = Config()
+    for name, value in vars(conf).items():
+        if name in cfg.settings:
+            cfg.set(name, value)
+    assert cfg.control_socket_disable is True
+

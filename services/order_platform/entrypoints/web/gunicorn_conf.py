@@ -58,6 +58,12 @@ max_requests_jitter = max_requests // 10
 # /tmp can stall the heartbeat long enough to get a healthy worker killed.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
+# No control socket (gunicorn >= 25.1 opens one by default, at $XDG_RUNTIME_DIR or
+# ~/.gunicorn/gunicorn.ctl): nothing here uses gunicornc; in the cloud the root filesystem is
+# read-only, and on one machine both APIs (and every test's gunicorn) would share that one path,
+# each master unlinking the others' socket as it starts.
+control_socket_disable = True
+
 # Headers and request lines: gunicorn's defaults; bodies are capped at 64 KiB by Flask.
 limit_request_line = 8190
 limit_request_fields = 100
