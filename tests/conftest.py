@@ -15,6 +15,8 @@ import pytest
 pytest_plugins = [
     # A green run must have run every collected test (pytest-xdist can silently skip some).
     "tests.support.every_test_ran",
+    # Under root: temporary directories that the servers' account can always pass through.
+    "tests.support.own_basetemp",
     "tests.support.platform",
 ]
 

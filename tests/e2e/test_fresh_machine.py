@@ -100,20 +100,22 @@ def test_postgres_gets_the_account_it_needs_from_nothing(tmp_path):
 
 @pytest.fixture
 def unprivileged_home():
-    """A data directory owned by the unprivileged user; as root, the interpreter made
-    reachable for it (search bits only), all undone afterwards."""
+    """A data directory owned by the unprivileged user; as root, the interpreter and the
+    clone made reachable for it (search bits only).
+
+    The search bits stay: they are the ones every start as root adds for the server account
+    (``machine.prepare_binaries``: the virtualenv is in the clone), and another worker's
+    PostgreSQL may be relying on them by the time this test ends.
+    """
     base = Path(tempfile.mkdtemp(prefix="op-unprivileged-"))
-    changed: list[tuple[Path, int]] = []
     if AS_ROOT:
         entry = pwd.getpwnam(UNPRIVILEGED)
         os.chown(base, entry.pw_uid, entry.pw_gid)
         for path in (Path(os.path.realpath(sys.executable)).parent, REPO):
-            changed += machine.allow_search(path)
+            machine.allow_search(path)
     try:
         yield base
     finally:
-        for directory, mode in reversed(changed):
-            directory.chmod(mode)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -35,7 +35,10 @@ def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     (tmp_path / "conftest.py").write_text(textwrap.dedent(_CONFTEST))
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(_TESTS))
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        # Its temporary files in ours: a session of pytest's defaults resets the mode of
+        # $TMPDIR/pytest-of-<user> (tests/support/own_basetemp.py says why that matters).
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         f"--basetemp={tmp_path / 'basetemp'}", *args],
         check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO)})
 
