@@ -4,8 +4,9 @@ import threading
 import uuid
 
 import psycopg2
+from yoyo import get_backend, read_migrations
 
-from order_platform.adapters.schema import MIGRATION_LOCK_KEY, apply_migrations
+from order_platform.adapters.schema import MIGRATION_LOCK_KEY, apply_migrations, migrations_dir
 
 
 def _fresh_database(pg_server):
@@ -26,7 +27,8 @@ def test_applying_twice_applies_nothing_the_second_time(pg_server):
     dsn = _fresh_database(pg_server)
     first = apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file))
     assert first == ["0001.catalog-and-orders", "0002.outbox-and-processed-events",
-                     "0003.outbox-parking", "0004.outbox-without-event-id-index"]
+                     "0003.outbox-parking", "0004.outbox-without-event-id-index",
+                     "0005.idempotency-keys-per-customer"]
     assert apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file)) == []
     assert {"products", "orders", "outbox", "processed_events"} <= _tables(dsn)
 
@@ -64,4 +66,48 @@ def test_two_migrators_at_once_apply_each_migration_exactly_once(pg_server):
     for t in threads:
         t.join(60)
     assert errors == []
-    assert sorted(len(r) for r in results) == [0, 4]
+    assert sorted(len(r) for r in results) == [0, 5]
+
+
+def _order_with_key(cur, customer: str, key: str) -> None:
+    """An order of ``customer`` and its Idempotency-Key, inserted as the previous API version
+    does (no customer on the key): what runs during a rollout."""
+    order_id = uuid.uuid4()
+    cur.execute("INSERT INTO orders (id, customer_id, status, total_cents) "
+                "VALUES (%s, %s, 'PENDING', 100)", (str(order_id), customer))
+    cur.execute("INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES (%s, 'h', %s)",
+                (key, str(order_id)))
+
+
+def _keys(cur) -> list[tuple]:
+    cur.execute("SELECT * FROM idempotency_keys ORDER BY created_at, order_id")
+    names = [column.name for column in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def test_keys_per_customer_survive_the_previous_version_and_roll_back(pg_server):
+    dsn = _fresh_database(pg_server)
+    tls = f"sslmode=verify-full&sslrootcert={pg_server.ca_file}"
+    backend = get_backend(f"postgresql://{dsn['user']}:{dsn['password']}@{dsn['host']}:"
+                          f"{dsn['port']}/{dsn['dbname']}?{tls}")
+    migrations = read_migrations(migrations_dir())
+    before = migrations.filter(lambda m: m.id < "0005")
+    with backend.lock():
+        backend.apply_migrations(backend.to_apply(before))
+    with psycopg2.connect(**dsn) as conn, conn.cursor() as cur:
+        _order_with_key(cur, "alice", "k-old")
+    apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file))
+    with psycopg2.connect(**dsn) as conn, conn.cursor() as cur:
+        # The backfill gave the old key its customer; the previous version's inserts still
+        # work and take their order's customer, and a second customer may use the same key.
+        _order_with_key(cur, "bob", "k-old")
+        assert [(k["customer_id"], k["key"]) for k in _keys(cur)] == [
+            ("alice", "k-old"), ("bob", "k-old")]
+    with backend.lock():
+        backend.rollback_migrations(backend.to_rollback(migrations.filter(
+            lambda m: m.id.startswith("0005"))))
+    with psycopg2.connect(**dsn) as conn, conn.cursor() as cur:
+        kept = _keys(cur)
+        assert [k["key"] for k in kept] == ["k-old"] and "customer_id" not in kept[0]
+    assert apply_migrations(**dsn, ssl_root_cert=str(pg_server.ca_file)) == [
+        "0005.idempotency-keys-per-customer"]

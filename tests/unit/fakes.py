@@ -40,7 +40,7 @@ class Store:
     receipts: dict[str, OrderReceipt] = field(default_factory=dict)
     lines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     history: dict[str, list[tuple[OrderStatus, str | None]]] = field(default_factory=dict)
-    keys: dict[str, RememberedRequest] = field(default_factory=dict)
+    keys: dict[tuple[str, str], RememberedRequest] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     outbox: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -87,12 +87,13 @@ class FakeOrders(Orders):
     def receipt(self, order_id: uuid.UUID) -> OrderReceipt:
         return self.store.receipts[str(order_id)]
 
-    def recall_key(self, key: str) -> RememberedRequest | None:
-        return self.store.keys.get(key)
+    def recall_key(self, customer_id: str, key: str) -> RememberedRequest | None:
+        return self.store.keys.get((customer_id, key))
 
-    def remember_key(self, key: str, request_hash: str, order_id: uuid.UUID) -> None:
-        assert key not in self.store.keys, "the primary key would refuse this"
-        self.store.keys[key] = RememberedRequest(request_hash, order_id)
+    def remember_key(self, customer_id: str, key: str, request_hash: str,
+                     order_id: uuid.UUID) -> None:
+        assert (customer_id, key) not in self.store.keys, "the primary key would refuse this"
+        self.store.keys[(customer_id, key)] = RememberedRequest(request_hash, order_id)
 
     def lines(self, order_id: str) -> list[Row]:
         return [dict(line) for line in self.store.lines[order_id]]

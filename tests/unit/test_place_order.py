@@ -53,7 +53,7 @@ def test_a_repeat_with_the_same_key_replays_the_first_receipt(store):
     again = place_order(uow, "alice", ITEMS, idempotency_key="k-1")
     assert again.replayed and again.receipt == first.receipt
     assert len(store.orders) == 1 and len(store.events) == 1
-    assert store.keys["k-1"].order_id == first.receipt.order_id
+    assert store.keys[("alice", "k-1")].order_id == first.receipt.order_id
 
 
 def test_a_key_reused_with_another_request_is_refused_and_changes_nothing(store):
@@ -63,6 +63,17 @@ def test_a_key_reused_with_another_request_is_refused_and_changes_nothing(store)
         place_order(uow, "alice", ITEMS[:1], idempotency_key="k-2")
     assert refused.value.details["order_id"] == str(first.receipt.order_id)
     assert len(store.orders) == 1 and len(store.events) == 1
+
+
+def test_another_customer_with_the_same_key_gets_its_own_order(store):
+    uow = FakeUnitOfWork(store)
+    alices = place_order(uow, "alice", ITEMS, idempotency_key="k-3")
+    bobs = place_order(uow, "bob", ITEMS[:1], idempotency_key="k-3")
+    assert not bobs.replayed and bobs.receipt.customer_id == "bob"
+    assert bobs.receipt.order_id != alices.receipt.order_id
+    assert len(store.orders) == 2 and len(store.events) == 2
+    # Each customer's repeat still replays its own order.
+    assert place_order(uow, "bob", ITEMS[:1], idempotency_key="k-3").receipt == bobs.receipt
 
 
 def test_without_a_key_two_identical_requests_are_two_orders(store):

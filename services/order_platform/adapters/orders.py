@@ -28,9 +28,11 @@ RECEIPT_LINES = ("SELECT l.line_no, l.product_id, p.sku, l.quantity, l.unit_pric
 # serialises two unrelated keys, which is harmless. The first half of the two-int key is a
 # namespace, so these locks cannot collide with other advisory locks.
 LOCK_KEY_NAMESPACE = 0x1DE0
-LOCK_KEY = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
-RECALL_KEY = "SELECT request_hash, order_id FROM idempotency_keys WHERE key = %s"
-REMEMBER_KEY = "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES (%s, %s, %s)"
+LOCK_KEY = "SELECT pg_advisory_xact_lock(%s, hashtext(%s || ' ' || %s))"
+RECALL_KEY = ("SELECT request_hash, order_id FROM idempotency_keys "
+              "WHERE customer_id = %s AND key = %s")
+REMEMBER_KEY = ("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
+                "VALUES (%s, %s, %s, %s)")
 ORDER_LINES = ("SELECT l.product_id::text AS product_id, p.sku, l.quantity, "
                "l.unit_price_cents FROM order_lines l "
                "JOIN products p ON p.id = l.product_id "
@@ -75,17 +77,18 @@ class SqlOrders(Orders):
                             created_at=order["created_at"],
                             lines=tuple(OrderLine(**row) for row in lines))
 
-    def recall_key(self, key: str) -> RememberedRequest | None:
+    def recall_key(self, customer_id: str, key: str) -> RememberedRequest | None:
         """See ``Orders.recall_key``: the lock and the look-up in one round trip."""
-        self._session.execute(LOCK_KEY, (LOCK_KEY_NAMESPACE, key))
-        row = self._session.execute(RECALL_KEY, (key,)).one()
+        self._session.execute(LOCK_KEY, (LOCK_KEY_NAMESPACE, customer_id, key))
+        row = self._session.execute(RECALL_KEY, (customer_id, key)).one()
         if row is None:
             return None
         return RememberedRequest(request_hash=row["request_hash"], order_id=row["order_id"])
 
-    def remember_key(self, key: str, request_hash: str, order_id: uuid.UUID) -> None:
+    def remember_key(self, customer_id: str, key: str, request_hash: str,
+                     order_id: uuid.UUID) -> None:
         """See ``Orders.remember_key``; the primary key backs up the lock."""
-        self._session.execute(REMEMBER_KEY, (key, request_hash, order_id))
+        self._session.execute(REMEMBER_KEY, (customer_id, key, request_hash, order_id))
 
     def lines(self, order_id: str) -> list[Row]:
         """See ``Orders.lines``: the order's own lines on the writer, authoritative unlike an

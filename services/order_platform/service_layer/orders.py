@@ -30,12 +30,13 @@ def place_order(uow: UnitOfWork, customer_id: str, items: Sequence[OrderItem],
 
     With an Idempotency-Key, a repeat of the same request returns the original receipt
     and a different request with the same key raises IdempotencyKeyReused; two requests
-    racing with one key are serialised by the key (``Orders.recall_key``).
+    racing with one key are serialised by the key (``Orders.recall_key``). Keys are the
+    customer's own: another customer's use of the same key is none of this one's business.
     """
     with uow:
         if idempotency_key is not None:
             request_hash = request_fingerprint(customer_id, items)
-            remembered = uow.orders.recall_key(idempotency_key)
+            remembered = uow.orders.recall_key(customer_id, idempotency_key)
             if remembered is not None:
                 if remembered.request_hash != request_hash:
                     raise IdempotencyKeyReused(idempotency_key, str(remembered.order_id))
@@ -45,7 +46,8 @@ def place_order(uow: UnitOfWork, customer_id: str, items: Sequence[OrderItem],
         uow.orders.add(order)
         uow.outbox.add(topology.ORDER_CREATED, order_created(order))
         if idempotency_key is not None:
-            uow.orders.remember_key(idempotency_key, request_hash, order.order_id)
+            uow.orders.remember_key(customer_id, idempotency_key, request_hash,
+                                    order.order_id)
         uow.commit()
     return PlacedOrder(order, replayed=False)
 

@@ -42,13 +42,16 @@ class Orders(abc.ABC):
         """The order as it was created (PENDING), for a replayed request."""
 
     @abc.abstractmethod
-    def recall_key(self, key: str) -> RememberedRequest | None:
-        """What ``key`` stands for, if anything. From this call until the unit of work ends,
-        another unit of work recalling the same key waits for this one."""
+    def recall_key(self, customer_id: str, key: str) -> RememberedRequest | None:
+        """What ``customer_id``'s ``key`` stands for, if anything (each customer's keys are
+        its own). From this call until the unit of work ends, another unit of work recalling
+        the same customer's key waits for this one."""
 
     @abc.abstractmethod
-    def remember_key(self, key: str, request_hash: str, order_id: uuid.UUID) -> None:
-        """Record that ``key``, with a request of ``request_hash``, created ``order_id``."""
+    def remember_key(self, customer_id: str, key: str, request_hash: str,
+                     order_id: uuid.UUID) -> None:
+        """Record that ``customer_id``'s ``key``, with a request of ``request_hash``, created
+        ``order_id``."""
 
     @abc.abstractmethod
     def lines(self, order_id: str) -> list[Row]:

@@ -78,6 +78,32 @@ def test_same_key_with_a_different_body_is_a_conflict(make_product, as_customer,
     assert _order_count(superuser_conn, customer) == 1
 
 
+@pytest.fixture
+def another_customer(write_app, settings) -> tuple[str, object]:
+    """A second customer no other test uses, and the write API as that customer."""
+    other = f"cust-{uuid.uuid4().hex[:8]}"
+    return other, client_with(write_app, bearer(settings, other))
+
+
+def test_a_key_another_customer_used_is_this_customers_own(make_product, another_customer,
+                                                        as_customer, superuser_conn, customer):
+    product = make_product()
+    key = str(uuid.uuid4())
+    other, as_other = another_customer
+    theirs = as_other.post("/orders", headers={"Idempotency-Key": key},
+                           json=_order_body(product, 3))
+    # Not a 409 naming the other customer's order, not a replay of it: an order of its own.
+    mine = as_customer.post("/orders", headers={"Idempotency-Key": key},
+                            json=_order_body(product, 1))
+    assert (theirs.status_code, mine.status_code) == (202, 202)
+    assert mine.json["id"] != theirs.json["id"]
+    assert "Idempotent-Replayed" not in mine.headers
+    assert (_order_count(superuser_conn, customer), _order_count(superuser_conn, other)) == (1, 1)
+    replay = as_customer.post("/orders", headers={"Idempotency-Key": key},
+                              json=_order_body(product, 1))
+    assert replay.json["id"] == mine.json["id"]
+
+
 def test_without_a_key_every_request_is_a_new_order(make_product, as_customer, superuser_conn,
                                                    customer):
     body = _order_body(make_product(), 1)
