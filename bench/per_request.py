@@ -71,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
                          f"--callgrind-out-file={args.out}/callgrind.out.%p", *child]
             elif args.tool == "strace":
                 child = ["strace", "-f", "-o", str(args.out / "strace.txt"), *child]
+            # Where gunicorn's master would put the workers' metrics files, set before the
+            # child starts: prometheus_client picks its kind of value as it is imported, which
+            # this module's own imports already do.
+            metrics = base / "metrics"
+            metrics.mkdir()
             with open(args.out / "child.log", "wb") as log:
-                subprocess.run(child, check=True, stderr=log)
+                subprocess.run(child, check=True, stderr=log,
+                               env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics)})
         finally:
             backing.stop()
     if args.tool == "callgrind":
@@ -117,10 +123,7 @@ def _system_calls(trace: Path, requests: int) -> dict[str, dict[str, float]]:
 def _drive(plan: dict[str, Any]) -> int:
     """In the child: build the three apps, seed, run the phases."""
     os.environ.update(plan["env"])
-    # Where gunicorn's master would put the workers' metrics files and request ledgers.
-    with tempfile.TemporaryDirectory(prefix="order-per-request-metrics-") as metrics:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
-        _run_phases(plan)
+    _run_phases(plan)
     return 0
 
 
@@ -132,6 +135,8 @@ def _run_phases(plan: dict[str, Any]) -> None:
 
     auth = plan["authorization"]
     write, read, bare = write_app(), read_app(), bare_app()
+    if not any(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db")):
+        raise RuntimeError("the APIs' metrics are not in multiprocess files, as in gunicorn")
     sku = f"PER-REQUEST-{os.getpid()}"
     status, _ = _call(write, "POST", "/products", auth, {
         "sku": sku, "name": "bench", "price_cents": 100, "stock": 2_000_000_000})
