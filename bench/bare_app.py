@@ -38,8 +38,8 @@ from order_platform.domain.access import Caller, TokenRejected
 
 # The real endpoint's two round trips: the prices with BEGIN, then the order (its lines and
 # first history row), OrderCreated and COMMIT together.
-_PRICES = ("BEGIN", CATALOGUE)
-_CREATE = (ADD_ORDER, INSERT_EVENT, "COMMIT")
+_BEGIN = ("BEGIN", ())
+_COMMIT = ("COMMIT", ())
 
 psycopg2.extras.register_uuid()
 _local = threading.local()
@@ -66,22 +66,11 @@ def _connection(host_env: str):
     return conn
 
 
-def _trip(conn, statements: tuple[str, ...], params: tuple) -> tuple[str, list]:
-    """One round trip's text and parameters: each statement that takes parameters as an
-    EXECUTE, its PREPARE ahead of it the first time this connection sends it."""
-    texts, values, at = [], [], 0
-    for sql in statements:
-        plan = prepared.plan_for(sql)
-        if plan is None:
-            texts.append(sql)
-            continue
-        name, prepare, count = plan
-        if name not in conn.prepared_names:
-            texts.append(prepare)
-            conn.prepared_names.add(name)
-        texts.append(prepared.execute_text(name, count))
-        values += prepared.literals(params[at:at + count])
-        at += count
+def _trip(conn, *statements: tuple[str, tuple]) -> tuple[str, list]:
+    """One round trip's text and parameters, as the API's session sends it
+    (``prepared.trip``)."""
+    texts, values, preparing = prepared.trip(statements, conn.prepared_names)
+    conn.prepared_names.update(preparing)
     return ";\n".join(texts), values
 
 
@@ -117,7 +106,7 @@ def create_app() -> Flask:
         conn = _connection("DB_WRITER_HOST")
         conn.autocommit = True  # BEGIN and COMMIT travel with the statements, as the API's do
         with conn.cursor() as cur:
-            cur.execute(*_trip(conn, _PRICES, (ids, skus)))
+            cur.execute(*_trip(conn, _BEGIN, (CATALOGUE, (ids, skus))))
             catalogue = {}
             for product_id, sku, price in cur.fetchall():
                 catalogue[str(product_id)] = catalogue[sku] = (product_id, sku, price)
@@ -134,12 +123,13 @@ def create_app() -> Flask:
                              "unit_price_cents": p} for _, pid, sku, q, p in lines],
                   "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
         with conn.cursor() as cur:
-            cur.execute(*_trip(conn, _CREATE, (
+            cur.execute(*_trip(conn, (ADD_ORDER, (
                 order_id, customer_id, "PENDING", total, created_at, created_at, order_id,
                 [n for n, *_ in lines], [pid for _, pid, *_ in lines],
                 [q for *_, q, _ in lines], [p for *_, p in lines], order_id, "PENDING",
-                created_at, event_id, "OrderCreated", "order-platform.orders",
-                json.dumps(detail))))
+                created_at)), (INSERT_EVENT, (
+                event_id, "OrderCreated", "order-platform.orders", json.dumps(detail))),
+                _COMMIT))
         return jsonify({
             "id": str(order_id), "customer_id": customer_id, "status": "PENDING",
             "total_cents": total, "created_at": created_at.isoformat(),

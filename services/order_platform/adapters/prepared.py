@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 _PREPARABLE = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|VALUES)\b", re.I)
@@ -54,6 +54,30 @@ def plan_for(sql: str) -> tuple[str, str, int] | None:
             name = f"op_{len(_known) + 1}"
             known = _known[sql] = (name, f"PREPARE {name} AS {body}", count)
     return known
+
+
+def trip(statements: Iterable[tuple[str, Sequence[Any]]], known: set[str]
+         ) -> tuple[list[str], list[Any], list[str]]:
+    """One round trip of ``statements`` (each with its parameters): the texts and parameters
+    to send, and the names it prepares. Each statement that can be prepared goes as an
+    ``EXECUTE``, with its ``PREPARE`` ahead of it unless the connection has it (``known``)
+    or this trip prepares it already; the others go as they are."""
+    texts: list[str] = []
+    params: list[Any] = []
+    preparing: list[str] = []
+    for sql, values in statements:
+        plan = plan_for(sql)
+        if plan is None:
+            texts.append(sql)
+            params.extend(values)
+            continue
+        name, prepare, count = plan
+        if name not in known and name not in preparing:
+            texts.append(prepare)
+            preparing.append(name)
+        texts.append(execute_text(name, count))
+        params.extend(literals(values))
+    return texts, params, preparing
 
 
 def execute_text(name: str, count: int) -> str:

@@ -207,21 +207,7 @@ class Session:
     def _texts(self, sent: list[tuple[str, Sequence[Any], Result | None]]
                ) -> tuple[list[str], list[Any], list[str]]:
         """The trip's statements and parameters, and the names it prepares: a transaction's
-        statements as EXECUTEs of prepared ones (``prepared``), others as they are."""
-        texts: list[str] = []
-        params: list[Any] = []
-        preparing: list[str] = []
-        names = self._names() if self._prepares else set()
-        for sql, values, _ in sent:
-            plan = prepared.plan_for(sql) if self._prepares else None
-            if plan is None:
-                texts.append(sql)
-                params.extend(values)
-                continue
-            name, prepare, count = plan
-            if name not in names and name not in preparing:
-                texts.append(prepare)
-                preparing.append(name)
-            texts.append(prepared.execute_text(name, count))
-            params.extend(prepared.literals(values))
-        return texts, params, preparing
+        statements as EXECUTEs of prepared ones (``prepared.trip``), others as they are."""
+        if self._prepares:
+            return prepared.trip(((sql, values) for sql, values, _ in sent), self._names())
+        return [sql for sql, _, _ in sent], [v for _, values, _ in sent for v in values], []
