@@ -236,7 +236,7 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
                    "error": str(state.outcome.exception()) if state.outcome else None}),
         reraise=True,
     )
-    idle = idle_seconds
+    idle, longest_idle = idle_seconds, max(idle_seconds, idle_cap_seconds or idle_seconds)
     while not stop.is_set():
         try:
             report = retrying(relay.publish_batch)
@@ -247,12 +247,13 @@ def run_until_stopped(relay: OutboxRelay, stop: threading.Event, *,
             log.info("outbox rows published", extra={"published": report.published,
                                                      "failed": report.failed,
                                                      "parked": report.parked})
-        if report.claimed:
-            idle = idle_seconds
-        if not report.full:
+        if not report.claimed:  # nothing waiting: pause, and pause twice as long next time
             stop.wait(idle)
-        if not report.claimed:
-            idle = min(2 * idle, max(idle_seconds, idle_cap_seconds or idle_seconds))
+            idle = min(2 * idle, longest_idle)
+        else:  # back to the short pause, and none while a full batch may leave more behind
+            idle = idle_seconds
+            if not report.full:
+                stop.wait(idle)
 
 
 def parked_rows(uow: UnitOfWork, limit: int = 100) -> list[Row]:
