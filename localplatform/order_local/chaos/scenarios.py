@@ -3,6 +3,7 @@ verified (``verify.verify``). Durations shrink with ``short`` for the copy in `m
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import signal
@@ -227,13 +228,12 @@ def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, within: float = 6
     transaction is still open ``HELD_SECONDS`` later: the stopped one's, or another's waiting
     on its locks. A worker's transaction is a few round trips, so this samples as fast as it
     can for up to ``within`` seconds rather than a fixed number of times."""
-    workers = [platform.services[n] for n in platform.worker_names()]
+    workers = itertools.cycle([platform.services[n] for n in platform.worker_names()])
     deadline = time.monotonic() + within
-    turn = 0
     while time.monotonic() < deadline:
         if not _worker_transactions(platform, open_for=0.0):
             continue
-        worker, turn = workers[turn % len(workers)], turn + 1
+        worker = next(workers)
         worker.signal_tree(signal.SIGSTOP)
         time.sleep(HELD_SECONDS)
         if _worker_transactions(platform, open_for=HELD_SECONDS):
