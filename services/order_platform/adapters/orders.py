@@ -28,7 +28,10 @@ RECEIPT_LINES = ("SELECT l.line_no, l.product_id, p.sku, l.quantity, l.unit_pric
 # serialises two unrelated keys, which is harmless. The first half of the two-int key is a
 # namespace, so these locks cannot collide with other advisory locks.
 LOCK_KEY_NAMESPACE = 0x1DE0
-LOCK_KEY = "SELECT pg_advisory_xact_lock(%s, hashtext(%s || ' ' || %s))"
+# Locked by the key alone, although keys are per customer: two customers who picked the same
+# key only wait for each other, and the API version before keys were per customer takes the
+# same lock, so a key retried during the rollout is serialised whichever pod it reaches.
+LOCK_KEY = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
 RECALL_KEY = ("SELECT request_hash, order_id FROM idempotency_keys "
               "WHERE customer_id = %s AND key = %s")
 REMEMBER_KEY = ("INSERT INTO idempotency_keys (customer_id, key, request_hash, order_id) "
@@ -79,7 +82,7 @@ class SqlOrders(Orders):
 
     def recall_key(self, customer_id: str, key: str) -> RememberedRequest | None:
         """See ``Orders.recall_key``: the lock and the look-up in one round trip."""
-        self._session.execute(LOCK_KEY, (LOCK_KEY_NAMESPACE, customer_id, key))
+        self._session.execute(LOCK_KEY, (LOCK_KEY_NAMESPACE, key))
         row = self._session.execute(RECALL_KEY, (customer_id, key)).one()
         if row is None:
             return None

@@ -95,7 +95,7 @@ def test_an_order_waiting_on_its_idempotency_key_lock_is_a_503_and_creates_nothi
     body = {"items": [{"sku": product["sku"], "quantity": 1}]}
     as_customer = {**bearer(settings, customer), "Idempotency-Key": key}
     # As if another request with this key were still in its transaction.
-    with superuser_holding(pg_server, LOCK_KEY, (LOCK_KEY_NAMESPACE, customer, key)):
+    with superuser_holding(pg_server, LOCK_KEY, (LOCK_KEY_NAMESPACE, key)):
         stuck = write_client.post("/orders", json=body, headers=as_customer)
     _assert_timeout_503(stuck, "lock_timeout")
     with superuser_conn.cursor() as cur:
