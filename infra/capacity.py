@@ -82,11 +82,15 @@ CPU_MS_PER_ORDER = {"write-api": 0.80, "read-api": 2.0, "worker": 2.52, "relay":
 POST; a product read and two status reads; three messages; three events."""
 
 
+def pod_cores_at_target(role: str) -> float:
+    """The CPU cores one pod of ``role`` uses when its HPA is at target."""
+    return POD_SIZES[role].cpu_millis / 1000 * HPA_CPU_TARGET_PERCENT / 100
+
+
 def pods_at(role: str, orders_per_second: float) -> int:
     """Pods of ``role`` the HPA runs at ``orders_per_second`` before its minimum applies."""
     cores = orders_per_second * CPU_MS_PER_ORDER[role] / 1000
-    per_pod = POD_SIZES[role].cpu_millis / 1000 * HPA_CPU_TARGET_PERCENT / 100
-    return max(1, math.ceil(cores / per_pod))
+    return max(1, math.ceil(cores / pod_cores_at_target(role)))
 
 
 SURGE_PERCENT = 25

@@ -136,7 +136,7 @@ def _capacity_problems(config: StackConfig) -> list[str]:
     missing = [role for role in config.scales if role not in capacity.POD_SIZES]
     if missing:
         return [f"no pod size for {missing}: add them to infra/capacity.POD_SIZES"]
-    demand = capacity.release_demand({r: s.max_replicas for r, s in config.scales.items()},
+    demand = capacity.release_demand(config.max_replicas,
                                      extra=capacity.platform_pods(config.collector_enabled))
     needed = capacity.nodes_needed(demand, capacity.schedulable(config.node_pool_shape))
     if needed > config.node_pool_max_nodes:

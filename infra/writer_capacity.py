@@ -55,8 +55,7 @@ def writer_ceiling(instance_class: str, *, sustained: bool = True) -> int:
 
 def pod_orders_per_second(role: str) -> int:
     """Orders/s one pod of ``role`` carries at its HPA target (``infra/capacity.py``)."""
-    cores = capacity.POD_SIZES[role].cpu_millis / 1000 * capacity.HPA_CPU_TARGET_PERCENT / 100
-    return int(cores * 1000 / capacity.CPU_MS_PER_ORDER[role])
+    return int(capacity.pod_cores_at_target(role) * 1000 / capacity.CPU_MS_PER_ORDER[role])
 
 
 def pods_ceiling(max_replicas: Mapping[str, int]) -> tuple[int, str]:

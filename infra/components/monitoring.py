@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from infra.components import dashboard
 from infra.components import telemetry_pipeline as pipeline
+from infra.components.component import Component
 from order_platform.processes import Process
 
 EVALUATION_MINUTES = 3
@@ -72,19 +73,16 @@ def _query(query_id: str, query: dict) -> dict:
             "metric": {**query, "period": dashboard.PERIOD_SECONDS, "stat": "Sum"}}
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(Component[MonitoringArgs]):
     """A dashboard per stack and, with the collector, two alarms per API."""
 
     dashboard_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("order-platform:monitoring:Monitoring", name, None, opts)
-        self._name = name
-        self._args = args
+        super().__init__("order-platform:monitoring:Monitoring", name, args, opts)
         board = aws.cloudwatch.Dashboard(
             f"{name}-dashboard", dashboard_name=args.prefix,
-            dashboard_body=dashboard.dashboard_body(args.dashboard),
-            opts=pulumi.ResourceOptions(parent=self))
+            dashboard_body=dashboard.dashboard_body(args.dashboard), opts=self._child)
         if args.dashboard.collector_enabled:
             for api in args.dashboard.apis:
                 self._alarm_on_errors(api)
