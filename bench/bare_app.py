@@ -28,7 +28,7 @@ import psycopg2.extensions
 import psycopg2.extras
 from flask import Flask, abort, jsonify, request
 
-from order_platform.adapters import prepared
+from bench import bare_sql
 from order_platform.adapters.orders import ADD_ORDER
 from order_platform.adapters.outbox import INSERT_EVENT
 from order_platform.adapters.products import CATALOGUE
@@ -45,33 +45,16 @@ psycopg2.extras.register_uuid()
 _local = threading.local()
 
 
-class _Connection(psycopg2.extensions.connection):
-    """A connection that remembers the statements it prepared."""
-
-    prepared_names: set[str]
-
-
 def _connection(host_env: str):
     """This thread's connection to the writer or the reader, opened on first use."""
     conn = getattr(_local, host_env, None)
     if conn is None or conn.closed:
-        conn = psycopg2.connect(host=os.environ[host_env], port=os.environ["DB_PORT"],
-                                dbname=os.environ["DB_NAME"], user=os.environ["DB_USER"],
-                                password=os.environ["DB_PASSWORD"], sslmode="verify-full",
-                                sslrootcert=os.environ["DB_SSL_ROOT_CERT"],
-                                options="-c plan_cache_mode=force_generic_plan",
-                                connection_factory=_Connection)
-        conn.prepared_names = set()
+        conn = bare_sql.connect_preparing(
+            host=os.environ[host_env], port=os.environ["DB_PORT"], dbname=os.environ["DB_NAME"],
+            user=os.environ["DB_USER"], password=os.environ["DB_PASSWORD"],
+            sslmode="verify-full", sslrootcert=os.environ["DB_SSL_ROOT_CERT"])
         setattr(_local, host_env, conn)
     return conn
-
-
-def _trip(conn, *statements: tuple[str, tuple]) -> tuple[str, list]:
-    """One round trip's text and parameters, as the API's session sends it
-    (``prepared.trip``)."""
-    texts, values, preparing = prepared.trip(statements, conn.prepared_names)
-    conn.prepared_names.update(preparing)
-    return ";\n".join(texts), values
 
 
 def _verifier() -> JwksTokenVerifier:
@@ -106,7 +89,7 @@ def create_app() -> Flask:
         conn = _connection("DB_WRITER_HOST")
         conn.autocommit = True  # BEGIN and COMMIT travel with the statements, as the API's do
         with conn.cursor() as cur:
-            cur.execute(*_trip(conn, _BEGIN, (CATALOGUE, (ids, skus))))
+            cur.execute(*bare_sql.trip(conn, _BEGIN, (CATALOGUE, (ids, skus))))
             catalogue = {}
             for product_id, sku, price in cur.fetchall():
                 catalogue[str(product_id)] = catalogue[sku] = (product_id, sku, price)
@@ -123,7 +106,7 @@ def create_app() -> Flask:
                              "unit_price_cents": p} for _, pid, sku, q, p in lines],
                   "event_id": event_id, "occurred_at": datetime.now(UTC).isoformat()}
         with conn.cursor() as cur:
-            cur.execute(*_trip(conn, (ADD_ORDER, (
+            cur.execute(*bare_sql.trip(conn, (ADD_ORDER, (
                 order_id, customer_id, "PENDING", total, created_at, created_at, order_id,
                 [n for n, *_ in lines], [pid for _, pid, *_ in lines],
                 [q for *_, q, _ in lines], [p for *_, p in lines], order_id, "PENDING",

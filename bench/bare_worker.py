@@ -33,6 +33,7 @@ import psycopg2
 import psycopg2.extras
 import redis
 
+from bench import bare_sql
 from order_platform import telemetry, topology
 from order_platform.adapters.cache import _EVICT
 from order_platform.adapters.consumer import RECEIVE_LINGER
@@ -45,13 +46,24 @@ from order_platform.domain.stock import Shortage, rejection, shortages_in
 from order_platform.service_layer import product_cache as pc
 
 
-def connect(host: str, port: int | str, dbname: str, secret: dict):
-    """One connection (each thread has its own, as in the bare app)."""
-    conn = psycopg2.connect(host=host, port=port, dbname=dbname, user=secret["username"],
-                            password=secret["password"],
-                            cursor_factory=psycopg2.extras.RealDictCursor)
+def connect(host: str, port: int | str, dbname: str, secret: dict, *, preparing: bool = False):
+    """One connection (each thread has its own, as in the bare app); ``preparing`` for the
+    writer, whose transactions the worker sends as prepared statements (``bare_sql``)."""
+    dsn = {"host": host, "port": port, "dbname": dbname, "user": secret["username"],
+           "password": secret["password"], "cursor_factory": psycopg2.extras.RealDictCursor}
+    conn = bare_sql.connect_preparing(**dsn) if preparing else psycopg2.connect(**dsn)
     conn.autocommit = True  # BEGIN and COMMIT travel with the statements, as the worker's do
     return conn
+
+
+def _run(cur, *statements: tuple[str, tuple]) -> None:
+    """One round trip: prepared on the writer, as text on the reader (as the worker's
+    sessions send them)."""
+    if getattr(cur.connection, "prepared_names", None) is None:
+        cur.execute(";\n".join(sql for sql, _ in statements),
+                    [v for _, values in statements for v in values] or None)
+    else:
+        cur.execute(*bare_sql.trip(cur.connection, *statements))
 
 
 def _wanted(lines: list[dict]) -> dict[str, int]:
@@ -63,14 +75,14 @@ def _wanted(lines: list[dict]) -> dict[str, int]:
 
 
 def _shortages(cur, wanted: dict[str, int]) -> list[Shortage]:
-    cur.execute(STOCK, (list(wanted),))
+    _run(cur, (STOCK, (list(wanted),)))
     return shortages_in(wanted, {r["id"]: (r["stock"], r["sku"]) for r in cur.fetchall()})
 
 
 def _claim(cur, queue: topology.Queue, detail: dict) -> str | None:
     """BEGIN and the claim in one trip: the order's status, or None for a redelivery."""
-    cur.execute(f"BEGIN;\n{CLAIM_ORDER}", (detail["order_id"], queue.consumer,
-                                            detail["event_id"]))
+    _run(cur, ("BEGIN", ()), (CLAIM_ORDER, (detail["order_id"], queue.consumer,
+                                             detail["event_id"])))
     row = cur.fetchone()
     return row["status"] if row["first"] else None
 
@@ -79,9 +91,8 @@ def _settle(cur, order_id: str, status: str, event_type: topology.EventType, det
             reason: str | None = None) -> None:
     """The status, its history row and the next event, with COMMIT, in one trip."""
     body = {**detail, "event_id": str(uuid.uuid4()), "occurred_at": datetime.now(UTC).isoformat()}
-    cur.execute(f"{MOVE};\n{INSERT_EVENT};\nCOMMIT", (
-        status, reason, order_id,
-        body["event_id"], event_type.name, event_type.source, json.dumps(body)))
+    _run(cur, (MOVE, (status, reason, order_id)), (INSERT_EVENT, (
+        body["event_id"], event_type.name, event_type.source, json.dumps(body))), ("COMMIT", ()))
 
 
 def _reject(cur, order_id: str, shortages: list[Shortage]) -> None:
@@ -114,18 +125,18 @@ def deduct(conns, detail_type: str, detail: dict) -> None:
         if _claim(cur, topology.INVENTORY_UPDATE_QUEUE, detail) != "STOCK_VALIDATED":
             cur.execute("COMMIT")
             return
-        cur.execute(ORDER_LINES, (order_id,))
+        _run(cur, (ORDER_LINES, (order_id,)))
         lines = [dict(r) for r in cur.fetchall()]
         wanted = _wanted(lines)
         if len(wanted) == 1:
             ((product_id, quantity),) = wanted.items()
-            cur.execute(DEDUCT, (quantity, product_id, quantity))
+            _run(cur, (DEDUCT, (quantity, product_id, quantity)))
             enough = cur.rowcount == 1
         else:
-            cur.execute(f"{LOCK_PRODUCTS};\nSAVEPOINT deduct", (list(wanted),))
+            _run(cur, (LOCK_PRODUCTS, (list(wanted),)), ("SAVEPOINT deduct", ()))
             enough = True
             for product_id in sorted(wanted):
-                cur.execute(DEDUCT, (wanted[product_id], product_id, wanted[product_id]))
+                _run(cur, (DEDUCT, (wanted[product_id], product_id, wanted[product_id])))
                 enough = enough and cur.rowcount == 1
             cur.execute("RELEASE SAVEPOINT deduct" if enough else "ROLLBACK TO SAVEPOINT deduct")
         if enough:
@@ -215,7 +226,7 @@ def main() -> None:
     counts = Counts()
     for queue in HANDLERS:
         db = (os.environ["DB_PORT"], os.environ["DB_NAME"], secret)
-        conns = {"writer": connect(os.environ["DB_WRITER_ENDPOINT"], *db),
+        conns = {"writer": connect(os.environ["DB_WRITER_ENDPOINT"], *db, preparing=True),
                  "reader": connect(os.environ["DB_READER_ENDPOINT"], *db),
                  "evict": cache.register_script(_EVICT)}
         sqs = session.client("sqs", endpoint_url=endpoint)

@@ -32,7 +32,8 @@ def conns(pipeline, bare) -> Iterator[dict]:
     creds = SecretsManagerCredentials(aws.client("secretsmanager", settings),
                                       settings.db_secret_arn).current()
     secret = {"username": creds.username, "password": creds.password}
-    opened = {role: bare.connect("127.0.0.1", settings.db_port, settings.db_name, secret)
+    opened = {role: bare.connect("127.0.0.1", settings.db_port, settings.db_name, secret,
+                                 preparing=role == "writer")
               for role in ("writer", "reader")}
     yield opened
     for conn in opened.values():
