@@ -47,6 +47,10 @@ def test_a_statement_is_prepared_once_per_connection_and_survives_a_rollback(dat
             held.append(_prepared(session))
             session.commit()
     assert held[0] == held[1] == held[2]
+    with database.session() as session:  # and it is there, once
+        # The pattern is built by the server: this query's own text holds only the marker.
+        assert session.execute(PREPARED + " WHERE statement LIKE '%%+ 1 AS ' || %s || '%%'",
+                               (marker,)).one()["n"] == 1
 
 
 def test_after_a_failed_trip_that_prepared_the_next_block_prepares_again(database):
