@@ -230,25 +230,26 @@ def _freeze_a_worker_in_a_transaction(platform: ChaosPlatform, within: float = 6
     can for up to ``within`` seconds rather than a fixed number of times."""
     workers = itertools.cycle([platform.services[n] for n in platform.worker_names()])
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if not _worker_transactions(platform, open_for=0.0):
-            continue
-        worker = next(workers)
-        worker.signal_tree(signal.SIGSTOP)
-        time.sleep(HELD_SECONDS)
-        if _worker_transactions(platform, open_for=HELD_SECONDS):
-            return worker
-        worker.signal_tree(signal.SIGCONT)
+    with platform.writer_query() as cur:  # one connection for the whole search
+        while time.monotonic() < deadline:
+            if not _worker_transactions(cur, open_for=0.0):
+                continue
+            worker = next(workers)
+            worker.signal_tree(signal.SIGSTOP)
+            time.sleep(HELD_SECONDS)
+            if _worker_transactions(cur, open_for=HELD_SECONDS):
+                return worker
+            worker.signal_tree(signal.SIGCONT)
     raise RuntimeError(f"never caught a worker inside a transaction in {within:.0f} s")
 
 
-def _worker_transactions(platform: ChaosPlatform, *, open_for: float) -> bool:
-    """Whether a worker's session has had a transaction open for ``open_for`` seconds."""
-    with platform.writer_query() as cur:
-        cur.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = "
-                    "'order-worker' AND xact_start <= now() - make_interval(secs => %s)",
-                    (open_for,))
-        return count_of(cur) > 0
+def _worker_transactions(cur, *, open_for: float) -> bool:
+    """Whether a worker's session has had a transaction open for ``open_for`` seconds (``cur``
+    on the writer, in autocommit: ``now()`` is each query's own time)."""
+    cur.execute("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = "
+                "'order-worker' AND xact_start <= now() - make_interval(secs => %s)",
+                (open_for,))
+    return count_of(cur) > 0
 
 
 @dataclass(frozen=True)
