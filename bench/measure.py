@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +22,17 @@ from pathlib import Path
 
 import psutil
 import requests
-
-from order_local.children import unwind_on_sigterm  # noqa: F401 - every bench main's
-from order_local.live import metrics
+from prometheus_client.parser import text_string_to_metric_families
 
 RESULTS = Path(__file__).resolve().parent.parent / ".bench"
 """Where the benchmarks write their reports (git ignores it)."""
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM unwind through ``finally`` as Ctrl-C does: a benchmark stopped with
+    ``kill`` then stops the platform it started instead of leaving it running (and skewing
+    whatever is measured next on the machine)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def free_port() -> int:
@@ -210,9 +216,10 @@ def parse_rounds_args(parser: argparse.ArgumentParser,
 
 
 def metric_sum(url: str, name: str) -> float:
-    """The sum of every sample named ``name`` at ``url``/metrics (0 when there is none)."""
-    return metrics.total(metrics.parse(requests.get(f"{url}/metrics", timeout=10).text),
-                         name) or 0.0
+    """The sum of every sample named ``name`` at ``url``/metrics."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == name)
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -12,7 +13,6 @@ import honcho.manager
 from honcho.manager import Manager
 
 from order_local import identity, live, restore_drill
-from order_local.children import unwind_on_sigterm
 from order_local.machine import DEFAULT_SYSTEM_USER, SetupError
 from order_local.ports import LISTENERS, Ports
 from order_local.preflight import check_ports_free
@@ -83,7 +83,7 @@ def up(args: argparse.Namespace) -> int:
     ports = Ports({listener.name: getattr(args, f"port:{listener.name}")
                    for listener in LISTENERS})
     # Until the supervisor installs its own handlers, SIGTERM unwinds through `finally`.
-    unwind_on_sigterm()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     # honcho's 5 s default would SIGKILL a worker that is still finishing its messages.
     honcho.manager.KILL_WAIT = STOP_GRACE_SECONDS
     try:

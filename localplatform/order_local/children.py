@@ -3,9 +3,7 @@ own, so that their owner stops them, not a Ctrl-C meant for the supervisor."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from os import PathLike
 
@@ -35,10 +33,3 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def unwind_on_sigterm() -> None:
-    """Make SIGTERM unwind through ``finally`` as Ctrl-C does: a process stopped with ``kill``
-    then stops what it started (a platform, a benchmark's servers) instead of leaving it
-    running."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
