@@ -28,14 +28,15 @@ def median_interval(values: list[float], confidence: float = CONFIDENCE
     n = len(ordered)
     if n == 0:
         raise ValueError("no values")
-    k, coverage = 1, 1 - 2 * 0.5 ** n
+    # The median lies outside (x_k, x_{n-k+1}) when fewer than k values fall below it (or
+    # above): probability tail = P(Bin(n, 1/2) < k), summed one term more per step.
+    k, tail = 1, math.comb(n, 0) * 0.5 ** n
     while k + 1 <= n - k:
-        # The median lies outside (x_{k+1}, x_{n-k}) when k or fewer values fall below it.
-        wider = 1 - 2 * sum(math.comb(n, i) for i in range(k + 1)) * 0.5 ** n
-        if wider < confidence:
+        wider_tail = tail + math.comb(n, k) * 0.5 ** n
+        if 1 - 2 * wider_tail < confidence:
             break
-        k, coverage = k + 1, wider
-    return ordered[k - 1], ordered[n - k], coverage
+        k, tail = k + 1, wider_tail
+    return ordered[k - 1], ordered[n - k], 1 - 2 * tail
 
 
 def _interval(values: list[float]) -> dict:
